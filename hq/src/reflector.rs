@@ -1,0 +1,1 @@
+//! The UDP reflector for the agents' voice probe. (Placeholder: the probe issue builds it.)

@@ -1,0 +1,18 @@
+//! Wire types shared by the ShiftReady agent (`shiftready`) and HQ (`shiftready-hq`).
+//!
+//! Everything that crosses the network or is printed with `--json` is defined here, so the
+//! two programs cannot drift apart. The JSON shapes follow the contract in `DESIGN.md`;
+//! fields may be added, never renamed.
+
+pub mod api;
+pub mod event;
+pub mod load;
+pub mod policy;
+pub mod report;
+
+pub use event::{Event, EventBody, ShiftReason};
+pub use policy::Policy;
+pub use report::{CheckResult, Readiness, Report, Status};
+
+/// The schema version of reports and events. Bumped only for incompatible changes.
+pub const SCHEMA: u32 = 1;

@@ -1,0 +1,231 @@
+//! The readiness report: what `shiftready check --json` prints and what the agent sends to HQ.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Within the policy's limits.
+    Pass,
+    /// Usable, but the agent should fix something.
+    Warn,
+    /// Not fit for calls.
+    Fail,
+    /// The check could not run; the reason is in the hint.
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// The overall readiness of a workstation, worst first in `Ord` terms reversed:
+/// `Ready < Degraded < NotReady < Unknown` by severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readiness {
+    /// Every check passed.
+    Ready,
+    /// At least one check warned, none failed.
+    Degraded,
+    /// At least one check failed.
+    NotReady,
+    /// A check could not run (and none failed).
+    Unknown,
+}
+
+impl Readiness {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Readiness::Ready => "ready",
+            Readiness::Degraded => "degraded",
+            Readiness::NotReady => "not_ready",
+            Readiness::Unknown => "unknown",
+        }
+    }
+
+    /// The exit code of `shiftready check` for this readiness (contract: 0, 1, 2, 3).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Readiness::Ready => 0,
+            Readiness::Degraded => 1,
+            Readiness::NotReady => 2,
+            Readiness::Unknown => 3,
+        }
+    }
+
+    /// Overall readiness from the statuses of the checks.
+    ///
+    /// A `fail` makes the workstation not ready even when another check could not run: a
+    /// known failure is more useful to the agent than "unknown". Otherwise an `error` makes it
+    /// unknown, a `warn` degraded, and only all-pass is ready. No checks at all is unknown.
+    pub fn from_statuses<I: IntoIterator<Item = Status>>(statuses: I) -> Readiness {
+        let (mut any, mut warn, mut fail, mut error) = (false, false, false, false);
+        for s in statuses {
+            any = true;
+            match s {
+                Status::Pass => {}
+                Status::Warn => warn = true,
+                Status::Fail => fail = true,
+                Status::Error => error = true,
+            }
+        }
+        if fail {
+            Readiness::NotReady
+        } else if error || !any {
+            Readiness::Unknown
+        } else if warn {
+            Readiness::Degraded
+        } else {
+            Readiness::Ready
+        }
+    }
+
+    /// Whether this readiness meets a bar (`ready` meets `degraded`, and so on). `Unknown`
+    /// meets only the `any` bar.
+    pub fn meets(self, bar: crate::policy::ReadinessBar) -> bool {
+        use crate::policy::ReadinessBar;
+        match bar {
+            ReadinessBar::Any => true,
+            ReadinessBar::Degraded => matches!(self, Readiness::Ready | Readiness::Degraded),
+            ReadinessBar::Ready => self == Readiness::Ready,
+        }
+    }
+}
+
+/// One check's result: `{"status", "metrics", "hint"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub status: Status,
+    /// Measured values, keyed by the metric names of `DESIGN.md`. Only aggregates: never raw
+    /// audio or anything personal beyond device names.
+    #[serde(default)]
+    pub metrics: Map<String, Value>,
+    /// One sentence telling the agent what to do; empty when the check passed.
+    #[serde(default)]
+    pub hint: String,
+}
+
+impl CheckResult {
+    pub fn new(status: Status, hint: impl Into<String>) -> Self {
+        CheckResult {
+            status,
+            metrics: Map::new(),
+            hint: hint.into(),
+        }
+    }
+
+    /// A check that could not run, with the reason as the hint.
+    pub fn error(reason: impl Into<String>) -> Self {
+        Self::new(Status::Error, reason)
+    }
+
+    /// Adds a metric (builder style). `None` values are stored as JSON `null`.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.set(key, value);
+        self
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Serialize) {
+        let v = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.metrics.insert(key.to_string(), v);
+    }
+
+    pub fn metric_f64(&self, key: &str) -> Option<f64> {
+        self.metrics.get(key).and_then(Value::as_f64)
+    }
+}
+
+/// The names of the checks, in the order they are shown.
+pub const CHECK_NAMES: [&str; 5] = ["os", "hardware", "network", "headset", "noise"];
+
+/// The whole pre-shift report: `{"schema": 1, "readiness", "checks": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: u32,
+    pub readiness: Readiness,
+    /// When the report was taken (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub checks: BTreeMap<String, CheckResult>,
+}
+
+impl Report {
+    /// Builds a report, deriving readiness from the checks.
+    pub fn new(checks: BTreeMap<String, CheckResult>) -> Report {
+        let readiness = Readiness::from_statuses(checks.values().map(|c| c.status));
+        Report {
+            schema: crate::SCHEMA,
+            readiness,
+            taken_at: Some(chrono::Utc::now()),
+            checks,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+
+    #[test]
+    fn readiness_follows_design_rule() {
+        assert_eq!(Readiness::from_statuses([Pass, Pass]), Readiness::Ready);
+        assert_eq!(Readiness::from_statuses([Pass, Warn]), Readiness::Degraded);
+        assert_eq!(Readiness::from_statuses([Warn, Fail]), Readiness::NotReady);
+        assert_eq!(Readiness::from_statuses([Pass, Error]), Readiness::Unknown);
+        assert_eq!(Readiness::from_statuses([Warn, Error]), Readiness::Unknown);
+        assert_eq!(Readiness::from_statuses([Error, Fail]), Readiness::NotReady);
+        assert_eq!(Readiness::from_statuses([]), Readiness::Unknown);
+    }
+
+    #[test]
+    fn exit_codes_are_the_contract() {
+        let codes: Vec<i32> = [
+            Readiness::Ready,
+            Readiness::Degraded,
+            Readiness::NotReady,
+            Readiness::Unknown,
+        ]
+        .iter()
+        .map(|r| r.exit_code())
+        .collect();
+        assert_eq!(codes, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn bar_is_met_by_better_readiness_only() {
+        use crate::policy::ReadinessBar as B;
+        assert!(Readiness::Ready.meets(B::Ready));
+        assert!(!Readiness::Degraded.meets(B::Ready));
+        assert!(Readiness::Degraded.meets(B::Degraded));
+        assert!(!Readiness::NotReady.meets(B::Degraded));
+        assert!(!Readiness::Unknown.meets(B::Degraded));
+        assert!(Readiness::Unknown.meets(B::Any));
+    }
+
+    #[test]
+    fn report_json_has_contract_keys() {
+        let mut checks = BTreeMap::new();
+        checks.insert(
+            "os".into(),
+            CheckResult::new(Pass, "").with("family", "linux"),
+        );
+        let v = serde_json::to_value(Report::new(checks)).unwrap();
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["readiness"], "ready");
+        assert_eq!(v["checks"]["os"]["status"], "pass");
+        assert_eq!(v["checks"]["os"]["metrics"]["family"], "linux");
+        assert_eq!(v["checks"]["os"]["hint"], "");
+    }
+}

@@ -1,0 +1,104 @@
+//! The command line (the contract of `DESIGN.md`: every command takes `--config FILE`).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shiftready",
+    version,
+    about = "Checks that this workstation is ready for calls and signs you in and out of shifts"
+)]
+pub struct Cli {
+    /// The agent configuration file (TOML; defaults in config/agent.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The whole pre-shift check. Exit 0 ready, 1 degraded, 2 not ready, 3 unknown.
+    Check(CheckArgs),
+    /// The background-noise check alone, from the microphone or a WAV file.
+    Noise(NoiseArgs),
+    /// The UDP voice probe alone.
+    Probe(ProbeArgs),
+    /// The audio devices and what is known of each.
+    Devices(JsonArg),
+    /// Trades the site's enrollment secret for this device's key.
+    Enroll(EnrollArgs),
+    /// The daemon, with the tray icon unless --headless.
+    Run(RunArgs),
+    /// Asks the running daemon to sign you in to the shift.
+    SignIn(JsonArg),
+    /// Asks the running daemon to sign you out of the shift.
+    SignOut(JsonArg),
+    /// Shows the running daemon's state.
+    Status(JsonArg),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Run only these checks (comma-separated: os,hardware,network,headset,noise).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+    /// Do not send the report to HQ even when enrolled.
+    #[arg(long)]
+    pub no_send: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NoiseArgs {
+    /// Analyse this WAV file instead of the microphone.
+    #[arg(long, value_name = "WAV")]
+    pub file: Option<PathBuf>,
+    /// Seconds to record (default from the policy).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Input device (name or part of it); default from the config, else the system default.
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The UDP reflector, HOST:PORT (HQ's by default).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub reflector: Option<String>,
+    /// Seconds to probe (default from the policy).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// HQ's base URL.
+    #[arg(long, value_name = "URL")]
+    pub hq: String,
+    /// The site's enrollment secret.
+    #[arg(long, value_name = "SECRET")]
+    pub token: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// No tray icon (servers, tests, SSH sessions).
+    #[arg(long)]
+    pub headless: bool,
+}

@@ -1,0 +1,240 @@
+//! The agent's configuration file (`config/agent.toml` holds the defaults).
+
+use proto::Policy;
+use proto::load::{self, ConfigError, Validate};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole agent configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    pub hq: HqConfig,
+    pub agent: AgentSection,
+    pub audio: AudioConfig,
+    pub checks: ChecksConfig,
+}
+
+/// `[hq]`: where headquarters is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct HqConfig {
+    /// HQ's base URL (`https://hq.example.com`); empty when there is no HQ. `enroll` sets it.
+    pub url: String,
+    /// A PEM file with the CA that HQ's certificate must chain to (pinning); empty trusts the
+    /// system's roots.
+    pub ca_file: String,
+    /// `HOST:PORT` of HQ's UDP reflector for the voice probe; empty uses HQ's host and the
+    /// default probe port.
+    pub reflector: String,
+}
+
+/// `[agent]`: local state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    /// Where the device key and the spool live; empty uses the platform's data directory
+    /// (`$XDG_DATA_HOME/shiftready` on Linux).
+    pub state_dir: String,
+    /// A local policy file used when there is no HQ (or before the first policy fetch);
+    /// empty uses the built-in defaults of `config/policy.toml`.
+    pub policy_file: String,
+}
+
+/// `[audio]`: which devices to use and how to read their levels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AudioConfig {
+    /// Name (or part of the name) of the input device to measure; empty uses the default.
+    pub input_device: String,
+    /// Calibration offsets in dB per device model, added to measured levels; the key is
+    /// matched as a case-insensitive substring of the device name.
+    pub calibration_db: BTreeMap<String, f64>,
+}
+
+/// `[checks]`: time limits per check, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksConfig {
+    pub os_timeout_seconds: f64,
+    pub hardware_timeout_seconds: f64,
+    pub network_timeout_seconds: f64,
+    pub headset_timeout_seconds: f64,
+    pub noise_timeout_seconds: f64,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        ChecksConfig {
+            os_timeout_seconds: 10.0,
+            hardware_timeout_seconds: 10.0,
+            network_timeout_seconds: 30.0,
+            headset_timeout_seconds: 10.0,
+            noise_timeout_seconds: 30.0,
+        }
+    }
+}
+
+impl ChecksConfig {
+    /// The time limit of a check by name.
+    pub fn timeout(&self, check: &str) -> std::time::Duration {
+        let s = match check {
+            "os" => self.os_timeout_seconds,
+            "hardware" => self.hardware_timeout_seconds,
+            "network" => self.network_timeout_seconds,
+            "headset" => self.headset_timeout_seconds,
+            "noise" => self.noise_timeout_seconds,
+            _ => 10.0,
+        };
+        std::time::Duration::from_secs_f64(s)
+    }
+}
+
+impl Validate for AgentConfig {
+    fn validate(&self, p: &mut Vec<(String, String)>) {
+        let url = self.hq.url.trim();
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            p.push((
+                "hq.url".into(),
+                format!("'{url}' must start with https:// (or http:// for a local test)"),
+            ));
+        }
+        let r = self.hq.reflector.trim();
+        if !r.is_empty() && !r.contains(':') {
+            p.push(("hq.reflector".into(), format!("'{r}' must be HOST:PORT")));
+        }
+        let c = &self.checks;
+        for (key, v) in [
+            ("checks.os_timeout_seconds", c.os_timeout_seconds),
+            (
+                "checks.hardware_timeout_seconds",
+                c.hardware_timeout_seconds,
+            ),
+            ("checks.network_timeout_seconds", c.network_timeout_seconds),
+            ("checks.headset_timeout_seconds", c.headset_timeout_seconds),
+            ("checks.noise_timeout_seconds", c.noise_timeout_seconds),
+        ] {
+            if !(v > 0.0 && v <= 600.0) {
+                p.push((key.into(), format!("{v} must be between 0 and 600 seconds")));
+            }
+        }
+        for (model, db) in &self.audio.calibration_db {
+            if !(db.is_finite() && db.abs() <= 200.0) {
+                p.push((
+                    format!("audio.calibration_db.{model}"),
+                    "must be a number of dB between -200 and 200".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// The configuration in force: the file's values, where it is, and the policy.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: AgentConfig,
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    pub policy: Policy,
+}
+
+/// Loads the agent config from `path` (or the defaults when `None`) and its policy.
+///
+/// The policy is, in order: the policy last fetched from HQ (cached in the state dir), the
+/// local `policy_file`, the built-in defaults.
+pub fn load(path: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let config: AgentConfig = match path {
+        Some(p) => load::load_file(p)?,
+        None => AgentConfig::default(),
+    };
+    let policy = if config.agent.policy_file.trim().is_empty() {
+        Policy::default()
+    } else {
+        let mut pf = PathBuf::from(config.agent.policy_file.trim());
+        if pf.is_relative() {
+            if let Some(dir) = path.and_then(Path::parent) {
+                pf = dir.join(pf);
+            }
+        }
+        load::load_file(&pf)?
+    };
+    let loaded = Loaded {
+        config,
+        path: path.map(Path::to_path_buf),
+        policy,
+    };
+    let cached = loaded.state_dir().join("policy.json");
+    let policy = std::fs::read(&cached)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<proto::api::PolicyResponse>(&b).ok())
+        .map(|r| r.policy);
+    Ok(match policy {
+        Some(policy) => Loaded { policy, ..loaded },
+        None => loaded,
+    })
+}
+
+impl Loaded {
+    /// The directory holding the device key, the spool and the cached policy.
+    pub fn state_dir(&self) -> PathBuf {
+        let configured = self.config.agent.state_dir.trim();
+        if !configured.is_empty() {
+            let p = PathBuf::from(configured);
+            if p.is_relative() {
+                if let Some(dir) = self.path.as_deref().and_then(Path::parent) {
+                    return dir.join(p);
+                }
+            }
+            return p;
+        }
+        default_state_dir()
+    }
+}
+
+/// The platform's data directory for ShiftReady.
+pub fn default_state_dir() -> PathBuf {
+    #[cfg(target_os = "windows")]
+    {
+        if let Some(d) = std::env::var_os("LOCALAPPDATA") {
+            return PathBuf::from(d).join("ShiftReady");
+        }
+    }
+    #[cfg(target_os = "macos")]
+    {
+        if let Some(h) = std::env::var_os("HOME") {
+            return PathBuf::from(h).join("Library/Application Support/ShiftReady");
+        }
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("shiftready");
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        return PathBuf::from(h).join(".local/share/shiftready");
+    }
+    PathBuf::from(".shiftready")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped defaults are the code's defaults (STYLE.md: one test loads them).
+    #[test]
+    fn shipped_files_equal_built_in_defaults() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let agent: AgentConfig = load::load_file(&root.join("config/agent.toml")).unwrap();
+        assert_eq!(agent, AgentConfig::default());
+        let policy: Policy = load::load_file(&root.join("config/policy.toml")).unwrap();
+        assert_eq!(policy, Policy::default());
+    }
+
+    #[test]
+    fn bad_values_are_all_reported() {
+        let text = "[hq]\nurl = \"ftp://x\"\n[checks]\nnoise_timeout_seconds = -1\n";
+        let e = load::load_str::<AgentConfig>(Path::new("a.toml"), text).unwrap_err();
+        let keys: Vec<_> = e.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["hq.url", "checks.noise_timeout_seconds"], "{e}");
+        assert_eq!(e.problems[0].line, Some(2));
+    }
+}

@@ -1,0 +1,10 @@
+//! The ShiftReady agent: workstation checks, the shift daemon and its delivery to HQ.
+//!
+//! `main.rs` is a thin shell over this library. Pure logic (policy evaluation, DSP, the
+//! E-model, the shift state machine) lives apart from I/O so it can be tested exactly.
+
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod output;

@@ -1,0 +1,52 @@
+use clap::Parser;
+use shiftready::cli::{Cli, Command};
+use shiftready::{checks, config, exit};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("shiftready: internal error (a bug, please report it): {info}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SHIFTREADY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("shiftready: {e:#}");
+            exit::code_of(&e)
+        }
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let loaded = config::load(cli.config.as_deref())?;
+    let rt = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Command::Check(args) => rt.block_on(checks::cmd_check(&loaded, &args)),
+        Command::Devices(args) => checks::headset::cmd_devices(&loaded, args.json),
+        Command::Noise(args) => rt.block_on(checks::noise::cmd_noise(&loaded, &args)),
+        Command::Probe(args) => rt.block_on(checks::network::cmd_probe(&loaded, &args)),
+        Command::Enroll(_)
+        | Command::Run(_)
+        | Command::SignIn(_)
+        | Command::SignOut(_)
+        | Command::Status(_) => Err(exit::ExitError::new(
+            exit::UNAVAILABLE,
+            "this command is not built yet",
+        )),
+    }
+}
