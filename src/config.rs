@@ -14,6 +14,10 @@ pub struct AgentConfig {
     pub agent: AgentSection,
     pub audio: AudioConfig,
     pub checks: ChecksConfig,
+    /// `[schedule]`: the weekly shifts when there is no HQ.
+    pub schedule: crate::shift::ScheduleConfig,
+    /// `[daemon]`: in-shift monitoring intervals and the spool's bound.
+    pub daemon: crate::daemon::DaemonConfig,
 }
 
 /// `[hq]`: where headquarters is.
@@ -119,6 +123,10 @@ impl Validate for AgentConfig {
                 p.push((key.into(), format!("{v} must be between 0 and 600 seconds")));
             }
         }
+        if let Err(problems) = crate::shift::Schedule::from_config(&self.schedule) {
+            p.extend(problems);
+        }
+        self.daemon.validate_into(p);
         for (model, db) in &self.audio.calibration_db {
             if !(db.is_finite() && db.abs() <= 200.0) {
                 p.push((

@@ -6,5 +6,12 @@
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod exit;
+pub mod hysteresis;
+pub mod ipc;
 pub mod output;
+pub mod shift;
+pub mod spool;
+#[cfg(feature = "tray")]
+pub mod tray;

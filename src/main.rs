@@ -1,6 +1,6 @@
 use clap::Parser;
 use shiftready::cli::{Cli, Command};
-use shiftready::{checks, config, exit};
+use shiftready::{checks, config, exit, ipc};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -34,17 +34,20 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let loaded = config::load(cli.config.as_deref())?;
+    if let Command::Run(args) = &cli.command {
+        // The daemon builds its own runtime (and, with the tray, keeps the main thread for GTK).
+        return shiftready::daemon::cmd_run(&loaded, args.headless);
+    }
     let rt = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Check(args) => rt.block_on(checks::cmd_check(&loaded, &args)),
         Command::Devices(args) => checks::headset::cmd_devices(&loaded, args.json),
         Command::Noise(args) => rt.block_on(checks::noise::cmd_noise(&loaded, &args)),
         Command::Probe(args) => rt.block_on(checks::network::cmd_probe(&loaded, &args)),
-        Command::Enroll(_)
-        | Command::Run(_)
-        | Command::SignIn(_)
-        | Command::SignOut(_)
-        | Command::Status(_) => Err(exit::ExitError::new(
+        Command::SignIn(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::SignIn, a.json),
+        Command::SignOut(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::SignOut, a.json),
+        Command::Status(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::Status, a.json),
+        Command::Enroll(_) | Command::Run(_) => Err(exit::ExitError::new(
             exit::UNAVAILABLE,
             "this command is not built yet",
         )),

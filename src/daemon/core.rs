@@ -1,0 +1,800 @@
+//! The daemon's main loop: owns the shift machine and the spool, and reacts to time, checks,
+//! monitor samples, delivery outcomes, IPC and tray requests, and signals.
+
+use super::DaemonConfig;
+use super::delivery::{self, Attempt, Sink};
+use super::lock::{self, InstanceLock};
+use super::monitor::{self, Sample};
+use crate::checks::CheckContext;
+use crate::config::Loaded;
+use crate::hysteresis::{Change, Hysteresis};
+use crate::ipc::{Incoming, Request, Response, StatusInfo};
+use crate::shift::{
+    Action, CheckPurpose, Input, Notice, Params, Persisted, Schedule, ShiftMachine, ShiftWindow,
+};
+use crate::spool::{Opened, Spool};
+use chrono::{DateTime, Utc};
+use proto::event::IncidentState;
+use proto::{Event, EventBody, Readiness, Report};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+/// A started daemon: lock held, spool open, IPC bound.
+pub struct Daemon {
+    loaded: Loaded,
+    state_dir: PathBuf,
+    _lock: InstanceLock,
+    spool: Spool,
+    #[cfg(unix)]
+    ipc: crate::ipc::Server,
+    sink: Option<Arc<dyn Sink>>,
+}
+
+impl Daemon {
+    /// Takes the per-user lock, opens the spool (moving a corrupt one aside) and binds IPC.
+    pub async fn start(loaded: Loaded) -> anyhow::Result<Daemon> {
+        let state_dir = loaded.state_dir();
+        std::fs::create_dir_all(&state_dir).map_err(|e| {
+            crate::exit::ExitError::new(
+                crate::exit::CANT_CREATE,
+                format!(
+                    "cannot create the state directory {}: {e}",
+                    state_dir.display()
+                ),
+            )
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let lock = lock::acquire(&state_dir)?;
+        let (spool, opened) = Spool::open(
+            &state_dir.join("spool.db"),
+            loaded.config.daemon.spool_max_bytes,
+        )
+        .await?;
+        if let Opened::MovedAside(p) = &opened {
+            tracing::warn!(
+                "continuing with a fresh spool; the corrupt one is {}",
+                p.display()
+            );
+        }
+        #[cfg(unix)]
+        let ipc = crate::ipc::Server::bind(&state_dir)?;
+        let sink = super::sink_for(&loaded)?;
+        Ok(Daemon {
+            loaded,
+            state_dir,
+            _lock: lock,
+            spool,
+            #[cfg(unix)]
+            ipc,
+            sink,
+        })
+    }
+
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
+    }
+
+    /// HQ's URL when there is an HQ.
+    pub fn hq_url(&self) -> Option<String> {
+        self.sink.as_ref().map(|s| s.url())
+    }
+}
+
+/// The UI's ends of [`super::UiLink`].
+pub struct UiEnds {
+    pub requests: mpsc::Receiver<Incoming>,
+    pub status: watch::Sender<StatusInfo>,
+    pub quit: Arc<Notify>,
+}
+
+enum Control {
+    Ipc(Request, oneshot::Sender<Response>),
+    CheckDone(Report),
+    Sample(Sample),
+    Delivery(Attempt),
+    Policy(proto::api::PolicyResponse),
+    Power(Input),
+}
+
+struct Core {
+    loaded: Loaded,
+    cfg: DaemonConfig,
+    ctx: CheckContext,
+    state_dir: PathBuf,
+    headless: bool,
+    machine: ShiftMachine,
+    local_schedule: Schedule,
+    schedule: Schedule,
+    spool: Spool,
+    delivery_wake: Arc<Notify>,
+    has_hq: bool,
+    hq_ok: Option<bool>,
+    last_report: Option<Report>,
+    hysteresis: BTreeMap<&'static str, Hysteresis>,
+    incidents: BTreeSet<String>,
+    next_heartbeat: Option<DateTime<Utc>>,
+    check_waiters: Vec<oneshot::Sender<Response>>,
+    check_in_flight: bool,
+    signed_in_tx: watch::Sender<bool>,
+    status_tx: watch::Sender<StatusInfo>,
+    ctl: mpsc::Sender<Control>,
+}
+
+fn fmt_local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%a %H:%M")
+        .to_string()
+}
+
+fn empty_status() -> StatusInfo {
+    StatusInfo {
+        state: "signed_out".into(),
+        signed_in: false,
+        readiness: Readiness::Unknown,
+        shift: None,
+        next_shift: None,
+        last_check_at: None,
+        spool_events: 0,
+        hq: "none".into(),
+        incidents: Vec::new(),
+        pid: std::process::id(),
+    }
+}
+
+/// A status channel for a UI to watch before the daemon publishes its first state.
+pub fn status_channel() -> (watch::Sender<StatusInfo>, watch::Receiver<StatusInfo>) {
+    watch::channel(empty_status())
+}
+
+/// Runs the daemon until SIGTERM / Ctrl-C / the UI's quit; returns the exit code.
+pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
+    let Daemon {
+        loaded,
+        state_dir,
+        _lock,
+        spool,
+        #[cfg(unix)]
+        ipc,
+        sink,
+    } = d;
+    let headless = ui.is_none();
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<Control>(64);
+    let mut tasks = tokio::task::JoinSet::new();
+
+    // IPC and UI requests.
+    let (req_tx, mut req_rx) = mpsc::channel::<Incoming>(16);
+    #[cfg(unix)]
+    {
+        tracing::info!(
+            "listening for sign-in, sign-out and status on {}",
+            ipc.path().display()
+        );
+        tasks.spawn(ipc.serve(req_tx.clone()));
+    }
+    let (status_tx, quit) = match ui {
+        Some(ui) => {
+            let tx = req_tx.clone();
+            let mut rx = ui.requests;
+            tasks.spawn(async move {
+                while let Some(m) = rx.recv().await {
+                    if tx.send(m).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            (ui.status, ui.quit)
+        }
+        None => (status_channel().0, Arc::new(Notify::new())),
+    };
+    drop(req_tx);
+    {
+        let ctl = ctl_tx.clone();
+        tasks.spawn(async move {
+            while let Some((req, reply)) = req_rx.recv().await {
+                if ctl.send(Control::Ipc(req, reply)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    // Signals: SIGTERM / Ctrl-C stop with `shutdown`, SIGHUP (the session ended) with `logoff`.
+    {
+        let ctl = ctl_tx.clone();
+        let quit = quit.clone();
+        tasks.spawn(async move {
+            let input = wait_for_stop(quit).await;
+            let _ = ctl.send(Control::Power(input)).await;
+        });
+    }
+
+    // Delivery and policy refresh, when there is an HQ.
+    let delivery_wake = Arc::new(Notify::new());
+    if let Some(sink) = &sink {
+        let (att_tx, mut att_rx) = mpsc::channel(16);
+        tasks.spawn(delivery::run(
+            spool.clone(),
+            sink.clone(),
+            delivery_wake.clone(),
+            att_tx,
+        ));
+        let ctl = ctl_tx.clone();
+        tasks.spawn(async move {
+            while let Some(a) = att_rx.recv().await {
+                if ctl.send(Control::Delivery(a)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let ctl = ctl_tx.clone();
+        let sink = sink.clone();
+        let every = Duration::from_secs(loaded.config.daemon.policy_refresh_seconds.max(10).into());
+        tasks.spawn(async move {
+            loop {
+                match sink.policy().await {
+                    Ok(p) => {
+                        if ctl.send(Control::Policy(p)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::info!("could not fetch the policy from HQ: {e:#}"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+
+    // Monitors.
+    let ctx = CheckContext::new(&loaded);
+    let (signed_in_tx, signed_in_rx) = watch::channel(false);
+    {
+        let (s_tx, mut s_rx) = mpsc::channel(16);
+        for spec in monitor::specs(&loaded.config.daemon) {
+            tasks.spawn(monitor::run(
+                spec,
+                ctx.clone(),
+                signed_in_rx.clone(),
+                s_tx.clone(),
+            ));
+        }
+        let ctl = ctl_tx.clone();
+        tasks.spawn(async move {
+            while let Some(s) = s_rx.recv().await {
+                if ctl.send(Control::Sample(s)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    let local_schedule = match crate::shift::Schedule::from_config(&loaded.config.schedule) {
+        Ok(s) => s,
+        Err(problems) => {
+            // Validation at load time already refused these; never start without a schedule.
+            for (k, m) in problems {
+                tracing::error!("{k}: {m}");
+            }
+            Schedule::default()
+        }
+    };
+    let cached_shifts = std::fs::read(state_dir.join("policy.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<proto::api::PolicyResponse>(&b).ok())
+        .map(|r| r.shifts)
+        .unwrap_or_default();
+    let schedule = if sink.is_some() && !cached_shifts.is_empty() {
+        Schedule::Fixed(cached_shifts.iter().map(ShiftWindow::from).collect())
+    } else {
+        local_schedule.clone()
+    };
+    let params = Params::from_policy(&loaded.policy.shift);
+    let persisted: Persisted = match spool.state().await {
+        Ok(Some(s)) => serde_json::from_str(&s).unwrap_or_default(),
+        _ => Persisted::default(),
+    };
+    if persisted.signed_in {
+        tracing::info!("continuing a shift the previous run had signed in to");
+    }
+    let machine = ShiftMachine::restore(params, persisted);
+    let mut core = Core {
+        cfg: loaded.config.daemon.clone(),
+        loaded,
+        ctx,
+        state_dir,
+        headless,
+        machine,
+        local_schedule,
+        schedule,
+        spool,
+        delivery_wake,
+        has_hq: sink.is_some(),
+        hq_ok: None,
+        last_report: None,
+        hysteresis: BTreeMap::new(),
+        incidents: BTreeSet::new(),
+        next_heartbeat: None,
+        check_waiters: Vec::new(),
+        check_in_flight: false,
+        signed_in_tx,
+        status_tx,
+        ctl: ctl_tx,
+    };
+    if core.machine.signed_in() {
+        core.next_heartbeat = Some(Utc::now());
+        let _ = core.signed_in_tx.send(true);
+    }
+    tracing::info!(pid = std::process::id(), "ShiftReady daemon running");
+
+    let mut last_wall = Utc::now();
+    let mut last_mono = Instant::now();
+    loop {
+        let now = Utc::now();
+        // Suspend without a D-Bus notice: the wall clock jumped further than the monotonic
+        // clock (which stops while the machine sleeps).
+        let wall = (now - last_wall).to_std().unwrap_or_default();
+        if wall > last_mono.elapsed() + Duration::from_secs(90) {
+            tracing::info!("the computer was asleep from {last_wall} to {now}");
+            core.input(last_wall, Input::Suspend).await;
+            core.input(now, Input::Resume).await;
+        }
+        last_wall = now;
+        last_mono = Instant::now();
+        core.input(now, Input::Tick).await;
+        core.heartbeat(now).await;
+        core.publish(now).await;
+        let windows = core.schedule.windows(now);
+        let mut wake = now + chrono::Duration::seconds(60);
+        if let Some(t) = core.machine.next_wakeup(now, &windows) {
+            wake = wake.min(t);
+        }
+        if let Some(t) = core.next_heartbeat {
+            wake = wake.min(t);
+        }
+        let sleep = (wake - now)
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_millis(50));
+        let msg = tokio::select! {
+            _ = tokio::time::sleep(sleep) => continue,
+            m = ctl_rx.recv() => m,
+        };
+        let Some(msg) = msg else { break };
+        let now = Utc::now();
+        match msg {
+            Control::Power(input @ (Input::Shutdown | Input::Logoff)) => {
+                core.input(now, input).await;
+                core.publish(now).await;
+                core.flush(Duration::from_secs(3)).await;
+                break;
+            }
+            Control::Power(input) => {
+                core.input(now, input).await;
+            }
+            Control::Ipc(req, reply) => core.request(now, req, reply).await,
+            Control::CheckDone(report) => core.check_done(now, report).await,
+            Control::Sample(s) => core.sample(now, s).await,
+            Control::Delivery(a) => core.delivery(now, a).await,
+            Control::Policy(p) => core.policy(p),
+        }
+    }
+    tasks.abort_all();
+    core.spool.close().await;
+    tracing::info!("ShiftReady daemon stopped");
+    Ok(0)
+}
+
+#[cfg(unix)]
+async fn wait_for_stop(quit: Arc<Notify>) -> Input {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return Input::Shutdown;
+    };
+    tokio::select! {
+        _ = term.recv() => Input::Shutdown,
+        _ = tokio::signal::ctrl_c() => Input::Shutdown,
+        _ = hup.recv() => Input::Logoff,
+        _ = quit.notified() => Input::Shutdown,
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop(quit: Arc<Notify>) -> Input {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => Input::Shutdown,
+        _ = quit.notified() => Input::Shutdown,
+    }
+}
+
+impl Core {
+    async fn input(&mut self, now: DateTime<Utc>, input: Input) -> Vec<Action> {
+        let windows = self.schedule.windows(now);
+        let actions = self.machine.step(now, &windows, input);
+        for a in &actions {
+            self.execute(now, *a).await;
+        }
+        actions
+    }
+
+    async fn record(&mut self, at: DateTime<Utc>, body: EventBody, with_state: bool) {
+        let event = Event {
+            id: uuid::Uuid::new_v4(),
+            at,
+            sent_at: None,
+            body,
+        };
+        let state = with_state
+            .then(|| serde_json::to_string(&self.machine.persisted()).unwrap_or_default());
+        if let Err(e) = self.spool.record(&event, state.as_deref()).await {
+            tracing::error!(
+                "could not write a {} event to the spool: {e:#}",
+                event.kind()
+            );
+        }
+        self.delivery_wake.notify_one();
+    }
+
+    async fn execute(&mut self, now: DateTime<Utc>, action: Action) {
+        match action {
+            Action::RunCheck(purpose) => self.spawn_check(Some(purpose)),
+            Action::SignIn { reason, readiness } => {
+                tracing::info!(
+                    reason = reason.as_str(),
+                    readiness = readiness.as_str(),
+                    "signed in"
+                );
+                self.record(now, EventBody::SignIn { reason, readiness }, true)
+                    .await;
+                self.next_heartbeat = Some(now + self.heartbeat_every());
+                let _ = self.signed_in_tx.send(true);
+                self.notify(
+                    "You are signed in",
+                    "ShiftReady signed you in to your shift.",
+                );
+            }
+            Action::SignOut { reason, readiness } => {
+                tracing::info!(
+                    reason = reason.as_str(),
+                    readiness = readiness.as_str(),
+                    "signed out"
+                );
+                self.record(now, EventBody::SignOut { reason, readiness }, true)
+                    .await;
+                self.next_heartbeat = None;
+                let _ = self.signed_in_tx.send(false);
+                // Incidents end with the shift.
+                let open: Vec<String> = std::mem::take(&mut self.incidents).into_iter().collect();
+                for name in open {
+                    self.record(
+                        now,
+                        incident(&name, IncidentState::Ended, "signed out"),
+                        false,
+                    )
+                    .await;
+                }
+                self.hysteresis.clear();
+            }
+            Action::Notify(n) => match n {
+                Notice::PreShiftNotReady { readiness, shift } => {
+                    let body = format!(
+                        "Your shift starts {}. Fix this first: {}",
+                        fmt_local(shift.start),
+                        self.hints()
+                    );
+                    tracing::warn!(readiness = readiness.as_str(), "{body}");
+                    self.notify("Not ready for your shift", &body);
+                }
+                Notice::BarNotMet {
+                    readiness,
+                    recheck_at,
+                } => {
+                    let body = format!(
+                        "You are not signed in yet. Fix this: {} ShiftReady checks again at {}.",
+                        self.hints(),
+                        recheck_at.with_timezone(&chrono::Local).format("%H:%M:%S")
+                    );
+                    tracing::warn!(readiness = readiness.as_str(), "{body}");
+                    self.notify("Not signed in", &body);
+                }
+            },
+        }
+    }
+
+    fn heartbeat_every(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.loaded.policy.shift.heartbeat_seconds.max(1).into())
+    }
+
+    async fn heartbeat(&mut self, now: DateTime<Utc>) {
+        let Some(due) = self.next_heartbeat else {
+            return;
+        };
+        if now < due || !self.machine.signed_in() {
+            return;
+        }
+        let body = EventBody::Heartbeat {
+            readiness: self.machine.readiness(),
+            signed_in: true,
+        };
+        self.record(now, body, false).await;
+        self.next_heartbeat = Some(now + self.heartbeat_every());
+    }
+
+    fn hints(&self) -> String {
+        let Some(r) = &self.last_report else {
+            return "run `shiftready check` to see what.".into();
+        };
+        let hints: Vec<&str> = r
+            .checks
+            .values()
+            .filter(|c| c.status != proto::Status::Pass && !c.hint.is_empty())
+            .map(|c| c.hint.as_str())
+            .collect();
+        if hints.is_empty() {
+            "see the report (`shiftready check`).".into()
+        } else {
+            hints.join(" ")
+        }
+    }
+
+    fn notify(&self, summary: &str, body: &str) {
+        if self.headless || !self.cfg.notifications {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let r = std::process::Command::new("notify-send")
+                .args(["--app-name=ShiftReady", summary, body])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            if let Ok(mut child) = r {
+                std::thread::spawn(move || child.wait());
+            } else {
+                tracing::info!("no notify-send for desktop notifications: {summary}: {body}");
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        tracing::info!("{summary}: {body}");
+    }
+
+    fn spawn_check(&mut self, purpose: Option<CheckPurpose>) {
+        if purpose.is_none() {
+            self.machine.check_started(Utc::now());
+        }
+        if self.check_in_flight {
+            return;
+        }
+        self.check_in_flight = true;
+        tracing::info!(?purpose, "running the check");
+        let ctx = self.ctx.clone();
+        let ctl = self.ctl.clone();
+        tokio::spawn(async move {
+            let report = monitor::full_check(ctx).await;
+            let _ = ctl.send(Control::CheckDone(report)).await;
+        });
+    }
+
+    async fn check_done(&mut self, now: DateTime<Utc>, report: Report) {
+        self.check_in_flight = false;
+        let readiness = report.readiness;
+        tracing::info!(readiness = readiness.as_str(), "check finished");
+        let path = self.state_dir.join("last-report.json");
+        if let Ok(text) = serde_json::to_vec_pretty(&report) {
+            let _ = std::fs::write(path, text);
+        }
+        self.last_report = Some(report.clone());
+        self.record(now, EventBody::Report { report }, false).await;
+        self.input(now, Input::CheckDone(readiness)).await;
+        let msg = format!("Check finished: {}.", readiness.as_str().replace('_', " "));
+        self.publish(now).await;
+        let status = self.status(now).await;
+        for w in self.check_waiters.drain(..) {
+            let _ = w.send(Response {
+                ok: true,
+                message: msg.clone(),
+                status: status.clone(),
+            });
+        }
+    }
+
+    async fn sample(&mut self, now: DateTime<Utc>, s: Sample) {
+        if !self.machine.signed_in() {
+            return;
+        }
+        let crossed = monitor::crossed(&s.result);
+        let report = self
+            .last_report
+            .get_or_insert_with(|| Report::new(BTreeMap::new()));
+        report
+            .checks
+            .insert(s.spec.check.to_string(), s.result.clone());
+        report.readiness = Readiness::from_statuses(report.checks.values().map(|c| c.status));
+        let readiness = report.readiness;
+        if readiness != self.machine.readiness() {
+            tracing::info!(
+                readiness = readiness.as_str(),
+                check = s.spec.check,
+                "readiness changed"
+            );
+        }
+        self.machine.set_readiness(readiness, now);
+        self.alert(now, s.spec.incident, crossed, &s.result.hint)
+            .await;
+        self.publish(now).await;
+    }
+
+    async fn alert(&mut self, now: DateTime<Utc>, name: &'static str, crossed: bool, detail: &str) {
+        let change = self.hysteresis.entry(name).or_default().push(crossed);
+        match change {
+            Some(Change::Raised) => {
+                tracing::warn!(incident = name, "{detail}");
+                self.incidents.insert(name.to_string());
+                self.record(now, incident(name, IncidentState::Started, detail), false)
+                    .await;
+                if name != "hq_unreachable" {
+                    self.notify("Action needed", detail);
+                }
+            }
+            Some(Change::Cleared) => {
+                tracing::info!(incident = name, "ended");
+                self.incidents.remove(name);
+                self.record(now, incident(name, IncidentState::Ended, ""), false)
+                    .await;
+            }
+            None => {}
+        }
+    }
+
+    async fn delivery(&mut self, now: DateTime<Utc>, a: Attempt) {
+        let ok = matches!(a, Attempt::Delivered(_));
+        if self.hq_ok != Some(ok) {
+            match &a {
+                Attempt::Delivered(_) => tracing::info!("HQ is reachable"),
+                Attempt::Failed(e) => tracing::warn!("HQ is unreachable: {e}"),
+            }
+        }
+        self.hq_ok = Some(ok);
+        let detail = match &a {
+            Attempt::Failed(e) => e.clone(),
+            Attempt::Delivered(_) => String::new(),
+        };
+        if self.machine.signed_in() || self.hysteresis.contains_key("hq_unreachable") {
+            self.alert(now, "hq_unreachable", !ok, &detail).await;
+        }
+        self.publish(now).await;
+    }
+
+    fn policy(&mut self, p: proto::api::PolicyResponse) {
+        let path = self.state_dir.join("policy.json");
+        if let Ok(text) = serde_json::to_vec_pretty(&p) {
+            let _ = std::fs::write(path, text);
+        }
+        self.machine
+            .set_params(Params::from_policy(&p.policy.shift));
+        self.schedule = if p.shifts.is_empty() {
+            self.local_schedule.clone()
+        } else {
+            Schedule::Fixed(p.shifts.iter().map(ShiftWindow::from).collect())
+        };
+        self.loaded.policy = p.policy.clone();
+        self.ctx.policy = Arc::new(p.policy);
+        let _ = self.ctl.try_send(Control::Power(Input::Tick));
+    }
+
+    async fn request(
+        &mut self,
+        now: DateTime<Utc>,
+        req: Request,
+        reply: oneshot::Sender<Response>,
+    ) {
+        let (ok, message) = match req {
+            Request::Status => (true, String::new()),
+            Request::SignIn => {
+                let acts = self.input(now, Input::SignIn).await;
+                if acts.iter().any(|a| matches!(a, Action::SignIn { .. })) {
+                    (true, "You are signed in.".into())
+                } else {
+                    (true, "You were already signed in.".into())
+                }
+            }
+            Request::SignOut => {
+                let acts = self.input(now, Input::SignOut).await;
+                if acts.iter().any(|a| matches!(a, Action::SignOut { .. })) {
+                    (true, "You are signed out.".into())
+                } else {
+                    (true, "You were not signed in.".into())
+                }
+            }
+            Request::Check => {
+                self.check_waiters.push(reply);
+                self.spawn_check(None);
+                return;
+            }
+        };
+        self.publish(now).await;
+        let status = self.status(now).await;
+        let _ = reply.send(Response {
+            ok,
+            message,
+            status,
+        });
+    }
+
+    async fn status(&self, now: DateTime<Utc>) -> StatusInfo {
+        let windows = self.schedule.windows(now);
+        let signed_in = self.machine.signed_in();
+        let readiness = self.machine.readiness();
+        let hq = match (self.has_hq, self.hq_ok) {
+            (false, _) => "none",
+            (true, Some(false)) => "unreachable",
+            (true, _) => "connected",
+        };
+        let state = if self.incidents.contains("hq_unreachable") {
+            "offline"
+        } else if !signed_in {
+            "signed_out"
+        } else {
+            readiness.as_str()
+        };
+        StatusInfo {
+            state: state.into(),
+            signed_in,
+            readiness,
+            shift: windows.iter().copied().find(|w| w.contains(now)),
+            next_shift: windows.iter().copied().find(|w| w.start > now),
+            last_check_at: self.last_report.as_ref().and_then(|r| r.taken_at),
+            spool_events: self.spool.len().await.unwrap_or(0),
+            hq: hq.into(),
+            incidents: self.incidents.iter().cloned().collect(),
+            pid: std::process::id(),
+        }
+    }
+
+    async fn publish(&mut self, now: DateTime<Utc>) {
+        let s = self.status(now).await;
+        self.status_tx.send_if_modified(|old| {
+            if *old == s {
+                false
+            } else {
+                *old = s;
+                true
+            }
+        });
+    }
+
+    /// Gives delivery a short while to send what is left (the sign-out) before exiting.
+    async fn flush(&mut self, limit: Duration) {
+        if !self.has_hq {
+            return;
+        }
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            self.delivery_wake.notify_one();
+            if self.spool.is_empty().await.unwrap_or(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::info!(
+            "HQ did not take every event before exit; they stay in the spool for the next run"
+        );
+    }
+}
+
+fn incident(name: &str, state: IncidentState, detail: &str) -> EventBody {
+    EventBody::Incident {
+        name: name.to_string(),
+        state,
+        detail: detail.to_string(),
+    }
+}
