@@ -64,7 +64,7 @@ pub fn key_figures(name: &str, r: &CheckResult) -> String {
             ("cpu_cores", "", " cores"),
             ("memory_used_pct", "RAM ", " % used"),
             ("disk_free_gb", "disk ", " GB free"),
-            ("power", "", ""),
+            ("power", "power: ", ""),
         ],
         "network" => &[
             ("rtt_ms_median", "RTT ", " ms"),
