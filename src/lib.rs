@@ -11,6 +11,7 @@ pub mod exit;
 pub mod hysteresis;
 pub mod ipc;
 pub mod output;
+pub mod platform;
 pub mod shift;
 pub mod spool;
 #[cfg(feature = "tray")]
