@@ -8,6 +8,7 @@ pub mod api;
 pub mod event;
 pub mod load;
 pub mod policy;
+pub mod probe;
 pub mod report;
 
 pub use event::{Event, EventBody, ShiftReason};

@@ -1,0 +1,279 @@
+//! The UDP reflector over real loopback sockets (IPv4 and IPv6): it answers valid requests
+//! with replies of the same length, drops and counts everything else, rate-limits a flood,
+//! keeps its sender table bounded, and stops on shutdown.
+
+use proto::probe::{self, Reply, Request};
+use shiftready_hq::reflector::{Reflector, ReflectorConfig, ReflectorStats};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+
+struct Running {
+    addr: SocketAddr,
+    stats: Arc<ReflectorStats>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(2), self.task)
+            .await
+            .expect("reflector stops promptly on shutdown")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+async fn start(bind: &str, config: ReflectorConfig) -> Running {
+    let r = Reflector::bind(bind.parse().unwrap(), config)
+        .await
+        .unwrap();
+    let addr = r.local_addr();
+    assert_ne!(addr.port(), 0);
+    let stats = r.stats();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(r.run(async move {
+        let _ = rx.await;
+    }));
+    Running {
+        addr,
+        stats,
+        stop: Some(tx),
+        task,
+    }
+}
+
+fn request(session: u32, seq: u32, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    Request {
+        session,
+        seq,
+        sender_ts_ns: 1000 + seq as u64,
+        flush: false,
+    }
+    .encode(&mut b);
+    b
+}
+
+async fn client_for(addr: SocketAddr) -> UdpSocket {
+    let bind = if addr.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    };
+    let s = UdpSocket::bind(bind).await.unwrap();
+    s.connect(addr).await.unwrap();
+    s
+}
+
+async fn recv_within(s: &UdpSocket, ms: u64) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 70_000];
+    match tokio::time::timeout(Duration::from_millis(ms), s.recv(&mut buf)).await {
+        Ok(Ok(n)) => Some(buf[..n].to_vec()),
+        _ => None,
+    }
+}
+
+async fn answers_on(bind: &str) {
+    let r = start(bind, ReflectorConfig::default()).await;
+    let c = client_for(r.addr).await;
+    for seq in 0..3 {
+        let req = request(77, seq, probe::VOICE_PAYLOAD);
+        c.send(&req).await.unwrap();
+        let rep = recv_within(&c, 2000).await.expect("a reply");
+        assert_eq!(rep.len(), req.len(), "reply exactly as long as the request");
+        let rep = Reply::decode(&rep).unwrap();
+        assert_eq!(
+            (rep.session, rep.seq, rep.sender_ts_ns),
+            (77, seq, 1000 + seq as u64)
+        );
+        assert_eq!(rep.reflector_count, seq + 1);
+        assert!(rep.reflector_tx_ns >= rep.reflector_rx_ns);
+    }
+    // A FLUSH request is answered with the count but not counted.
+    let mut b = vec![0u8; 64];
+    Request {
+        session: 77,
+        seq: 3,
+        sender_ts_ns: 0,
+        flush: true,
+    }
+    .encode(&mut b);
+    c.send(&b).await.unwrap();
+    let rep = Reply::decode(&recv_within(&c, 2000).await.unwrap()).unwrap();
+    assert!(rep.flush);
+    assert_eq!(rep.reflector_count, 3);
+    // Another session from the same socket is counted apart.
+    c.send(&request(78, 0, 100)).await.unwrap();
+    let rep = Reply::decode(&recv_within(&c, 2000).await.unwrap()).unwrap();
+    assert_eq!(rep.reflector_count, 1);
+    let s = r.stats.snapshot();
+    assert_eq!(
+        (s.received, s.reflected, s.malformed, s.foreign),
+        (5, 5, 0, 0)
+    );
+    assert_eq!(s.senders, 2);
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn answers_over_ipv4() {
+    answers_on("127.0.0.1:0").await;
+}
+
+#[tokio::test]
+async fn answers_over_ipv6() {
+    // A machine without IPv6 on loopback cannot run this; everywhere we build, it has it.
+    answers_on("[::1]:0").await;
+}
+
+#[tokio::test]
+async fn bad_packets_are_dropped_counted_and_never_answered() {
+    let r = start("127.0.0.1:0", ReflectorConfig::default()).await;
+    let c = client_for(r.addr).await;
+    let good = request(5, 0, probe::VOICE_PAYLOAD);
+    let mut wrong_version = good.clone();
+    wrong_version[4] = 9;
+    let mut reply_kind = good.clone();
+    probe::make_reply(&mut reply_kind, 1, 1);
+    // Seeded pseudo-random bytes (a 64-bit LCG, Knuth's MMIX constants).
+    let mut x: u64 = 4;
+    let garbage: Vec<u8> = (0..300)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 56) as u8
+        })
+        .collect();
+    let mut oversized = request(5, 1, probe::MAX_PACKET);
+    oversized.resize(probe::MAX_PACKET + 1, 0);
+    let mut jumbo = request(5, 2, probe::MAX_PACKET);
+    jumbo.resize(9000, 0xEE);
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        // (what, bytes, foreign rather than malformed)
+        ("empty", vec![], false),
+        ("garbage", garbage, true),
+        ("foreign magic", b"GET / HTTP/1.1\r\n\r\n".to_vec(), true),
+        (
+            "truncated header",
+            good[..probe::MIN_PACKET - 1].to_vec(),
+            false,
+        ),
+        ("just the magic", good[..4].to_vec(), false),
+        ("oversized by one", oversized, false),
+        ("jumbo", jumbo, false),
+        ("wrong version", wrong_version, false),
+        ("a reply (no ping-pong)", reply_kind, false),
+    ];
+    let (mut foreign, mut malformed) = (0, 0);
+    for (what, bytes, is_foreign) in &cases {
+        c.send(bytes).await.unwrap();
+        assert_eq!(
+            recv_within(&c, 150).await,
+            None,
+            "{what} must not be answered"
+        );
+        if *is_foreign {
+            foreign += 1;
+        } else {
+            malformed += 1;
+        }
+    }
+    // Still up: a good request is answered.
+    c.send(&good).await.unwrap();
+    let rep = recv_within(&c, 2000).await.expect("still answering");
+    assert_eq!(rep.len(), good.len());
+    let s = r.stats.snapshot();
+    assert_eq!(s.received, cases.len() as u64 + 1);
+    assert_eq!(
+        (s.foreign, s.malformed, s.reflected),
+        (foreign, malformed, 1)
+    );
+    assert!(s.bytes_out <= s.bytes_in);
+    assert_eq!(s.bytes_out, good.len() as u64);
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn privileged_source_ports_are_not_answered() {
+    // Binding a port below 1024 needs root (CI runs as root); elsewhere there is nothing to
+    // test, since no unprivileged process can send from such a port either.
+    let Ok(c) = UdpSocket::bind("127.0.0.1:1023").await else {
+        return;
+    };
+    let r = start("127.0.0.1:0", ReflectorConfig::default()).await;
+    c.connect(r.addr).await.unwrap();
+    c.send(&request(1, 0, 100)).await.unwrap();
+    assert_eq!(recv_within(&c, 300).await, None);
+    assert_eq!(r.stats.snapshot().bad_source_port, 1);
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_from_one_source_is_rate_limited() {
+    let config = ReflectorConfig {
+        per_source_pps: 100.0,
+        per_source_burst: 20.0,
+        ..ReflectorConfig::default()
+    };
+    let r = start("127.0.0.1:0", config).await;
+    let c = client_for(r.addr).await;
+    let flood = 3000u32;
+    let t0 = Instant::now();
+    let pkt = request(9, 0, probe::VOICE_PAYLOAD);
+    for i in 0..flood {
+        let _ = c.send(&pkt).await;
+        if i % 200 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    // Drain replies until quiet.
+    let mut replies = 0u64;
+    while let Some(rep) = recv_within(&c, 300).await {
+        assert_eq!(rep.len(), pkt.len());
+        replies += 1;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let s = r.stats.snapshot();
+    // Some datagrams may be lost in the socket buffer; those never reach the counters.
+    assert!(s.received <= flood as u64 && s.received > 0);
+    let allowed = 20.0 + 100.0 * elapsed + 1.0;
+    assert!(
+        (s.reflected as f64) <= allowed,
+        "{} replies in {elapsed:.2} s, limit {allowed:.0}",
+        s.reflected
+    );
+    assert_eq!(s.reflected + s.rate_limited_source, s.received, "{s:?}");
+    assert_eq!(replies, s.reflected);
+    assert!(s.rate_limited() > 0);
+    assert!(s.bytes_out <= s.bytes_in);
+    // After a pause the source is answered again.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.send(&request(9, 1, 100)).await.unwrap();
+    assert!(recv_within(&c, 2000).await.is_some());
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn sender_table_stays_bounded() {
+    let config = ReflectorConfig {
+        max_senders: 8,
+        ..ReflectorConfig::default()
+    };
+    let r = start("127.0.0.1:0", config).await;
+    let c = client_for(r.addr).await;
+    for session in 0..40u32 {
+        c.send(&request(session, 0, 64)).await.unwrap();
+        let rep = Reply::decode(&recv_within(&c, 2000).await.unwrap()).unwrap();
+        assert_eq!(rep.reflector_count, 1);
+    }
+    let s = r.stats.snapshot();
+    assert!(s.senders <= 8, "{s:?}");
+    assert_eq!(s.evicted, 40 - s.senders);
+    r.stop().await;
+}
