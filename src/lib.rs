@@ -16,3 +16,4 @@ pub mod shift;
 pub mod spool;
 #[cfg(feature = "tray")]
 pub mod tray;
+pub mod probe;

@@ -1,0 +1,286 @@
+//! ICMP echo to the home router (the default gateway), to tell the home network from what
+//! lies beyond it. Only where the OS allows it without special rights, or where we already
+//! have them: Linux ping sockets (`net.ipv4.ping_group_range`), else a raw socket when the
+//! process may open one (root or CAP_NET_RAW). Elsewhere the probe is "unavailable".
+
+use super::stats::{quantile, rfc3550_jitter};
+use serde::Serialize;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// What the gateway probe found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewayStats {
+    pub address: IpAddr,
+    /// `ping_socket` or `raw_socket`.
+    pub method: &'static str,
+    pub sent: u32,
+    pub received: u32,
+    pub loss_pct: f64,
+    pub rtt_ms_median: Option<f64>,
+    pub rtt_ms_max: Option<f64>,
+    /// RFC 3550 jitter of the round trips, ms.
+    pub jitter_ms: Option<f64>,
+}
+
+/// One echo: sent and received on the agent's clock, ns.
+#[derive(Debug, Clone, Copy)]
+pub struct Echo {
+    pub seq: u16,
+    pub sent_ns: u64,
+    pub recv_ns: u64,
+}
+
+/// Loss, RTT and jitter from the echoes answered (in arrival order) out of `sent`.
+pub fn summarize(
+    address: IpAddr,
+    method: &'static str,
+    sent: u32,
+    echoes: &[Echo],
+) -> GatewayStats {
+    let mut seen = std::collections::HashSet::new();
+    let uniq: Vec<&Echo> = echoes.iter().filter(|e| seen.insert(e.seq)).collect();
+    let mut rtts: Vec<f64> = uniq
+        .iter()
+        .map(|e| e.recv_ns.saturating_sub(e.sent_ns) as f64 / 1e6)
+        .collect();
+    rtts.sort_by(f64::total_cmp);
+    let received = (uniq.len() as u32).min(sent);
+    GatewayStats {
+        address,
+        method,
+        sent,
+        received,
+        loss_pct: if sent == 0 {
+            0.0
+        } else {
+            100.0 * (sent - received) as f64 / sent as f64
+        },
+        rtt_ms_median: quantile(&rtts, 0.5),
+        rtt_ms_max: rtts.last().copied(),
+        // Round-trip jitter: the "receive" stamp against the send stamp of each echo.
+        jitter_ms: rfc3550_jitter(uniq.iter().map(|e| (e.sent_ns, e.recv_ns))).map(|j| j / 1e6),
+    }
+}
+
+/// Pings `addr` every `interval` for `duration`. `Err` says why it cannot (unavailable).
+pub async fn ping(
+    addr: IpAddr,
+    duration: Duration,
+    interval: Duration,
+) -> Result<GatewayStats, String> {
+    os::ping(addr, duration, interval).await
+}
+
+/// The Internet checksum (RFC 1071).
+pub fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], 0])
+        };
+        sum += w as u32;
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An ICMPv4 echo request with our 8-byte token and 48 bytes of padding (a 64-byte ping).
+pub fn echo_request(id: u16, seq: u16, token: u64) -> Vec<u8> {
+    let mut p = vec![0u8; 64];
+    p[0] = 8; // echo request
+    p[4..6].copy_from_slice(&id.to_be_bytes());
+    p[6..8].copy_from_slice(&seq.to_be_bytes());
+    p[8..16].copy_from_slice(&token.to_be_bytes());
+    let c = checksum(&p);
+    p[2..4].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// The sequence number of an echo reply carrying our token; `buf` may start with an IPv4
+/// header (raw sockets) or with the ICMP header (ping sockets).
+pub fn parse_echo_reply(buf: &[u8], token: u64) -> Option<u16> {
+    let icmp = if !buf.is_empty() && buf[0] >> 4 == 4 {
+        let ihl = (buf[0] & 0x0f) as usize * 4;
+        buf.get(ihl..)?
+    } else {
+        buf
+    };
+    if icmp.len() < 16 || icmp[0] != 0 {
+        return None;
+    }
+    let t = u64::from_be_bytes(icmp[8..16].try_into().ok()?);
+    (t == token).then(|| u16::from_be_bytes([icmp[6], icmp[7]]))
+}
+
+#[cfg(target_os = "linux")]
+mod os {
+    use super::*;
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    fn open() -> Result<(Socket, &'static str), String> {
+        match Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)) {
+            Ok(s) => return Ok((s, "ping_socket")),
+            Err(e) => {
+                if let Ok(s) = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)) {
+                    return Ok((s, "raw_socket"));
+                }
+                let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range")
+                    .unwrap_or_default();
+                Err(format!(
+                    "ICMP not permitted ({e}); net.ipv4.ping_group_range is '{}'",
+                    range.split_whitespace().collect::<Vec<_>>().join(" ")
+                ))
+            }
+        }
+    }
+
+    pub async fn ping(
+        addr: IpAddr,
+        duration: Duration,
+        interval: Duration,
+    ) -> Result<GatewayStats, String> {
+        let IpAddr::V4(v4) = addr else {
+            return Err("only IPv4 gateways are probed".into());
+        };
+        let (sock, method) = open()?;
+        sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let std_sock: std::net::UdpSocket = sock.into();
+        let sock = tokio::net::UdpSocket::from_std(std_sock).map_err(|e| e.to_string())?;
+        let to = SocketAddr::from((v4, 0));
+        let token = (super::super::random_u32() as u64) << 32 | super::super::random_u32() as u64;
+        let id = super::super::random_u32() as u16;
+        let n = ((duration.as_secs_f64() / interval.as_secs_f64()).round() as u32).clamp(1, 60_000);
+        let epoch = Instant::now();
+        let ns = |t: Instant| t.saturating_duration_since(epoch).as_nanos() as u64;
+        let mut sent_at = vec![0u64; n as usize];
+        let mut echoes = Vec::new();
+        let mut tick = tokio::time::interval(interval);
+        let mut seq = 0u32;
+        let mut buf = [0u8; 1500];
+        let mut deadline: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                _ = tick.tick(), if seq < n => {
+                    let pkt = echo_request(id, seq as u16, token);
+                    sent_at[seq as usize] = ns(Instant::now());
+                    if let Err(e) = sock.send_to(&pkt, to).await {
+                        if seq == 0 {
+                            return Err(format!("cannot send ICMP to {addr}: {e}"));
+                        }
+                    }
+                    seq += 1;
+                    if seq == n {
+                        deadline = Some(Instant::now() + Duration::from_millis(500));
+                    }
+                }
+                r = sock.recv(&mut buf) => {
+                    let now = ns(Instant::now());
+                    let matched = r.ok().and_then(|len| parse_echo_reply(&buf[..len], token));
+                    if let Some(s) = matched.filter(|&s| (s as u32) < seq) {
+                        echoes.push(Echo { seq: s, sent_ns: sent_at[s as usize], recv_ns: now });
+                    }
+                    if deadline.is_some() && echoes.len() as u32 >= n {
+                        break;
+                    }
+                }
+                _ = super::super::sleep_until_opt(deadline) => break,
+            }
+        }
+        Ok(summarize(addr, method, n, &echoes))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod os {
+    use super::*;
+
+    /// Windows (`IcmpSendEcho`) and macOS (datagram ICMP) are not built yet: unavailable.
+    pub async fn ping(
+        _addr: IpAddr,
+        _duration: Duration,
+        _interval: Duration,
+    ) -> Result<GatewayStats, String> {
+        Err("the gateway probe is not available on this OS yet".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 1071 §3 example: the words 0001 f203 f4f5 f6f7 sum to ddf2, checksum !ddf2 = 220d.
+    #[test]
+    fn internet_checksum_rfc1071_example() {
+        assert_eq!(
+            checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0x220d
+        );
+        let p = echo_request(7, 9, 42);
+        assert_eq!(checksum(&p), 0, "a packet with its checksum sums to zero");
+    }
+
+    #[test]
+    fn echo_reply_matched_by_token_with_or_without_ip_header() {
+        let mut reply = echo_request(7, 9, 42);
+        reply[0] = 0;
+        assert_eq!(parse_echo_reply(&reply, 42), Some(9));
+        assert_eq!(parse_echo_reply(&reply, 43), None);
+        let mut with_ip = vec![0x45u8];
+        with_ip.extend_from_slice(&[0; 19]);
+        with_ip.extend_from_slice(&reply);
+        assert_eq!(parse_echo_reply(&with_ip, 42), Some(9));
+        // Our own request seen on a raw socket is not a reply.
+        assert_eq!(parse_echo_reply(&echo_request(7, 9, 42), 42), None);
+    }
+
+    #[test]
+    fn summary_counts_loss_and_duplicates_once() {
+        let e = |seq, s, r| Echo {
+            seq,
+            sent_ns: s,
+            recv_ns: r,
+        };
+        let echoes = [
+            e(0, 0, 1_000_000),
+            e(1, 20_000_000, 21_000_000),
+            e(1, 20_000_000, 21_500_000),
+        ];
+        let g = summarize("192.168.1.1".parse().unwrap(), "raw_socket", 4, &echoes);
+        assert_eq!(g.received, 2);
+        assert_eq!(g.loss_pct, 50.0);
+        assert_eq!(g.rtt_ms_median, Some(1.0));
+        assert_eq!(g.jitter_ms, Some(0.0));
+    }
+
+    /// Loopback answers ICMP echo; it must be measured whenever this process may send ICMP
+    /// (a ping socket in `ping_group_range`, or root for a raw socket).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn pings_loopback_when_permitted() {
+        let r = ping(
+            "127.0.0.1".parse().unwrap(),
+            Duration::from_millis(400),
+            Duration::from_millis(20),
+        )
+        .await;
+        let euid_root = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+        match r {
+            Ok(g) => {
+                assert_eq!(g.sent, 20);
+                assert_eq!(g.received, 20, "{g:?}");
+                assert!(g.rtt_ms_median.unwrap() < 10.0);
+            }
+            Err(e) => assert!(!euid_root, "root may always open a raw socket: {e}"),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Which link the default route goes over (Ethernet or Wi-Fi), its Wi-Fi signal where the OS
+//! tells, and the default gateway (the home router). One module per OS; where we cannot tell
+//! yet (Windows, macOS) the answer is "unknown", never a build failure.
+
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// The kind of link the default route uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Ethernet,
+    Wifi,
+    /// A tunnel, a mobile modem, a bridge: something else.
+    Other,
+    Unknown,
+}
+
+impl LinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Ethernet => "ethernet",
+            LinkKind::Wifi => "wifi",
+            LinkKind::Other => "other",
+            LinkKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// What is known of the default route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkInfo {
+    pub kind: LinkKind,
+    /// The interface name (`eth0`, `wlp2s0`).
+    pub interface: Option<String>,
+    /// The default gateway, if the route has one.
+    pub gateway: Option<IpAddr>,
+    /// Wi-Fi signal level in dBm.
+    pub wifi_signal_dbm: Option<f64>,
+}
+
+impl LinkInfo {
+    pub fn unknown() -> LinkInfo {
+        LinkInfo {
+            kind: LinkKind::Unknown,
+            interface: None,
+            gateway: None,
+            wifi_signal_dbm: None,
+        }
+    }
+}
+
+/// Reads the default route and its link from the OS.
+pub fn detect() -> LinkInfo {
+    os::detect()
+}
+
+/// Parses Linux's `/proc/net/route`: the default route (destination 0, mask 0) with the
+/// lowest metric, as (interface, gateway).
+pub fn parse_proc_route(text: &str) -> Option<(String, Option<std::net::Ipv4Addr>)> {
+    let mut best: Option<(u32, String, Option<std::net::Ipv4Addr>)> = None;
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 {
+            continue;
+        }
+        let (iface, dest, gw, flags, metric, mask) = (f[0], f[1], f[2], f[3], f[6], f[7]);
+        let flags = u32::from_str_radix(flags, 16).unwrap_or(0);
+        // RTF_UP = 0x1
+        if dest != "00000000" || mask != "00000000" || flags & 1 == 0 {
+            continue;
+        }
+        let metric: u32 = metric.parse().unwrap_or(u32::MAX);
+        // The kernel prints the network-order word as a host integer: its native bytes are the
+        // address.
+        let gw = u32::from_str_radix(gw, 16)
+            .ok()
+            .filter(|&g| g != 0)
+            .map(|g| std::net::Ipv4Addr::from(g.to_ne_bytes()));
+        if best.as_ref().is_none_or(|b| metric < b.0) {
+            best = Some((metric, iface.to_string(), gw));
+        }
+    }
+    best.map(|(_, i, g)| (i, g))
+}
+
+/// Parses Linux's `/proc/net/wireless` for the signal level of `iface`, in dBm.
+pub fn parse_proc_wireless(text: &str, iface: &str) -> Option<f64> {
+    for line in text.lines().skip(2) {
+        let (name, rest) = line.split_once(':')?;
+        if name.trim() != iface {
+            continue;
+        }
+        // status, link quality, level, noise, ...
+        let level = rest.split_whitespace().nth(2)?;
+        let v: f64 = level.trim_end_matches('.').parse().ok()?;
+        // Old drivers report an unsigned 8-bit value (e.g. 200 for −56 dBm).
+        return Some(if v > 0.0 { v - 256.0 } else { v });
+    }
+    None
+}
+
+#[cfg(target_os = "linux")]
+mod os {
+    use super::*;
+    use std::path::Path;
+
+    pub fn detect() -> LinkInfo {
+        let Some((iface, gw)) = std::fs::read_to_string("/proc/net/route")
+            .ok()
+            .and_then(|t| parse_proc_route(&t))
+        else {
+            return LinkInfo::unknown();
+        };
+        let sys = Path::new("/sys/class/net").join(&iface);
+        let uevent = std::fs::read_to_string(sys.join("uevent")).unwrap_or_default();
+        let devtype = uevent
+            .lines()
+            .find_map(|l| l.strip_prefix("DEVTYPE="))
+            .unwrap_or("");
+        let wifi = sys.join("wireless").exists() || devtype == "wlan";
+        // ARPHRD_ETHER = 1 in /sys/class/net/IF/type; tunnels and bridges say otherwise.
+        let arp_type = std::fs::read_to_string(sys.join("type")).unwrap_or_default();
+        let kind = if wifi {
+            LinkKind::Wifi
+        } else if arp_type.trim() == "1" && devtype.is_empty() {
+            LinkKind::Ethernet
+        } else if arp_type.trim().is_empty() {
+            LinkKind::Unknown
+        } else {
+            LinkKind::Other
+        };
+        let signal = if wifi {
+            std::fs::read_to_string("/proc/net/wireless")
+                .ok()
+                .and_then(|t| parse_proc_wireless(&t, &iface))
+        } else {
+            None
+        };
+        LinkInfo {
+            kind,
+            interface: Some(iface),
+            gateway: gw.map(IpAddr::V4),
+            wifi_signal_dbm: signal,
+        }
+    }
+}
+
+#[cfg(target_os = "windows")]
+mod os {
+    use super::*;
+
+    /// Not read yet on Windows (GetBestRoute2 + GetIfEntry2 would tell): unknown.
+    pub fn detect() -> LinkInfo {
+        LinkInfo::unknown()
+    }
+}
+
+#[cfg(target_os = "macos")]
+mod os {
+    use super::*;
+
+    /// Not read yet on macOS (the routing socket would tell): unknown.
+    pub fn detect() -> LinkInfo {
+        LinkInfo::unknown()
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
+mod os {
+    use super::*;
+
+    pub fn detect() -> LinkInfo {
+        LinkInfo::unknown()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real /proc/net/route from a laptop with Wi-Fi (metric 600) and a docking-station
+    /// Ethernet (metric 100): the Ethernet default wins.
+    #[test]
+    fn default_route_with_lowest_metric() {
+        let t = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                 wlp2s0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n\
+                 enp0s31f6\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
+                 wlp2s0\t0001A8C0\t00000000\t0001\t0\t0\t600\t00FFFFFF\t0\t0\t0\n";
+        let (iface, gw) = parse_proc_route(t).unwrap();
+        assert_eq!(iface, "enp0s31f6");
+        assert_eq!(gw, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(parse_proc_route("Iface\tDestination\n"), None);
+    }
+
+    #[test]
+    fn wifi_signal_from_proc_net_wireless() {
+        let t = "Inter-| sta-|   Quality        |   Discarded packets               | Missed | WE\n \
+                 face | tus | link level noise |  nwid  crypt   frag  retry   misc | beacon | 22\n \
+                 wlp2s0: 0000   54.  -56.  -256        0      0      0      0     12        0\n";
+        assert_eq!(parse_proc_wireless(t, "wlp2s0"), Some(-56.0));
+        assert_eq!(parse_proc_wireless(t, "eth0"), None);
+        let old = "h\nh\n wlan0: 0000   54.  200.  0  0 0 0 0 0 0\n";
+        assert_eq!(parse_proc_wireless(old, "wlan0"), Some(-56.0));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn detect_reads_this_machine() {
+        // This machine's default route (if any) must be found and classified.
+        let route = std::fs::read_to_string("/proc/net/route").unwrap();
+        let info = detect();
+        match parse_proc_route(&route) {
+            Some((iface, _)) => {
+                assert_eq!(info.interface.as_deref(), Some(iface.as_str()));
+                assert_ne!(info.kind, LinkKind::Unknown, "{info:?}");
+            }
+            None => assert_eq!(info.kind, LinkKind::Unknown),
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The probe against the real reflector through an impairment relay, one direction at a
+//! time: per-direction jitter agrees with RFC 3550 over the relay's recorded holds within
+//! 1 ms, loss per direction within one packet, and the clean direction reads near zero.
+
+mod probe_support;
+
+use probe_support::{Dir, Impairment, reflector, relay};
+use proto::policy::Codec;
+use std::time::Duration;
+
+const SECONDS: f64 = 5.0;
+const N: u32 = 250; // 5 s at one packet per 20 ms
+
+async fn impaired(dir: Dir, seed: u64) {
+    let (refl, stats, _stop) = reflector("127.0.0.1:0").await;
+    let imp = Impairment {
+        dir,
+        max_delay: Duration::from_millis(30),
+        loss: 0.03,
+        seed,
+    };
+    let relay = relay(refl, imp).await;
+    let r = shiftready::probe::run(relay.addr, Duration::from_secs_f64(SECONDS), Codec::G711Plc)
+        .await
+        .unwrap();
+    let s = &r.stats;
+    assert_eq!(s.sent, N);
+
+    let (bad, clean) = match dir {
+        Dir::Up => (Dir::Up, Dir::Down),
+        Dir::Down => (Dir::Down, Dir::Up),
+    };
+    let truth_jitter = relay.jitter_ms(bad, N);
+    let truth_loss = relay.dropped(bad, N);
+    let (j_bad, j_clean, l_bad, l_clean) = match dir {
+        Dir::Up => (
+            s.jitter_up_ms,
+            s.jitter_down_ms,
+            s.loss_up_pct,
+            s.loss_down_pct,
+        ),
+        Dir::Down => (
+            s.jitter_down_ms,
+            s.jitter_up_ms,
+            s.loss_down_pct,
+            s.loss_up_pct,
+        ),
+    };
+    let (j_bad, j_clean) = (j_bad.unwrap(), j_clean.unwrap());
+    let (l_bad, l_clean) = (l_bad.unwrap(), l_clean.unwrap());
+    // Loss in packets: upstream over what was sent, downstream over what the reflector got.
+    let base = match dir {
+        Dir::Up => N as f64,
+        Dir::Down => s.reflector_received.unwrap() as f64,
+    };
+    let lost_bad = l_bad * base / 100.0;
+    eprintln!(
+        "{dir:?} impaired: probe jitter {j_bad:.3} ms vs relay {truth_jitter:.3} ms \
+         (clean {j_clean:.3} ms); probe loss {lost_bad:.1} pkts vs relay {truth_loss} \
+         (clean {l_clean:.2} %); RTT median {:.2} ms; reordered {}; MOS {:.2}",
+        s.rtt_ms_median.unwrap(),
+        s.reordered,
+        s.mos.unwrap()
+    );
+    assert!(
+        truth_jitter > 5.0,
+        "the relay must actually impair ({truth_jitter} ms)"
+    );
+    assert!(truth_loss > 0, "the seed must drop something");
+    assert!(
+        (j_bad - truth_jitter).abs() <= 1.0,
+        "{dir:?} jitter {j_bad:.3} ms, relay says {truth_jitter:.3} ms"
+    );
+    assert!(
+        (lost_bad - truth_loss as f64).abs() <= 1.0,
+        "{dir:?} loss {lost_bad:.1} packets, relay dropped {truth_loss}"
+    );
+    assert!(j_clean < 1.0, "clean {clean:?} jitter {j_clean:.3} ms");
+    assert_eq!(l_clean, 0.0, "clean {clean:?} loss");
+    assert_eq!(relay.dropped(clean, N), 0);
+    // The reflector's counters agree with what it answered.
+    let st = stats.snapshot();
+    assert_eq!(st.malformed + st.foreign + st.rate_limited(), 0, "{st:?}");
+    assert!(st.bytes_out <= st.bytes_in);
+    // Delays up to 30 ms at 20 ms spacing reorder some packets in the impaired direction.
+    if dir == Dir::Up {
+        assert!(s.reordered_up > 0);
+    }
+    assert!(s.reordered > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_jitter_and_loss_match_the_relay() {
+    impaired(Dir::Up, 11).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downstream_jitter_and_loss_match_the_relay() {
+    impaired(Dir::Down, 23).await;
+}
+
+/// Without a relay, over loopback: everything near zero and the MOS at the G.711 ceiling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_loopback_over_ipv4_and_ipv6() {
+    for bind in ["127.0.0.1:0", "[::1]:0"] {
+        let (refl, _stats, _stop) = reflector(bind).await;
+        let r = shiftready::probe::run(refl, Duration::from_secs(1), Codec::G711Plc)
+            .await
+            .unwrap();
+        let s = &r.stats;
+        assert_eq!((s.sent, s.received), (50, 50), "{bind}: {s:?}");
+        assert_eq!(s.loss_up_pct, Some(0.0));
+        assert_eq!(s.loss_down_pct, Some(0.0));
+        assert!(s.rtt_ms_median.unwrap() < 5.0, "{s:?}");
+        assert!(s.mos.unwrap() > 4.3, "{s:?}");
+        assert!(
+            r.elapsed_s < 2.5,
+            "waited {} s after a clean run",
+            r.elapsed_s
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! Test helpers for the probe tests: the real HQ reflector in-process, and an impairment
+//! relay (a UDP forwarder that delays by a seeded random amount and drops some packets, in
+//! one direction, and records what it applied). The kernel here has no netem; this is the
+//! truth the probe's figures are compared against.
+
+#![allow(dead_code)]
+
+use shiftready_hq::reflector::{Reflector, ReflectorConfig, ReflectorStats};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+/// A reflector running until the returned sender is dropped or fired.
+pub async fn reflector(
+    bind: &str,
+) -> (
+    SocketAddr,
+    Arc<ReflectorStats>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let r = Reflector::bind(bind.parse().unwrap(), ReflectorConfig::default())
+        .await
+        .unwrap();
+    let addr = r.local_addr();
+    let stats = r.stats();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(r.run(async move {
+        let _ = rx.await;
+    }));
+    (addr, stats, tx)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// Agent → reflector.
+    Up,
+    /// Reflector → agent.
+    Down,
+}
+
+/// What the relay does to the impaired direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Impairment {
+    pub dir: Dir,
+    /// Each packet is held for a uniform random time in `0..max_delay`.
+    pub max_delay: Duration,
+    /// Probability of dropping a packet.
+    pub loss: f64,
+    pub seed: u64,
+}
+
+/// One packet as the relay handled it.
+#[derive(Debug, Clone, Copy)]
+pub struct Record {
+    pub dir: Dir,
+    /// The probe sequence number (bytes 12..16 of both requests and replies).
+    pub seq: u32,
+    pub flush: bool,
+    pub dropped: bool,
+    /// When the relay received it.
+    pub arrived: Instant,
+    /// When the relay sent it on (after the hold), if it did.
+    pub forwarded: Option<Instant>,
+}
+
+pub struct Relay {
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<Vec<Record>>>,
+}
+
+fn parse(pkt: &[u8]) -> Option<(u32, bool)> {
+    (pkt.len() >= 16 && pkt[..4] == proto::probe::MAGIC).then(|| {
+        (
+            u32::from_be_bytes(pkt[12..16].try_into().unwrap()),
+            pkt[6] & 1 != 0,
+        )
+    })
+}
+
+/// Starts a relay in front of `target`; the agent sends to `relay.addr`.
+pub async fn relay(target: SocketAddr, imp: Impairment) -> Relay {
+    let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let back = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    back.connect(target).await.unwrap();
+    let addr = front.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+    let rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(imp.seed)));
+
+    {
+        let (front, back, log, client, rng) = (
+            front.clone(),
+            back.clone(),
+            log.clone(),
+            client.clone(),
+            rng.clone(),
+        );
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            loop {
+                let Ok((n, from)) = front.recv_from(&mut buf).await else {
+                    return;
+                };
+                *client.lock().unwrap() = Some(from);
+                forward(Dir::Up, buf[..n].to_vec(), imp, &rng, log.clone(), {
+                    let back = back.clone();
+                    move |p| async move {
+                        let _ = back.send(&p).await;
+                    }
+                });
+            }
+        });
+    }
+    {
+        let (front, back, log, client, rng) = (
+            front.clone(),
+            back.clone(),
+            log.clone(),
+            client.clone(),
+            rng.clone(),
+        );
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            loop {
+                let Ok(n) = back.recv(&mut buf).await else {
+                    continue;
+                };
+                let Some(to) = *client.lock().unwrap() else {
+                    continue;
+                };
+                forward(Dir::Down, buf[..n].to_vec(), imp, &rng, log.clone(), {
+                    let front = front.clone();
+                    move |p| async move {
+                        let _ = front.send_to(&p, to).await;
+                    }
+                });
+            }
+        });
+    }
+    Relay { addr, log }
+}
+
+fn forward<F, Fut>(
+    dir: Dir,
+    pkt: Vec<u8>,
+    imp: Impairment,
+    rng: &Mutex<fastrand::Rng>,
+    log: Arc<Mutex<Vec<Record>>>,
+    send: F,
+) where
+    F: FnOnce(Vec<u8>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let arrived = Instant::now();
+    let Some((seq, flush)) = parse(&pkt) else {
+        return;
+    };
+    let (drop, hold) = if imp.dir == dir {
+        let mut r = rng.lock().unwrap();
+        let drop = r.f64() < imp.loss;
+        (drop, imp.max_delay.mul_f64(r.f64()))
+    } else {
+        (false, Duration::ZERO)
+    };
+    if drop {
+        log.lock().unwrap().push(Record {
+            dir,
+            seq,
+            flush,
+            dropped: true,
+            arrived,
+            forwarded: None,
+        });
+        return;
+    }
+    let idx = {
+        let mut l = log.lock().unwrap();
+        l.push(Record {
+            dir,
+            seq,
+            flush,
+            dropped: false,
+            arrived,
+            forwarded: None,
+        });
+        l.len() - 1
+    };
+    tokio::spawn(async move {
+        if !hold.is_zero() {
+            tokio::time::sleep_until((arrived + hold).into()).await;
+        }
+        let at = Instant::now();
+        send(pkt).await;
+        log.lock().unwrap()[idx].forwarded = Some(at);
+    });
+}
+
+impl Relay {
+    pub fn records(&self) -> Vec<Record> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// RFC 3550 jitter (ms) of the hold times the relay applied in `dir` to voice packets
+    /// (`seq < n`), taken in the order they left the relay: the truth for the probe's jitter.
+    pub fn jitter_ms(&self, dir: Dir, n: u32) -> f64 {
+        let mut r: Vec<Record> = self
+            .records()
+            .into_iter()
+            .filter(|r| {
+                r.dir == dir && !r.dropped && !r.flush && r.seq < n && r.forwarded.is_some()
+            })
+            .collect();
+        r.sort_by_key(|r| r.forwarded.unwrap());
+        let t0 = r.first().map(|r| r.arrived).unwrap();
+        let pairs = r.iter().map(|r| {
+            (
+                r.arrived.duration_since(t0).as_nanos() as u64,
+                r.forwarded.unwrap().duration_since(t0).as_nanos() as u64,
+            )
+        });
+        shiftready::probe::stats::rfc3550_jitter(pairs).unwrap() / 1e6
+    }
+
+    /// Voice packets (`seq < n`) the relay dropped in `dir`.
+    pub fn dropped(&self, dir: Dir, n: u32) -> u32 {
+        self.records()
+            .iter()
+            .filter(|r| r.dir == dir && r.dropped && !r.flush && r.seq < n)
+            .count() as u32
+    }
+}
