@@ -1,1 +1,447 @@
-fn main() {}
+//! `shiftready-hq`: a thin shell over the library.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use shiftready_hq::db::{self, Db, Role};
+use shiftready_hq::{admin, reflector, server, simulate};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit codes (sysexits.h), as the agent uses them.
+mod exit {
+    pub const USAGE: u8 = 64;
+    pub const DATA: u8 = 65;
+    pub const NO_INPUT: u8 = 66;
+    pub const UNAVAILABLE: u8 = 69;
+    pub const SOFTWARE: u8 = 70;
+    pub const CONFIG: u8 = 78;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shiftready-hq",
+    version,
+    about = "ShiftReady headquarters: enrollment, shift log, UDP reflector, fleet dashboard and API"
+)]
+struct Cli {
+    /// The database: sqlite://PATH or postgres://... (default: a SQLite file in the HQ's data
+    /// directory, $XDG_DATA_HOME/shiftready-hq/hq.db).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "SHIFTREADY_HQ_DATABASE_URL"
+    )]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The server: API, dashboard, metrics, and the UDP reflector.
+    Serve(ServeArgs),
+    /// The UDP probe reflector alone.
+    Reflector(ReflectorArgs),
+    /// Enrollment secrets for a site.
+    #[command(subcommand)]
+    EnrollSecret(SecretCmd),
+    /// Dashboard users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API tokens for scripts.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Site policies.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Agents' shift schedules.
+    #[command(subcommand)]
+    Shifts(ShiftsCmd),
+    /// Revoke a device or force it to enroll again.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+    /// A simulated fleet heartbeating against an HQ on this machine (a load test).
+    Simulate(SimArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address for HTTP(S).
+    #[arg(long, default_value = "127.0.0.1:8640", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Address for the UDP reflector, or `off` (default: the --listen IP, port 8637).
+    #[arg(long, value_name = "ADDR")]
+    probe_listen: Option<String>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds between lost-contact sweeps.
+    #[arg(long, default_value_t = 5.0, value_name = "S")]
+    sweep_seconds: f64,
+    /// Enrollment attempts allowed per client address per minute.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    enroll_per_minute: i64,
+}
+
+#[derive(Debug, Args)]
+struct ReflectorArgs {
+    /// UDP address to answer probes on.
+    #[arg(long, value_name = "ADDR")]
+    listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCmd {
+    /// Prints a new enrollment secret for the site as its last line.
+    Create {
+        #[arg(long, default_value = db::DEFAULT_SITE)]
+        site: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Adds a user (or sets their password and role); reads the password from stdin.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Prints a new API token as its last line.
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCmd {
+    /// Sets a site's policy from a TOML file of the same form as config/policy.toml.
+    Set {
+        #[arg(long, default_value = db::DEFAULT_SITE)]
+        site: String,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShiftsCmd {
+    /// Imports shifts from CSV: agent (device id or hostname), start, end (RFC 3339).
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCmd {
+    /// Revokes a device's key for good.
+    Revoke { id: String },
+    /// Makes a device enroll again (it keeps its id and history).
+    Reenroll { id: String },
+}
+
+#[derive(Debug, Args)]
+struct SimArgs {
+    /// Simulated agents (at most 1,000,000).
+    #[arg(long)]
+    agents: u64,
+    /// Seconds between one agent's heartbeats.
+    #[arg(long, default_value_t = 30.0)]
+    interval: f64,
+    /// Seconds to run (at most 3600).
+    #[arg(long, default_value_t = 60.0)]
+    duration: f64,
+    /// The HQ to load, on this machine (http://127.0.0.1:PORT).
+    #[arg(long)]
+    target: String,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Seconds spent measuring the bare axum ceiling first.
+    #[arg(long, default_value_t = 5.0)]
+    bare_seconds: f64,
+    /// The site the simulated devices belong to.
+    #[arg(long, default_value = "simulated")]
+    site: String,
+}
+
+/// An error with its exit code.
+struct Fail(u8, String);
+
+impl<E: Into<anyhow::Error>> From<E> for Fail {
+    fn from(e: E) -> Fail {
+        Fail(exit::SOFTWARE, format!("{:#}", e.into()))
+    }
+}
+
+fn fail(code: u8, msg: impl Into<String>) -> Fail {
+    Fail(code, msg.into())
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("shiftready-hq: internal error (a bug, please report it): {info}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SHIFTREADY_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shiftready-hq: cannot start the runtime: {e}");
+            return ExitCode::from(exit::SOFTWARE);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(code, msg)) => {
+            eprintln!("shiftready-hq: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn open(url: &Option<String>) -> Result<Db, Fail> {
+    let url = url.clone().unwrap_or_else(db::default_database_url);
+    Db::connect(&url)
+        .await
+        .map_err(|e| fail(exit::UNAVAILABLE, format!("{e:#}")))
+}
+
+async fn run(cli: Cli) -> Result<(), Fail> {
+    match cli.command {
+        Command::Serve(a) => {
+            let probe_listen = match a.probe_listen.as_deref() {
+                Some("off") => None,
+                Some(s) => Some(s.parse::<SocketAddr>().map_err(|e| {
+                    fail(
+                        exit::USAGE,
+                        format!("--probe-listen '{s}': {e} (use HOST:PORT or off)"),
+                    )
+                })?),
+                None => Some(SocketAddr::new(a.listen.ip(), proto::probe::DEFAULT_PORT)),
+            };
+            if !(0.05..=3600.0).contains(&a.sweep_seconds) {
+                return Err(fail(
+                    exit::USAGE,
+                    "--sweep-seconds must be between 0.05 and 3600",
+                ));
+            }
+            let db = open(&cli.database_url).await?;
+            let opts = server::ServeOptions {
+                listen: a.listen,
+                probe_listen,
+                tls: a.tls_cert.zip(a.tls_key),
+                sweep_every: Duration::from_secs_f64(a.sweep_seconds),
+                enroll_per_minute: a.enroll_per_minute,
+            };
+            server::serve(db, opts)
+                .await
+                .map_err(|e| fail(exit::UNAVAILABLE, format!("{e:#}")))
+        }
+        Command::Reflector(a) => {
+            let r = reflector::Reflector::bind(a.listen, Default::default())
+                .await
+                .map_err(|e| {
+                    fail(
+                        exit::UNAVAILABLE,
+                        format!("cannot listen on udp://{}: {e}", a.listen),
+                    )
+                })?;
+            println!("shiftready-hq: reflector on udp://{}", r.local_addr());
+            r.run(server::shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::EnrollSecret(SecretCmd::Create { site }) => {
+            check_name("--site", &site)?;
+            let db = open(&cli.database_url).await?;
+            let secret = db.create_enroll_secret(&site).await?;
+            println!("Enrollment secret for site '{site}' (shown once; put it in the installer):");
+            println!("{secret}");
+            Ok(())
+        }
+        Command::User(UserCmd::Add { name, role }) => {
+            check_name("user name", &name)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| {
+                    fail(
+                        exit::NO_INPUT,
+                        format!("reading the password from stdin: {e}"),
+                    )
+                })?;
+            let password = password.lines().next().unwrap_or("").to_string();
+            if password.chars().count() < 8 {
+                return Err(fail(
+                    exit::DATA,
+                    "the password (first line of stdin) must have at least 8 characters",
+                ));
+            }
+            let db = open(&cli.database_url).await?;
+            db.add_user(&name, &password, role.into()).await?;
+            println!(
+                "User '{name}' can now sign in to the dashboard as {}.",
+                Role::from(role).as_str()
+            );
+            Ok(())
+        }
+        Command::Token(TokenCmd::Create { role }) => {
+            let db = open(&cli.database_url).await?;
+            let token = db.create_token(role.into()).await?;
+            println!(
+                "API token ({}; shown once; send it as Authorization: Bearer):",
+                Role::from(role).as_str()
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::Policy(PolicyCmd::Set { site, file }) => {
+            check_name("--site", &site)?;
+            let policy: proto::Policy = proto::load::load_file(&file).map_err(|e| {
+                let code = if e
+                    .problems
+                    .iter()
+                    .any(|p| p.message.starts_with("cannot read"))
+                {
+                    exit::NO_INPUT
+                } else {
+                    exit::CONFIG
+                };
+                fail(code, e.to_string().trim_end().to_string())
+            })?;
+            let db = open(&cli.database_url).await?;
+            db.set_policy(&site, &policy).await?;
+            println!(
+                "Policy for site '{site}' set from {} (heartbeat every {} s, lost contact after {} missed).",
+                file.display(),
+                policy.shift.heartbeat_seconds,
+                policy.shift.lost_contact_after_missed
+            );
+            Ok(())
+        }
+        Command::Shifts(ShiftsCmd::Import { file }) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                fail(
+                    exit::NO_INPUT,
+                    format!("cannot read {}: {e}", file.display()),
+                )
+            })?;
+            let db = open(&cli.database_url).await?;
+            match admin::import_shifts(&db, &file, &text).await? {
+                Ok(n) => {
+                    println!("Imported {n} shifts from {}.", file.display());
+                    Ok(())
+                }
+                Err(problems) => Err(fail(
+                    exit::DATA,
+                    format!("nothing imported; fix these lines:\n{problems}"),
+                )),
+            }
+        }
+        Command::Device(cmd) => {
+            let (id, status, what) = match cmd {
+                DeviceCmd::Revoke { id } => (id, "revoked", "revoked: its key no longer works"),
+                DeviceCmd::Reenroll { id } => {
+                    (id, "reenroll", "must enroll again (`shiftready enroll`)")
+                }
+            };
+            let db = open(&cli.database_url).await?;
+            let id = db
+                .resolve_agent(&id)
+                .await?
+                .map_err(|m| fail(exit::DATA, m))?;
+            db.set_device_status(&id, status).await?;
+            println!("Device {id} {what}.");
+            Ok(())
+        }
+        Command::Simulate(a) => {
+            if !simulate::is_loopback_url(&a.target) {
+                return Err(fail(
+                    exit::USAGE,
+                    format!(
+                        "--target {} is not on this machine; simulate loads loopback only",
+                        a.target
+                    ),
+                ));
+            }
+            if a.agents == 0 || a.agents > simulate::MAX_AGENTS {
+                return Err(fail(
+                    exit::USAGE,
+                    format!("--agents must be between 1 and {}", simulate::MAX_AGENTS),
+                ));
+            }
+            if !(1.0..=3600.0).contains(&a.interval)
+                || !(1.0..=simulate::MAX_DURATION).contains(&a.duration)
+            {
+                return Err(fail(
+                    exit::USAGE,
+                    "--interval and --duration must be between 1 and 3600 seconds",
+                ));
+            }
+            if !(1..=4096).contains(&a.concurrency) || !(0.5..=60.0).contains(&a.bare_seconds) {
+                return Err(fail(
+                    exit::USAGE,
+                    "--concurrency must be 1..4096 and --bare-seconds 0.5..60",
+                ));
+            }
+            let db = open(&cli.database_url).await?;
+            let opts = simulate::SimOptions {
+                agents: a.agents,
+                interval: a.interval,
+                duration: a.duration,
+                target: a.target,
+                concurrency: a.concurrency,
+                bare_seconds: a.bare_seconds,
+                site: a.site,
+            };
+            simulate::run(&db, &opts).await?;
+            Ok(())
+        }
+    }
+}
+
+fn check_name(what: &str, v: &str) -> Result<(), Fail> {
+    if v.is_empty() || v.len() > 100 || v.chars().any(char::is_control) {
+        return Err(fail(
+            exit::USAGE,
+            format!("{what} must be 1 to 100 printable characters"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,862 @@
+//! Storage: one SQL dialect for SQLite and PostgreSQL through sqlx's `Any` driver.
+//!
+//! Queries use `$N` parameters (SQLite reads them as positional too), BIGINT milliseconds since
+//! the epoch for times and TEXT for everything else, so both databases run the same statements.
+//! Everything that must be correct lives here, never only in one process's memory: several HQ
+//! processes can share one PostgreSQL database.
+
+use crate::crypto;
+use anyhow::Context;
+use proto::Policy;
+use sqlx::AnyPool;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AssertSqlSafe, Executor, Row};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database: a pool and its kind.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The HQ's data directory (`$XDG_DATA_HOME/shiftready-hq` on Linux).
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("shiftready-hq");
+    }
+    if let Some(d) = dirs_next::data_dir() {
+        return d.join("shiftready-hq");
+    }
+    PathBuf::from(".shiftready-hq")
+}
+
+/// The default database: a SQLite file in the data directory.
+pub fn default_database_url() -> String {
+    format!("sqlite://{}", data_dir().join("hq.db").display())
+}
+
+/// The site whose policy applies to devices enrolled without one.
+pub const DEFAULT_SITE: &str = "default";
+
+impl Db {
+    /// Connects and runs the migrations. `url` is `sqlite://PATH` or `postgres://...`.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Db {
+                pool,
+                backend: Backend::Postgres,
+            }
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let (file, query) = match path.split_once('?') {
+                Some((f, q)) => (f, Some(q)),
+                None => (path, None),
+            };
+            if file.is_empty() {
+                anyhow::bail!(
+                    "--database-url sqlite:// needs a file path, e.g. sqlite:///var/lib/shiftready-hq/hq.db"
+                );
+            }
+            if let Some(parent) = std::path::Path::new(file).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                }
+            }
+            let url = match query {
+                Some(q) => format!("sqlite://{file}?{q}"),
+                None => format!("sqlite://{file}?mode=rwc"),
+            };
+            let pool = AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await
+                .with_context(|| format!("opening the SQLite database {file}"))?;
+            Db {
+                pool,
+                backend: Backend::Sqlite,
+            }
+        } else {
+            anyhow::bail!("--database-url must be sqlite://PATH or postgres://..., not '{url}'");
+        };
+        match db.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&db.pool).await,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&db.pool).await,
+        }
+        .context("running the database migrations")?;
+        Ok(db)
+    }
+
+    // ---- sites and policies ----
+
+    /// Creates the site with the default policy if it does not exist.
+    pub async fn ensure_site(&self, site: &str) -> anyhow::Result<()> {
+        let policy = Policy::default();
+        let (json, etag, offline) = policy_row(&policy)?;
+        sqlx::query(
+            "INSERT INTO sites (name, policy, etag, offline_ms, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(site)
+        .bind(json)
+        .bind(etag)
+        .bind(offline)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a site's policy (creating the site).
+    pub async fn set_policy(&self, site: &str, policy: &Policy) -> anyhow::Result<()> {
+        let (json, etag, offline) = policy_row(policy)?;
+        sqlx::query(
+            "INSERT INTO sites (name, policy, etag, offline_ms, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET policy = $2, etag = $3, offline_ms = $4, updated_at = $5",
+        )
+        .bind(site)
+        .bind(json)
+        .bind(etag)
+        .bind(offline)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A site's policy (the default when the site has none).
+    pub async fn site_policy(&self, site: &str) -> anyhow::Result<Policy> {
+        let row = sqlx::query("SELECT policy FROM sites WHERE name = $1")
+            .bind(site)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(serde_json::from_str(&r.try_get::<String, _>("policy")?)?),
+            None => Ok(Policy::default()),
+        }
+    }
+
+    /// Every site with its offline threshold in ms.
+    pub async fn sites(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT name, offline_ms FROM sites ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("offline_ms")?)))
+            .collect()
+    }
+
+    // ---- enrollment ----
+
+    /// A new enrollment secret for `site`; returns the secret (shown once).
+    pub async fn create_enroll_secret(&self, site: &str) -> anyhow::Result<String> {
+        self.ensure_site(site).await?;
+        let secret = crypto::new_secret("sr_enr_");
+        sqlx::query("INSERT INTO enroll_secrets (hash, site, created_at) VALUES ($1, $2, $3)")
+            .bind(crypto::hash_secret(&secret))
+            .bind(site)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(secret)
+    }
+
+    /// The site an enrollment secret belongs to, if it is valid.
+    pub async fn enroll_secret_site(&self, secret: &str) -> anyhow::Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT site FROM enroll_secrets WHERE hash = $1 AND revoked_at IS NULL")
+                .bind(crypto::hash_secret(secret))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("site")?),
+            None => None,
+        })
+    }
+
+    /// Counts an enrollment attempt from `addr` in the current minute; returns the count so far.
+    pub async fn note_enroll_attempt(&self, addr: &str, now: i64) -> anyhow::Result<i64> {
+        let window = now - now.rem_euclid(60_000);
+        let row = sqlx::query(
+            "INSERT INTO enroll_attempts (addr, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (addr, window_start) DO UPDATE SET count = enroll_attempts.count + 1 \
+             RETURNING count",
+        )
+        .bind(addr)
+        .bind(window)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("count")?)
+    }
+
+    /// Enrolls a device: a new one, or (when IT forced re-enrollment of a device with this
+    /// hostname at this site) the same device with a new key. Returns `(device_id, key)`.
+    pub async fn enroll_device(
+        &self,
+        site: &str,
+        hostname: &str,
+        os: &str,
+        agent_version: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let key = crypto::new_secret("sr_dev_");
+        let hash = crypto::hash_secret(&key);
+        let now = now_ms();
+        let reused = sqlx::query(
+            "UPDATE devices SET key_hash = $1, status = 'active', os = $2, agent_version = $3, \
+             enrolled_at = $4 WHERE id = (SELECT id FROM devices WHERE site = $5 AND hostname = $6 \
+             AND status = 'reenroll' ORDER BY enrolled_at DESC LIMIT 1) RETURNING id",
+        )
+        .bind(&hash)
+        .bind(os)
+        .bind(agent_version)
+        .bind(now)
+        .bind(site)
+        .bind(hostname)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = reused {
+            return Ok((r.try_get("id")?, key));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO devices (id, site, hostname, os, agent_version, key_hash, enrolled_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(site)
+        .bind(hostname)
+        .bind(os)
+        .bind(agent_version)
+        .bind(&hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok((id, key))
+    }
+
+    /// The device holding a key: `(id, site, status)`.
+    pub async fn device_by_key(
+        &self,
+        key: &str,
+    ) -> anyhow::Result<Option<(String, String, String)>> {
+        let row = sqlx::query("SELECT id, site, status FROM devices WHERE key_hash = $1")
+            .bind(crypto::hash_secret(key))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("id")?, r.try_get("site")?, r.try_get("status")?)))
+            .transpose()
+    }
+
+    /// Sets a device's status: `revoked` (its key stops working for good) or `reenroll` (its key
+    /// stops working until it enrolls again). Returns whether the device exists.
+    pub async fn set_device_status(&self, id: &str, status: &str) -> anyhow::Result<bool> {
+        let r = sqlx::query("UPDATE devices SET status = $2 WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Resolves an agent named by device id or hostname.
+    pub async fn resolve_agent(&self, name: &str) -> anyhow::Result<Result<String, String>> {
+        let rows = sqlx::query("SELECT id FROM devices WHERE id = $1 OR hostname = $1 LIMIT 2")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(match rows.len() {
+            0 => Err(format!("no enrolled agent has the id or hostname '{name}'")),
+            1 => Ok(rows[0].try_get("id")?),
+            _ => Err(format!(
+                "several agents have the hostname '{name}'; use the device id"
+            )),
+        })
+    }
+
+    // ---- users, tokens, sessions ----
+
+    pub async fn add_user(&self, name: &str, password: &str, role: Role) -> anyhow::Result<()> {
+        let hash = crypto::hash_password(password)?;
+        sqlx::query(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET password_hash = $2, role = $3",
+        )
+        .bind(name)
+        .bind(hash)
+        .bind(role.as_str())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The user's role if the password is right.
+    pub async fn check_user(&self, name: &str, password: &str) -> anyhow::Result<Option<Role>> {
+        let row = sqlx::query("SELECT password_hash, role FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            // Spend the same time as a real check so names cannot be probed by timing.
+            static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let dummy = DUMMY.get_or_init(|| crypto::hash_password("dummy").unwrap_or_default());
+            let _ = crypto::verify_password(password, dummy);
+            return Ok(None);
+        };
+        let stored: String = row.try_get("password_hash")?;
+        let role: String = row.try_get("role")?;
+        let ok = tokio::task::spawn_blocking({
+            let password = password.to_string();
+            move || crypto::verify_password(&password, &stored)
+        })
+        .await?;
+        Ok(ok.then(|| Role::parse(&role)).flatten())
+    }
+
+    pub async fn create_token(&self, role: Role) -> anyhow::Result<String> {
+        let token = crypto::new_secret("sr_tok_");
+        sqlx::query("INSERT INTO api_tokens (hash, role, created_at) VALUES ($1, $2, $3)")
+            .bind(crypto::hash_secret(&token))
+            .bind(role.as_str())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn token_role(&self, token: &str) -> anyhow::Result<Option<Role>> {
+        let row = sqlx::query("SELECT role FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL")
+            .bind(crypto::hash_secret(token))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<String, _>("role"))
+            .transpose()?
+            .and_then(|r: String| Role::parse(&r)))
+    }
+
+    pub async fn create_session(&self, user: &str, role: Role) -> anyhow::Result<String> {
+        let id = crypto::new_secret("");
+        let now = now_ms();
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (hash, user_name, role, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(crypto::hash_secret(&id))
+        .bind(user)
+        .bind(role.as_str())
+        .bind(now + SESSION_MS)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn session(&self, id: &str) -> anyhow::Result<Option<(String, Role)>> {
+        let row =
+            sqlx::query("SELECT user_name, role FROM sessions WHERE hash = $1 AND expires_at > $2")
+                .bind(crypto::hash_secret(id))
+                .bind(now_ms())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            Some(r) => {
+                let role: String = r.try_get("role")?;
+                Role::parse(&role)
+                    .map(|role| Ok::<_, anyhow::Error>((r.try_get("user_name")?, role)))
+                    .transpose()?
+            }
+            None => None,
+        })
+    }
+
+    pub async fn delete_session(&self, id: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE hash = $1")
+            .bind(crypto::hash_secret(id))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- schedules ----
+
+    /// Adds a shift to an agent's schedule (the same start replaces the end).
+    pub async fn add_schedule(&self, device_id: &str, start: i64, end: i64) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO schedules (device_id, start_at, end_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (device_id, start_at) DO UPDATE SET end_at = $3",
+        )
+        .bind(device_id)
+        .bind(start)
+        .bind(end)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The agent's shifts that have not ended (and those of the last day), oldest first.
+    pub async fn schedule(&self, device_id: &str, now: i64) -> anyhow::Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT start_at, end_at FROM schedules WHERE device_id = $1 AND end_at > $2 \
+             ORDER BY start_at LIMIT 500",
+        )
+        .bind(device_id)
+        .bind(now - 86_400_000)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("start_at")?, r.try_get("end_at")?)))
+            .collect()
+    }
+
+    // ---- lost contact ----
+
+    /// Signs out, with reason `lost_contact`, every signed-in agent not heard from within its
+    /// site's limit. A conditional UPDATE claims each agent, so with several HQ processes on
+    /// one database each sign-out happens exactly once. Returns the agents signed out.
+    pub async fn sweep_lost_contact(&self, now: i64) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for (site, offline_ms) in self.sites().await? {
+            let mut tx = self.pool.begin().await?;
+            let rows = sqlx::query(
+                "UPDATE devices SET signed_in = 0, shift_at = $3 \
+                 WHERE site = $1 AND signed_in = 1 AND status = 'active' \
+                 AND (last_seen IS NULL OR last_seen < $2) RETURNING id, readiness",
+            )
+            .bind(&site)
+            .bind(now - offline_ms)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in &rows {
+                let id: String = r.try_get("id")?;
+                let readiness: Option<String> = r.try_get("readiness")?;
+                sqlx::query(
+                    "INSERT INTO shift_log (device_id, kind, reason, at, readiness) \
+                     VALUES ($1, 'sign_out', 'lost_contact', $2, $3)",
+                )
+                .bind(&id)
+                .bind(now)
+                .bind(readiness)
+                .execute(&mut *tx)
+                .await?;
+                out.push(id);
+            }
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    /// Deletes heartbeats older than `keep_ms` (reports and shift events are kept).
+    pub async fn prune(&self, now: i64, keep_ms: i64) -> anyhow::Result<u64> {
+        let r = sqlx::query("DELETE FROM events WHERE kind = 'heartbeat' AND received_at < $1")
+            .bind(now - keep_ms)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM enroll_attempts WHERE window_start < $1")
+            .bind(now - 3_600_000)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    // ---- reading the fleet ----
+
+    /// Counts per state (`ready`, `degraded`, `not_ready`, `unknown`, `offline`, `revoked`,
+    /// `reenroll`) and how many are signed in now.
+    pub async fn fleet_summary(&self, now: i64) -> anyhow::Result<FleetSummary> {
+        let q = format!(
+            "SELECT {STATE} AS state, COUNT(*) AS n FROM devices d JOIN sites s ON s.name = d.site \
+             GROUP BY {STATE}"
+        );
+        let rows = sqlx::query(AssertSqlSafe(q))
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut s = FleetSummary::default();
+        for r in &rows {
+            let state: String = r.try_get("state")?;
+            let n: i64 = r.try_get("n")?;
+            s.total += n;
+            match state.as_str() {
+                "ready" => s.ready = n,
+                "degraded" => s.degraded = n,
+                "not_ready" => s.not_ready = n,
+                "offline" => s.offline = n,
+                "unknown" => s.unknown = n,
+                _ => s.inactive += n,
+            }
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM devices WHERE signed_in = 1 AND status = 'active'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        s.signed_in = row.try_get("n")?;
+        Ok(s)
+    }
+
+    /// One page of the fleet.
+    pub async fn fleet(&self, now: i64, f: &FleetFilter) -> anyhow::Result<(Vec<AgentRow>, i64)> {
+        // `$1` (now) is always bound, so every statement must use it.
+        let mut wheres = vec!["$1 >= 0".to_string()];
+        let mut n = 1;
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            n += 1;
+            wheres.push(format!(
+                "(LOWER(d.hostname) LIKE ${n} ESCAPE '\\' OR d.id LIKE ${n} ESCAPE '\\')"
+            ));
+            let esc = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            binds.push(format!("%{esc}%"));
+        }
+        if let Some(state) = f.state.as_deref().filter(|s| !s.is_empty()) {
+            if state == "signed_in" {
+                wheres.push("d.signed_in = 1".into());
+            } else {
+                n += 1;
+                wheres.push(format!("{STATE} = ${n}"));
+                binds.push(state.to_string());
+            }
+        }
+        let where_sql = format!("WHERE {}", wheres.join(" AND "));
+        let desc = if f.desc { "DESC" } else { "ASC" };
+        let order = match f.sort {
+            Sort::Name => format!("d.hostname {desc}, d.id {desc}"),
+            Sort::LastSeen => format!("d.last_seen {desc}, d.id {desc}"),
+            Sort::State => format!(
+                "CASE {STATE} WHEN 'not_ready' THEN 0 WHEN 'offline' THEN 1 WHEN 'unknown' THEN 2 \
+                 WHEN 'degraded' THEN 3 WHEN 'ready' THEN 4 ELSE 5 END {desc}, d.hostname, d.id"
+            ),
+        };
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM devices d JOIN sites s ON s.name = d.site {where_sql}"
+        );
+        let mut cq = sqlx::query(AssertSqlSafe(count_sql)).bind(now);
+        for b in &binds {
+            cq = cq.bind(b.clone());
+        }
+        let total: i64 = cq.fetch_one(&self.pool).await?.try_get("n")?;
+        let sql = format!(
+            "SELECT d.id, d.hostname, d.site, d.readiness, d.signed_in, d.last_seen, d.skew_ms, \
+             d.status, d.problem, {STATE} AS state FROM devices d JOIN sites s ON s.name = d.site {where_sql} \
+             ORDER BY {order} LIMIT {} OFFSET {}",
+            f.limit.clamp(1, 1_000_000),
+            f.offset.max(0)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let agents = rows
+            .iter()
+            .map(AgentRow::from_row)
+            .collect::<anyhow::Result<_>>()?;
+        Ok((agents, total))
+    }
+
+    /// One agent with its last report.
+    pub async fn agent(&self, now: i64, id: &str) -> anyhow::Result<Option<AgentDetail>> {
+        let sql = format!(
+            "SELECT d.id, d.hostname, d.site, d.readiness, d.signed_in, d.last_seen, d.skew_ms, \
+             d.status, d.problem, {STATE} AS state, d.os, d.agent_version, d.enrolled_at, d.last_report, \
+             d.report_at FROM devices d JOIN sites s ON s.name = d.site WHERE d.id = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let report: Option<String> = r.try_get("last_report")?;
+        Ok(Some(AgentDetail {
+            agent: AgentRow::from_row(&r)?,
+            os: r.try_get("os")?,
+            agent_version: r.try_get("agent_version")?,
+            enrolled_at: r.try_get("enrolled_at")?,
+            report_at: r.try_get("report_at")?,
+            last_report: report.and_then(|s: String| serde_json::from_str(&s).ok()),
+        }))
+    }
+
+    /// An agent's probe and noise figures since `since`.
+    pub async fn samples(&self, id: &str, since: i64) -> anyhow::Result<Vec<Sample>> {
+        let rows = sqlx::query(
+            "SELECT at, rtt_ms, jitter_ms, loss_pct, mos, noise_dbfs FROM samples \
+             WHERE device_id = $1 AND at >= $2 ORDER BY at LIMIT 5000",
+        )
+        .bind(id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Sample {
+                    at: r.try_get("at")?,
+                    rtt_ms: r.try_get("rtt_ms")?,
+                    jitter_ms: r.try_get("jitter_ms")?,
+                    loss_pct: r.try_get("loss_pct")?,
+                    mos: r.try_get("mos")?,
+                    noise_dbfs: r.try_get("noise_dbfs")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The shift log between two times (optionally one agent's), oldest first.
+    pub async fn shift_log(
+        &self,
+        from: i64,
+        to: i64,
+        device: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ShiftEntry>> {
+        let rows = sqlx::query(
+            "SELECT l.device_id, d.hostname, l.kind, l.reason, l.at, l.readiness \
+             FROM shift_log l LEFT JOIN devices d ON d.id = l.device_id \
+             WHERE l.at >= $1 AND l.at < $2 AND ($3 = '' OR l.device_id = $3) \
+             ORDER BY l.at, l.id LIMIT $4",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(device.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ShiftEntry {
+                    agent_id: r.try_get("device_id")?,
+                    hostname: r
+                        .try_get::<Option<String>, _>("hostname")?
+                        .unwrap_or_default(),
+                    kind: r.try_get("kind")?,
+                    reason: r.try_get("reason")?,
+                    at: r.try_get("at")?,
+                    readiness: r.try_get("readiness")?,
+                })
+            })
+            .collect()
+    }
+
+    /// An agent's latest incidents: `(at, name, state, detail)`, newest first.
+    pub async fn incidents(&self, id: &str, limit: i64) -> anyhow::Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT at, body FROM events WHERE device_id = $1 AND kind = 'incident' \
+             ORDER BY at DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("at")?, r.try_get("body")?)))
+            .collect()
+    }
+
+    /// How many events are stored (for tests and the simulator's report).
+    pub async fn event_count(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM events")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+}
+
+/// The state of an agent, in SQL: its status unless active, `offline` when not heard from
+/// within its site's limit, else its last readiness. `$1` is now in ms.
+const STATE: &str = "CASE WHEN d.status <> 'active' THEN d.status \
+    WHEN d.last_seen IS NULL OR d.last_seen < $1 - s.offline_ms THEN 'offline' \
+    ELSE COALESCE(d.readiness, 'unknown') END";
+
+const SESSION_MS: i64 = 12 * 3_600_000;
+
+fn policy_row(policy: &Policy) -> anyhow::Result<(String, String, i64)> {
+    let json = serde_json::to_string(policy)?;
+    let etag = crypto::hash_secret(&json)[..32].to_string();
+    let offline = i64::from(policy.shift.heartbeat_seconds)
+        * i64::from(policy.shift.lost_contact_after_missed)
+        * 1000;
+    Ok((json, etag, offline))
+}
+
+/// A role of an IT user or API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FleetSummary {
+    pub total: i64,
+    pub ready: i64,
+    pub degraded: i64,
+    pub not_ready: i64,
+    pub unknown: i64,
+    pub offline: i64,
+    /// Revoked or waiting to re-enroll.
+    pub inactive: i64,
+    pub signed_in: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    #[default]
+    Name,
+    State,
+    LastSeen,
+}
+
+#[derive(Debug, Clone)]
+pub struct FleetFilter {
+    pub q: Option<String>,
+    pub state: Option<String>,
+    pub sort: Sort,
+    pub desc: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for FleetFilter {
+    fn default() -> Self {
+        FleetFilter {
+            q: None,
+            state: None,
+            sort: Sort::Name,
+            desc: false,
+            limit: 1_000_000,
+            offset: 0,
+        }
+    }
+}
+
+/// One agent as the fleet lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AgentRow {
+    pub id: String,
+    pub name: String,
+    pub site: String,
+    /// The last readiness the agent reported (`null` before its first report or heartbeat).
+    pub readiness: Option<String>,
+    /// `ready`, `degraded`, `not_ready`, `unknown`, `offline`, `revoked` or `reenroll`.
+    pub state: String,
+    pub signed_in: bool,
+    /// When HQ last heard from it (RFC 3339).
+    pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
+    /// The agent's clock minus HQ's, in ms, measured at its last delivery.
+    pub clock_skew_ms: Option<i64>,
+    pub status: String,
+    /// The most serious problem of its last report (`noise fail: Move to a quieter room.`).
+    pub problem: Option<String>,
+}
+
+impl AgentRow {
+    fn from_row(r: &AnyRow) -> anyhow::Result<AgentRow> {
+        let last_seen: Option<i64> = r.try_get("last_seen")?;
+        Ok(AgentRow {
+            id: r.try_get("id")?,
+            name: r.try_get("hostname")?,
+            site: r.try_get("site")?,
+            readiness: r.try_get("readiness")?,
+            state: r.try_get("state")?,
+            signed_in: r.try_get::<i64, _>("signed_in")? != 0,
+            last_seen: last_seen.and_then(chrono::DateTime::from_timestamp_millis),
+            clock_skew_ms: r.try_get("skew_ms")?,
+            status: r.try_get("status")?,
+            problem: r.try_get("problem")?,
+        })
+    }
+}
+
+/// One agent with its last report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AgentDetail {
+    #[serde(flatten)]
+    pub agent: AgentRow,
+    pub os: String,
+    pub agent_version: String,
+    pub enrolled_at: i64,
+    pub report_at: Option<i64>,
+    pub last_report: Option<proto::Report>,
+}
+
+/// Figures from one report, for the charts.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Sample {
+    pub at: i64,
+    pub rtt_ms: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub loss_pct: Option<f64>,
+    pub mos: Option<f64>,
+    pub noise_dbfs: Option<f64>,
+}
+
+/// One line of the shift log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShiftEntry {
+    pub agent_id: String,
+    pub hostname: String,
+    pub kind: String,
+    pub reason: String,
+    pub at: i64,
+    pub readiness: Option<String>,
+}

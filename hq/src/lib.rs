@@ -1,0 +1,18 @@
+//! ShiftReady HQ: enrollment, event ingest, the shift log with automatic sign-out, the fleet
+//! dashboard and API for IT, and the UDP reflector for the agents' voice probe.
+//!
+//! `main.rs` is a thin shell over this library; `server::app` builds the whole HTTP
+//! application over a [`db::Db`], so tests drive it with `oneshot` or as the real binary.
+
+pub mod admin;
+pub mod auth;
+pub mod crypto;
+pub mod dashboard;
+pub mod db;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod openapi;
+pub mod reflector;
+pub mod server;
+pub mod simulate;

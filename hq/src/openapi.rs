@@ -1,0 +1,94 @@
+//! The API document served at `/api/v1/openapi.json` (OpenAPI 3.1).
+
+pub const DOCUMENT: &str = r##"{
+  "openapi": "3.1.0",
+  "info": {"title": "ShiftReady HQ API", "version": "1"},
+  "components": {
+    "securitySchemes": {
+      "deviceKey": {"type": "http", "scheme": "bearer", "description": "A device key from POST /api/v1/enroll"},
+      "apiToken": {"type": "http", "scheme": "bearer", "description": "An API token from `shiftready-hq token create`"}
+    },
+    "schemas": {
+      "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}, "code": {"type": "string", "description": "for 401: no_key, unknown_key, revoked, reenroll, bad_secret, login"}}},
+      "Readiness": {"type": "string", "enum": ["ready", "degraded", "not_ready", "unknown"]},
+      "Event": {"type": "object", "required": ["id", "at", "kind"], "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "at": {"type": "string", "format": "date-time"},
+        "sent_at": {"type": "string", "format": "date-time", "description": "the agent's clock when sent; HQ measures clock skew from it"},
+        "kind": {"type": "string", "enum": ["report", "heartbeat", "sign_in", "sign_out", "incident"]},
+        "report": {"type": "object", "description": "kind report: the readiness report of `shiftready check --json`"},
+        "readiness": {"$ref": "#/components/schemas/Readiness"},
+        "signed_in": {"type": "boolean"},
+        "reason": {"type": "string", "enum": ["auto", "manual", "lost_contact", "shutdown", "suspend", "logoff"]},
+        "name": {"type": "string"}, "state": {"type": "string", "enum": ["started", "ended"]}, "detail": {"type": "string"}
+      }},
+      "Agent": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "site": {"type": "string"},
+        "readiness": {"oneOf": [{"$ref": "#/components/schemas/Readiness"}, {"type": "null"}]},
+        "state": {"type": "string", "enum": ["ready", "degraded", "not_ready", "unknown", "offline", "revoked", "reenroll"]},
+        "signed_in": {"type": "boolean"}, "last_seen": {"type": ["string", "null"], "format": "date-time"},
+        "clock_skew_ms": {"type": ["integer", "null"]}, "problem": {"type": ["string", "null"]}
+      }},
+      "ShiftEntry": {"type": "object", "properties": {
+        "agent_id": {"type": "string"}, "hostname": {"type": "string"},
+        "kind": {"type": "string", "enum": ["sign_in", "sign_out"]}, "reason": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"}, "readiness": {"type": ["string", "null"]}
+      }}
+    },
+    "responses": {
+      "Error": {"description": "a bad request", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+  },
+  "paths": {
+    "/api/v1/enroll": {"post": {"summary": "Trade the site's enrollment secret for this device's key (rate-limited per address)",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["secret", "hostname"], "properties": {"secret": {"type": "string"}, "hostname": {"type": "string"}, "os": {"type": "string"}, "agent_version": {"type": "string"}}}}}},
+      "responses": {"200": {"description": "enrolled", "content": {"application/json": {"schema": {"type": "object", "properties": {"device_id": {"type": "string"}, "device_key": {"type": "string"}}}}}}, "401": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/events": {"post": {"summary": "Deliver a batch of this device's events (idempotent on each id; at most 1000 events, 1 MiB)", "security": [{"deviceKey": []}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Event"}}}}}}},
+      "responses": {"200": {"description": "stored", "content": {"application/json": {"schema": {"type": "object", "properties": {"accepted": {"type": "array", "items": {"type": "string", "format": "uuid"}}, "duplicates": {"type": "integer"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/policy": {"get": {"summary": "This device's site policy and its shifts, with an ETag (send If-None-Match)", "security": [{"deviceKey": []}],
+      "responses": {"200": {"description": "the policy", "headers": {"ETag": {"schema": {"type": "string"}}}}, "304": {"description": "unchanged"}, "401": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/agents": {"get": {"summary": "The fleet", "security": [{"apiToken": []}],
+      "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}, {"name": "state", "in": "query", "schema": {"type": "string"}}, {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["name", "state", "last_seen"]}}, {"name": "desc", "in": "query", "schema": {"type": "boolean"}}, {"name": "limit", "in": "query", "schema": {"type": "integer"}}, {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
+      "responses": {"200": {"description": "the fleet", "content": {"application/json": {"schema": {"type": "object", "properties": {"total": {"type": "integer"}, "summary": {"type": "object"}, "agents": {"type": "array", "items": {"$ref": "#/components/schemas/Agent"}}}}}}}, "401": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/agents.csv": {"get": {"summary": "The fleet as CSV", "security": [{"apiToken": []}], "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}}}},
+    "/api/v1/agents/{id}": {"get": {"summary": "One agent with its last report and its shift log of the last 7 days", "security": [{"apiToken": []}],
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "the agent"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/agents/{id}/revoke": {"post": {"summary": "Revoke the device's key (admin)", "security": [{"apiToken": []}], "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "revoked"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/agents/{id}/reenroll": {"post": {"summary": "Force the device to enroll again (admin); it keeps its id and history", "security": [{"apiToken": []}], "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "done"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/schedules": {"post": {"summary": "Add shifts to agents' schedules (admin)", "security": [{"apiToken": []}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["shifts"], "properties": {"shifts": {"type": "array", "items": {"type": "object", "required": ["agent", "start", "end"], "properties": {"agent": {"type": "string", "description": "device id or hostname"}, "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}}}}}}}}},
+      "responses": {"200": {"description": "added"}, "403": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/shifts": {"get": {"summary": "The shift log between two RFC 3339 times (default: the last day)", "security": [{"apiToken": []}],
+      "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}}, {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}}, {"name": "agent", "in": "query", "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "the log", "content": {"application/json": {"schema": {"type": "object", "properties": {"from": {"type": "string"}, "to": {"type": "string"}, "shifts": {"type": "array", "items": {"$ref": "#/components/schemas/ShiftEntry"}}}}}}}, "400": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/shifts.csv": {"get": {"summary": "The shift log as CSV", "security": [{"apiToken": []}], "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}}}},
+    "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format 0.0.4"}}}},
+    "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}}
+  }
+}"##;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn document_is_valid_json_with_every_path() {
+        let v: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        for p in [
+            "/api/v1/enroll",
+            "/api/v1/events",
+            "/api/v1/policy",
+            "/api/v1/agents",
+            "/api/v1/agents/{id}",
+            "/api/v1/shifts",
+            "/api/v1/shifts.csv",
+            "/api/v1/agents.csv",
+            "/api/v1/openapi.json",
+            "/metrics",
+            "/healthz",
+        ] {
+            assert!(v["paths"][p].is_object(), "{p} missing");
+        }
+    }
+}
