@@ -230,3 +230,87 @@ impl Relay {
             .count() as u32
     }
 }
+
+/// A minimal HQ stand-in that answers every HTTP request with `200 OK` (for `/healthz`).
+pub async fn healthz_server() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A UDP port that swallows everything and answers nothing, as a firewall that drops UDP
+/// would look. Keep the socket alive for as long as the port must stay a black hole.
+pub async fn black_hole() -> (SocketAddr, UdpSocket) {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    (s.local_addr().unwrap(), s)
+}
+
+/// A local port with nothing listening on it (bound, then closed).
+pub fn closed_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A temporary agent config (and a policy with a 1-second probe) for the real binary.
+pub struct AgentFiles {
+    pub dir: tempfile::TempDir,
+    pub config: std::path::PathBuf,
+}
+
+pub fn agent_files(hq_url: &str, reflector: &str, require_wired: bool) -> AgentFiles {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hq]\nurl = \"{hq_url}\"\nreflector = \"{reflector}\"\n\n[agent]\n\
+             state_dir = \"state\"\npolicy_file = \"policy.toml\"\n\n[checks]\n\
+             network_timeout_seconds = 20.0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        format!("[network]\nprobe_seconds = 1.0\nrequire_wired = {require_wired}\n"),
+    )
+    .unwrap();
+    AgentFiles { dir, config }
+}
+
+/// Runs the real `shiftready` binary; returns exit code, stdout, stderr and the wall time.
+pub fn shiftready(args: &[&str]) -> (i32, String, String, Duration) {
+    let t = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shiftready"))
+        .args(args)
+        // Never ping this machine's real router from a test: loopback stands in for it.
+        .env("SHIFTREADY_PROBE_GATEWAY", "127.0.0.1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        t.elapsed(),
+    )
+}
