@@ -47,7 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::SignIn(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::SignIn, a.json),
         Command::SignOut(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::SignOut, a.json),
         Command::Status(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::Status, a.json),
-        Command::Enroll(_) | Command::Run(_) => Err(exit::ExitError::new(
+        Command::Enroll(args) => rt.block_on(shiftready::enroll::cmd_enroll(&loaded, &args)),
+        Command::Run(_) => Err(exit::ExitError::new(
             exit::UNAVAILABLE,
             "this command is not built yet",
         )),

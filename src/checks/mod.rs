@@ -150,6 +150,14 @@ pub async fn cmd_check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32>
     } else {
         print!("{}", output::render_report(&report, output::use_color()));
     }
+    if !args.no_send {
+        // Enrolled agents send the report to HQ; a failure warns and never changes the exit code.
+        match crate::hq_client::send_report(loaded, &report).await {
+            Ok(true) if !args.json => eprintln!("Report sent to HQ."),
+            Ok(_) => {}
+            Err(e) => eprintln!("shiftready: warning: the report was not sent to HQ: {e}"),
+        }
+    }
     Ok(report.readiness.exit_code())
 }
 
