@@ -3,13 +3,13 @@
 //! `main.rs` is a thin shell over this library. Pure logic (policy evaluation, DSP, the
 //! E-model, the shift state machine) lives apart from I/O so it can be tested exactly.
 
+pub mod audio;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod enroll;
+pub mod dsp;
 pub mod exit;
-pub mod hq_client;
 pub mod hysteresis;
 pub mod ipc;
 pub mod output;

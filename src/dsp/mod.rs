@@ -1,0 +1,772 @@
+//! Background-noise analysis: pure functions over mono samples, no I/O.
+//!
+//! A short-time FFT (realfft, periodic Hann window, 50 % overlap, frames of about 64–93 ms)
+//! gives, per frame, the A-weighted power (the IEC 61672 A-curve applied per bin), the
+//! speech-band (300–3400 Hz) power and log-spaced band powers for the spectral flux. Frames
+//! are grouped into 125 ms (Fast) blocks for `lamax`, `l10` and `l90`. A second, long FFT on a
+//! decimated copy of the signal (about 1 Hz resolution) measures mains hum at 50/60 Hz and its
+//! harmonics. Levels are dBFS per AES17: a full-scale sine reads 0 dBFS.
+//!
+//! Only the aggregates in [`Analysis`] leave this module; the samples are borrowed, never kept.
+
+pub mod classify;
+pub mod weighting;
+
+pub use classify::{Class, ClassifyParams};
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Length of a Fast block (IEC 61672 "F" time constant), in seconds.
+pub const FAST_BLOCK_SECONDS: f64 = 0.125;
+/// A sample at or above this magnitude counts as clipped (−0.0009 dBFS: the top code of a
+/// 16-bit or 24-bit converter).
+pub const CLIP_LEVEL: f32 = 0.9999;
+/// The level reported for no signal at all: dBFS values never go below it (and stay finite
+/// in JSON).
+pub const FLOOR_DBFS: f64 = -200.0;
+/// Speech band (telephone band), Hz.
+pub const SPEECH_BAND_HZ: (f64, f64) = (300.0, 3400.0);
+/// Syllable-rate modulation band, Hz.
+pub const SYLLABLE_BAND_HZ: (f64, f64) = (2.0, 8.0);
+/// Harmonics of the mains frequency counted as hum.
+pub const HUM_HARMONICS: usize = 8;
+
+/// Power (mean square scaled so a full-scale sine is 1) to dBFS, floored at [`FLOOR_DBFS`].
+pub fn db(power: f64) -> f64 {
+    if power > 1e-20 {
+        10.0 * power.log10()
+    } else {
+        FLOOR_DBFS
+    }
+}
+
+/// What the analysis found: the levels of the contract, the features behind the
+/// classification, and the classification itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    pub sample_rate: u32,
+    /// Seconds of audio analysed.
+    pub seconds: f64,
+    /// A-weighted equivalent continuous level (LAeq), dBFS.
+    pub laeq_dbfs: f64,
+    /// Loudest 125 ms block, A-weighted, dBFS.
+    pub lamax_dbfs: f64,
+    /// A-weighted level exceeded in 10 % of the Fast blocks, dBFS.
+    pub l10_dbfs: f64,
+    /// A-weighted level exceeded in 90 % of the Fast blocks (the noise floor), dBFS.
+    pub l90_dbfs: f64,
+    /// Highest sample magnitude, dBFS (a full-scale sine peaks at 0 dBFS... and reads 0 dBFS).
+    pub peak_dbfs: f64,
+    /// Unweighted level (DC removed), dBFS.
+    pub rms_dbfs: f64,
+    /// Share of samples at full scale.
+    pub clipped_fraction: f64,
+    /// Strongest frequency above 20 Hz in the average spectrum, Hz (0 with no signal).
+    pub dominant_hz: f64,
+    pub features: Features,
+    pub classification: Class,
+    /// How sure the classification is, 0.5 (a guess) to 1.
+    pub confidence: f64,
+}
+
+/// The values the classification is made from, reported so support can see why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Features {
+    /// Wiener entropy of the average spectrum, 100 Hz–8 kHz: 1 for white noise, near 0 for
+    /// tones and harmonic sounds.
+    pub spectral_flatness: f64,
+    /// Mean rise of log band energies from frame to frame, dB (how fast the spectrum changes).
+    pub spectral_flux_db: f64,
+    /// Sudden broadband rises per second.
+    pub onsets_per_second: f64,
+    /// Share of the (unweighted) power in the speech band.
+    pub speech_band_fraction: f64,
+    /// Share of the speech-band envelope's fluctuation at syllable rate (2–8 Hz).
+    pub syllable_modulation: f64,
+    /// Spread of the speech-band envelope (90th minus 10th percentile), dB.
+    pub speech_depth_db: f64,
+    /// The mains frequency whose harmonic series holds more power, 50 or 60 Hz.
+    pub hum_hz: f64,
+    /// Share of the unweighted power in that series (first eight harmonics).
+    pub hum_fraction: f64,
+    /// Unweighted level of that series, dBFS.
+    pub hum_dbfs: f64,
+    /// L10 − L90, dB: how much the level varies.
+    pub level_spread_db: f64,
+    /// Loudest 10 ms against the quietest fifth of the 10 ms blocks, dB.
+    pub peak_to_floor_db: f64,
+    /// Share of 10 ms blocks more than 6 dB above that floor.
+    pub active_fraction: f64,
+    /// Share of samples exactly zero.
+    pub zero_fraction: f64,
+}
+
+/// An analyser for one sample rate, holding its FFT plans and tables so repeated analyses
+/// (the daemon's in-shift sampling) do not plan again.
+pub struct Analyzer {
+    sample_rate: u32,
+    n: usize,
+    window: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f32>>,
+    /// Per-bin A-weighted gain, scaled so the dot product with |X|² is AES17 power.
+    gain_a: Vec<f32>,
+    /// Per-bin unweighted gain (DC excluded), same scaling.
+    gain_u: Vec<f32>,
+    speech_bins: (usize, usize),
+    flux_bands: Vec<(usize, usize)>,
+    flat_bins: (usize, usize),
+    hum: HumPlan,
+}
+
+struct HumPlan {
+    decim: usize,
+    taps: Vec<f32>,
+    rate: f64,
+    planner: RealFftPlanner<f32>,
+}
+
+fn fft_len(sample_rate: u32) -> usize {
+    ((sample_rate as f64 * 0.064).ceil() as usize)
+        .next_power_of_two()
+        .max(256)
+}
+
+fn hann(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
+        .collect()
+}
+
+fn bin_of(hz: f64, df: f64, bins: usize) -> usize {
+    ((hz / df).ceil() as usize).min(bins)
+}
+
+impl Analyzer {
+    pub fn new(sample_rate: u32) -> Analyzer {
+        let sr = sample_rate.max(1);
+        let n = fft_len(sr);
+        let bins = n / 2 + 1;
+        let df = sr as f64 / n as f64;
+        let window = hann(n);
+        let s2: f64 = window.iter().map(|&w| (w as f64).powi(2)).sum();
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        // One-sided spectrum to mean square (Parseval), times 2 so a full-scale sine is 1.
+        let scale = |k: usize| {
+            let c = if k == 0 || k == n / 2 { 1.0 } else { 2.0 };
+            2.0 * c / (n as f64 * s2)
+        };
+        // The Hann kernel smooths the per-bin weights over about ±1 bin (second moment 1/3
+        // bin²), which matters where the A-curve bends sharply (below 100 Hz with 12 Hz bins).
+        // Pre-compensating with the second difference keeps tones there within class-1
+        // tolerance; broadband sums are unchanged (the differences telescope).
+        let g: Vec<f64> = (0..bins)
+            .map(|k| weighting::a_weight_power(k as f64 * df))
+            .collect();
+        let m2 = 1.0 / 3.0;
+        let gain_a = (0..bins)
+            .map(|k| {
+                let prev = if k == 0 { 0.0 } else { g[k - 1] };
+                let next = if k + 1 < bins { g[k + 1] } else { g[k] };
+                let corrected = (g[k] - m2 / 2.0 * (next - 2.0 * g[k] + prev)).max(0.0);
+                (if k == 0 { 0.0 } else { corrected } * scale(k)) as f32
+            })
+            .collect();
+        let gain_u = (0..bins)
+            .map(|k| if k == 0 { 0.0 } else { scale(k) as f32 })
+            .collect();
+        let top = (0.45 * sr as f64).min(8000.0);
+        let s_lo = bin_of(SPEECH_BAND_HZ.0, df, bins);
+        let speech_bins = (
+            s_lo,
+            bin_of(SPEECH_BAND_HZ.1.min(0.49 * sr as f64), df, bins).max(s_lo),
+        );
+        let nb = 16;
+        let mut flux_bands = Vec::with_capacity(nb);
+        for i in 0..nb {
+            let lo = 100.0 * (top / 100.0).powf(i as f64 / nb as f64);
+            let hi = 100.0 * (top / 100.0).powf((i + 1) as f64 / nb as f64);
+            let lo = bin_of(lo, df, bins - 1);
+            let hi = bin_of(hi, df, bins).max(lo + 1);
+            flux_bands.push((lo, hi));
+        }
+        let flat_bins = (bin_of(100.0, df, bins - 1), bin_of(top, df, bins).max(1));
+        let decim = ((sr as f64 / 2000.0).round() as usize).max(1);
+        // Triangular (second-order CIC) anti-alias filter, 2·decim − 1 taps, unity DC gain.
+        let taps = (0..2 * decim - 1)
+            .map(|j| {
+                let t = decim as f64 - (j as f64 - (decim as f64 - 1.0)).abs();
+                (t / (decim * decim) as f64) as f32
+            })
+            .collect();
+        Analyzer {
+            sample_rate: sr,
+            n,
+            window,
+            fft,
+            gain_a,
+            gain_u,
+            speech_bins,
+            flux_bands,
+            flat_bins,
+            hum: HumPlan {
+                decim,
+                taps,
+                rate: sr as f64 / decim as f64,
+                planner: RealFftPlanner::new(),
+            },
+        }
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Analyses mono samples (full scale ±1.0) and classifies with the default parameters.
+    pub fn analyze(&mut self, samples: &[f32]) -> Analysis {
+        self.analyze_with(samples, &ClassifyParams::default())
+    }
+
+    /// Analyses mono samples and classifies with `params`.
+    pub fn analyze_with(&mut self, samples: &[f32], params: &ClassifyParams) -> Analysis {
+        let sr = self.sample_rate as f64;
+        let len = samples.len();
+        let td = time_domain(samples, ((sr / 100.0) as usize).max(1));
+        let stft = self.stft(samples);
+        let hum = self.hum(samples, td.ms);
+
+        let mut blocks: Vec<f64> = stft.block_power.iter().map(|&p| db(p)).collect();
+        blocks.sort_by(f64::total_cmp);
+        let pct = |p: f64| percentile(&blocks, p).unwrap_or(FLOOR_DBFS);
+        let (l10, l90) = (pct(0.9), pct(0.1));
+
+        let mut a = Analysis {
+            sample_rate: self.sample_rate,
+            seconds: len as f64 / sr,
+            laeq_dbfs: db(stft.mean_a),
+            lamax_dbfs: blocks.last().copied().unwrap_or(FLOOR_DBFS),
+            l10_dbfs: l10,
+            l90_dbfs: l90,
+            peak_dbfs: if td.peak > 0.0 {
+                20.0 * (td.peak as f64).log10()
+            } else {
+                FLOOR_DBFS
+            },
+            rms_dbfs: db(2.0 * td.ms),
+            clipped_fraction: if len == 0 {
+                0.0
+            } else {
+                td.clipped as f64 / len as f64
+            },
+            dominant_hz: stft.dominant_hz,
+            features: Features {
+                spectral_flatness: stft.flatness,
+                spectral_flux_db: stft.flux_db,
+                onsets_per_second: if len == 0 {
+                    0.0
+                } else {
+                    stft.onsets as f64 / (len as f64 / sr)
+                },
+                speech_band_fraction: stft.speech_fraction,
+                syllable_modulation: stft.syllable_modulation,
+                speech_depth_db: stft.speech_depth_db,
+                hum_hz: hum.hz,
+                hum_fraction: hum.fraction,
+                hum_dbfs: db(2.0 * hum.ms),
+                level_spread_db: l10 - l90,
+                peak_to_floor_db: td.peak_to_floor_db,
+                active_fraction: td.active_fraction,
+                zero_fraction: if len == 0 {
+                    1.0
+                } else {
+                    td.zeros as f64 / len as f64
+                },
+            },
+            classification: Class::DeadInput,
+            confidence: 1.0,
+        };
+        a.reclassify(params);
+        a
+    }
+
+    fn stft(&mut self, x: &[f32]) -> Stft {
+        let n = self.n;
+        let hop = n / 2;
+        let bins = n / 2 + 1;
+        let sr = self.sample_rate as f64;
+        let df = sr / n as f64;
+        let frames = if x.is_empty() {
+            0
+        } else if x.len() < n {
+            1
+        } else {
+            1 + (x.len() - n) / hop
+        };
+        let mut buf = self.fft.make_input_vec();
+        let mut spec = self.fft.make_output_vec();
+        let mut scratch = self.fft.make_scratch_vec();
+        let mut pw = vec![0f32; bins];
+        let mut acc = vec![0f64; bins];
+        let mut acc_f = vec![0f32; bins];
+        let block_len = sr * FAST_BLOCK_SECONDS;
+        let n_blocks = if frames == 0 {
+            0
+        } else {
+            (((frames - 1) * hop + n / 2) as f64 / block_len) as usize + 1
+        };
+        let mut block_sum = vec![0f64; n_blocks];
+        let mut block_cnt = vec![0u32; n_blocks];
+        let mut pa = Vec::with_capacity(frames);
+        let mut ps = Vec::with_capacity(frames);
+        let mut ptot = 0f64;
+        let mut ps_sum = 0f64;
+        let nb = self.flux_bands.len();
+        let mut prev_bands = vec![0f32; nb];
+        let mut flux = Vec::with_capacity(frames);
+        // −120 dB relative to a full-scale band: keeps the logs finite in silence.
+        let band_eps = 1e-12 / self.gain_u[1].max(f32::MIN_POSITIVE) as f64;
+        // A short signal (under one frame) is zero-padded; rescale for the part present.
+        let short_gain = if x.len() < n && !x.is_empty() {
+            let full: f64 = self.window.iter().map(|&w| (w as f64).powi(2)).sum();
+            let part: f64 = self.window[..x.len()]
+                .iter()
+                .map(|&w| (w as f64).powi(2))
+                .sum();
+            (full / part.max(1e-12)) as f32
+        } else {
+            1.0
+        };
+        for f in 0..frames {
+            let start = f * hop;
+            let seg = &x[start..(start + n).min(x.len())];
+            for ((b, &s), &w) in buf.iter_mut().zip(seg).zip(&self.window) {
+                *b = s * w;
+            }
+            buf[seg.len()..].fill(0.0);
+            if self
+                .fft
+                .process_with_scratch(&mut buf, &mut spec, &mut scratch)
+                .is_err()
+            {
+                continue;
+            }
+            for (p, c) in pw.iter_mut().zip(&spec) {
+                *p = (c.re * c.re + c.im * c.im) * short_gain;
+            }
+            let fa = dot(&pw, &self.gain_a) as f64;
+            let fu = dot(&pw, &self.gain_u) as f64;
+            let (s_lo, s_hi) = self.speech_bins;
+            let fs = sum(&pw[s_lo..s_hi]) as f64 * self.gain_u[1] as f64;
+            for (a, &p) in acc_f.iter_mut().zip(&pw) {
+                *a += p;
+            }
+            if f % 64 == 63 {
+                for (a, af) in acc.iter_mut().zip(acc_f.iter_mut()) {
+                    *a += *af as f64;
+                    *af = 0.0;
+                }
+            }
+            let mut rise = 0f32;
+            for (i, &(lo, hi)) in self.flux_bands.iter().enumerate() {
+                let e = 10.0 * ((sum(&pw[lo..hi]) as f64 + band_eps).log10() as f32);
+                if f > 0 {
+                    rise += (e - prev_bands[i]).max(0.0);
+                }
+                prev_bands[i] = e;
+            }
+            flux.push(rise / nb as f32);
+            let centre = (start + n / 2) as f64;
+            let b = ((centre / block_len) as usize).min(n_blocks.saturating_sub(1));
+            block_sum[b] += fa;
+            block_cnt[b] += 1;
+            pa.push(fa);
+            ps.push(fs);
+            ptot += fu;
+            ps_sum += fs;
+        }
+        for (a, af) in acc.iter_mut().zip(&acc_f) {
+            *a += *af as f64;
+        }
+        let block_power: Vec<f64> = block_sum
+            .iter()
+            .zip(&block_cnt)
+            .filter(|&(_, &c)| c > 0)
+            .map(|(&s, &c)| s / c as f64)
+            .collect();
+        let mean_a = if frames == 0 {
+            0.0
+        } else {
+            pa.iter().sum::<f64>() / frames as f64
+        };
+
+        // Dominant frequency: the strongest bin above 20 Hz, refined by a parabola through
+        // the log power of it and its neighbours.
+        let k_min = bin_of(20.0, df, bins - 1).max(1);
+        let mut dominant_hz = 0.0;
+        if frames > 0 && bins > k_min + 2 {
+            let (k, &peak) = acc[k_min..bins - 1]
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, v)| (i + k_min, v))
+                .unwrap_or((k_min, &0.0));
+            if peak > 0.0 {
+                let l = |v: f64| (v + peak * 1e-12).ln();
+                let (a, b, c) = (l(acc[k - 1]), l(acc[k]), l(acc[k + 1]));
+                let den = a - 2.0 * b + c;
+                let d = if den.abs() > 1e-12 {
+                    (0.5 * (a - c) / den).clamp(-0.5, 0.5)
+                } else {
+                    0.0
+                };
+                dominant_hz = (k as f64 + d) * df;
+            }
+        }
+
+        // Flatness of the average spectrum.
+        let (f_lo, f_hi) = self.flat_bins;
+        let band = &acc[f_lo.min(f_hi)..f_hi];
+        let mean = band.iter().sum::<f64>() / band.len().max(1) as f64;
+        let flatness = if mean > 0.0 && !band.is_empty() {
+            let eps = mean * 1e-12;
+            let lg = band.iter().map(|&v| (v + eps).ln()).sum::<f64>() / band.len() as f64;
+            (lg.exp() / mean).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+
+        // Onsets: a broadband rise of 6 dB or more in a frame that stands 10 dB above the
+        // floor, at most one per 125 ms.
+        let mut lv: Vec<f64> = pa.iter().map(|&p| db(p)).collect();
+        lv.sort_by(f64::total_cmp);
+        let floor = percentile(&lv, 0.2).unwrap_or(FLOOR_DBFS);
+        let refractory = ((FAST_BLOCK_SECONDS * sr / hop as f64).ceil() as usize).max(1);
+        let mut onsets = 0;
+        let mut last: Option<usize> = None;
+        for (f, (&r, &p)) in flux.iter().zip(&pa).enumerate() {
+            if r >= 6.0 && db(p) >= floor + 10.0 && last.is_none_or(|l| f - l >= refractory) {
+                onsets += 1;
+                last = Some(f);
+            }
+        }
+        let flux_db = if flux.len() > 1 {
+            flux[1..].iter().map(|&v| v as f64).sum::<f64>() / (flux.len() - 1) as f64
+        } else {
+            0.0
+        };
+
+        let (speech_depth_db, syllable_modulation) = envelope_modulation(&ps, sr / hop as f64);
+        Stft {
+            mean_a,
+            block_power,
+            dominant_hz,
+            flatness,
+            flux_db,
+            onsets,
+            speech_fraction: if ptot > 0.0 {
+                (ps_sum / ptot).clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            speech_depth_db,
+            syllable_modulation,
+        }
+    }
+
+    /// Mains hum: decimate to about 2 kHz, average long Hann-windowed FFTs (about 1 Hz per
+    /// bin), and sum the power within ±2 bins of each of the first eight harmonics of 50 and
+    /// of 60 Hz. `total_ms` is the signal's mean square, which the share is taken of.
+    fn hum(&mut self, x: &[f32], total_ms: f64) -> Hum {
+        let none = Hum {
+            hz: 50.0,
+            fraction: 0.0,
+            ms: 0.0,
+        };
+        let h = &mut self.hum;
+        let d = h.decim;
+        let taps = h.taps.len();
+        if x.len() < taps {
+            return none;
+        }
+        let m = (x.len() - taps) / d + 1;
+        let y: Vec<f32> = (0..m)
+            .map(|i| dot(&x[i * d..i * d + taps], &h.taps))
+            .collect();
+        let mut nh = 2048usize;
+        while nh > m && nh > 256 {
+            nh /= 2;
+        }
+        if m < nh {
+            return none;
+        }
+        let fft = h.planner.plan_fft_forward(nh);
+        let window = hann(nh);
+        let s2: f64 = window.iter().map(|&w| (w as f64).powi(2)).sum();
+        let mut buf = fft.make_input_vec();
+        let mut spec = fft.make_output_vec();
+        let mut scratch = fft.make_scratch_vec();
+        let bins = nh / 2 + 1;
+        let mut psd = vec![0f64; bins];
+        let hop = nh / 2;
+        let frames = 1 + (m - nh) / hop;
+        for f in 0..frames {
+            for ((b, &s), &w) in buf.iter_mut().zip(&y[f * hop..f * hop + nh]).zip(&window) {
+                *b = s * w;
+            }
+            if fft
+                .process_with_scratch(&mut buf, &mut spec, &mut scratch)
+                .is_err()
+            {
+                return none;
+            }
+            for (p, c) in psd.iter_mut().zip(&spec) {
+                *p += (c.re * c.re + c.im * c.im) as f64;
+            }
+        }
+        // Same scaling as the main STFT, but to plain mean square (no AES17 factor of 2).
+        let scale = 2.0 / (nh as f64 * s2 * frames as f64);
+        let df = h.rate / nh as f64;
+        let series = |f0: f64| -> f64 {
+            let mut total = 0.0;
+            let mut last_hi = 0usize;
+            for k in 1..=HUM_HARMONICS {
+                let f = f0 * k as f64;
+                if f + 3.0 * df >= h.rate / 2.0 {
+                    break;
+                }
+                let c = f / df;
+                let lo = ((c - 2.0).ceil().max(1.0) as usize).max(last_hi);
+                let hi = ((c + 2.0).floor() as usize + 1).min(bins);
+                if lo < hi {
+                    total += psd[lo..hi].iter().sum::<f64>();
+                    last_hi = hi;
+                }
+            }
+            total * scale
+        };
+        let (p50, p60) = (series(50.0), series(60.0));
+        let (hz, ms) = if p60 > p50 { (60.0, p60) } else { (50.0, p50) };
+        Hum {
+            hz,
+            fraction: if total_ms > 0.0 {
+                (ms / total_ms).clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            ms,
+        }
+    }
+}
+
+/// Analyses mono samples at `sample_rate` (full scale ±1.0) with the default classification
+/// parameters. Never panics; an empty input is `dead_input`.
+pub fn analyze(samples: &[f32], sample_rate: u32) -> Analysis {
+    Analyzer::new(sample_rate).analyze(samples)
+}
+
+struct Stft {
+    mean_a: f64,
+    block_power: Vec<f64>,
+    dominant_hz: f64,
+    flatness: f64,
+    flux_db: f64,
+    onsets: usize,
+    speech_fraction: f64,
+    speech_depth_db: f64,
+    syllable_modulation: f64,
+}
+
+struct Hum {
+    hz: f64,
+    fraction: f64,
+    ms: f64,
+}
+
+struct TimeDomain {
+    peak: f32,
+    clipped: usize,
+    zeros: usize,
+    /// Mean square with the DC removed.
+    ms: f64,
+    peak_to_floor_db: f64,
+    active_fraction: f64,
+}
+
+/// One pass over the samples in 10 ms blocks: peak, clipping, zeros, mean square, and the
+/// burstiness of the 10 ms levels.
+fn time_domain(x: &[f32], sub: usize) -> TimeDomain {
+    let mut peak = 0f32;
+    let (mut clipped, mut zeros) = (0usize, 0usize);
+    let (mut s1, mut s2) = (0f64, 0f64);
+    let mut levels = Vec::with_capacity(x.len() / sub + 1);
+    for chunk in x.chunks(sub) {
+        let st = chunk_stats(chunk);
+        peak = peak.max(st.max_abs);
+        clipped += st.clipped;
+        zeros += st.zeros;
+        s1 += st.sum;
+        s2 += st.sumsq;
+        let n = chunk.len() as f64;
+        let ms = (st.sumsq / n - (st.sum / n).powi(2)).max(0.0);
+        levels.push(db(2.0 * ms).max(-120.0));
+    }
+    let n = x.len().max(1) as f64;
+    let ms = (s2 / n - (s1 / n).powi(2)).max(0.0);
+    let (mut peak_to_floor_db, mut active_fraction) = (0.0, 0.0);
+    if !levels.is_empty() {
+        let mut sorted = levels.clone();
+        sorted.sort_by(f64::total_cmp);
+        let floor = percentile(&sorted, 0.2).unwrap_or(-120.0);
+        peak_to_floor_db = sorted[sorted.len() - 1] - floor;
+        active_fraction =
+            levels.iter().filter(|&&l| l > floor + 6.0).count() as f64 / levels.len() as f64;
+    }
+    TimeDomain {
+        peak,
+        clipped,
+        zeros,
+        ms,
+        peak_to_floor_db,
+        active_fraction,
+    }
+}
+
+struct ChunkStats {
+    max_abs: f32,
+    clipped: usize,
+    zeros: usize,
+    sum: f64,
+    sumsq: f64,
+}
+
+/// Stats of a short chunk with eight independent lanes so the compiler can vectorise.
+fn chunk_stats(x: &[f32]) -> ChunkStats {
+    let mut mx = [0f32; 8];
+    let mut s = [0f32; 8];
+    let mut q = [0f32; 8];
+    let mut clip = [0u32; 8];
+    let mut zero = [0u32; 8];
+    let mut it = x.chunks_exact(8);
+    for c in &mut it {
+        for i in 0..8 {
+            let v = c[i];
+            let a = v.abs();
+            mx[i] = mx[i].max(a);
+            s[i] += v;
+            q[i] += v * v;
+            clip[i] += (a >= CLIP_LEVEL) as u32;
+            zero[i] += (v == 0.0) as u32;
+        }
+    }
+    let mut st = ChunkStats {
+        max_abs: mx.iter().fold(0f32, |a, &b| a.max(b)),
+        clipped: clip.iter().map(|&c| c as usize).sum(),
+        zeros: zero.iter().map(|&c| c as usize).sum(),
+        sum: s.iter().map(|&v| v as f64).sum(),
+        sumsq: q.iter().map(|&v| v as f64).sum(),
+    };
+    for &v in it.remainder() {
+        let a = v.abs();
+        st.max_abs = st.max_abs.max(a);
+        st.sum += v as f64;
+        st.sumsq += (v * v) as f64;
+        st.clipped += (a >= CLIP_LEVEL) as usize;
+        st.zeros += (v == 0.0) as usize;
+    }
+    st
+}
+
+/// The speech-band envelope (per frame): the 90th − 10th percentile spread of its level in
+/// dB, and the share of the amplitude envelope's fluctuation power (Hann-windowed DFT, 0.25 Hz steps from 0.5 Hz up to
+/// 12 Hz or the frame rate's Nyquist) that lies in the syllable band.
+fn envelope_modulation(ps: &[f64], frame_rate: f64) -> (f64, f64) {
+    if ps.len() < 4 {
+        return (0.0, 0.0);
+    }
+    let mean_p = ps.iter().sum::<f64>() / ps.len() as f64;
+    if mean_p <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let floor = mean_p * 1e-6;
+    let env: Vec<f64> = ps.iter().map(|&p| 10.0 * (p + floor).log10()).collect();
+    let mut sorted = env.clone();
+    sorted.sort_by(f64::total_cmp);
+    let depth = percentile(&sorted, 0.9).unwrap_or(0.0) - percentile(&sorted, 0.1).unwrap_or(0.0);
+    // The modulation spectrum is taken of the amplitude envelope (not the dB one, where
+    // pauses between words would dominate).
+    let t = env.len();
+    let amp: Vec<f64> = ps.iter().map(|&p| p.sqrt()).collect();
+    let mean = amp.iter().sum::<f64>() / t as f64;
+    let w = hann(t);
+    let xs: Vec<f64> = amp
+        .iter()
+        .zip(&w)
+        .map(|(&e, &w)| (e - mean) * w as f64)
+        .collect();
+    let top = (frame_rate / 2.0 - 0.25).min(12.0);
+    let (mut in_band, mut total) = (0.0, 0.0);
+    let mut fm = 0.5;
+    while fm <= top {
+        let step = Complex::from_polar(1.0, -2.0 * std::f64::consts::PI * fm / frame_rate);
+        let mut ph = Complex::new(1.0, 0.0);
+        let mut acc = Complex::new(0.0, 0.0);
+        for &v in &xs {
+            acc += ph * v;
+            ph *= step;
+        }
+        let p = acc.norm_sqr();
+        total += p;
+        if (SYLLABLE_BAND_HZ.0..=SYLLABLE_BAND_HZ.1).contains(&fm) {
+            in_band += p;
+        }
+        fm += 0.25;
+    }
+    let modulation = if total > 1e-12 { in_band / total } else { 0.0 };
+    (depth, modulation)
+}
+
+/// Linear-interpolated percentile of sorted values (`p` from 0 to 1).
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let pos = p.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let i = pos.floor() as usize;
+    let frac = pos - i as f64;
+    let next = sorted.get(i + 1).copied().unwrap_or(sorted[i]);
+    Some(sorted[i] + (next - sorted[i]) * frac)
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+fn sum(a: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let c = a.chunks_exact(8);
+    let tail: f32 = c.remainder().iter().sum();
+    for x in c {
+        for i in 0..8 {
+            lanes[i] += x[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+#[path = "../../tests/support/signals.rs"]
+pub(crate) mod signals;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Known-answer tests of the analysis (levels, weighting, statistics).
+
+use super::signals::*;
+use super::*;
+
+/// IEC 61672-1:2002, Table 2: class-1 tolerance limits (dB, +upper / −lower) of the
+/// frequency weighting at the nominal one-third-octave frequencies 31.5 Hz to 16 kHz.
+const CLASS1: [(f64, f64, f64); 28] = [
+    (31.5, 1.5, 1.5),
+    (40.0, 1.0, 1.0),
+    (50.0, 1.0, 1.0),
+    (63.0, 1.0, 1.0),
+    (80.0, 1.0, 1.0),
+    (100.0, 1.0, 1.0),
+    (125.0, 1.0, 1.0),
+    (160.0, 1.0, 1.0),
+    (200.0, 1.0, 1.0),
+    (250.0, 1.0, 1.0),
+    (315.0, 1.0, 1.0),
+    (400.0, 1.0, 1.0),
+    (500.0, 1.0, 1.0),
+    (630.0, 1.0, 1.0),
+    (800.0, 1.0, 1.0),
+    (1000.0, 0.7, 0.7),
+    (1250.0, 1.0, 1.0),
+    (1600.0, 1.0, 1.0),
+    (2000.0, 1.0, 1.0),
+    (2500.0, 1.0, 1.0),
+    (3150.0, 1.0, 1.0),
+    (4000.0, 1.0, 1.0),
+    (5000.0, 1.5, 1.5),
+    (6300.0, 1.5, 2.0),
+    (8000.0, 1.5, 2.5),
+    (10000.0, 2.0, 3.0),
+    (12500.0, 2.0, 5.0),
+    (16000.0, 2.5, 16.0),
+];
+
+/// IEC 61672-1:2013 Table 3, the A-weighting at the same frequencies.
+const A_TABLE: [f64; 28] = [
+    -39.4, -34.6, -30.2, -26.2, -22.5, -19.1, -16.1, -13.4, -10.9, -8.6, -6.6, -4.8, -3.2, -1.9,
+    -0.8, 0.0, 0.6, 1.0, 1.2, 1.3, 1.2, 1.0, 0.5, -0.1, -1.1, -2.5, -4.3, -6.6,
+];
+
+#[test]
+fn sine_1khz_at_minus_20_dbfs_reads_minus_20() {
+    // AES17 (full-scale sine = 0 dBFS) and A(1 kHz) = 0 dB (IEC 61672-1): −20.0 ± 0.1.
+    for sr in [8000, 16000, 44100, 48000] {
+        let a = analyze(&sine(sr, 3.0, 1000.0, -20.0), sr);
+        for (what, v) in [
+            ("laeq", a.laeq_dbfs),
+            ("lamax", a.lamax_dbfs),
+            ("l10", a.l10_dbfs),
+            ("l90", a.l90_dbfs),
+            ("rms", a.rms_dbfs),
+        ] {
+            assert!((v + 20.0).abs() <= 0.1, "{sr} Hz {what}: {v}");
+        }
+        assert!((a.peak_dbfs + 20.0).abs() <= 0.01, "peak {}", a.peak_dbfs);
+        assert!((a.dominant_hz - 1000.0).abs() < 2.0, "{}", a.dominant_hz);
+        assert_eq!(a.clipped_fraction, 0.0);
+    }
+}
+
+#[test]
+fn full_scale_sine_reads_0_dbfs() {
+    // AES17-2020 §3.12.
+    let a = analyze(&sine(48000, 2.0, 997.0, 0.0), 48000);
+    assert!(a.laeq_dbfs.abs() <= 0.1, "{}", a.laeq_dbfs);
+    assert!(a.rms_dbfs.abs() <= 0.01, "{}", a.rms_dbfs);
+}
+
+#[test]
+fn sines_at_table_frequencies_read_within_class_1() {
+    for (i, &(nominal, up, down)) in CLASS1.iter().enumerate() {
+        let exact = 1000.0 * 10f64.powf((i as f64 - 15.0) / 10.0);
+        let a = analyze(&sine(48000, 3.0, exact, -20.0), 48000);
+        let dev = a.laeq_dbfs - (-20.0 + A_TABLE[i]);
+        assert!(
+            dev <= up && dev >= -down,
+            "{nominal} Hz: read {:.2} dB(A), want {:.1} (+{up}/−{down})",
+            a.laeq_dbfs,
+            -20.0 + A_TABLE[i]
+        );
+        // Tighter than the standard asks: the per-bin weights, pre-compensated for the
+        // window's smoothing, track the table to its rounding.
+        assert!(dev.abs() <= 0.1, "{nominal} Hz: {dev:+.2} dB off the table");
+    }
+}
+
+#[test]
+fn sine_100hz_reads_a_weighted() {
+    // A(100 Hz) = −19.1 dB (IEC 61672-1 Table 3), so −20 dBFS reads −39.1 dB(A).
+    for sr in [16000, 44100, 48000] {
+        let a = analyze(&sine(sr, 3.0, 100.0, -20.0), sr);
+        assert!(
+            (a.laeq_dbfs + 39.1).abs() <= 0.3,
+            "{sr} Hz: {}",
+            a.laeq_dbfs
+        );
+        assert!((a.rms_dbfs + 20.0).abs() <= 0.05);
+    }
+}
+
+#[test]
+fn level_does_not_depend_on_sample_rate_for_noise() {
+    // Pink noise band-limited by its own rate reads the same A-weighted level within
+    // 0.5 dB from 16 to 48 kHz (the A-curve is below −6.6 dB above 8 kHz).
+    let a48 = analyze(&pink_noise(48000, 5.0, -30.0, 1), 48000).laeq_dbfs;
+    let a44 = analyze(&pink_noise(44100, 5.0, -30.0, 1), 44100).laeq_dbfs;
+    assert!((a48 - a44).abs() < 0.3, "{a48} vs {a44}");
+}
+
+#[test]
+fn l10_and_l90_of_a_stepped_signal() {
+    // A 1 kHz tone stepping between −20 and −40 dBFS each second: the level exceeded 10 %
+    // of the time is the high step, the one exceeded 90 % the low step; LAeq is the energy
+    // mean, 10·log10((0.01 + 0.0001)/2) = −22.97 dB.
+    let a = analyze(&stepped_sine(48000, 10.0, 1.0, -20.0, -40.0), 48000);
+    assert!((a.l10_dbfs + 20.0).abs() <= 0.1, "L10 {}", a.l10_dbfs);
+    assert!((a.l90_dbfs + 40.0).abs() <= 0.1, "L90 {}", a.l90_dbfs);
+    assert!((a.lamax_dbfs + 20.0).abs() <= 0.1, "LAmax {}", a.lamax_dbfs);
+    assert!((a.laeq_dbfs + 22.97).abs() <= 0.1, "LAeq {}", a.laeq_dbfs);
+    assert!((a.features.level_spread_db - 20.0).abs() <= 0.2);
+}
+
+#[test]
+fn clipping_is_counted() {
+    let mut x = sine(48000, 1.0, 440.0, 6.0);
+    x.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0));
+    let a = analyze(&x, 48000);
+    // A sine at +6 dB is above full scale for 2/3 of its period (|sin| > 0.5).
+    assert!(
+        (a.clipped_fraction - 2.0 / 3.0).abs() < 0.01,
+        "{}",
+        a.clipped_fraction
+    );
+    assert!(a.peak_dbfs.abs() < 1e-3);
+    assert_eq!(
+        analyze(&sine(48000, 1.0, 440.0, -0.1), 48000).clipped_fraction,
+        0.0
+    );
+}
+
+#[test]
+fn silence_empty_and_short_inputs_do_not_panic() {
+    let a = analyze(&[], 48000);
+    assert_eq!(a.classification, Class::DeadInput);
+    assert_eq!(a.laeq_dbfs, FLOOR_DBFS);
+    let a = analyze(&silence(48000, 1.0), 48000);
+    assert_eq!(a.classification, Class::DeadInput);
+    assert_eq!(a.confidence, 1.0);
+    assert!(serde_json::to_string(&a).is_ok());
+    let a = analyze(&sine(48000, 0.01, 1000.0, -20.0), 48000);
+    assert!((a.laeq_dbfs + 20.0).abs() < 1.5, "{}", a.laeq_dbfs);
+    let _ = analyze(&[0.5; 3], 0);
+    let _ = analyze(&[f32::NAN, 1.0, -1.0], 8000);
+}
+
+#[test]
+fn hum_frequency_is_resolved() {
+    for f0 in [50.0, 60.0] {
+        let a = analyze(&hum(48000, 3.0, f0, -30.0), 48000);
+        assert_eq!(a.features.hum_hz, f0);
+        assert!(a.features.hum_fraction > 0.9, "{}", a.features.hum_fraction);
+        assert!(
+            (a.features.hum_dbfs + 30.0).abs() < 0.5,
+            "{}",
+            a.features.hum_dbfs
+        );
+    }
+    let a = analyze(&pink_noise(48000, 3.0, -30.0, 3), 48000);
+    assert!(a.features.hum_fraction < 0.2, "{}", a.features.hum_fraction);
+}
+
+#[test]
+fn flatness_orders_white_pink_brown_tone() {
+    let f = |x: Vec<f32>| analyze(&x, 48000).features.spectral_flatness;
+    let (w, p, b, t) = (
+        f(white_noise(48000, 3.0, -30.0, 1)),
+        f(pink_noise(48000, 3.0, -30.0, 1)),
+        f(brown_noise(48000, 3.0, -30.0, 1)),
+        f(sine(48000, 3.0, 1000.0, -30.0)),
+    );
+    assert!(
+        w > 0.9 && w > p && p > b && b > t && t < 0.01,
+        "{w} {p} {b} {t}"
+    );
+}
