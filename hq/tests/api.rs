@@ -1,0 +1,804 @@
+//! Handler tests through `oneshot`, each on SQLite and on PostgreSQL (a fresh database each).
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use chrono::Utc;
+use common::TestDb;
+use http_body_util::BodyExt;
+use proto::event::{Event, EventBody, IncidentState, ShiftReason};
+use proto::{CheckResult, Readiness, Report, Status};
+use serde_json::{Value, json};
+use shiftready_hq::db::{self, Role};
+use shiftready_hq::server::{AppState, app};
+use std::collections::BTreeMap;
+use tower::ServiceExt;
+
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Resp {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(a) = auth {
+        b = b.header("authorization", format!("Bearer {a}"));
+    }
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(body.into()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn post_json(app: &Router, uri: &str, auth: Option<&str>, v: &Value) -> Resp {
+    call(
+        app,
+        "POST",
+        uri,
+        auth,
+        &[("content-type", "application/json")],
+        serde_json::to_vec(v).unwrap(),
+    )
+    .await
+}
+
+async fn get(app: &Router, uri: &str, auth: Option<&str>) -> Resp {
+    call(app, "GET", uri, auth, &[], Body::empty()).await
+}
+
+struct Fixture {
+    app: Router,
+    state: AppState,
+    admin: String,
+    viewer: String,
+    secret: String,
+}
+
+async fn fixture(t: &TestDb) -> Fixture {
+    let state = AppState::new(t.db.clone());
+    Fixture {
+        app: app(state.clone()),
+        admin: t.db.create_token(Role::Admin).await.unwrap(),
+        viewer: t.db.create_token(Role::Viewer).await.unwrap(),
+        secret: t.db.create_enroll_secret("main").await.unwrap(),
+        state,
+    }
+}
+
+/// Enrolls a device; returns (id, key).
+async fn enroll(f: &Fixture, hostname: &str) -> (String, String) {
+    let r = post_json(
+        &f.app,
+        "/api/v1/enroll",
+        None,
+        &json!({"secret": f.secret, "hostname": hostname, "os": "Debian 12"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    (
+        v["device_id"].as_str().unwrap().to_string(),
+        v["device_key"].as_str().unwrap().to_string(),
+    )
+}
+
+fn report(noise: Status, hint: &str) -> Report {
+    let mut checks = BTreeMap::new();
+    checks.insert(
+        "network".to_string(),
+        CheckResult::new(Status::Pass, "")
+            .with("rtt_ms_median", 23.5)
+            .with("jitter_up_ms", 2.0)
+            .with("jitter_down_ms", 3.5)
+            .with("loss_up_pct", 0.0)
+            .with("loss_down_pct", 0.4)
+            .with("mos", 4.3),
+    );
+    checks.insert(
+        "noise".to_string(),
+        CheckResult::new(noise, hint)
+            .with("laeq_dbfs", -38.2)
+            .with("classification", "voices"),
+    );
+    Report::new(checks)
+}
+
+fn batch(events: &[Event]) -> Value {
+    json!({ "events": events })
+}
+
+async fn send(f: &Fixture, key: &str, events: &[Event]) -> Resp {
+    post_json(&f.app, "/api/v1/events", Some(key), &batch(events)).await
+}
+
+async fn count(t: &TestDb, sql: &'static str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sql)
+        .fetch_one(&t.db.pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
+}
+
+async fn enroll_ingest_idempotent(t: TestDb) {
+    let f = fixture(&t).await;
+    let (id, key) = enroll(&f, "ws-001").await;
+    let mut sign_in = Event::now(EventBody::SignIn {
+        reason: ShiftReason::Auto,
+        readiness: Readiness::NotReady,
+    });
+    sign_in.sent_at = Some(Utc::now() + chrono::Duration::seconds(90));
+    let rep = Event::now(EventBody::Report {
+        report: report(Status::Fail, "Move to a quieter room or close the door."),
+    });
+    let hb = Event::now(EventBody::Heartbeat {
+        readiness: Readiness::NotReady,
+        signed_in: true,
+    });
+    let events = [sign_in.clone(), rep.clone(), hb.clone()];
+    let r = send(&f, &key, &events).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["duplicates"], 0);
+    assert_eq!(r.json()["accepted"].as_array().unwrap().len(), 3);
+
+    // A retried batch changes nothing.
+    let r = send(&f, &key, &events).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["duplicates"], 3);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM events").await, 3);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM shift_log").await, 1);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM samples").await, 1);
+
+    let a = get(&f.app, &format!("/api/v1/agents/{id}"), Some(&f.viewer)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = a.json();
+    assert_eq!(a["name"], "ws-001");
+    assert_eq!(a["readiness"], "not_ready");
+    assert_eq!(a["signed_in"], true);
+    assert_eq!(
+        a["last_report"]["checks"]["noise"]["hint"],
+        "Move to a quieter room or close the door."
+    );
+    assert_eq!(a["shifts"][0]["kind"], "sign_in");
+    assert_eq!(a["shifts"][0]["reason"], "auto");
+    // The agent's clock is about 90 s ahead: HQ measures and shows it.
+    let skew = a["clock_skew_ms"].as_i64().unwrap();
+    assert!((85_000..=95_000).contains(&skew), "skew {skew}");
+
+    let fleet = get(&f.app, "/api/v1/agents", Some(&f.viewer)).await.json();
+    assert_eq!(fleet["total"], 1);
+    assert_eq!(fleet["agents"][0]["id"], id.as_str());
+    assert_eq!(fleet["summary"]["not_ready"], 1);
+    assert_eq!(fleet["summary"]["signed_in"], 1);
+
+    // An older sign-out arriving late (from a spool) is logged but does not override.
+    let mut late = Event::now(EventBody::SignOut {
+        reason: ShiftReason::Shutdown,
+        readiness: Readiness::Ready,
+    });
+    late.at = sign_in.at - chrono::Duration::minutes(5);
+    assert_eq!(send(&f, &key, &[late]).await.status, StatusCode::OK);
+    let a = get(&f.app, &format!("/api/v1/agents/{id}"), Some(&f.viewer))
+        .await
+        .json();
+    assert_eq!(a["signed_in"], true);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM shift_log").await, 2);
+
+    // Metrics carry the fleet gauges and the ingest counters.
+    let m = get(&f.app, "/metrics", None).await.text();
+    assert!(
+        m.contains("shiftready_agents{state=\"not_ready\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("shiftready_events_total{outcome=\"duplicate\"} 3"),
+        "{m}"
+    );
+    assert!(m.contains("shiftready_agents_signed_in 1"), "{m}");
+}
+
+async fn hostile_input(t: TestDb) {
+    let f = fixture(&t).await;
+    let (_a, key_a) = enroll(&f, "ws-a").await;
+    let (_b, key_b) = enroll(&f, "ws-b").await;
+    let own = Event::now(EventBody::Heartbeat {
+        readiness: Readiness::Ready,
+        signed_in: false,
+    });
+    assert_eq!(
+        send(&f, &key_a, std::slice::from_ref(&own)).await.status,
+        StatusCode::OK
+    );
+    let stored = count(&t, "SELECT COUNT(*) FROM events").await;
+    let hb = json!({"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "heartbeat", "readiness": "ready", "signed_in": true});
+
+    let ct = [("content-type", "application/json")];
+    let cases: Vec<(&str, Option<&str>, Vec<(&str, &str)>, Vec<u8>, u16)> = vec![
+        ("malformed JSON", Some(&key_a), ct.to_vec(), b"{\"events\": [".to_vec(), 400),
+        ("wrong type", Some(&key_a), ct.to_vec(), br#"{"events": "lots"}"#.to_vec(), 422),
+        ("missing field", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "kind": "heartbeat"}]})).unwrap(), 422),
+        ("unknown kind", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "drop_tables"}]})).unwrap(), 422),
+        ("bad readiness", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "heartbeat", "readiness": "ready'; DROP TABLE devices; --", "signed_in": true}]})).unwrap(), 422),
+        ("far future", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": "2999-01-01T00:00:00Z", "kind": "heartbeat", "readiness": "ready", "signed_in": true}]})).unwrap(), 422),
+        ("empty batch", Some(&key_a), ct.to_vec(), br#"{"events": []}"#.to_vec(), 422),
+        ("not JSON content type", Some(&key_a), vec![("content-type", "text/plain")], serde_json::to_vec(&json!({"events": [hb]})).unwrap(), 415),
+        ("oversized body", Some(&key_a), ct.to_vec(), {
+            let mut v = br#"{"events": [], "pad": ""#.to_vec();
+            v.extend(std::iter::repeat_n(b'x', 2 * 1024 * 1024));
+            v.extend(br#""}"#);
+            v
+        }, 413),
+        ("huge array", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": (0..1001).map(|_| json!({"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "heartbeat", "readiness": "ready", "signed_in": true})).collect::<Vec<_>>()})).unwrap(), 413),
+        ("no key", None, ct.to_vec(), serde_json::to_vec(&json!({"events": [hb]})).unwrap(), 401),
+        ("unknown key", Some("sr_dev_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ct.to_vec(), serde_json::to_vec(&json!({"events": [hb]})).unwrap(), 401),
+        ("SQL in key", Some("' OR '1'='1"), ct.to_vec(), serde_json::to_vec(&json!({"events": [hb]})).unwrap(), 401),
+        ("another device's event", Some(&key_b), ct.to_vec(), serde_json::to_vec(&batch(std::slice::from_ref(&own))).unwrap(), 403),
+    ];
+    for (what, auth, headers, body, want) in cases {
+        let r = call(&f.app, "POST", "/api/v1/events", auth, &headers, body).await;
+        assert_eq!(r.status.as_u16(), want, "{what}: {}", r.text());
+        let v = r.json();
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {v}"
+        );
+    }
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM events").await,
+        stored,
+        "nothing stored"
+    );
+
+    // The other device's retry did not take the event over.
+    use sqlx::Row;
+    let owner: String = sqlx::query("SELECT device_id FROM events WHERE id = $1")
+        .bind(own.id.to_string())
+        .fetch_one(&t.db.pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(owner, _a);
+
+    // Enrollment: bad secret, missing hostname, control characters, SQL metacharacters.
+    let r = post_json(
+        &f.app,
+        "/api/v1/enroll",
+        None,
+        &json!({"secret": "' OR 1=1 --", "hostname": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["code"], "bad_secret");
+    let r = post_json(&f.app, "/api/v1/enroll", None, &json!({"secret": f.secret})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let r = post_json(
+        &f.app,
+        "/api/v1/enroll",
+        None,
+        &json!({"secret": f.secret, "hostname": "a\u{0}b"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let evil = "ws'); DELETE FROM devices; --";
+    let (evil_id, evil_key) = enroll(&f, evil).await;
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM devices").await, 3);
+    let inc = Event::now(EventBody::Incident {
+        name: "headset_gone".into(),
+        state: IncidentState::Started,
+        detail: "'; DROP TABLE events; -- <script>alert(1)</script>".into(),
+    });
+    assert_eq!(send(&f, &evil_key, &[inc]).await.status, StatusCode::OK);
+    let a = get(
+        &f.app,
+        &format!("/api/v1/agents/{evil_id}"),
+        Some(&f.viewer),
+    )
+    .await
+    .json();
+    assert_eq!(a["name"], evil);
+    let page = get(&f.app, &format!("/agents/{evil_id}"), Some(&f.viewer))
+        .await
+        .text();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>"),
+        "escaped"
+    );
+    let r = get(
+        &f.app,
+        "/api/v1/agents?q=%27%20OR%201%3D1%20--&state=ready",
+        Some(&f.viewer),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["total"], 0);
+    let r = get(&f.app, "/api/v1/agents?q=%25", Some(&f.viewer)).await;
+    assert_eq!(r.json()["total"], 0, "a % in the search is literal");
+    let r = get(&f.app, "/api/v1/agents?state=everything", Some(&f.viewer)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = get(&f.app, "/api/v1/agents?limit=lots", Some(&f.viewer)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].is_string());
+
+    // Roles: a viewer cannot revoke; a device key cannot read the fleet; no token, no fleet.
+    let r = post_json(
+        &f.app,
+        &format!("/api/v1/agents/{evil_id}/revoke"),
+        Some(&f.viewer),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = get(&f.app, "/api/v1/agents", Some(&key_a)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = get(&f.app, "/api/v1/agents", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = get(&f.app, "/api/v1/shifts?from=yesterday", Some(&f.viewer)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = get(&f.app, "/api/v1/nothing-here", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.json()["error"].is_string());
+
+    // Revoked: the key stops working, with a reason the agent can show.
+    let r = post_json(
+        &f.app,
+        &format!("/api/v1/agents/{evil_id}/revoke"),
+        Some(&f.admin),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = send(
+        &f,
+        &evil_key,
+        &[Event::now(EventBody::Heartbeat {
+            readiness: Readiness::Ready,
+            signed_in: false,
+        })],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["code"], "revoked");
+    assert_eq!(get(&f.app, "/healthz", None).await.status, StatusCode::OK);
+}
+
+async fn reenroll_keeps_identity(t: TestDb) {
+    let f = fixture(&t).await;
+    let (id, key) = enroll(&f, "ws-r").await;
+    let r = post_json(
+        &f.app,
+        &format!("/api/v1/agents/{id}/reenroll"),
+        Some(&f.admin),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = get(&f.app, "/api/v1/policy", Some(&key)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["code"], "reenroll");
+    let (id2, key2) = enroll(&f, "ws-r").await;
+    assert_eq!(id2, id, "re-enrolling keeps the device id and its history");
+    assert_ne!(key2, key);
+    assert_eq!(
+        get(&f.app, "/api/v1/policy", Some(&key2)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/policy", Some(&key)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn enroll_is_rate_limited(t: TestDb) {
+    let mut f = fixture(&t).await;
+    let mut st = f.state.clone();
+    st.enroll_per_minute = 3;
+    f.app = app(st);
+    for i in 0..3 {
+        enroll(&f, &format!("ws-{i}")).await;
+    }
+    let r = post_json(
+        &f.app,
+        "/api/v1/enroll",
+        None,
+        &json!({"secret": f.secret, "hostname": "ws-x"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("wait a minute")
+    );
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM devices").await, 3);
+}
+
+async fn policy_has_etag_and_shifts(t: TestDb) {
+    let f = fixture(&t).await;
+    let (_id, key) = enroll(&f, "ws-p").await;
+    let r = get(&f.app, "/api/v1/policy", Some(&key)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let etag = r.headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(r.json()["policy"]["shift"]["heartbeat_seconds"], 30);
+    let r = call(
+        &f.app,
+        "GET",
+        "/api/v1/policy",
+        Some(&key),
+        &[("if-none-match", &etag)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+
+    let mut p = proto::Policy::default();
+    p.shift.heartbeat_seconds = 10;
+    t.db.set_policy("main", &p).await.unwrap();
+    let start = Utc::now() + chrono::Duration::hours(1);
+    let r = post_json(
+        &f.app,
+        "/api/v1/schedules",
+        Some(&f.admin),
+        &json!({"shifts": [{"agent": "ws-p", "start": start, "end": start + chrono::Duration::hours(8)}]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = post_json(
+        &f.app,
+        "/api/v1/schedules",
+        Some(&f.viewer),
+        &json!({"shifts": []}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post_json(
+        &f.app,
+        "/api/v1/schedules",
+        Some(&f.admin),
+        &json!({"shifts": [{"agent": "nobody", "start": start, "end": start}]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = call(
+        &f.app,
+        "GET",
+        "/api/v1/policy",
+        Some(&key),
+        &[("if-none-match", &etag)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a new policy and a new shift change the ETag"
+    );
+    assert_ne!(r.headers["etag"].to_str().unwrap(), etag);
+    let v = r.json();
+    assert_eq!(v["policy"]["shift"]["heartbeat_seconds"], 10);
+    assert_eq!(v["shifts"].as_array().unwrap().len(), 1);
+}
+
+async fn lost_contact_signs_out_exactly_once(t: TestDb) {
+    let f = fixture(&t).await;
+    let mut p = proto::Policy::default();
+    p.shift.heartbeat_seconds = 5;
+    p.shift.lost_contact_after_missed = 2;
+    t.db.set_policy("main", &p).await.unwrap();
+    let (id, key) = enroll(&f, "ws-l").await;
+    let (_id2, key2) = enroll(&f, "ws-still-here").await;
+    for k in [&key, &key2] {
+        let e = Event::now(EventBody::SignIn {
+            reason: ShiftReason::Auto,
+            readiness: Readiness::Ready,
+        });
+        assert_eq!(send(&f, k, &[e]).await.status, StatusCode::OK);
+    }
+    let now = db::now_ms();
+    assert!(
+        t.db.sweep_lost_contact(now).await.unwrap().is_empty(),
+        "heard from just now"
+    );
+    // ws-still-here keeps heartbeating (its last_seen moves on); ws-l goes quiet.
+    sqlx::query("UPDATE devices SET last_seen = $1 WHERE hostname = 'ws-still-here'")
+        .bind(now + 60_000)
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+    // Eight sweepers at once, as if eight HQ processes ran on one database.
+    let later = now + 11_000;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let db = t.db.clone();
+        tasks.push(tokio::spawn(async move {
+            db.sweep_lost_contact(later).await.unwrap()
+        }));
+    }
+    let mut signed_out = Vec::new();
+    for task in tasks {
+        signed_out.extend(task.await.unwrap());
+    }
+    assert_eq!(signed_out, [id.clone()]);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM shift_log WHERE reason = 'lost_contact'"
+        )
+        .await,
+        1
+    );
+    let a = get(&f.app, &format!("/api/v1/agents/{id}"), Some(&f.viewer))
+        .await
+        .json();
+    assert_eq!(a["signed_in"], false);
+    // The sweep ran at a simulated time 11 s ahead, so ask for the log up to a minute ahead.
+    let to = (Utc::now() + chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let log = get(&f.app, &format!("/api/v1/shifts?to={to}"), Some(&f.viewer))
+        .await
+        .json();
+    let lost: Vec<&Value> = log["shifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["reason"] == "lost_contact")
+        .collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0]["agent_id"], id.as_str());
+    assert_eq!(lost[0]["kind"], "sign_out");
+    assert_eq!(lost[0]["readiness"], "ready");
+}
+
+async fn shift_log_and_csv(t: TestDb) {
+    let f = fixture(&t).await;
+    let (id, key) = enroll(&f, "=cmd|' /C calc'!A0").await;
+    let mut e1 = Event::now(EventBody::SignIn {
+        reason: ShiftReason::Manual,
+        readiness: Readiness::Degraded,
+    });
+    e1.at = Utc::now() - chrono::Duration::hours(3);
+    let mut e2 = Event::now(EventBody::SignOut {
+        reason: ShiftReason::Suspend,
+        readiness: Readiness::Ready,
+    });
+    e2.at = Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(
+        send(&f, &key, &[e1.clone(), e2]).await.status,
+        StatusCode::OK
+    );
+    let from = (Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let r = get(
+        &f.app,
+        &format!("/api/v1/shifts?from={from}"),
+        Some(&f.viewer),
+    )
+    .await
+    .json();
+    let s = r["shifts"].as_array().unwrap();
+    assert_eq!(s.len(), 1, "{r}");
+    assert_eq!(s[0]["kind"], "sign_out");
+    assert_eq!(s[0]["reason"], "suspend");
+    assert_eq!(s[0]["agent_id"], id.as_str());
+    let csv = get(&f.app, "/api/v1/shifts.csv", Some(&f.viewer)).await;
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "agent_id,hostname,kind,reason,at,readiness");
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].contains(",sign_in,manual,") && lines[1].ends_with(",degraded"),
+        "{csv}"
+    );
+    // A hostname that looks like a formula is neutralised for spreadsheets.
+    assert!(lines[1].contains("\"'=cmd|"), "{csv}");
+    let csv = get(&f.app, "/api/v1/agents.csv", Some(&f.viewer))
+        .await
+        .text();
+    assert!(csv.starts_with("id,name,site,state,readiness,signed_in,last_seen,clock_skew_ms\n"));
+    assert!(csv.contains(&id));
+}
+
+async fn dashboard_login_and_fleet_page(t: TestDb) {
+    let f = fixture(&t).await;
+    t.db.add_user("it-alice", "correct horse battery", Role::Viewer)
+        .await
+        .unwrap();
+    for i in 0..60 {
+        let (_, key) = enroll_quiet(&f, &format!("ws-{i:03}")).await;
+        let status = if i == 7 { Status::Fail } else { Status::Pass };
+        let hint = if i == 7 {
+            "Plug in your headset and make it the default microphone."
+        } else {
+            ""
+        };
+        let e = Event::now(EventBody::Report {
+            report: report(status, hint),
+        });
+        assert_eq!(send(&f, &key, &[e]).await.status, StatusCode::OK);
+    }
+    // Without a session the dashboard sends the browser to the login page.
+    let r = get(&f.app, "/", None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers["location"], "/login");
+    let r = call(
+        &f.app,
+        "POST",
+        "/login",
+        None,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "user=it-alice&password=wrong",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text().contains("Wrong user name or password"));
+    let r = call(
+        &f.app,
+        "POST",
+        "/login",
+        None,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "user=it-alice&password=correct+horse+battery",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let cookie = r.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        r.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("HttpOnly")
+    );
+    let page = call(
+        &f.app,
+        "GET",
+        "/",
+        None,
+        &[("cookie", &cookie)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(
+        html.contains("<span class=\"n\">59</span> <span aria-hidden=\"true\">✓</span> Ready"),
+        "{html}"
+    );
+    assert!(html.contains("Agents 1–50 of 60"), "paginated");
+    assert!(html.contains("rel=\"next\""));
+    assert!(html.contains("http-equiv=\"refresh\""));
+    // Filter to the not-ready agent: its hint is in the table.
+    let page = call(
+        &f.app,
+        "GET",
+        "/?state=not_ready",
+        None,
+        &[("cookie", &cookie)],
+        Body::empty(),
+    )
+    .await
+    .text();
+    assert!(
+        page.contains("ws-007") && page.contains("noise fail: Plug in your headset"),
+        "{page}"
+    );
+    assert!(!page.contains("ws-008"));
+    let page = call(
+        &f.app,
+        "GET",
+        "/?q=ws-05&sort=name&desc=true",
+        None,
+        &[("cookie", &cookie)],
+        Body::empty(),
+    )
+    .await
+    .text();
+    let p9 = page.find("ws-059").unwrap();
+    let p0 = page.find("ws-050").unwrap();
+    assert!(p9 < p0, "descending by name");
+    let page = call(
+        &f.app,
+        "GET",
+        "/?page=2",
+        None,
+        &[("cookie", &cookie)],
+        Body::empty(),
+    )
+    .await
+    .text();
+    assert!(page.contains("Agents 51–60 of 60"));
+    // Logging out ends the session.
+    let r = call(
+        &f.app,
+        "POST",
+        "/logout",
+        None,
+        &[("cookie", &cookie)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = call(
+        &f.app,
+        "GET",
+        "/",
+        None,
+        &[("cookie", &cookie)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+/// Enrolls with a higher rate limit (the fixture's default is 10 a minute).
+async fn enroll_quiet(f: &Fixture, hostname: &str) -> (String, String) {
+    let (id, key) = f
+        .state
+        .db
+        .enroll_device("main", hostname, "", "")
+        .await
+        .unwrap();
+    (id, key)
+}
+
+both!(
+    enroll_ingest_idempotent,
+    hostile_input,
+    reenroll_keeps_identity,
+    enroll_is_rate_limited,
+    policy_has_etag_and_shifts,
+    lost_contact_signs_out_exactly_once,
+    shift_log_and_csv,
+    dashboard_login_and_fleet_page,
+);

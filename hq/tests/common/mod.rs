@@ -1,0 +1,236 @@
+//! Test support: a fresh database per test on SQLite and on PostgreSQL, the real binary on a
+//! free port, and small HTTP helpers.
+#![allow(dead_code)]
+
+use shiftready_hq::db::Db;
+use sqlx::Connection;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A fresh database for one test.
+pub struct TestDb {
+    pub url: String,
+    pub db: Db,
+    pub name: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let db = Db::connect(&url).await.unwrap();
+    TestDb {
+        url,
+        db,
+        name: "sqlite",
+        _dir: Some(dir),
+    }
+}
+
+/// Admin URLs tried to reach PostgreSQL: `SHIFTREADY_TEST_PG_URL`, else the local socket as
+/// the `postgres` user, else as the current user.
+fn pg_admin_urls() -> Vec<String> {
+    if let Ok(u) = std::env::var("SHIFTREADY_TEST_PG_URL") {
+        return vec![u];
+    }
+    let mut v = vec!["postgres:///template1?host=/var/run/postgresql&user=postgres".to_string()];
+    let me = std::env::var("USER").ok().or_else(|| {
+        Command::new("id")
+            .arg("-un")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    });
+    if let Some(me) = me.filter(|m| !m.is_empty() && m != "postgres") {
+        v.push(format!(
+            "postgres:///template1?host=/var/run/postgresql&user={me}"
+        ));
+    }
+    v
+}
+
+/// A fresh PostgreSQL database, or `None` (after printing SKIPPED) when no server is reachable.
+/// With `SHIFTREADY_REQUIRE_PG=1` an unreachable server fails the test instead.
+pub async fn postgres_url(test: &str) -> Option<String> {
+    let mut last = String::new();
+    for admin in pg_admin_urls() {
+        match sqlx::PgConnection::connect(&admin).await {
+            Ok(mut c) => {
+                let name = format!("hqtest_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let _ = c.close().await;
+                let url = admin.replacen("/template1", &format!("/{name}"), 1);
+                assert_ne!(url, admin, "the admin URL must name the database template1");
+                return Some(url);
+            }
+            Err(e) => last = format!("{admin}: {e}"),
+        }
+    }
+    if std::env::var("SHIFTREADY_REQUIRE_PG").is_ok_and(|v| v == "1") {
+        panic!("SHIFTREADY_REQUIRE_PG=1 but PostgreSQL is not reachable ({last})");
+    }
+    eprintln!(
+        "SKIPPED {test} on PostgreSQL: no server reachable ({last}); start one with `pg_ctlcluster 15 main start`"
+    );
+    println!("SKIPPED {test} on PostgreSQL: no server reachable");
+    None
+}
+
+pub async fn postgres(test: &str) -> Option<TestDb> {
+    let url = postgres_url(test).await?;
+    let db = Db::connect(&url).await.unwrap();
+    Some(TestDb {
+        url,
+        db,
+        name: "postgres",
+        _dir: None,
+    })
+}
+
+/// Runs an async test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(crate::common::sqlite().await).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(t) = crate::common::postgres(stringify!($name)).await {
+                        super::$name(t).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub const HQ: &str = env!("CARGO_BIN_EXE_shiftready-hq");
+
+/// The real `shiftready-hq serve` on a free loopback port; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub stderr: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start(db_url: &str, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let stderr = dir.path().join("stderr.log");
+        let mut child = Command::new(HQ)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--probe-listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("SHIFTREADY_HQ_DATABASE_URL", db_url)
+            .env("XDG_DATA_HOME", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut url = None;
+        for _ in 0..5 {
+            let mut line = String::new();
+            if out.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if let Some(u) = line.trim().strip_prefix("shiftready-hq: listening on ") {
+                url = Some(u.to_string());
+                break;
+            }
+        }
+        let Some(url) = url else {
+            let _ = child.kill();
+            panic!(
+                "the server did not start: {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while out.read_line(&mut sink).unwrap_or(0) > 0 {
+                sink.clear();
+            }
+        });
+        Server {
+            child,
+            url,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..200 {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("the server did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs an HQ admin command against a database; returns (status code, stdout, stderr).
+pub fn hq_cmd(db_url: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(HQ)
+        .args(args)
+        .env("SHIFTREADY_HQ_DATABASE_URL", db_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut si = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            si.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The last line of a command's output (secrets and tokens are printed there).
+pub fn last_line(s: &str) -> String {
+    s.lines().last().unwrap_or("").trim().to_string()
+}
+
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
