@@ -125,20 +125,19 @@ mod os {
     use std::time::Instant;
 
     fn open() -> Result<(Socket, &'static str), String> {
-        match Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)) {
+        let e = match Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)) {
             Ok(s) => return Ok((s, "ping_socket")),
-            Err(e) => {
-                if let Ok(s) = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)) {
-                    return Ok((s, "raw_socket"));
-                }
-                let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range")
-                    .unwrap_or_default();
-                Err(format!(
-                    "ICMP not permitted ({e}); net.ipv4.ping_group_range is '{}'",
-                    range.split_whitespace().collect::<Vec<_>>().join(" ")
-                ))
-            }
+            Err(e) => e,
+        };
+        if let Ok(s) = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)) {
+            return Ok((s, "raw_socket"));
         }
+        let range =
+            std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+        Err(format!(
+            "ICMP not permitted ({e}); net.ipv4.ping_group_range is '{}'",
+            range.split_whitespace().collect::<Vec<_>>().join(" ")
+        ))
     }
 
     pub async fn ping(
