@@ -19,6 +19,8 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(".asoundrc"), asoundrc).unwrap();
         std::fs::create_dir_all(dir.path().join("sysroot")).unwrap();
+        // Never let pactl start a sound server of its own: these tests are about ALSA.
+        std::fs::write(dir.path().join("client.conf"), "autospawn = no\n").unwrap();
         Env { dir }
     }
 
@@ -41,6 +43,7 @@ impl Env {
             .env_remove("PULSE_SERVER")
             .env("PULSE_RUNTIME_PATH", self.path("no-pulse"))
             .env("XDG_RUNTIME_DIR", self.path("no-runtime"))
+            .env("PULSE_CLIENTCONFIG", self.path("client.conf"))
             .output()
             .expect("run shiftready")
     }
@@ -96,12 +99,20 @@ fn check_json_follows_the_contract_and_exit_code_follows_readiness() {
     assert_eq!(out.status.code(), Some(expected), "{v:#}");
     for name in ["os", "hardware", "network", "headset", "noise"] {
         let c = &v["checks"][name];
-        let status = c["status"].as_str().unwrap_or_else(|| panic!("{name}: {c}"));
-        assert!(["pass", "warn", "fail", "error"].contains(&status), "{name}: {status}");
+        let status = c["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {c}"));
+        assert!(
+            ["pass", "warn", "fail", "error"].contains(&status),
+            "{name}: {status}"
+        );
         assert!(c["metrics"].is_object(), "{name}: {c}");
         assert!(c["hint"].is_string(), "{name}: {c}");
         if status != "pass" {
-            assert!(!c["hint"].as_str().unwrap().is_empty(), "{name} has no hint: {c}");
+            assert!(
+                !c["hint"].as_str().unwrap().is_empty(),
+                "{name} has no hint: {c}"
+            );
         }
     }
     assert_eq!(v["checks"].as_object().unwrap().len(), 5);
@@ -122,8 +133,20 @@ fn exit_code_is_readiness_for_a_single_check() {
         "agent.toml",
         &format!("[agent]\npolicy_file = \"{}\"\n", pol.display()),
     );
-    let out = env.run(&["check", "--json", "--only", "headset", "--config", cfg.to_str().unwrap()]);
-    assert_eq!(json(&out)["readiness"], "ready", "{}", String::from_utf8_lossy(&out.stdout));
+    let out = env.run(&[
+        "check",
+        "--json",
+        "--only",
+        "headset",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        json(&out)["readiness"],
+        "ready",
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -134,8 +157,14 @@ fn human_output_shows_hint_under_failed_check() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("NOT READY"), "{text}");
     assert!(text.contains("✘ fail   headset"), "{text}");
-    assert!(text.contains("→ Your headset is plugged in, but the computer still uses"), "{text}");
-    assert!(!text.contains('\u{1b}'), "no colour codes when stdout is not a terminal: {text}");
+    assert!(
+        text.contains("→ Your headset is plugged in, but the computer still uses"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes when stdout is not a terminal: {text}"
+    );
 }
 
 #[test]
@@ -144,7 +173,10 @@ fn headset_absent() {
     let h = headset(&env, &[]);
     assert_eq!(h["status"], "fail", "{h}");
     assert_eq!(h["metrics"]["headset_present"], false);
-    assert!(h["hint"].as_str().unwrap().starts_with("No headset found"), "{h}");
+    assert!(
+        h["hint"].as_str().unwrap().starts_with("No headset found"),
+        "{h}"
+    );
 }
 
 #[test]
@@ -154,7 +186,10 @@ fn headset_present_but_builtin_mic_is_default() {
     assert_eq!(h["status"], "fail", "{h}");
     assert_eq!(h["metrics"]["headset_present"], true);
     assert_eq!(h["metrics"]["is_default_input"], false);
-    assert_eq!(h["metrics"]["default_input"], "Built-in Audio Analog Stereo");
+    assert_eq!(
+        h["metrics"]["default_input"],
+        "Built-in Audio Analog Stereo"
+    );
     let hint = h["hint"].as_str().unwrap();
     assert!(
         hint.contains("still uses Built-in Audio Analog Stereo as the microphone")
@@ -234,7 +269,10 @@ fn config_with_unknown_key_wrong_type_and_bad_value_names_each_problem() {
     let out = env.run(&["check", "--config", cfg.to_str().unwrap()]);
     let code = out.status.code().unwrap();
     assert!(code >= 64, "exit {code}");
-    assert!(out.stdout.is_empty(), "nothing on stdout for a config error");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout for a config error"
+    );
     let err = stderr_of(&out);
     let f = cfg.display().to_string();
     for needle in [
@@ -252,13 +290,22 @@ fn config_with_unknown_key_wrong_type_and_bad_value_names_each_problem() {
 fn bad_policy_file_is_named_too() {
     let env = Env::new("");
     let pol = env.write("policy.toml", "[network]\nrtt_ms = { pass = 400.0, warn = 200.0 }\n[shift]\nreadiness_bar = \"sometimes\"\n");
-    let cfg = env.write("agent.toml", &format!("[agent]\npolicy_file = \"{}\"\n", pol.display()));
+    let cfg = env.write(
+        "agent.toml",
+        &format!("[agent]\npolicy_file = \"{}\"\n", pol.display()),
+    );
     let out = env.run(&["check", "--json", "--config", cfg.to_str().unwrap()]);
     assert!(out.status.code().unwrap() >= 64);
     assert!(out.stdout.is_empty());
     let err = stderr_of(&out);
-    assert!(err.contains(&format!("{}:4: key `shift.readiness_bar`", pol.display())), "{err}");
-    assert!(err.contains(&format!("{}:2: key `network.rtt_ms`", pol.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:4: key `shift.readiness_bar`", pol.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}:2: key `network.rtt_ms`", pol.display())),
+        "{err}"
+    );
 }
 
 #[test]
@@ -279,7 +326,14 @@ fn shipped_config_files_load_through_the_binary() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let env = Env::new("");
     let agent = root.join("config/agent.toml");
-    let out = env.run(&["check", "--json", "--only", "os", "--config", agent.to_str().unwrap()]);
+    let out = env.run(&[
+        "check",
+        "--json",
+        "--only",
+        "os",
+        "--config",
+        agent.to_str().unwrap(),
+    ]);
     assert!(out.status.code().unwrap() < 64, "{}", stderr_of(&out));
     json(&out);
 }
