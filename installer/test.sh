@@ -72,6 +72,48 @@ json_get() { # json_get FILE PYTHON-EXPRESSION-ON-d: prints the value, fails if 
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# A local HQ on loopback for enrollment (HQ_URL, SECRET), started once when the agent's
+# `enroll` and HQ's `serve` exist; returns 1 (with the reason in HQ_SKIP) when they don't yet.
+HQ_URL=
+SECRET=
+HQ_SKIP=
+start_hq() {
+    [ -n "$HQ_URL" ] && return 0
+    [ -n "$HQ_SKIP" ] && return 1
+    local agent=$1 hq=$2
+    if [ ! -x "$hq" ] || ! "$hq" serve --help >/dev/null 2>&1; then
+        HQ_SKIP="shiftready-hq serve is not built yet"
+        return 1
+    fi
+    mkdir -p "$WORK/probe-home"
+    if [[ $(env HOME="$WORK/probe-home" XDG_DATA_HOME="$WORK/probe-home/data" "$agent" enroll \
+        --hq http://127.0.0.1:9 --token probe 2>&1 || true) == *"not built yet"* ]]; then
+        HQ_SKIP="shiftready enroll is not built yet"
+        return 1
+    fi
+    local db="sqlite://$WORK/hq.db" port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    SECRET=$("$hq" enroll-secret create --site ci --database-url "$db" 2>"$WORK/hq-secret.err" | tail -n 1) || true
+    check "shiftready-hq enroll-secret create prints a secret" test -n "$SECRET"
+    "$hq" serve --listen "127.0.0.1:$port" --probe-listen 127.0.0.1:0 --database-url "$db" \
+        >"$WORK/hq.log" 2>&1 &
+    HQ_PID=$!
+    local health="import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/healthz', timeout=1)"
+    for _ in $(seq 100); do
+        python3 -c "$health" "http://127.0.0.1:$port" 2>/dev/null && break
+        sleep 0.1
+    done
+    if python3 -c "$health" "http://127.0.0.1:$port" 2>/dev/null; then
+        ok "shiftready-hq serve answers /healthz on http://127.0.0.1:$port"
+        HQ_URL=http://127.0.0.1:$port
+    else
+        not_ok "shiftready-hq serve answers /healthz on http://127.0.0.1:$port"
+        cat "$WORK/hq.log" "$WORK/hq-secret.err"
+        HQ_SKIP="HQ did not start"
+        return 1
+    fi
+}
+
 # ---------------------------------------------------------------------------------------------
 section "static checks (shellcheck, desktop entry, LaunchAgent plist)"
 check "shellcheck: build scripts and maintainer scripts" \
@@ -128,7 +170,7 @@ elif [ "$(id -u)" -ne 0 ]; then
 else
     section "Linux: build ($PROFILE) $(elapsed)"
     # One cargo run for both binaries, so they share the dependency builds.
-    (cd "$REPO_ROOT" && cargo build --locked --profile "$PROFILE" -p shiftready -p shiftready-hq)
+    (cd "$REPO_ROOT" && cargo build --profile "$PROFILE" -p shiftready -p shiftready-hq)
     bin_dir=$TARGET_DIR/$(profile_dir "$PROFILE")
     deb1=$("$INSTALLER_DIR/linux/build-deb.sh" --binary "$bin_dir/shiftready" --revision 1)
     deb2=$("$INSTALLER_DIR/linux/build-deb.sh" --binary "$bin_dir/shiftready" --revision 2)
@@ -195,30 +237,12 @@ else
     fi
 
     section "Linux: enroll against a local HQ $(elapsed)"
-    hq=$bin_dir/shiftready-hq
-    enroll_probe=$(/usr/bin/shiftready enroll --hq http://127.0.0.1:9 --token probe 2>&1 || true)
     enrolled=0
-    if [ ! -x "$hq" ] || ! "$hq" serve --help >/dev/null 2>&1; then
-        skip "enrollment: shiftready-hq serve is not built yet"
-    elif [[ $enroll_probe == *"not built yet"* ]]; then
-        skip "enrollment: shiftready enroll is not built yet"
+    if ! start_hq /usr/bin/shiftready "$bin_dir/shiftready-hq"; then
+        skip "Linux enrollment: $HQ_SKIP"
     else
-        db="sqlite://$WORK/hq.db"
-        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-        url="http://127.0.0.1:$port"
-        secret=$("$hq" enroll-secret create --site ci --database-url "$db" | tail -n 1) || true
-        check "shiftready-hq enroll-secret create prints a secret" test -n "$secret"
-        "$hq" serve --listen "127.0.0.1:$port" --probe-listen 127.0.0.1:0 --database-url "$db" \
-            >"$WORK/hq.log" 2>&1 &
-        HQ_PID=$!
-        for _ in $(seq 100); do
-            python3 -c 'import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=1)' \
-                "$url" 2>/dev/null && break
-            sleep 0.1
-        done
-        check "shiftready-hq serve answers /healthz on $url" \
-            python3 -c 'import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=2)' "$url"
-
+        url=$HQ_URL
+        secret=$SECRET
         # Enrollment at install time from the environment (reinstall of the same version).
         if SHIFTREADY_HQ_URL=$url SHIFTREADY_ENROLL_TOKEN=$secret SHIFTREADY_ENROLL_USER=$USER1 \
             DEBIAN_FRONTEND=noninteractive dpkg -i "$deb1" >"$WORK/install2.log" 2>&1; then
@@ -265,6 +289,9 @@ EOF
 
     section "Linux: upgrade to revision 2 $(elapsed)"
     key_before=$(sha256sum "$key1" | cut -d' ' -f1)
+    state1=$(dirname "$key1")
+    state_hash() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum); }
+    state_before=$(state_hash "$state1")
     echo "# edited by IT" >>/etc/shiftready/agent.toml
     if DEBIAN_FRONTEND=noninteractive dpkg -i "$deb2" >"$WORK/upgrade.log" 2>&1; then
         ok "dpkg -i $(basename "$deb2") (upgrade)"
@@ -276,6 +303,8 @@ EOF
         test "$(dpkg-query -W -f '${Version}' "$PKG")" = "$version-2"
     check "the device key survived the upgrade (same sha256)" \
         test "$(sha256sum "$key1" 2>/dev/null | cut -d' ' -f1)" = "$key_before"
+    check "the whole state directory (key, spool) is unchanged ($(find "$state1" -type f | wc -l) files)" \
+        test "$(state_hash "$state1")" = "$state_before"
     check "IT's edit of /etc/shiftready/agent.toml survived the upgrade" \
         grep -qx '# edited by IT' /etc/shiftready/agent.toml
     check "the upgraded agent still runs" /usr/bin/shiftready --version
@@ -302,7 +331,6 @@ EOF
     else
         check "purge leaves state the package did not create" test -s "$key1"
     fi
-    if [ -n "$HQ_PID" ]; then kill "$HQ_PID" 2>/dev/null || true; wait "$HQ_PID" 2>/dev/null || true; HQ_PID=; fi
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -310,8 +338,15 @@ if [[ $SKIP == *" windows "* ]]; then
     skip "Windows MSI (INSTALLER_TEST_SKIP)"
 else
     section "Windows: cross-build and MSI ($PROFILE) $(elapsed)"
+    version=$(cargo_version)
     msi=$("$INSTALLER_DIR/windows/build-msi.sh" --profile "$PROFILE" | tail -n 1)
     check "built $(basename "$msi")" test -s "$msi"
+    # The same agent as a higher version, for the upgrade (MSI compares X.Y.Z).
+    IFS=. read -r major minor patch <<<"${version%%[-+]*}"
+    version2=$major.$minor.$((patch + 1))
+    exe_built=$TARGET_DIR/x86_64-pc-windows-gnu/$(profile_dir "$PROFILE")/shiftready.exe
+    msi2=$(SHIFTREADY_INSTALLERS_DIR=$WORK/msi2 "$INSTALLER_DIR/windows/build-msi.sh" \
+        --exe "$exe_built" --version "$version2" | tail -n 1)
     tables=$WORK/msi-tables
     mkdir -p "$tables"
     for t in File Registry Property Upgrade CustomAction InstallExecuteSequence Directory; do
@@ -344,31 +379,68 @@ assert seq["InstallValidate"] < seq["InstallInitialize"] < seq["RemoveExistingPr
 assert seq["StopAgent"] < seq["InstallValidate"], seq
 assert seq["InstallFiles"] < seq["Enroll"] < seq["InstallFinalize"] < seq["LaunchAgent"], seq
 EOF
+    check "the upgrade MSI has the same UpgradeCode and version $version2" bash -c '
+        p=$(msiinfo export "$1" Property | tr -d "\r")
+        grep -qx "UpgradeCode${2}{C987B657-03C2-40A2-BC6E-B330BE3932FA}" <<<"$p" &&
+        grep -qx "ProductVersion${2}$3" <<<"$p"' _ "$msi2" "$tab" "$version2"
 
-    section "Windows: the packaged shiftready.exe under Wine $(elapsed)"
-    msiextract -C "$WORK/msi" "$msi" >/dev/null
-    exe=$(find "$WORK/msi" -name shiftready.exe | head -n 1)
-    check "msiextract finds shiftready.exe in the MSI" test -n "$exe"
     wine=/usr/lib/wine/wine64
-    if [ -z "$exe" ]; then
-        skip "Wine run: no exe"
-    elif [ ! -x "$wine" ]; then
+    if [ ! -x "$wine" ]; then
         not_ok "Wine: $wine missing (apt-get install wine wine64)"
     else
-        run_dir=$WORK/wine-run
-        mkdir -p "$run_dir"
-        cp "$exe" "$run_dir/"
-        # TEST ONLY: Wine 8.0 lacks bcryptprimitives.dll (see windows/test-support/).
-        "$INSTALLER_DIR/windows/test-support/build.sh" "$run_dir"
-        export WINEPREFIX=$WORK/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+        section "Windows: install, run, upgrade and uninstall the MSI under Wine $(elapsed)"
+        # pdh=n: the test-only pdh.dll stand-in instead of Wine's (see windows/test-support/).
+        export WINEPREFIX=$WORK/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;pdh=n"
         "$wine" winecfg -v win10 >/dev/null 2>&1 || true
-        check "shiftready.exe --version under Wine" \
-            bash -c '"$1" "$2/shiftready.exe" --version | tr -d "\r" | grep -qx "shiftready $3"' _ "$wine" "$run_dir" "$(cargo_version)"
+        # TEST ONLY: Wine 8.0 lacks bcryptprimitives.dll and pdh.dll's PdhEnumObjectsW (see
+        # windows/test-support/); the stand-ins go into this throwaway prefix, never the MSI.
+        "$INSTALLER_DIR/windows/test-support/build.sh" "$WINEPREFIX/drive_c/windows/system32"
+        local_app=$(find "$WINEPREFIX/drive_c/users" -mindepth 3 -maxdepth 3 -path '*/AppData/Local' ! -path '*/Public/*' | head -n 1)
+        install_dir=$local_app/Programs/ShiftReady
+        state_dir=$local_app/ShiftReady
+        win_reg() { "$wine" reg query "$@" 2>/dev/null | tr -d '\r'; }
+        product_keys() { win_reg 'HKCU\Software\Microsoft\Installer\Products' | grep -F "Installer\\Products\\" || true; }
+        products() { product_keys | grep -c . || true; }
+        # The agents running from the installed program (Wine shows the Windows command line).
+        agents() { pgrep -f 'AppData.Local.Programs.ShiftReady.shiftready\.exe' || true; }
+
+        win_enroll=0
+        if start_hq "$TARGET_DIR/$(profile_dir "$PROFILE")/shiftready" \
+            "$TARGET_DIR/$(profile_dir "$PROFILE")/shiftready-hq"; then
+            win_enroll=1
+            check "msiexec /i /qn HQ_URL=... ENROLL_TOKEN=... (silent, per user)" \
+                "$wine" msiexec /i "$msi" /qn "HQ_URL=$HQ_URL" "ENROLL_TOKEN=$SECRET"
+        else
+            skip "MSI enrollment under Wine: $HQ_SKIP"
+            check "msiexec /i /qn (silent, per user)" "$wine" msiexec /i "$msi" /qn
+        fi
+        for f in shiftready.exe agent.toml policy.toml; do
+            check "installed %LOCALAPPDATA%\\Programs\\ShiftReady\\$f" test -s "$install_dir/$f"
+        done
+        check "installed shiftready.exe is the one built" cmp -s "$install_dir/shiftready.exe" \
+            <(msiextract -C "$WORK/msi" "$msi" >/dev/null && find "$WORK/msi" -name shiftready.exe -exec cat {} +)
+        check "HKCU Run starts the installed agent at sign-in" bash -c \
+            'grep -q "ShiftReady *REG_SZ *\"C:\\\\users\\\\.*\\\\AppData\\\\Local\\\\Programs\\\\ShiftReady\\\\shiftready.exe\" --config \".*agent.toml\" run" <<<"$1"' \
+            _ "$(win_reg 'HKCU\Software\Microsoft\Windows\CurrentVersion\Run')"
+        check "one ShiftReady product is registered for this user" test "$(products)" = 1
+        sleep 1
+        agent_before=$(agents)
+        check "the install started the agent (shiftready.exe run)" test "$(echo "$agent_before" | grep -c .)" = 1
+        if [ "$win_enroll" = 1 ]; then
+            check "the MSI enrolled this user: %LOCALAPPDATA%\\ShiftReady\\device.json" test -s "$state_dir/device.json"
+        else
+            mkdir -p "$state_dir" && head -c 32 /dev/urandom >"$state_dir/device.json"
+            log "no HQ: using a stand-in device key in $state_dir"
+        fi
+
+        check "installed shiftready.exe --version under Wine" \
+            bash -c '"$1" "$2/shiftready.exe" --version | tr -d "\r" | grep -qx "shiftready $3"' _ "$wine" "$install_dir" "$version"
         set +e
-        (cd "$run_dir" && timeout 180 "$wine" ./shiftready.exe check --json --no-send >"$WORK/wine-check.json" 2>"$WORK/wine-check.err")
+        (cd "$install_dir" && timeout 180 "$wine" ./shiftready.exe --config agent.toml check --json --no-send \
+            >"$WORK/wine-check.json" 2>"$WORK/wine-check.err")
         rc=$?
         set -e
-        check "shiftready.exe check --json under Wine exits 0-3 (got $rc)" test "$rc" -le 3
+        check "installed shiftready.exe check --json under Wine exits 0-3 (got $rc)" test "$rc" -le 3
         if family=$(json_get "$WORK/wine-check.json" 'd["checks"]["os"]["metrics"].get("family", "")'); then
             ok "shiftready.exe check --json prints one JSON report"
             if [ -n "$family" ]; then
@@ -380,6 +452,32 @@ EOF
             not_ok "shiftready.exe check --json output parses as JSON"
             head -c 2000 "$WORK/wine-check.json" "$WORK/wine-check.err"
         fi
+
+        key_before=$(sha256sum "$state_dir/device.json" | cut -d' ' -f1)
+        product_before=$(product_keys)
+        check "msiexec /i the $version2 MSI upgrades in place" "$wine" msiexec /i "$msi2" /qn
+        check "still one ShiftReady product, a new one ($version2)" bash -c \
+            '[ "$1" = 1 ] && [ "$2" != "$3" ]' _ "$(products)" "$product_before" \
+            "$(product_keys)"
+        check "the device key survived the upgrade (same sha256)" \
+            test "$(sha256sum "$state_dir/device.json" | cut -d' ' -f1)" = "$key_before"
+        sleep 1
+        agent_after=$(agents)
+        check "the upgrade stopped the old agent and started the new one" bash -c \
+            '[ "$(echo "$1" | grep -c .)" = 1 ] && [ "$1" != "$2" ]' _ "$agent_after" "$agent_before"
+        check "no file left in use by the upgrade (no msi*.tmp)" \
+            bash -c '! ls "$1" | grep -q "^msi.*\.tmp$"' _ "$install_dir"
+        check "installing the older MSI over the newer one is refused" \
+            bash -c '! "$1" msiexec /i "$2" /qn' _ "$wine" "$msi"
+        check "msiexec /x /qn uninstalls" "$wine" msiexec /x "$msi2" /qn
+        sleep 1
+        check "the uninstall stopped the agent" test -z "$(agents)"
+        check "the program folder is gone" test ! -e "$install_dir"
+        check "the HKCU Run entry is gone" \
+            bash -c '! grep -q ShiftReady <<<"$1"' _ "$(win_reg 'HKCU\Software\Microsoft\Windows\CurrentVersion\Run')"
+        check "no ShiftReady product is registered" test "$(products)" = 0
+        check "the user's device key stays after uninstall" test -s "$state_dir/device.json"
+        "${wine%/*}/wineserver" -k 2>/dev/null || true
     fi
 fi
 

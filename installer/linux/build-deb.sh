@@ -26,7 +26,7 @@ done
 
 if [ -z "$binary" ]; then
     log "building shiftready ($profile)"
-    (cd "$REPO_ROOT" && cargo build --locked --profile "$profile" -p shiftready --bin shiftready)
+    (cd "$REPO_ROOT" && cargo build --profile "$profile" -p shiftready --bin shiftready)
     binary=$TARGET_DIR/$(profile_dir "$profile")/shiftready
 fi
 [ -x "$binary" ] || die "no executable at $binary"
@@ -77,6 +77,11 @@ printf 'Source: shiftready\n\nPackage: shiftready\nArchitecture: any\n' >"$work/
 depends=$(cd "$work/shlibs" && dpkg-shlibdeps -O "$root/usr/bin/shiftready" 2>/dev/null |
     sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies (is dpkg-dev installed?)"
+# The tray icon loads the AppIndicator library at run time (dlopen), which dpkg-shlibdeps
+# cannot see.
+if grep -qa 'appindicator3\.so' "$root/usr/bin/shiftready"; then
+    depends="$depends, libayatana-appindicator3-1 | libappindicator3-1"
+fi
 
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat >"$root/DEBIAN/control" <<EOF
@@ -86,7 +91,6 @@ Architecture: $arch
 Maintainer: ShiftReady <it@shiftready.invalid>
 Installed-Size: $installed_size
 Depends: $depends, debconf (>= 0.5) | debconf-2.0, util-linux (>= 2.31)
-Recommends: libayatana-appindicator3-1
 Section: utils
 Priority: optional
 Homepage: https://shiftready.invalid

@@ -36,7 +36,7 @@ if [ -z "$exe" ]; then
     log "cross-building shiftready.exe ($profile)"
     (cd "$REPO_ROOT" &&
         CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
-            cargo build --locked --profile "$profile" --target "$target" -p shiftready --bin shiftready)
+            cargo build --profile "$profile" --target "$target" -p shiftready --bin shiftready)
     exe=$TARGET_DIR/$target/$(profile_dir "$profile")/shiftready.exe
 fi
 [ -f "$exe" ] || die "no such file: $exe"
