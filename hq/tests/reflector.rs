@@ -277,3 +277,57 @@ async fn sender_table_stays_bounded() {
     assert_eq!(s.evicted, 40 - s.senders);
     r.stop().await;
 }
+
+/// `shiftready-hq reflector --listen ADDR` as a real process: it prints where it listens,
+/// answers probes, survives garbage, and a probe through it gets same-length replies.
+#[tokio::test]
+async fn the_real_binary_reflects() {
+    use std::io::BufRead;
+    for listen in ["127.0.0.1:0", "[::1]:0"] {
+        let data = tempfile_dir();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shiftready-hq"))
+            .args(["reflector", "--listen", listen])
+            .env("XDG_DATA_HOME", &data)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr: SocketAddr = line
+            .trim()
+            .rsplit("udp://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let c = client_for(addr).await;
+        c.send(b"garbage").await.unwrap();
+        c.send(&[0u8; 5000]).await.unwrap();
+        for seq in 0..5 {
+            let req = request(3, seq, probe::VOICE_PAYLOAD);
+            c.send(&req).await.unwrap();
+            let rep = recv_within(&c, 2000).await.expect("the binary answers");
+            assert_eq!(rep.len(), req.len());
+            assert_eq!(Reply::decode(&rep).unwrap().reflector_count, seq + 1);
+        }
+        assert!(child.try_wait().unwrap().is_none(), "still running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let _ = std::fs::remove_dir_all(&data);
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("sr-refl-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
