@@ -98,7 +98,8 @@ impl ChecksConfig {
 impl Validate for AgentConfig {
     fn validate(&self, p: &mut Vec<(String, String)>) {
         let url = self.hq.url.trim();
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        let is_http = url.starts_with("http://") || url.starts_with("https://");
+        if !url.is_empty() && !is_http {
             p.push((
                 "hq.url".into(),
                 format!("'{url}' must start with https:// (or http:// for a local test)"),

@@ -25,6 +25,8 @@ pub struct ExitError {
 }
 
 impl ExitError {
+    /// Builds the error already wrapped in `anyhow`, which is what every caller returns.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(code: i32, message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(ExitError {
             code,

@@ -403,7 +403,7 @@ impl Validate for Policy {
         if !(z.seconds >= 0.5 && z.seconds <= 60.0) {
             p.push(("noise.seconds".into(), "must be between 0.5 and 60".into()));
         }
-        if !(z.quiet_max_dbfs_a <= z.laeq_dbfs_a.pass) {
+        if z.quiet_max_dbfs_a.is_nan() || z.quiet_max_dbfs_a > z.laeq_dbfs_a.pass {
             p.push((
                 "noise.quiet_max_dbfs_a".into(),
                 "must be at most noise.laeq_dbfs_a.pass".into(),
