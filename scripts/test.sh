@@ -14,9 +14,6 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
   pg_lsclusters --no-header | while read -r ver name _port status _rest; do
     if [ "$status" != online ]; then $SUDO pg_ctlcluster "$ver" "$name" start || true; fi
   done
-  if [ "$(id -u)" -eq 0 ] && pg_lsclusters --no-header | grep -q online; then
-    export SHIFTREADY_PG_URL=${SHIFTREADY_PG_URL:-"postgres://postgres@%2Fvar%2Frun%2Fpostgresql/postgres"}
-  fi
 fi
 
 mkdir -p target
