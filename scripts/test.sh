@@ -14,6 +14,14 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
   pg_lsclusters --no-header | while read -r ver name _port status _rest; do
     if [ "$status" != online ]; then $SUDO pg_ctlcluster "$ver" "$name" start || true; fi
   done
+  # The tests connect over the local socket as the current user (peer authentication), so
+  # that user needs a PostgreSQL role allowed to create the per-test databases.
+  me=$(id -un)
+  if [ "$me" != postgres ] && command -v psql >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then asp=(su postgres -c); else asp=(sudo -u postgres sh -c); fi
+    "${asp[@]}" "psql -Atqc \"SELECT 1 FROM pg_roles WHERE rolname = '$me'\" | grep -q 1 || createuser --superuser '$me'" \
+      || echo "test: could not create a PostgreSQL role for $me; PostgreSQL tests may be skipped"
+  fi
 fi
 
 mkdir -p target
