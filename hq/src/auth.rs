@@ -151,7 +151,22 @@ impl FromRequestParts<AppState> for DashAuth {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
         match it_auth(parts, st).await {
             Ok(Some(it)) => Ok(DashAuth(it)),
-            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Ok(None) => {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let to = if here == "/" {
+                    "/login".to_string()
+                } else {
+                    format!(
+                        "/login?{}",
+                        serde_urlencoded::to_string([("next", here)]).unwrap_or_default()
+                    )
+                };
+                Err(Redirect::to(&to).into_response())
+            }
             Err(e) => Err(e.into_response()),
         }
     }

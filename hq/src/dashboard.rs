@@ -65,7 +65,8 @@ form.filter label{display:flex;flex-direction:column;font-size:.85rem}
 input,select,button{font:inherit;padding:.25rem .4rem}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.35rem .55rem;border-bottom:1px solid #e1e5ea;vertical-align:top}
-th{background:#eef1f4;font-size:.9rem}
+thead th{background:#eef1f4;font-size:.9rem}
+caption{text-align:left;padding:.2rem 0}
 td.state{white-space:nowrap;font-weight:600}
 nav.pages{margin:.8rem 0;display:flex;gap:1rem;align-items:center}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem;background:#fff;padding:.8rem;border:1px solid #e1e5ea}
@@ -563,28 +564,48 @@ pub fn chart(
     )
 }
 
-fn login_page(error: Option<&str>) -> Html<String> {
+/// Where to go after signing in: a local path only (never another site).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n)
+            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 500 =>
+        {
+            n
+        }
+        _ => "/",
+    }
+}
+
+fn login_page(error: Option<&str>, next: Option<&str>) -> Html<String> {
     let err = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
         .unwrap_or_default();
     let body = format!(
         "<section class=\"login\"><h1>Sign in</h1>{err}<form method=\"post\" action=\"/login\">\
+         <input type=\"hidden\" name=\"next\" value=\"{next}\">\
          <label>User name<input name=\"user\" autocomplete=\"username\" required autofocus></label>\
          <label>Password<input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
          <button type=\"submit\">Sign in</button></form>\
-         <p class=\"muted\">Scripts can send an API token as <code>Authorization: Bearer</code> instead.</p></section>"
+         <p class=\"muted\">Scripts can send an API token as <code>Authorization: Bearer</code> instead.</p></section>",
+        next = esc(safe_next(next))
     );
     page("Sign in", None, &body, false)
 }
 
-async fn login_form() -> Html<String> {
-    login_page(None)
+#[derive(serde::Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_form(ApiQuery(q): ApiQuery<NextQuery>) -> Html<String> {
+    login_page(None, q.next.as_deref())
 }
 
 #[derive(serde::Deserialize)]
 struct LoginForm {
     user: String,
     password: String,
+    next: Option<String>,
 }
 
 async fn login(State(st): State<AppState>, req: Request) -> Result<Response, AppError> {
@@ -593,7 +614,7 @@ async fn login(State(st): State<AppState>, req: Request) -> Result<Response, App
         Err(_) => {
             return Ok((
                 StatusCode::BAD_REQUEST,
-                login_page(Some("Enter a user name and a password.")),
+                login_page(Some("Enter a user name and a password."), None),
             )
                 .into_response());
         }
@@ -601,14 +622,14 @@ async fn login(State(st): State<AppState>, req: Request) -> Result<Response, App
     if form.user.len() > 200 || form.password.len() > 1000 {
         return Ok((
             StatusCode::BAD_REQUEST,
-            login_page(Some("That user name or password is too long.")),
+            login_page(Some("That user name or password is too long."), None),
         )
             .into_response());
     }
     let Some(role) = st.db.check_user(&form.user, &form.password).await? else {
         return Ok((
             StatusCode::UNAUTHORIZED,
-            login_page(Some("Wrong user name or password.")),
+            login_page(Some("Wrong user name or password."), form.next.as_deref()),
         )
             .into_response());
     };
@@ -616,7 +637,8 @@ async fn login(State(st): State<AppState>, req: Request) -> Result<Response, App
     let secure = if st.secure_cookies { "; Secure" } else { "" };
     let cookie =
         format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{secure}");
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+    let next = safe_next(form.next.as_deref()).to_string();
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
 async fn logout(State(st): State<AppState>, req: Request) -> Result<Response, AppError> {

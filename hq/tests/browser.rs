@@ -1,0 +1,390 @@
+//! A real browser: headless Chromium signs in to the dashboard of the real HQ binary after a
+//! simulated fleet has reported, and we assert what a person sees. Screenshots are saved under
+//! the target directory (`target/tmp/dashboard-*.png`).
+//!
+//! Skipped (with a SKIPPED line) when `/usr/bin/chromium` is not installed, unless
+//! `SHIFTREADY_REQUIRE_BROWSER=1`.
+
+mod common;
+
+use chrono::Utc;
+use common::{Server, client, hq_cmd, last_line};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const PASSWORD: &str = "viewer password 42";
+
+fn report(status: [&str; 5], hints: [&str; 5], rtt: f64, mos: f64, noise: f64) -> Value {
+    let names = ["os", "hardware", "network", "headset", "noise"];
+    let mut checks = serde_json::Map::new();
+    for i in 0..5 {
+        let metrics = match names[i] {
+            "network" => {
+                json!({"rtt_ms_median": rtt, "jitter_up_ms": rtt / 10.0, "jitter_down_ms": rtt / 12.0, "loss_up_pct": 0.2, "loss_down_pct": 0.5, "mos": mos})
+            }
+            "noise" => {
+                json!({"laeq_dbfs": noise, "classification": if noise > -40.0 { "voices" } else { "quiet" }})
+            }
+            "headset" => json!({"device": "Jabra Evolve2 40", "transport": "usb"}),
+            _ => json!({}),
+        };
+        checks.insert(
+            names[i].into(),
+            json!({"status": status[i], "metrics": metrics, "hint": hints[i]}),
+        );
+    }
+    let readiness = if status.contains(&"fail") {
+        "not_ready"
+    } else if status.contains(&"error") {
+        "unknown"
+    } else if status.contains(&"warn") {
+        "degraded"
+    } else {
+        "ready"
+    };
+    json!({"schema": 1, "readiness": readiness, "checks": checks})
+}
+
+async fn send(url: &str, key: &str, events: Vec<Value>) {
+    let r = client()
+        .post(format!("{url}/api/v1/events"))
+        .bearer_auth(key)
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+fn ev(kind: &str, at: chrono::DateTime<Utc>, extra: Value) -> Value {
+    let mut v = json!({"id": uuid::Uuid::new_v4(), "at": at, "sent_at": Utc::now(), "kind": kind});
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+/// Serves a page that signs in to HQ by posting the login form (same site as HQ: 127.0.0.1),
+/// so the browser carries the session cookie on to `next`.
+async fn login_helper(hq: &str, next: &str) -> String {
+    let page = format!(
+        "<!DOCTYPE html><html><body><form id=\"f\" method=\"post\" action=\"{hq}/login\">\
+         <input name=\"user\" value=\"it-viewer\"><input name=\"password\" value=\"{PASSWORD}\">\
+         <input name=\"next\" value=\"{next}\"></form>\
+         <script>document.getElementById('f').submit()</script></body></html>"
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let page = page.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+fn chromium(profile: &Path, args: &[&str], url: &str) -> String {
+    let out = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--virtual-time-budget=8000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("running chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn shot_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_a_real_browser() {
+    if !Path::new(CHROMIUM).exists() {
+        if std::env::var("SHIFTREADY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!(
+                "SHIFTREADY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
+            );
+        }
+        println!("SKIPPED dashboard_in_a_real_browser: {CHROMIUM} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let secret = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "main"], None).1);
+    // A remote site with a 5 s lost-contact window, so one agent can go offline quickly.
+    let remote = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "remote"], None).1);
+    assert_eq!(
+        hq_cmd(
+            &db,
+            &["user", "add", "it-viewer", "--role", "viewer"],
+            Some(PASSWORD)
+        )
+        .0,
+        0
+    );
+    let policy = dir.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "[shift]\nheartbeat_seconds = 5\nlost_contact_after_missed = 1\n",
+    )
+    .unwrap();
+    assert_eq!(
+        hq_cmd(
+            &db,
+            &[
+                "policy",
+                "set",
+                "--site",
+                "remote",
+                policy.to_str().unwrap()
+            ],
+            None
+        )
+        .0,
+        0
+    );
+    let server = Server::start(
+        &db,
+        &["--enroll-per-minute", "100", "--sweep-seconds", "0.5"],
+    );
+    let url = server.url.clone();
+
+    // The fleet: 7 ready, 2 degraded, 1 not ready, 1 offline; 5 signed in.
+    let mut keys = Vec::new();
+    for i in 0..11 {
+        let host = match i {
+            9 => "ws-notready-09".to_string(),
+            10 => "ws-gone-10".to_string(),
+            _ => format!("ws-{i:02}"),
+        };
+        let r: Value = client()
+            .post(format!("{url}/api/v1/enroll"))
+            .json(&json!({"secret": if i == 10 { &remote } else { &secret }, "hostname": host, "os": "Debian GNU/Linux 12"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        keys.push((
+            r["device_id"].as_str().unwrap().to_string(),
+            r["device_key"].as_str().unwrap().to_string(),
+        ));
+    }
+    // The one that goes offline reports first, then falls silent.
+    let pass = ["pass"; 5];
+    let none = [""; 5];
+    send(
+        &url,
+        &keys[10].1,
+        vec![ev(
+            "report",
+            Utc::now(),
+            json!({"report": report(pass, none, 30.0, 4.3, -55.0)}),
+        )],
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let noisy = "Background voices were heard; close the door or move to a quieter room.";
+    let no_headset = "Plug in your headset and make it the default microphone.";
+    for (i, (_, key)) in keys.iter().enumerate().take(10) {
+        let mut events = Vec::new();
+        let (st, hints) = match i {
+            7 | 8 => (
+                ["pass", "pass", "pass", "pass", "warn"],
+                ["", "", "", "", noisy],
+            ),
+            9 => (
+                ["pass", "pass", "warn", "fail", "pass"],
+                [
+                    "",
+                    "",
+                    "Use a wired connection to the router instead of Wi-Fi.",
+                    no_headset,
+                    "",
+                ],
+            ),
+            _ => (pass, none),
+        };
+        // A day of reports for the charts: every 2 hours.
+        for h in (0..24i32).step_by(2).rev() {
+            let at = Utc::now() - chrono::Duration::hours(h.into()) - chrono::Duration::minutes(5);
+            let wobble = ((h as f64) * 0.7 + i as f64).sin();
+            let rtt = if i == 9 {
+                180.0 + 60.0 * wobble
+            } else {
+                28.0 + 6.0 * wobble
+            };
+            let mos = if i == 9 {
+                3.7 + 0.2 * wobble
+            } else {
+                4.35 + 0.03 * wobble
+            };
+            let noise = if i == 7 || i == 8 {
+                -35.0 + 3.0 * wobble
+            } else {
+                -52.0 + 2.0 * wobble
+            };
+            let (s, hn) = if h == 0 { (st, hints) } else { (pass, none) };
+            events.push(ev(
+                "report",
+                at,
+                json!({"report": report(s, hn, rtt, mos, noise)}),
+            ));
+        }
+        if i < 5 {
+            events.push(ev(
+                "sign_in",
+                Utc::now() - chrono::Duration::hours(1),
+                json!({"reason": "auto", "readiness": "ready"}),
+            ));
+        }
+        send(&url, key, events).await;
+    }
+    if true {
+        // ws-01 signed out earlier for a suspend, then back in: a shift log with three lines.
+        let k = &keys[1].1;
+        send(
+            &url,
+            k,
+            vec![
+                ev(
+                    "sign_out",
+                    Utc::now() - chrono::Duration::minutes(40),
+                    json!({"reason": "suspend", "readiness": "ready"}),
+                ),
+                ev(
+                    "sign_in",
+                    Utc::now() - chrono::Duration::minutes(30),
+                    json!({"reason": "manual", "readiness": "ready"}),
+                ),
+            ],
+        )
+        .await;
+    }
+
+    // The fleet page, signed in through the login form.
+    let profile = tempfile::tempdir().unwrap();
+    let helper = login_helper(&url, "/?sort=state").await;
+    let dom = chromium(profile.path(), &["--dump-dom"], &helper);
+    let count = |state: &str| -> String {
+        let marker = format!("data-count=\"{state}\"><span class=\"n\">");
+        let at = dom
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {state} count in:\n{dom}"))
+            + marker.len();
+        dom[at..].split('<').next().unwrap().to_string()
+    };
+    assert_eq!(count("ready"), "7", "{dom}");
+    assert_eq!(count("degraded"), "2");
+    assert_eq!(count("not_ready"), "1");
+    assert_eq!(count("offline"), "1");
+    assert_eq!(count("signed_in"), "5");
+    assert_eq!(count("total"), "11");
+    // Sorted worst first: the not-ready agent leads the table, with what to fix.
+    let first_row = dom
+        .split("<tbody>")
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap();
+    assert!(
+        first_row.contains("ws-notready-09") && first_row.contains("Not ready"),
+        "{first_row}"
+    );
+    assert!(first_row.contains(no_headset), "{first_row}");
+    assert!(dom.contains("Signed in as it-viewer"));
+
+    let fleet_png = shot_path("dashboard-fleet.png");
+    let _ = std::fs::remove_file(&fleet_png);
+    let profile2 = tempfile::tempdir().unwrap();
+    chromium(
+        profile2.path(),
+        &[
+            &format!("--screenshot={}", fleet_png.display()),
+            "--window-size=1280,900",
+        ],
+        &helper,
+    );
+    assert!(
+        std::fs::metadata(&fleet_png)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "a fleet screenshot"
+    );
+
+    // The not-ready agent's page: every check with its figures and hint, the charts, its log.
+    let id = &keys[9].0;
+    let helper = login_helper(&url, &format!("/agents/{id}")).await;
+    let profile3 = tempfile::tempdir().unwrap();
+    let dom = chromium(profile3.path(), &["--dump-dom"], &helper);
+    assert!(dom.contains("<h1>ws-notready-09"), "{dom}");
+    for check in ["os", "hardware", "network", "headset", "noise"] {
+        assert!(
+            dom.contains(&format!("data-check=\"{check}\"")),
+            "{check} row"
+        );
+    }
+    assert!(dom.contains(no_headset));
+    assert!(dom.contains("Jabra Evolve2 40"));
+    assert_eq!(dom.matches("<svg").count(), 5, "five charts");
+    assert!(dom.contains("Round-trip time over the last 24 hours: 12 readings"));
+    assert!(
+        dom.contains("No sign-ins or sign-outs in the last 7 days."),
+        "it never signed in"
+    );
+    let agent_png = shot_path("dashboard-agent.png");
+    let _ = std::fs::remove_file(&agent_png);
+    let profile4 = tempfile::tempdir().unwrap();
+    chromium(
+        profile4.path(),
+        &[
+            &format!("--screenshot={}", agent_png.display()),
+            "--window-size=1280,1600",
+        ],
+        &helper,
+    );
+    assert!(
+        std::fs::metadata(&agent_png)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "an agent screenshot"
+    );
+    println!(
+        "screenshots: {} {}",
+        fleet_png.display(),
+        agent_png.display()
+    );
+}
