@@ -162,7 +162,7 @@ async fn fleet(
         ("signed_in", summary.signed_in, "Signed in now"),
     ] {
         let sym = if state == "signed_in" {
-            "⏻"
+            "→"
         } else {
             state_label(state).0
         };
