@@ -96,10 +96,10 @@ pub struct UiEnds {
 
 enum Control {
     Ipc(Request, oneshot::Sender<Response>),
-    CheckDone(Report),
+    CheckDone(Box<Report>),
     Sample(Sample),
     Delivery(Attempt),
-    Policy(proto::api::PolicyResponse),
+    Policy(Box<proto::api::PolicyResponse>),
     Power(Input),
 }
 
@@ -240,7 +240,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
             loop {
                 match sink.policy().await {
                     Ok(p) => {
-                        if ctl.send(Control::Policy(p)).await.is_err() {
+                        if ctl.send(Control::Policy(Box::new(p))).await.is_err() {
                             break;
                         }
                     }
@@ -378,10 +378,10 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
                 core.input(now, input).await;
             }
             Control::Ipc(req, reply) => core.request(now, req, reply).await,
-            Control::CheckDone(report) => core.check_done(now, report).await,
+            Control::CheckDone(report) => core.check_done(now, *report).await,
             Control::Sample(s) => core.sample(now, s).await,
             Control::Delivery(a) => core.delivery(now, a).await,
-            Control::Policy(p) => core.policy(p),
+            Control::Policy(p) => core.policy(*p),
         }
     }
     tasks.abort_all();
@@ -580,7 +580,7 @@ impl Core {
         let ctl = self.ctl.clone();
         tokio::spawn(async move {
             let report = monitor::full_check(ctx).await;
-            let _ = ctl.send(Control::CheckDone(report)).await;
+            let _ = ctl.send(Control::CheckDone(Box::new(report))).await;
         });
     }
 
