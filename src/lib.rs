@@ -16,8 +16,8 @@ pub mod hysteresis;
 pub mod ipc;
 pub mod output;
 pub mod platform;
+pub mod probe;
 pub mod shift;
 pub mod spool;
 #[cfg(feature = "tray")]
 pub mod tray;
-pub mod probe;
