@@ -94,10 +94,32 @@ pub struct Inventory {
 
 /// Known headset makers and product words, lower case. Only the fallback.
 const HEADSET_WORDS: &[&str] = &[
-    "headset", "jabra", "plantronics", "poly ", "poly-", "blackwire", "voyager", "savi", "epos",
-    "sennheiser", "logitech h", "logi zone", "zone wired", "zone vibe", "yealink uh", "yealink bh",
-    "microsoft modern", "teams headset", "evolve", "biz ", "hyperx cloud", "corsair void",
-    "steelseries arctis", "hands-free", "handsfree", "hfp",
+    "headset",
+    "jabra",
+    "plantronics",
+    "poly ",
+    "poly-",
+    "blackwire",
+    "voyager",
+    "savi",
+    "epos",
+    "sennheiser",
+    "logitech h",
+    "logi zone",
+    "zone wired",
+    "zone vibe",
+    "yealink uh",
+    "yealink bh",
+    "microsoft modern",
+    "teams headset",
+    "evolve",
+    "biz ",
+    "hyperx cloud",
+    "corsair void",
+    "steelseries arctis",
+    "hands-free",
+    "handsfree",
+    "hfp",
 ];
 
 /// Guesses form factor and transport from a name (the fallback source).
@@ -114,7 +136,12 @@ pub fn classify_name(name: &str) -> (FormFactor, Transport) {
     } else {
         FormFactor::Unknown
     };
-    let transport = if n.contains("bluetooth") || n.contains(" bt ") || n.contains("hands-free") || n.contains("hfp") || n.contains("a2dp") {
+    let transport = if n.contains("bluetooth")
+        || n.contains(" bt ")
+        || n.contains("hands-free")
+        || n.contains("hfp")
+        || n.contains("a2dp")
+    {
         Transport::Bluetooth
     } else if n.contains("usb") {
         Transport::Usb
@@ -158,8 +185,16 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         .with("is_default_output", chosen.map(|_| out_is_headset))
         .with("bluetooth_allowed", p.bluetooth_allowed);
 
-    let real = inv.devices.iter().filter(|d| d.transport != Transport::Virtual).count();
-    let set = |r: CheckResult, s: Status, hint: String| CheckResult { status: s, hint, ..r };
+    let real = inv
+        .devices
+        .iter()
+        .filter(|d| d.transport != Transport::Virtual)
+        .count();
+    let set = |r: CheckResult, s: Status, hint: String| CheckResult {
+        status: s,
+        hint,
+        ..r
+    };
     if real == 0 && headsets.is_empty() {
         return set(
             r,
@@ -170,7 +205,11 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         );
     }
     let Some(h) = chosen else {
-        let status = if p.required { Status::Fail } else { Status::Pass };
+        let status = if p.required {
+            Status::Fail
+        } else {
+            Status::Pass
+        };
         let hint = if p.required {
             "No headset found: plug in your headset and make it the default microphone."
         } else {
@@ -179,7 +218,11 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         return set(r, status, hint.into());
     };
     if with_mic.is_empty() {
-        let status = if p.required { Status::Fail } else { Status::Warn };
+        let status = if p.required {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
         return set(
             r,
             status,
@@ -213,7 +256,11 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
                 ),
             );
         }
-        let status = if p.must_be_default { Status::Fail } else { Status::Warn };
+        let status = if p.must_be_default {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
         let other = default_in.map_or("another device".to_string(), |d| d.name.clone());
         return set(
             r,
@@ -348,14 +395,26 @@ mod tests {
     }
 
     fn builtin(default: bool) -> AudioDevice {
-        let mut d = dev("Built-in Audio", true, true, FormFactor::Unknown, Transport::BuiltIn);
+        let mut d = dev(
+            "Built-in Audio",
+            true,
+            true,
+            FormFactor::Unknown,
+            Transport::BuiltIn,
+        );
         d.default_input = default;
         d.default_output = default;
         d
     }
 
     fn jabra(default: bool) -> AudioDevice {
-        let mut d = dev("Jabra Evolve2 40", true, true, FormFactor::Headset, Transport::Usb);
+        let mut d = dev(
+            "Jabra Evolve2 40",
+            true,
+            true,
+            FormFactor::Headset,
+            Transport::Usb,
+        );
         d.default_input = default;
         d.default_output = default;
         d
@@ -365,22 +424,41 @@ mod tests {
     fn no_headset_fails_with_plug_in_hint() {
         let r = evaluate(&inv(vec![builtin(true)]), &HeadsetPolicy::default());
         assert_eq!(r.status, Status::Fail);
-        assert!(r.hint.starts_with("No headset found: plug in"), "{}", r.hint);
+        assert!(
+            r.hint.starts_with("No headset found: plug in"),
+            "{}",
+            r.hint
+        );
         assert_eq!(r.metrics["headset_present"], false);
     }
 
     #[test]
     fn headset_not_default_says_so_plainly() {
-        let r = evaluate(&inv(vec![builtin(true), jabra(false)]), &HeadsetPolicy::default());
+        let r = evaluate(
+            &inv(vec![builtin(true), jabra(false)]),
+            &HeadsetPolicy::default(),
+        );
         assert_eq!(r.status, Status::Fail);
-        assert!(r.hint.contains("still uses Built-in Audio as the microphone"), "{}", r.hint);
-        assert!(r.hint.contains("make Jabra Evolve2 40 the default input"), "{}", r.hint);
+        assert!(
+            r.hint
+                .contains("still uses Built-in Audio as the microphone"),
+            "{}",
+            r.hint
+        );
+        assert!(
+            r.hint.contains("make Jabra Evolve2 40 the default input"),
+            "{}",
+            r.hint
+        );
         assert_eq!(r.metrics["is_default_input"], false);
     }
 
     #[test]
     fn default_headset_passes() {
-        let r = evaluate(&inv(vec![builtin(false), jabra(true)]), &HeadsetPolicy::default());
+        let r = evaluate(
+            &inv(vec![builtin(false), jabra(true)]),
+            &HeadsetPolicy::default(),
+        );
         assert_eq!(r.status, Status::Pass, "{}", r.hint);
         assert_eq!(r.metrics["transport"], "usb");
         assert_eq!(r.metrics["is_default_output"], true);
@@ -388,7 +466,13 @@ mod tests {
 
     #[test]
     fn bluetooth_disallowed_fails_allowed_passes() {
-        let mut bt = dev("WH-1000XM4", true, true, FormFactor::Headset, Transport::Bluetooth);
+        let mut bt = dev(
+            "WH-1000XM4",
+            true,
+            true,
+            FormFactor::Headset,
+            Transport::Bluetooth,
+        );
         bt.default_input = true;
         bt.default_output = true;
         let mut p = HeadsetPolicy::default();
@@ -401,7 +485,13 @@ mod tests {
 
     #[test]
     fn headphones_without_mic_fail() {
-        let mut h = dev("Jabra Elite", false, true, FormFactor::Headset, Transport::Bluetooth);
+        let mut h = dev(
+            "Jabra Elite",
+            false,
+            true,
+            FormFactor::Headset,
+            Transport::Bluetooth,
+        );
         h.default_output = true;
         let r = evaluate(&inv(vec![builtin(false), h]), &HeadsetPolicy::default());
         assert_eq!(r.status, Status::Fail);
@@ -416,7 +506,11 @@ mod tests {
         b.default_output = true;
         let r = evaluate(&inv(vec![b, j]), &HeadsetPolicy::default());
         assert_eq!(r.status, Status::Warn);
-        assert!(r.hint.contains("Sound plays through Built-in Audio"), "{}", r.hint);
+        assert!(
+            r.hint.contains("Sound plays through Built-in Audio"),
+            "{}",
+            r.hint
+        );
     }
 
     #[test]
@@ -439,6 +533,9 @@ mod tests {
             classify_name("Built-in Audio Analog Stereo").0,
             FormFactor::Unknown
         );
-        assert_eq!(classify_name("HDA Intel PCH, ALC3246 Analog").0, FormFactor::Unknown);
+        assert_eq!(
+            classify_name("HDA Intel PCH, ALC3246 Analog").0,
+            FormFactor::Unknown
+        );
     }
 }

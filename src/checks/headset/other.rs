@@ -17,7 +17,9 @@ pub fn inventory(_wanted_input: &str) -> anyhow::Result<Inventory> {
         .map(|i| i.to_string());
     let mut devices = Vec::new();
     for dev in host.devices()? {
-        let Ok(desc) = dev.description() else { continue };
+        let Ok(desc) = dev.description() else {
+            continue;
+        };
         let id = dev.id().map(|i| i.to_string()).unwrap_or_default();
         let name = desc.name().to_string();
         let host_form = match desc.device_type() {
