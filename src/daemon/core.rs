@@ -435,11 +435,12 @@ impl Core {
         };
         let state = with_state
             .then(|| serde_json::to_string(&self.machine.persisted()).unwrap_or_default());
-        if let Err(e) = self.spool.record(&event, state.as_deref()).await {
-            tracing::error!(
+        match self.spool.record(&event, state.as_deref()).await {
+            Ok(_) => tracing::debug!(id = %event.id, kind = event.kind(), "event recorded"),
+            Err(e) => tracing::error!(
                 "could not write a {} event to the spool: {e:#}",
                 event.kind()
-            );
+            ),
         }
         self.delivery_wake.notify_one();
     }

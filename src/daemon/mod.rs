@@ -103,8 +103,24 @@ pub struct UiLink {
 pub const TEST_REPORT_ENV: &str = "SHIFTREADY_TEST_REPORT";
 
 /// HQ as a delivery sink, when this agent has an HQ URL and has enrolled.
-pub fn sink_for(_loaded: &Loaded) -> anyhow::Result<Option<std::sync::Arc<dyn delivery::Sink>>> {
-    Ok(None)
+/// Without an enrollment the events stay in the spool until the next start after `enroll`.
+pub fn sink_for(loaded: &Loaded) -> anyhow::Result<Option<std::sync::Arc<dyn delivery::Sink>>> {
+    match crate::hq_client::HqClient::for_device(loaded) {
+        Ok(Some(c)) => {
+            tracing::info!("delivering events to HQ at {}", c.url());
+            Ok(Some(std::sync::Arc::new(c)))
+        }
+        Ok(None) => {
+            if !loaded.config.hq.url.trim().is_empty() {
+                tracing::warn!(
+                    "hq.url is set but this computer is not enrolled; events stay in the spool \
+                     until `shiftready enroll` and a restart of the daemon"
+                );
+            }
+            Ok(None)
+        }
+        Err(e) => Err(crate::exit::ExitError::new(e.exit_code(), e.to_string())),
+    }
 }
 
 /// `shiftready run [--headless]`.
