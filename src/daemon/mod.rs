@@ -5,7 +5,7 @@
 //! The tray (when built and not `--headless`) runs the UI on the main thread and this daemon
 //! on a tokio runtime in another thread; they talk through [`UiLink`].
 
-mod core;
+pub mod core;
 pub mod delivery;
 pub mod lock;
 pub mod monitor;

@@ -1,8 +1,84 @@
-//! The tray icon.
+//! The tray icon: the UI on the main thread (GTK on Linux), the daemon on a tokio runtime in
+//! another thread, joined by channels (`crate::daemon::UiLink`'s ends). Where there is no
+//! display or no appindicator library, the daemon runs on without an icon and logs why.
+
+pub mod icons;
+#[cfg(target_os = "linux")]
+mod linux;
 
 use crate::config::Loaded;
+use crate::ipc::StatusInfo;
+use std::path::{Path, PathBuf};
 
 /// `shiftready run` with the tray icon.
 pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
-    crate::daemon::cmd_run(&loaded, true)
+    #[cfg(target_os = "linux")]
+    {
+        linux::run(loaded)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        tracing::warn!("the tray icon is built for Linux only so far; running without an icon");
+        crate::daemon::cmd_run(&loaded, true)
+    }
+}
+
+/// The tooltip: the state in words and the shift.
+pub fn tooltip(s: &StatusInfo) -> String {
+    let state = match s.state.as_str() {
+        "ready" => "Ready for calls",
+        "degraded" => "Ready, with warnings",
+        "unknown" => "Readiness unknown",
+        "not_ready" => "Not ready for calls",
+        "offline" => "Offline: HQ cannot be reached",
+        _ => "Signed out",
+    };
+    let hm = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono::Local).format("%H:%M").to_string()
+    };
+    let shift = match (s.shift, s.next_shift) {
+        (Some(w), _) => format!("Shift until {}", hm(w.end)),
+        (None, Some(w)) => format!(
+            "Next shift {} {}–{}",
+            w.start.with_timezone(&chrono::Local).format("%a"),
+            hm(w.start),
+            hm(w.end)
+        ),
+        (None, None) => "No shift scheduled".to_string(),
+    };
+    let signed = if s.signed_in {
+        "signed in"
+    } else {
+        "signed out"
+    };
+    format!("ShiftReady: {state} ({signed})\n{shift}")
+}
+
+/// Writes the report page for the last check to the state dir and returns its path.
+pub fn write_report_page(state_dir: &Path, status: &StatusInfo) -> anyhow::Result<PathBuf> {
+    let report: Option<proto::Report> = std::fs::read(state_dir.join("last-report.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let page = crate::daemon::report_page::render(report.as_ref(), &status.state);
+    let path = state_dir.join("report.html");
+    std::fs::write(&path, page)?;
+    Ok(path)
+}
+
+/// Opens a file or URL with the desktop's default program.
+pub fn open(target: &str) {
+    #[cfg(target_os = "linux")]
+    let cmd = ("xdg-open", vec![target]);
+    #[cfg(target_os = "macos")]
+    let cmd = ("open", vec![target]);
+    #[cfg(target_os = "windows")]
+    let cmd = ("cmd", vec!["/C", "start", "", target]);
+    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+    let cmd = ("xdg-open", vec![target]);
+    match std::process::Command::new(cmd.0).args(&cmd.1).spawn() {
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => tracing::warn!("could not open {target} with {}: {e}", cmd.0),
+    }
 }

@@ -1,0 +1,217 @@
+//! The tray on Linux: GTK on the main thread, tray-icon through appindicator (an XEmbed
+//! status icon when there is no D-Bus session).
+
+use super::icons::{self, Look};
+use crate::config::Loaded;
+use crate::daemon::core::{UiEnds, status_channel};
+use crate::daemon::{Daemon, run_daemon};
+use crate::ipc::{Request, StatusInfo};
+use gtk::glib;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
+
+const SIZE: u32 = 32;
+
+struct Tray {
+    icon: TrayIcon,
+    sign: MenuItem,
+    look: Look,
+}
+
+fn icon(look: Look) -> anyhow::Result<Icon> {
+    Ok(Icon::from_rgba(icons::rgba(look, SIZE), SIZE, SIZE)?)
+}
+
+/// Whether an appindicator library can be loaded (tray-icon panics without one).
+fn appindicator_present() -> bool {
+    let names = [
+        "libayatana-appindicator3.so.1",
+        "libappindicator3.so.1",
+        "libayatana-appindicator3.so",
+        "libappindicator3.so",
+    ];
+    let dirs = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+        "/lib/x86_64-linux-gnu",
+        "/usr/local/lib",
+    ];
+    let extra = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+    dirs.iter()
+        .map(|d| d.to_string())
+        .chain(
+            extra
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        )
+        .any(|d| {
+            names
+                .iter()
+                .any(|n| std::path::Path::new(&d).join(n).exists())
+        })
+}
+
+fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
+    let menu = Menu::new();
+    let check = MenuItem::with_id("run_check", "Run check now", true, None);
+    let sign = MenuItem::with_id(
+        "sign",
+        if status.signed_in {
+            "Sign out"
+        } else {
+            "Sign in"
+        },
+        true,
+        None,
+    );
+    let report = MenuItem::with_id("report", "Show last report", true, None);
+    let open_hq = MenuItem::with_id("open_hq", "Open HQ", hq, None);
+    let quit = MenuItem::with_id("quit", "Quit", true, None);
+    menu.append_items(&[
+        &check,
+        &sign,
+        &report,
+        &open_hq,
+        &PredefinedMenuItem::separator(),
+        &quit,
+    ])?;
+    let look = Look::for_state(&status.state);
+    // tray-icon panics when the appindicator library cannot be loaded; keep that from being
+    // reported as a bug, and run on without an icon instead.
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        TrayIconBuilder::new()
+            .with_menu(Box::new(menu))
+            .with_tooltip(super::tooltip(status))
+            .with_title("ShiftReady")
+            .with_icon(icon(look).expect("icons are valid"))
+            .build()
+    }));
+    std::panic::set_hook(prev);
+    let icon = match built {
+        Ok(r) => r?,
+        Err(_) => anyhow::bail!("the appindicator library could not be loaded"),
+    };
+    Ok(Tray { icon, sign, look })
+}
+
+impl Tray {
+    fn update(&mut self, s: &StatusInfo) {
+        let look = Look::for_state(&s.state);
+        if look != self.look {
+            match icon(look).map(|i| self.icon.set_icon(Some(i))) {
+                Ok(Ok(())) => self.look = look,
+                Ok(Err(e)) => tracing::warn!("tray: could not change the icon: {e}"),
+                Err(e) => tracing::warn!("tray: {e:#}"),
+            }
+        }
+        let _ = self.icon.set_tooltip(Some(super::tooltip(s)));
+        self.sign
+            .set_text(if s.signed_in { "Sign out" } else { "Sign in" });
+    }
+}
+
+fn ask(tx: &mpsc::Sender<crate::ipc::Incoming>, req: Request) {
+    let (reply, _ignored) = oneshot::channel();
+    if tx.try_send((req, reply)).is_err() {
+        tracing::warn!("tray: the daemon is busy; try again");
+    }
+}
+
+/// `shiftready run` with the tray on Linux.
+pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
+    if let Err(e) = gtk::init() {
+        tracing::warn!("no display for the tray icon ({e}); running without an icon");
+        return crate::daemon::cmd_run(&loaded, true);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let daemon = rt.block_on(Daemon::start(loaded))?;
+    let state_dir: PathBuf = daemon.state_dir().to_path_buf();
+    let hq_url = daemon.hq_url();
+    let (req_tx, req_rx) = mpsc::channel(16);
+    let (status_tx, mut status_rx): (_, watch::Receiver<StatusInfo>) = status_channel();
+    let quit = Arc::new(Notify::new());
+    let ends = UiEnds {
+        requests: req_rx,
+        status: status_tx,
+        quit: quit.clone(),
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::Builder::new()
+        .name("shiftready-daemon".into())
+        .spawn(move || {
+            let r = rt.block_on(run_daemon(daemon, Some(ends)));
+            let _ = done_tx.send(());
+            r
+        })?;
+
+    let mut tray = if appindicator_present() {
+        match build(&status_rx.borrow_and_update().clone(), hq_url.is_some()) {
+            Ok(t) => {
+                tracing::info!("tray icon shown");
+                Some(t)
+            }
+            Err(e) => {
+                tracing::warn!("no tray icon ({e:#}); running without one");
+                None
+            }
+        }
+    } else {
+        tracing::warn!(
+            "no appindicator library (libayatana-appindicator3) found; running without a tray icon"
+        );
+        None
+    };
+
+    glib::timeout_add_local(Duration::from_millis(250), move || {
+        if done_rx.try_recv().is_ok() {
+            gtk::main_quit();
+            return glib::ControlFlow::Break;
+        }
+        if status_rx.has_changed().unwrap_or(false) {
+            let s = status_rx.borrow_and_update().clone();
+            if let Some(t) = tray.as_mut() {
+                t.update(&s);
+            }
+        }
+        while let Ok(ev) = MenuEvent::receiver().try_recv() {
+            let signed_in = status_rx.borrow().signed_in;
+            match ev.id().as_ref() {
+                "run_check" => ask(&req_tx, Request::Check),
+                "sign" if signed_in => ask(&req_tx, Request::SignOut),
+                "sign" => ask(&req_tx, Request::SignIn),
+                "report" => {
+                    let s = status_rx.borrow().clone();
+                    match super::write_report_page(&state_dir, &s) {
+                        Ok(p) => super::open(&p.to_string_lossy()),
+                        Err(e) => tracing::warn!("could not write the report page: {e:#}"),
+                    }
+                }
+                "open_hq" => {
+                    if let Some(u) = &hq_url {
+                        super::open(u);
+                    }
+                }
+                "quit" => quit.notify_one(),
+                _ => {}
+            }
+        }
+        glib::ControlFlow::Continue
+    });
+    gtk::main();
+    match worker.join() {
+        Ok(r) => r,
+        Err(_) => anyhow::bail!("the daemon thread panicked"),
+    }
+}
