@@ -25,7 +25,7 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
 fi
 
 mkdir -p target
-cargo test --workspace --all-targets --locked 2>&1 | tee target/test-output.txt
+cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
 if [ -x installer/test.sh ]; then
   bash installer/test.sh
 fi
