@@ -100,6 +100,9 @@ fn strokes(look: Look) -> (Vec<(P, P)>, f32) {
                 ((0.68, 0.30), (0.58, 0.38)),
                 ((0.78, 0.54), (0.68, 0.62)),
                 ((0.68, 0.62), (0.58, 0.54)),
+                // The break: two short ticks in the gap.
+                ((0.50, 0.16), (0.50, 0.27)),
+                ((0.50, 0.73), (0.50, 0.84)),
             ],
             0.08,
         ),
@@ -229,6 +232,21 @@ mod tests {
             assert_eq!(px[3], 0, "{look:?} corner");
             let mid = (16 * 32 + 16) * 4;
             assert_eq!(px[mid + 3], 255, "{look:?} middle");
+        }
+    }
+
+    /// Writes every icon at 64 px to `target/tray-icons/*.pam` for people to look at
+    /// (`convert target/tray-icons/offline.pam offline.png`).
+    #[test]
+    fn icons_are_written_for_review() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tray-icons");
+        std::fs::create_dir_all(&dir).unwrap();
+        for look in Look::ALL {
+            let mut f =
+                b"P7\nWIDTH 64\nHEIGHT 64\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n"
+                    .to_vec();
+            f.extend(rgba(look, 64));
+            std::fs::write(dir.join(format!("{}.pam", look.name())), f).unwrap();
         }
     }
 

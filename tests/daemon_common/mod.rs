@@ -108,6 +108,11 @@ impl Agent {
             .spawn()
             .unwrap();
         self.child = Some(child);
+        self.wait_up();
+    }
+
+    /// Waits until the daemon in `self.child` answers `status`.
+    pub fn wait_up(&mut self) {
         let until = Instant::now() + Duration::from_secs(20);
         while Instant::now() < until {
             if self.cli(&["status", "--json"]).status.success() {
