@@ -35,6 +35,49 @@ pub fn session_cookie(parts: &Parts) -> Option<String> {
     None
 }
 
+/// The 401 for a key HQ does not know.
+pub fn unknown_key() -> AppError {
+    AppError::unauthorized(
+        "unknown_key",
+        "HQ does not know this device key; enroll the device again",
+    )
+}
+
+/// The 401 for a device whose status is not `active` (`revoked` or `reenroll`).
+pub fn inactive(status: &str) -> AppError {
+    if status == "reenroll" {
+        AppError::unauthorized(
+            "reenroll",
+            "IT asked this device to enroll again: run `shiftready enroll`",
+        )
+    } else {
+        AppError::unauthorized(
+            "revoked",
+            "IT revoked this device's key; ask IT before enrolling it again",
+        )
+    }
+}
+
+/// A device key from the request, not yet checked (the ingest writer checks a whole batch of
+/// them in one query).
+#[derive(Debug, Clone)]
+pub struct DeviceKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeviceKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        match bearer(parts) {
+            None => Err(AppError::unauthorized(
+                "no_key",
+                "send this device's key as Authorization: Bearer (run `shiftready enroll` first)",
+            )),
+            Some(k) if k.len() > 200 => Err(unknown_key()),
+            Some(k) => Ok(DeviceKey(k.to_string())),
+        }
+    }
+}
+
 /// An enrolled, active device, authenticated by its key.
 #[derive(Debug, Clone)]
 pub struct DeviceAuth {

@@ -5,7 +5,7 @@
 //! Idempotent on each event's id: `INSERT ... ON CONFLICT (id) DO NOTHING`, and only newly
 //! inserted events change an agent's state. An id already held for another device is refused.
 
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use proto::event::{Event, EventBody};
@@ -36,6 +36,9 @@ pub struct Outcome {
 }
 
 struct Job {
+    /// The SHA-256 of the bearer key; the writer resolves it to a device with the batch.
+    key_hash: String,
+    /// Filled in by the writer once the key is checked.
     device_id: String,
     received_at: i64,
     skew_ms: Option<i64>,
@@ -57,17 +60,20 @@ impl Ingest {
         Ingest { tx }
     }
 
-    /// Stores a device's validated events; resolves once they are committed.
+    /// Stores validated events for the device holding `key`; resolves once they are
+    /// committed. The key is checked by the writer, for the whole batch at once, so a request
+    /// costs no database round trip of its own.
     pub async fn submit(
         &self,
-        device_id: String,
+        key: &str,
         received_at: i64,
         skew_ms: Option<i64>,
         events: Vec<Event>,
     ) -> Result<Outcome, AppError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
-            device_id,
+            key_hash: crate::crypto::hash_secret(key),
+            device_id: String::new(),
             received_at,
             skew_ms,
             events,
@@ -212,6 +218,9 @@ fn truncate(s: &str, n: usize) -> String {
 
 async fn writer(db: Db, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_JOBS);
+    // One connection kept for writing: its cache stays warm and, on SQLite, nothing else
+    // contends for the write lock in the common case.
+    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
     while let Some(job) = rx.recv().await {
         batch.push(job);
         while batch.len() < MAX_JOBS {
@@ -220,8 +229,22 @@ async fn writer(db: Db, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let jobs = std::mem::take(&mut batch);
-        let results = match write_batch(&db, &jobs).await {
+        let mut jobs = std::mem::take(&mut batch);
+        let written = match conn.take() {
+            Some(c) => Ok(c),
+            None => db.pool.acquire().await,
+        };
+        let results = match written {
+            Ok(mut c) => {
+                let r = write_batch(&mut c, db.backend, &mut jobs).await;
+                if r.is_ok() {
+                    conn = Some(c);
+                }
+                r
+            }
+            Err(e) => Err(e.into()),
+        };
+        let results = match results {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!("writing {} event batches failed: {e:#}", jobs.len());
@@ -285,11 +308,62 @@ fn placeholders(rows: usize, cols: usize) -> String {
     s
 }
 
-async fn write_batch(db: &Db, jobs: &[Job]) -> anyhow::Result<Vec<Result<Outcome, AppError>>> {
+async fn write_batch(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    jobs: &mut [Job],
+) -> anyhow::Result<Vec<Result<Outcome, AppError>>> {
+    use sqlx::Connection;
+    let mut tx = conn
+        .begin_with(match backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        })
+        .await?;
+
+    // 0. Whose keys are these? One query for the whole batch.
+    let mut hashes: Vec<&str> = jobs.iter().map(|j| j.key_hash.as_str()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let mut devices: HashMap<String, (String, String)> = HashMap::new();
+    for chunk in hashes.chunks(500) {
+        let sql = format!(
+            "SELECT id, status, key_hash FROM devices WHERE key_hash IN ({})",
+            (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for h in chunk {
+            q = q.bind(*h);
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            devices.insert(
+                r.try_get("key_hash")?,
+                (r.try_get("id")?, r.try_get("status")?),
+            );
+        }
+    }
+    let mut results: Vec<Option<Result<Outcome, AppError>>> = Vec::with_capacity(jobs.len());
+    for job in jobs.iter_mut() {
+        results.push(match devices.get(&job.key_hash) {
+            None => Some(Err(crate::auth::unknown_key())),
+            Some((_, status)) if status != "active" => Some(Err(crate::auth::inactive(status))),
+            Some((id, _)) => {
+                job.device_id = id.clone();
+                None
+            }
+        });
+    }
+    let jobs: &[Job] = jobs;
+
     // 1. Which ids does HQ hold already, and for whom?
     let all_ids: Vec<String> = jobs
         .iter()
-        .flat_map(|j| j.events.iter().map(|e| e.id.to_string()))
+        .zip(&results)
+        .filter(|(_, r)| r.is_none())
+        .flat_map(|(j, _)| j.events.iter().map(|e| e.id.to_string()))
         .collect();
     let mut owner: HashMap<String, String> = HashMap::new();
     for chunk in all_ids.chunks(500) {
@@ -304,29 +378,30 @@ async fn write_batch(db: &Db, jobs: &[Job]) -> anyhow::Result<Vec<Result<Outcome
         for id in chunk {
             q = q.bind(id.as_str());
         }
-        for r in q.fetch_all(&db.pool).await? {
+        for r in q.fetch_all(&mut *tx).await? {
             owner.insert(r.try_get("id")?, r.try_get("device_id")?);
         }
     }
 
     // 2. Refuse a job holding another device's event; pick the new events.
-    let mut results: Vec<Option<Result<Outcome, AppError>>> = Vec::with_capacity(jobs.len());
     let mut fresh: Vec<(usize, &Event)> = Vec::new();
     let mut claimed: HashMap<&Uuid, &str> = HashMap::new();
     for (ji, job) in jobs.iter().enumerate() {
+        if results[ji].is_some() {
+            continue;
+        }
         let foreign = job.events.iter().find(|e| {
             let id = e.id.to_string();
             owner.get(&id).is_some_and(|d| *d != job.device_id)
                 || claimed.get(&e.id).is_some_and(|d| *d != job.device_id)
         });
         if let Some(e) = foreign {
-            results.push(Some(Err(AppError::Forbidden(format!(
+            results[ji] = Some(Err(AppError::Forbidden(format!(
                 "the event {} belongs to another device; a device may send only its own events",
                 e.id
-            )))));
+            ))));
             continue;
         }
-        results.push(None);
         for e in &job.events {
             if !owner.contains_key(&e.id.to_string()) && !claimed.contains_key(&e.id) {
                 claimed.insert(&e.id, &job.device_id);
@@ -334,8 +409,6 @@ async fn write_batch(db: &Db, jobs: &[Job]) -> anyhow::Result<Vec<Result<Outcome
             }
         }
     }
-
-    let mut tx = db.pool.begin().await?;
 
     // 3. Insert the new events; another HQ process may have won a race for some.
     let mut inserted: HashSet<Uuid> = HashSet::new();

@@ -1,7 +1,7 @@
 //! The HTTP server: the agents' API, IT's API, the dashboard, metrics; and the background
 //! work (lost-contact sign-out, pruning) that any number of HQ processes may run at once.
 
-use crate::auth::{Admin, DeviceAuth, ItAuth};
+use crate::auth::{Admin, DeviceAuth, DeviceKey, ItAuth};
 use crate::db::{self, Db, FleetFilter, Sort};
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError};
 use crate::ingest::{self, Ingest};
@@ -180,7 +180,7 @@ async fn enroll(
 
 async fn events(
     State(st): State<AppState>,
-    dev: DeviceAuth,
+    DeviceKey(key): DeviceKey,
     ApiJson(batch): ApiJson<EventBatch>,
 ) -> Result<Json<EventAck>, AppError> {
     let now = db::now_ms();
@@ -196,10 +196,7 @@ async fn events(
         .filter_map(|e| e.sent_at)
         .map(|s| s.timestamp_millis() - now)
         .max();
-    let outcome = st
-        .ingest
-        .submit(dev.device_id, now, skew, batch.events)
-        .await?;
+    let outcome = st.ingest.submit(&key, now, skew, batch.events).await?;
     Ok(Json(EventAck {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,

@@ -211,7 +211,8 @@ pub fn hq_cmd(db_url: &str, args: &[&str], stdin: Option<&str>) -> (i32, String,
     {
         let mut si = child.stdin.take().unwrap();
         if let Some(s) = stdin {
-            si.write_all(s.as_bytes()).unwrap();
+            // The command may exit (a usage error) before it reads stdin.
+            let _ = si.write_all(s.as_bytes());
         }
     }
     let out = child.wait_with_output().unwrap();
