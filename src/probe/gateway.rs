@@ -1,7 +1,10 @@
 //! ICMP echo to the home router (the default gateway), to tell the home network from what
 //! lies beyond it. Only where the OS allows it without special rights, or where we already
-//! have them: Linux ping sockets (`net.ipv4.ping_group_range`), else a raw socket when the
-//! process may open one (root or CAP_NET_RAW). Elsewhere the probe is "unavailable".
+//! have them: datagram ICMP sockets (Linux ping sockets, allowed by
+//! `net.ipv4.ping_group_range`; macOS allows them to everyone), else a raw socket when the
+//! process may open one (root or CAP_NET_RAW). Elsewhere (Windows, for now) the probe is
+//! "unavailable". Replies are matched by a random token in the payload, with or without the
+//! IPv4 header in front (raw sockets and macOS include it).
 
 use super::stats::{quantile, rfc3550_jitter};
 use serde::Serialize;
@@ -117,7 +120,7 @@ pub fn parse_echo_reply(buf: &[u8], token: u64) -> Option<u16> {
     (t == token).then(|| u16::from_be_bytes([icmp[6], icmp[7]]))
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 mod os {
     use super::*;
     use socket2::{Domain, Protocol, Socket, Type};
@@ -196,11 +199,11 @@ mod os {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod os {
     use super::*;
 
-    /// Windows (`IcmpSendEcho`) and macOS (datagram ICMP) are not built yet: unavailable.
+    /// Windows (`IcmpSendEcho`) is not built yet: unavailable.
     pub async fn ping(
         _addr: IpAddr,
         _duration: Duration,
