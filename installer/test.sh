@@ -12,7 +12,7 @@
 #            extracts it and runs the packaged `shiftready.exe check --json` under Wine.
 #   macOS:   validates the LaunchAgent plist, the payload layout and the scripts.
 #
-# Environment: INSTALLER_TEST_PROFILE (cargo profile, default release), INSTALLER_TEST_SKIP
+# Environment: INSTALLER_TEST_PROFILE (cargo profile, default dev), INSTALLER_TEST_SKIP
 # (space-separated parts to skip: linux windows macos).
 # Needs (Debian): dpkg-dev wixl msitools gcc-mingw-w64-x86-64 wine wine64 shellcheck
 # desktop-file-utils python3, and `rustup target add x86_64-pc-windows-gnu`.
@@ -22,7 +22,9 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PROFILE=${INSTALLER_TEST_PROFILE:-release}
+# dev by default: CI has just built the debug binaries for `cargo test`, and the packaging is
+# the same for either profile.
+PROFILE=${INSTALLER_TEST_PROFILE:-dev}
 SKIP=" ${INSTALLER_TEST_SKIP:-} "
 USER1=shiftready-ci1
 USER2=shiftready-ci2
@@ -77,6 +79,8 @@ json_get() { # json_get FILE PYTHON-EXPRESSION-ON-d: prints the value, fails if 
 HQ_URL=
 SECRET=
 HQ_SKIP=
+HQ_BIN=
+HQ_DB=
 start_hq() {
     [ -n "$HQ_URL" ] && return 0
     [ -n "$HQ_SKIP" ] && return 1
@@ -92,6 +96,8 @@ start_hq() {
         return 1
     fi
     local db="sqlite://$WORK/hq.db" port
+    HQ_BIN=$hq
+    HQ_DB=$db
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     SECRET=$("$hq" enroll-secret create --site ci --database-url "$db" 2>"$WORK/hq-secret.err" | tail -n 1) || true
     check "shiftready-hq enroll-secret create prints a secret" test -n "$SECRET"
@@ -278,6 +284,14 @@ EOF
         check "$USER2 is enrolled from the debconf answers" test -s "$home2/.local/share/shiftready/device.json"
         check "debconf no longer holds the secret" \
             bash -c '! grep -qF -- "$1" /var/cache/debconf/passwords.dat /var/cache/debconf/config.dat' _ "$secret"
+        api_token=$("$HQ_BIN" token create --role viewer --database-url "$HQ_DB" 2>/dev/null | tail -n 1) || true
+        check "HQ's fleet API lists both enrolled devices" python3 - "$url" "$api_token" <<'EOF'
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/api/v1/agents", headers={"Authorization": "Bearer " + sys.argv[2]})
+body = json.load(urllib.request.urlopen(req, timeout=5))
+agents = body if isinstance(body, list) else body.get("agents", [])
+assert len(agents) >= 2, body
+EOF
         enrolled=1
     fi
     if [ "$enrolled" = 0 ]; then
