@@ -93,6 +93,15 @@ pub fn read(path: &Path, max_seconds: Option<f64>) -> Result<Mono, WavError> {
         return Err(WavError::Empty { path: p });
     }
     let samples = match (spec.sample_format, spec.bits_per_sample) {
+        // The common case, decoded straight from the data chunk's bytes (hound's per-sample
+        // iterator costs more than the whole analysis).
+        (hound::SampleFormat::Int, 16) => {
+            let mut raw = vec![0u8; frames * channels * 2];
+            let mut inner = reader.into_inner();
+            std::io::Read::read_exact(&mut inner, &mut raw)
+                .map_err(|_| WavError::Truncated { path: p.clone() })?;
+            Ok(mix_i16(&raw, channels))
+        }
         (hound::SampleFormat::Float, 32) => {
             mix(reader.into_samples::<f32>(), channels, frames, 1.0)
         }
@@ -147,6 +156,25 @@ fn mix<S: IntoF32>(
         }
     }
     Ok(out)
+}
+
+/// Interleaved 16-bit little-endian PCM to mono ±1.0.
+fn mix_i16(raw: &[u8], channels: usize) -> Vec<f32> {
+    let k = 1.0 / (32768.0 * channels as f32);
+    if channels == 1 {
+        return raw
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 * k)
+            .collect();
+    }
+    raw.chunks_exact(2 * channels)
+        .map(|fr| {
+            fr.chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32)
+                .sum::<f32>()
+                * k
+        })
+        .collect()
 }
 
 /// The sample types hound yields, as f32.
