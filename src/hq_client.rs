@@ -116,7 +116,7 @@ pub enum PolicyFetch {
     /// The ETag sent still matches: keep the cached policy.
     NotModified,
     Fresh {
-        response: PolicyResponse,
+        response: Box<PolicyResponse>,
         etag: Option<String>,
     },
 }
@@ -326,7 +326,10 @@ impl HqClient {
             .json()
             .await
             .map_err(|e| HqError::BadResponse(e.to_string()))?;
-        Ok(PolicyFetch::Fresh { response, etag })
+        Ok(PolicyFetch::Fresh {
+            response: Box::new(response),
+            etag,
+        })
     }
 }
 
@@ -364,7 +367,7 @@ impl crate::daemon::delivery::Sink for HqClient {
         let c = self.clone();
         Box::pin(async move {
             match HqClient::policy(&c, None).await? {
-                PolicyFetch::Fresh { response, .. } => Ok(response),
+                PolicyFetch::Fresh { response, .. } => Ok(*response),
                 PolicyFetch::NotModified => {
                     anyhow::bail!("HQ answered 'not modified' to a request without an ETag")
                 }

@@ -7,6 +7,9 @@ use std::path::Path;
 /// A CSV line of `shifts import` that could not be used: `(line, message)`.
 pub type CsvProblem = (usize, String);
 
+/// A usable CSV line: `(line, agent, start_ms, end_ms)`.
+pub type CsvShift = (usize, String, i64, i64);
+
 /// Splits one CSV line (RFC 4180 quoting).
 fn split_csv(line: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -30,7 +33,7 @@ fn split_csv(line: &str) -> Vec<String> {
 
 /// Parses the schedule CSV (`agent,start,end` with a header line, RFC 3339 times) into
 /// `(line, agent, start_ms, end_ms)`, reporting every bad line.
-pub fn parse_shifts_csv(text: &str) -> Result<Vec<(usize, String, i64, i64)>, Vec<CsvProblem>> {
+pub fn parse_shifts_csv(text: &str) -> Result<Vec<CsvShift>, Vec<CsvProblem>> {
     let mut lines = text
         .lines()
         .enumerate()

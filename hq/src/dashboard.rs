@@ -410,7 +410,7 @@ async fn agent_page(
         b.push_str("<p>No network or noise figures in the last day.</p>");
     } else {
         b.push_str("<div class=\"charts\">");
-        let series: [(&str, &str, fn(&Sample) -> Option<f64>, Option<(f64, f64)>); 5] = [
+        let series: [Series; 5] = [
             ("Round-trip time", "ms", |s| s.rtt_ms, None),
             ("Jitter", "ms", |s| s.jitter_ms, None),
             ("Packet loss", "%", |s| s.loss_pct, None),
@@ -475,6 +475,14 @@ async fn agent_page(
     }
     Ok(page(&a.name, Some(&it.who), &b, true).into_response())
 }
+
+/// A chart: title, unit, the figure it plots, and a range it always shows.
+type Series = (
+    &'static str,
+    &'static str,
+    fn(&Sample) -> Option<f64>,
+    Option<(f64, f64)>,
+);
 
 /// An inline SVG line chart over `[t0, t1]`, described in words for screen readers.
 pub fn chart(

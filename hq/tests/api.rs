@@ -16,6 +16,15 @@ use shiftready_hq::server::{AppState, app};
 use std::collections::BTreeMap;
 use tower::ServiceExt;
 
+/// A hostile request: what it is, its key, headers, body and the status it must get.
+type Case<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Vec<(&'a str, &'a str)>,
+    Vec<u8>,
+    u16,
+);
+
 struct Resp {
     status: StatusCode,
     headers: HeaderMap,
@@ -252,7 +261,7 @@ async fn hostile_input(t: TestDb) {
     let hb = json!({"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "heartbeat", "readiness": "ready", "signed_in": true});
 
     let ct = [("content-type", "application/json")];
-    let cases: Vec<(&str, Option<&str>, Vec<(&str, &str)>, Vec<u8>, u16)> = vec![
+    let cases: Vec<Case> = vec![
         ("malformed JSON", Some(&key_a), ct.to_vec(), b"{\"events\": [".to_vec(), 400),
         ("wrong type", Some(&key_a), ct.to_vec(), br#"{"events": "lots"}"#.to_vec(), 422),
         ("missing field", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "kind": "heartbeat"}]})).unwrap(), 422),
@@ -558,7 +567,7 @@ async fn lost_contact_signs_out_exactly_once(t: TestDb) {
     for task in tasks {
         signed_out.extend(task.await.unwrap());
     }
-    assert_eq!(signed_out, [id.clone()]);
+    assert_eq!(signed_out, std::slice::from_ref(&id));
     assert_eq!(
         count(
             &t,

@@ -98,11 +98,11 @@ macro_rules! both {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$name(crate::common::sqlite().await).await;
+                    super::$name($crate::common::sqlite().await).await;
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if let Some(t) = crate::common::postgres(stringify!($name)).await {
+                    if let Some(t) = $crate::common::postgres(stringify!($name)).await {
                         super::$name(t).await;
                     }
                 }
