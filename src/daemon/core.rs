@@ -101,6 +101,9 @@ enum Control {
     Delivery(Attempt),
     Policy(Box<proto::api::PolicyResponse>),
     Power(Input),
+    /// From logind: handled, then `done` lets the machine sleep.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    Logind(Input, oneshot::Sender<()>),
 }
 
 struct Core {
@@ -212,6 +215,21 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         tasks.spawn(async move {
             let input = wait_for_stop(quit).await;
             let _ = ctl.send(Control::Power(input)).await;
+        });
+    }
+
+    // Sleep and shutdown announced by logind (Linux).
+    #[cfg(target_os = "linux")]
+    {
+        let (p_tx, mut p_rx) = mpsc::channel(4);
+        tasks.spawn(super::logind::run(p_tx));
+        let ctl = ctl_tx.clone();
+        tasks.spawn(async move {
+            while let Some((input, done)) = p_rx.recv().await {
+                if ctl.send(Control::Logind(input, done)).await.is_err() {
+                    break;
+                }
+            }
         });
     }
 
@@ -376,6 +394,18 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
             }
             Control::Power(input) => {
                 core.input(now, input).await;
+            }
+            Control::Logind(Input::Shutdown, done) => {
+                core.input(now, Input::Shutdown).await;
+                core.publish(now).await;
+                let _ = done.send(());
+                core.flush(Duration::from_secs(3)).await;
+                break;
+            }
+            Control::Logind(input, done) => {
+                core.input(now, input).await;
+                core.publish(now).await;
+                let _ = done.send(());
             }
             Control::Ipc(req, reply) => core.request(now, req, reply).await,
             Control::CheckDone(report) => core.check_done(now, *report).await,

@@ -8,6 +8,8 @@
 pub mod core;
 pub mod delivery;
 pub mod lock;
+#[cfg(target_os = "linux")]
+pub mod logind;
 pub mod monitor;
 pub mod report_page;
 
