@@ -143,6 +143,7 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
     let hq = Hq::start(POLICY);
     let mut a = Agent::new("", "");
     let device = a.enroll(&hq);
+    let mut clients = Vec::new();
     for _round in 0..8 {
         a.start();
         for _ in 0..rng.usize(1..4) {
@@ -152,11 +153,14 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
             c.arg(cmd)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
-            let _child = c.spawn().unwrap();
+            clients.push(c.spawn().unwrap());
             std::thread::sleep(Duration::from_millis(rng.u64(0..400)));
         }
         std::thread::sleep(Duration::from_millis(rng.u64(0..1500)));
         assert!(!a.signal("-KILL").success());
+    }
+    for mut c in clients {
+        let _ = c.wait();
     }
     a.start();
     assert!(a.cli(&["sign-out"]).status.success());

@@ -204,7 +204,7 @@ mod tests {
                     let lum = 0.2126 * f32::from(p[0])
                         + 0.7152 * f32::from(p[1])
                         + 0.0722 * f32::from(p[2]);
-                    if lum > 200.0 || lum < 40.0 { 2 } else { 1 }
+                    if (40.0..=200.0).contains(&lum) { 1 } else { 2 }
                 }
             })
             .collect()
