@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The ShiftReady demo, after `cargo build`: HQ on embedded SQLite (loopback only), this machine
-# enrolled as an agent, its pre-shift check sent to HQ, and the dashboard's address and login
-# printed. Everything lives in target/demo; run it again to start afresh.
+# The ShiftReady demo: installs what it needs (scripts/setup.sh demo) and builds, then runs HQ on
+# embedded SQLite (loopback only), enrolls this machine as an agent, sends its pre-shift check,
+# gives it a shift that is on now and starts the agent's daemon, which signs it in; it ends by
+# printing the dashboard's address and login. Everything lives in target/demo; run it again to
+# start afresh.
 #
 #   SHIFTREADY_DEMO_PORT   HTTP port of HQ (default 8640)
 #   SHIFTREADY_DEMO_PROBE  UDP port of HQ's probe reflector (default 8637)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/scripts/setup.sh" demo
+# shellcheck disable=SC1091
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+(cd "$root" && cargo build --bins)
 bin=${CARGO_TARGET_DIR:-$root/target}/debug
 hq=$bin/shiftready-hq
 agent=$bin/shiftready
@@ -22,10 +28,12 @@ for b in "$hq" "$agent"; do
   fi
 done
 
-# A previous demo's HQ still running: stop it (only the one this script started).
-if [ -f "$demo/hq.pid" ] && kill -0 "$(cat "$demo/hq.pid")" 2>/dev/null; then
-  kill "$(cat "$demo/hq.pid")" && sleep 1
-fi
+# A previous demo's HQ and agent still running: stop them (only the ones this script started).
+for pidfile in "$demo/agent.pid" "$demo/hq.pid"; do
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    kill "$(cat "$pidfile")" && sleep 1
+  fi
+done
 rm -rf "$demo"
 mkdir -p "$demo"
 export SHIFTREADY_HQ_DATABASE_URL="sqlite://$demo/hq.db"
@@ -64,12 +72,34 @@ set +e
 "$agent" --config "$demo/agent.toml" check
 set -e
 
+# A shift that is on now, for this agent, and a site policy that signs in whatever the checks
+# say (this machine may have no headset or microphone); then the daemon, which signs in.
+device_id=$(sed -n 's/.*"device_id": *"\([^"]*\)".*/\1/p' "$demo/agent/device.json")
+start=$(date -u -d '-1 minute' +%Y-%m-%dT%H:%M:%SZ)
+end=$(date -u -d '+8 hours' +%Y-%m-%dT%H:%M:%SZ)
+printf 'agent,start,end\n%s,%s,%s\n' "$device_id" "$start" "$end" >"$demo/shifts.csv"
+"$hq" shifts import "$demo/shifts.csv" >/dev/null
+sed 's/^readiness_bar = .*/readiness_bar = "any"/' "$root/config/policy.toml" >"$demo/policy.toml"
+"$hq" policy set --site demo "$demo/policy.toml" >/dev/null
+"$agent" --config "$demo/agent.toml" run --headless >"$demo/agent.log" 2>&1 &
+echo $! >"$demo/agent.pid"
+signed_in=no
+for _ in $(seq 1 60); do
+  if "$agent" --config "$demo/agent.toml" status --json 2>/dev/null | grep -q '"signed_in": *true'; then
+    signed_in=yes
+    break
+  fi
+  sleep 0.5
+done
+
 cat <<EOF
 
 ShiftReady HQ is running (pid $(cat "$demo/hq.pid"); log: $demo/hq.log).
+The agent's daemon is running (pid $(cat "$demo/agent.pid"); log: $demo/agent.log); signed in: $signed_in.
   Dashboard:  $url/
   Sign in as: admin
   Password:   $password
 Run the check again:  $agent --config $demo/agent.toml check
-Stop HQ:              kill $(cat "$demo/hq.pid")
+Agent status:         $agent --config $demo/agent.toml status
+Stop both:            kill $(cat "$demo/agent.pid") $(cat "$demo/hq.pid")
 EOF

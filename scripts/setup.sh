@@ -11,8 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 demo_pkgs=(build-essential pkg-config curl ca-certificates libasound2-dev libssl-dev
   libgtk-3-dev libayatana-appindicator3-dev libxdo-dev)
 test_pkgs=(alsa-utils sox espeak-ng postgresql chromium xvfb trayer imagemagick iputils-ping
-  iproute2 procps python3 msitools wine wine64 gcc-mingw-w64-x86-64 shellcheck dpkg-dev
-  fakeroot pulseaudio pulseaudio-utils)
+  iproute2 procps python3 msitools wixl wine wine64 gcc-mingw-w64-x86-64 shellcheck dpkg-dev
+  fakeroot desktop-file-utils pulseaudio pulseaudio-utils util-linux)
 
 pkgs=("${demo_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi
@@ -35,4 +35,10 @@ if ! command -v cargo >/dev/null 2>&1; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal \
       --component rustfmt,clippy
   fi
+fi
+
+# The Windows installer test cross-builds the agent.
+if [ "$what" = test ] && command -v rustup >/dev/null 2>&1; then
+  rustup target list --installed | grep -qx x86_64-pc-windows-gnu ||
+    rustup target add x86_64-pc-windows-gnu
 fi
