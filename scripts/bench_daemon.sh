@@ -37,7 +37,7 @@ URL=$(sed -n 's/^shiftready-hq: listening on //p' "$WORK/hq.out" | head -n1)
 
 start=$(date -u -d '-1 minute' +%H:%M:%S)
 end=$(date -u -d "+$((DUR + 300)) seconds" +%H:%M:%S)
-day=$(date -u -d '-1 minute' +%a | tr 'A-Z' 'a-z')
+day=$(date -u -d '-1 minute' +%a | tr '[:upper:]' '[:lower:]')
 cat >"$WORK/policy.toml" <<EOF
 [shift]
 readiness_bar = "any"
@@ -54,17 +54,21 @@ start = "$start"
 end = "$end"
 timezone = "UTC"
 EOF
+# HQ's policy wins over the local one once enrolled: the same bar there.
+"$HQ" policy set --site main "$WORK/policy.toml" >&2
 "$AGENT" --config "$WORK/agent.toml" enroll --hq "$URL" --token "$SECRET" >&2
 
 prometheus-node-exporter --web.listen-address=127.0.0.1:0 >"$WORK/ne.log" 2>&1 &
-NE=$!; PIDS+=($NE)
+NE=$!; PIDS+=("$NE")
 SHIFTREADY_LOG=shiftready=info "$AGENT" --config "$WORK/agent.toml" run --headless 2>"$WORK/agent.log" &
-AG=$!; PIDS+=($AG)
+AG=$!; PIDS+=("$AG")
 # Let both settle (the daemon's first full check at shift start), then measure.
 for _ in $(seq 100); do
   "$AGENT" --config "$WORK/agent.toml" status --json 2>/dev/null | grep -q '"signed_in": true' && break
   sleep 0.3
 done
+"$AGENT" --config "$WORK/agent.toml" status --json | grep -q '"signed_in": true' \
+  || { echo "the daemon did not sign in:" >&2; cat "$WORK/agent.log" >&2; exit 1; }
 sleep 20
 
 TCK=$(getconf CLK_TCK)
@@ -73,7 +77,7 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 a0=$(cpu $AG); n0=$(cpu $NE); t0=$(date +%s.%N)
 ars=(); nrs=()
 while :; do
-  ars+=($(rss $AG)); nrs+=($(rss $NE))
+  ars+=("$(rss $AG)"); nrs+=("$(rss $NE)")
   now=$(date +%s.%N)
   awk -v a="$now" -v b="$t0" -v d="$DUR" 'BEGIN{exit !(a-b < d)}' || break
   sleep 5
@@ -81,13 +85,13 @@ done
 a1=$(cpu $AG); n1=$(cpu $NE); t1=$(date +%s.%N)
 kill -0 $AG || { echo "the daemon died:" >&2; cat "$WORK/agent.log" >&2; exit 1; }
 STATUS=$("$AGENT" --config "$WORK/agent.toml" status --json)
-stats() { printf '%s\n' "$@" | awk '{s+=$1; if($1>m)m=$1} END{printf "%.1f %.1f", s/NR/1024, m/1024}'; }
+cp "$WORK/agent.log" target/bench-daemon-agent.log
+stats() { printf '%s\n' "$@" | awk '{s+=$1; if($1>m)m=$1} END{printf "%.1f %.1f\n", s/NR/1024, m/1024}'; }
 read -r a_mean a_max < <(stats "${ars[@]}")
 read -r n_mean n_max < <(stats "${nrs[@]}")
 a_cpu=$(awk -v d=$((a1 - a0)) -v t="$TCK" -v s="$t0" -v e="$t1" 'BEGIN{printf "%.3f", d/t/(e-s)*100}')
 n_cpu=$(awk -v d=$((n1 - n0)) -v t="$TCK" -v s="$t0" -v e="$t1" 'BEGIN{printf "%.3f", d/t/(e-s)*100}')
 secs=$(awk -v s="$t0" -v e="$t1" 'BEGIN{printf "%.0f", e-s}')
-hb=$(grep -c "heartbeat" "$WORK/agent.log" || true)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a" }'; }
 
 cat <<EOF
