@@ -12,7 +12,7 @@ demo_pkgs=(build-essential pkg-config curl ca-certificates libasound2-dev libssl
   libgtk-3-dev libayatana-appindicator3-dev libxdo-dev)
 test_pkgs=(alsa-utils sox espeak-ng postgresql chromium xvfb trayer imagemagick iputils-ping
   iproute2 procps python3 msitools wixl wine wine64 gcc-mingw-w64-x86-64 shellcheck dpkg-dev
-  fakeroot desktop-file-utils pulseaudio pulseaudio-utils util-linux)
+  fakeroot desktop-file-utils pulseaudio pulseaudio-utils util-linux dbus)
 
 pkgs=("${demo_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi
