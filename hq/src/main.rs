@@ -87,6 +87,13 @@ struct ServeArgs {
     /// Enrollment attempts allowed per client address per minute.
     #[arg(long, default_value_t = 10, value_name = "N")]
     enroll_per_minute: i64,
+    /// Reflector: probe packets per second answered per source IP address (at least 50, the
+    /// rate of one voice probe).
+    #[arg(long, default_value_t = reflector::DEFAULT_PER_SOURCE_PPS, value_name = "N")]
+    probe_per_source_pps: u32,
+    /// Reflector: probe packets per second answered in total.
+    #[arg(long, default_value_t = reflector::DEFAULT_GLOBAL_PPS, value_name = "N")]
+    probe_global_pps: u32,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +101,13 @@ struct ReflectorArgs {
     /// UDP address to answer probes on.
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
+    /// Probe packets per second answered per source IP address (at least 50, the rate of one
+    /// voice probe).
+    #[arg(long, default_value_t = reflector::DEFAULT_PER_SOURCE_PPS, value_name = "N")]
+    per_source_pps: u32,
+    /// Probe packets per second answered in total.
+    #[arg(long, default_value_t = reflector::DEFAULT_GLOBAL_PPS, value_name = "N")]
+    global_pps: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,6 +276,12 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     "--sweep-seconds must be between 0.05 and 3600",
                 ));
             }
+            let reflector = reflector_limits(
+                a.probe_per_source_pps,
+                a.probe_global_pps,
+                "--probe-per-source-pps",
+                "--probe-global-pps",
+            )?;
             let db = open(&cli.database_url).await?;
             let opts = server::ServeOptions {
                 listen: a.listen,
@@ -269,13 +289,20 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 tls: a.tls_cert.zip(a.tls_key),
                 sweep_every: Duration::from_secs_f64(a.sweep_seconds),
                 enroll_per_minute: a.enroll_per_minute,
+                reflector,
             };
             server::serve(db, opts)
                 .await
                 .map_err(|e| fail(exit::UNAVAILABLE, format!("{e:#}")))
         }
         Command::Reflector(a) => {
-            let r = reflector::Reflector::bind(a.listen, Default::default())
+            let limits = reflector_limits(
+                a.per_source_pps,
+                a.global_pps,
+                "--per-source-pps",
+                "--global-pps",
+            )?;
+            let r = reflector::Reflector::bind(a.listen, limits)
                 .await
                 .map_err(|e| {
                     fail(
@@ -434,6 +461,22 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             Ok(())
         }
     }
+}
+
+/// The reflector's limits from the command line, or a usage error naming the flag.
+fn reflector_limits(
+    per_source: u32,
+    global: u32,
+    per_source_flag: &str,
+    global_flag: &str,
+) -> Result<reflector::ReflectorConfig, Fail> {
+    reflector::ReflectorConfig::with_rates(per_source as f64, global as f64).map_err(|e| {
+        let flag = match e {
+            reflector::LimitError::PerSource(_) => per_source_flag,
+            reflector::LimitError::Global { .. } => global_flag,
+        };
+        fail(exit::USAGE, format!("{flag} {e}"))
+    })
 }
 
 fn check_name(what: &str, v: &str) -> Result<(), Fail> {

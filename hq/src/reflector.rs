@@ -65,12 +65,61 @@ impl Default for ReflectorConfig {
     fn default() -> Self {
         ReflectorConfig {
             // One voice probe is 50 pps; allow two at once from one home (NAT) and slack.
-            per_source_pps: 120.0,
+            per_source_pps: DEFAULT_PER_SOURCE_PPS as f64,
             per_source_burst: 60.0,
-            global_pps: 50_000.0,
+            global_pps: DEFAULT_GLOBAL_PPS as f64,
             global_burst: 5_000.0,
             max_senders: 16_384,
         }
+    }
+}
+
+/// Requests per second answered per source IP address by default.
+pub const DEFAULT_PER_SOURCE_PPS: u32 = 120;
+/// Requests per second answered in total by default.
+pub const DEFAULT_GLOBAL_PPS: u32 = 50_000;
+/// The lowest per-source rate accepted: one voice probe sends 50 packets/s, so anything lower
+/// would make every probe report loss that the reflector itself caused.
+pub const MIN_PER_SOURCE_PPS: f64 = 50.0;
+/// The highest rate accepted for either limit, packets/s.
+pub const MAX_PPS: f64 = 10_000_000.0;
+
+/// A rate limit that [`ReflectorConfig::with_rates`] refuses.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LimitError {
+    #[error(
+        "{0} packets/s is not a per-source rate: it must be between {MIN_PER_SOURCE_PPS} (one \
+         voice probe sends 50 packets/s) and {MAX_PPS}"
+    )]
+    PerSource(f64),
+    #[error(
+        "{global} packets/s is not a global rate: it must be at least the per-source rate \
+         ({per_source}) and at most {MAX_PPS}"
+    )]
+    Global { global: f64, per_source: f64 },
+}
+
+impl ReflectorConfig {
+    /// The defaults with other sustained rates (packets/s per source IP address, and in
+    /// total). The bursts keep the defaults' proportions: half a second of the per-source rate,
+    /// a tenth of a second of the global rate.
+    pub fn with_rates(per_source_pps: f64, global_pps: f64) -> Result<ReflectorConfig, LimitError> {
+        if !(MIN_PER_SOURCE_PPS..=MAX_PPS).contains(&per_source_pps) {
+            return Err(LimitError::PerSource(per_source_pps));
+        }
+        if !(per_source_pps..=MAX_PPS).contains(&global_pps) {
+            return Err(LimitError::Global {
+                global: global_pps,
+                per_source: per_source_pps,
+            });
+        }
+        Ok(ReflectorConfig {
+            per_source_pps,
+            per_source_burst: (per_source_pps / 2.0).max(1.0),
+            global_pps,
+            global_burst: (global_pps / 10.0).max(1.0),
+            ..ReflectorConfig::default()
+        })
     }
 }
 
@@ -428,6 +477,45 @@ mod tests {
         // A long pause refills only up to the burst.
         let t = t0 + Duration::from_secs(60);
         assert_eq!((0..10).filter(|_| b.take(10.0, 3.0, t)).count(), 3);
+    }
+
+    #[test]
+    fn rates_are_validated_and_defaults_kept() {
+        let d = ReflectorConfig::default();
+        assert_eq!(ReflectorConfig::with_rates(120.0, 50_000.0), Ok(d));
+        let c = ReflectorConfig::with_rates(60.0, 1_000.0).unwrap();
+        assert_eq!(
+            (
+                c.per_source_pps,
+                c.per_source_burst,
+                c.global_pps,
+                c.global_burst
+            ),
+            (60.0, 30.0, 1_000.0, 100.0)
+        );
+        assert_eq!(c.max_senders, d.max_senders);
+        for bad in [0.0, 49.9, -1.0, f64::NAN, f64::INFINITY, 2e7] {
+            assert!(
+                matches!(
+                    ReflectorConfig::with_rates(bad, 50_000.0),
+                    Err(LimitError::PerSource(_))
+                ),
+                "{bad}"
+            );
+        }
+        for bad in [119.0, f64::NAN, 1e8] {
+            assert!(
+                matches!(
+                    ReflectorConfig::with_rates(120.0, bad),
+                    Err(LimitError::Global { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let e = ReflectorConfig::with_rates(10.0, 100.0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("10 packets/s") && e.contains("50"), "{e}");
     }
 
     #[test]

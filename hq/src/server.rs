@@ -589,6 +589,8 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub sweep_every: Duration,
     pub enroll_per_minute: i64,
+    /// The UDP reflector's rate limits.
+    pub reflector: crate::reflector::ReflectorConfig,
 }
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
@@ -658,7 +660,7 @@ pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
 
     let mut reflector_task = None;
     if let Some(addr) = opts.probe_listen {
-        match crate::reflector::Reflector::bind(addr, Default::default()).await {
+        match crate::reflector::Reflector::bind(addr, opts.reflector).await {
             Ok(r) => {
                 println!("shiftready-hq: reflector on udp://{}", r.local_addr());
                 state.reflector = Some(r.stats());

@@ -339,3 +339,148 @@ fn rand_suffix() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+/// Starts `shiftready-hq` with `args` and returns the child and the reflector's address from
+/// its first line of output.
+fn spawn_reflector_binary(
+    args: &[&str],
+    data: &std::path::Path,
+) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shiftready-hq"))
+        .args(args)
+        .env("XDG_DATA_HOME", data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("udp://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (child, addr)
+}
+
+/// `--per-source-pps` reaches the running reflector: at 50 packets/s (a burst of 25), a fast
+/// burst of 400 requests from one source gets 25 answers plus what 50/s refills, far fewer
+/// than the default limit (a burst of 60) would answer.
+#[tokio::test]
+async fn the_binary_takes_its_rate_limits_from_the_command_line() {
+    let data = tempfile_dir();
+    let (mut child, addr) = spawn_reflector_binary(
+        &[
+            "reflector",
+            "--listen",
+            "127.0.0.1:0",
+            "--per-source-pps",
+            "50",
+            "--global-pps",
+            "1000",
+        ],
+        &data,
+    );
+    let c = client_for(addr).await;
+    let pkt = request(5, 0, probe::VOICE_PAYLOAD);
+    let t0 = Instant::now();
+    for _ in 0..400 {
+        c.send(&pkt).await.unwrap();
+    }
+    let sent_in = t0.elapsed().as_secs_f64();
+    let mut replies = 0u32;
+    while recv_within(&c, 300).await.is_some() {
+        replies += 1;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&data);
+    let allowed = 25.0 + 50.0 * sent_in + 1.0;
+    assert!(
+        replies >= 25 && replies as f64 <= allowed,
+        "{replies} replies to 400 requests sent in {sent_in:.3} s; limit {allowed:.0}"
+    );
+    assert!(
+        allowed < 60.0,
+        "the burst took too long to tell the limits apart"
+    );
+}
+
+/// Rates out of range are usage errors (exit 64) that name the flag, for `reflector` and
+/// `serve` alike, before anything listens or opens a database.
+#[test]
+fn bad_rate_limits_are_usage_errors() {
+    let data = tempfile_dir();
+    for (args, flag) in [
+        (
+            vec![
+                "reflector",
+                "--listen",
+                "127.0.0.1:0",
+                "--per-source-pps",
+                "10",
+            ],
+            "--per-source-pps",
+        ),
+        (
+            vec![
+                "reflector",
+                "--listen",
+                "127.0.0.1:0",
+                "--per-source-pps",
+                "500",
+                "--global-pps",
+                "100",
+            ],
+            "--global-pps",
+        ),
+        (
+            vec![
+                "reflector",
+                "--listen",
+                "127.0.0.1:0",
+                "--global-pps",
+                "lots",
+            ],
+            "--global-pps",
+        ),
+        (
+            vec![
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--probe-per-source-pps",
+                "0",
+            ],
+            "--probe-per-source-pps",
+        ),
+        (
+            vec![
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--probe-global-pps",
+                "99999999",
+            ],
+            "--probe-global-pps",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_shiftready-hq"))
+            .args(&args)
+            .env("XDG_DATA_HOME", &data)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    assert!(
+        std::fs::read_dir(&data).unwrap().next().is_none(),
+        "no database was created"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
