@@ -6,7 +6,8 @@ pub const DOCUMENT: &str = r##"{
   "components": {
     "securitySchemes": {
       "deviceKey": {"type": "http", "scheme": "bearer", "description": "A device key from POST /api/v1/enroll"},
-      "apiToken": {"type": "http", "scheme": "bearer", "description": "An API token from `shiftready-hq token create`"}
+      "apiToken": {"type": "http", "scheme": "bearer", "description": "An API token from `shiftready-hq token create`"},
+      "session": {"type": "apiKey", "in": "cookie", "name": "sr_session", "description": "The dashboard's login session (POST /login). On admin endpoints, which change state, a session must also send its CSRF token (the `csrf` field of the dashboard's forms) in the X-CSRF-Token header, and a browser's Origin must be this host; an API token needs neither"}
     },
     "schemas": {
       "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}, "code": {"type": "string", "description": "for 401: no_key, unknown_key, revoked, reenroll, bad_secret, login"}}},
@@ -55,9 +56,9 @@ pub const DOCUMENT: &str = r##"{
     "/api/v1/agents/{id}": {"get": {"summary": "One agent with its last report and its shift log of the last 7 days", "security": [{"apiToken": []}],
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
       "responses": {"200": {"description": "the agent"}, "404": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/agents/{id}/revoke": {"post": {"summary": "Revoke the device's key (admin)", "security": [{"apiToken": []}], "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "revoked"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/agents/{id}/reenroll": {"post": {"summary": "Force the device to enroll again (admin); it keeps its id and history", "security": [{"apiToken": []}], "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "done"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/schedules": {"post": {"summary": "Add shifts to agents' schedules (admin)", "security": [{"apiToken": []}],
+    "/api/v1/agents/{id}/revoke": {"post": {"summary": "Revoke the device's key (admin): from now on HQ answers the key with 401 code `revoked`; the dashboard's agent page has the same action behind a confirmation", "security": [{"apiToken": []}, {"session": []}], "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "X-CSRF-Token", "in": "header", "required": false, "description": "required with a session cookie", "schema": {"type": "string"}}], "responses": {"200": {"description": "revoked", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["revoked"]}}}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/agents/{id}/reenroll": {"post": {"summary": "Force the device to enroll again (admin): its key gets 401 code `reenroll` until `shiftready enroll` runs again; it keeps its id and history", "security": [{"apiToken": []}, {"session": []}], "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "X-CSRF-Token", "in": "header", "required": false, "description": "required with a session cookie", "schema": {"type": "string"}}], "responses": {"200": {"description": "done", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["reenroll"]}}}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/schedules": {"post": {"summary": "Add shifts to agents' schedules (admin; with a session cookie send X-CSRF-Token)", "security": [{"apiToken": []}, {"session": []}],
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["shifts"], "properties": {"shifts": {"type": "array", "items": {"type": "object", "required": ["agent", "start", "end"], "properties": {"agent": {"type": "string", "description": "device id or hostname"}, "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}}}}}}}}},
       "responses": {"200": {"description": "added"}, "403": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/shifts": {"get": {"summary": "The shift log between two RFC 3339 times (default: the last day)", "security": [{"apiToken": []}],
@@ -81,6 +82,9 @@ mod tests {
             "/api/v1/policy",
             "/api/v1/agents",
             "/api/v1/agents/{id}",
+            "/api/v1/agents/{id}/revoke",
+            "/api/v1/agents/{id}/reenroll",
+            "/api/v1/schedules",
             "/api/v1/shifts",
             "/api/v1/shifts.csv",
             "/api/v1/agents.csv",

@@ -801,6 +801,279 @@ async fn enroll_quiet(f: &Fixture, hostname: &str) -> (String, String) {
     (id, key)
 }
 
+/// Signs in to the dashboard; returns the `name=value` of the session cookie.
+async fn login_cookie(f: &Fixture, user: &str, password: &str) -> String {
+    let body = serde_urlencoded::to_string([("user", user), ("password", password)]).unwrap();
+    let r = call(
+        &f.app,
+        "POST",
+        "/login",
+        None,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    r.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The `value` of the hidden `csrf` field in a dashboard page.
+fn csrf_field(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no csrf field in {html}"))
+        + "name=\"csrf\" value=\"".len();
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+async fn form_post(
+    f: &Fixture,
+    uri: &str,
+    cookie: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> Resp {
+    let mut h = vec![
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("cookie", cookie),
+    ];
+    h.extend_from_slice(extra);
+    call(&f.app, "POST", uri, None, &h, body.to_string()).await
+}
+
+async fn policy_status(f: &Fixture, key: &str) -> (StatusCode, Value) {
+    let r = get(&f.app, "/api/v1/policy", Some(key)).await;
+    let v = if r.status == StatusCode::OK {
+        Value::Null
+    } else {
+        r.json()
+    };
+    (r.status, v)
+}
+
+/// The dashboard's Revoke and Force re-enrollment: admin only, behind a confirmation page, a
+/// per-session CSRF token and a same-origin check; the JSON API equivalent likewise.
+async fn dashboard_revoke_and_reenroll(t: TestDb) {
+    let f = fixture(&t).await;
+    t.db.add_user("it-viewer", "viewer pass 1", Role::Viewer)
+        .await
+        .unwrap();
+    t.db.add_user("it-admin", "admin pass 1", Role::Admin)
+        .await
+        .unwrap();
+    let (id, key) = enroll(&f, "ws-rev").await;
+    let (id2, key2) = enroll(&f, "ws-re").await;
+    let viewer = login_cookie(&f, "it-viewer", "viewer pass 1").await;
+    let admin = login_cookie(&f, "it-admin", "admin pass 1").await;
+    let page = |cookie: String, uri: String| {
+        let app = f.app.clone();
+        async move {
+            call(
+                &app,
+                "GET",
+                &uri,
+                None,
+                &[("cookie", &cookie)],
+                Body::empty(),
+            )
+            .await
+        }
+    };
+
+    // A viewer sees no actions, and is refused the confirmation page and the action itself.
+    let r = page(viewer.clone(), format!("/agents/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.text().contains("data-action="), "{}", r.text());
+    let r = page(viewer.clone(), format!("/agents/{id}/revoke")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text().contains("needs the admin role"));
+    // Even with a token of its own session, a viewer's POST is refused.
+    let sid = viewer.split_once('=').unwrap().1;
+    let tok = shiftready_hq::auth::csrf_token(sid);
+    let r = form_post(
+        &f,
+        &format!("/agents/{id}/revoke"),
+        &viewer,
+        &[],
+        &format!("csrf={tok}&confirm=yes"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A viewer's API token too.
+    let r = post_json(
+        &f.app,
+        &format!("/api/v1/agents/{id}/revoke"),
+        Some(&f.viewer),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        policy_status(&f, &key).await.0,
+        StatusCode::OK,
+        "nothing changed"
+    );
+
+    // An admin sees both actions; each leads to a confirmation page with the session's token.
+    let r = page(admin.clone(), format!("/agents/{id}")).await;
+    let html = r.text();
+    assert!(
+        html.contains(&format!(
+            "href=\"/agents/{id}/revoke\" data-action=\"revoke\""
+        )),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        "href=\"/agents/{id}/reenroll\" data-action=\"reenroll\""
+    )));
+    let r = page(admin.clone(), format!("/agents/{id}/revoke")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let confirm = r.text();
+    assert!(
+        confirm.contains("Revoke this device?") && confirm.contains("ws-rev"),
+        "{confirm}"
+    );
+    let csrf = csrf_field(&confirm);
+    assert_eq!(csrf.len(), 64);
+
+    // Forged requests: no token, a wrong token, another site's Origin, a cross-site fetch.
+    let uri = format!("/agents/{id}/revoke");
+    for (what, extra, body) in [
+        ("no token", vec![], "confirm=yes".to_string()),
+        (
+            "wrong token",
+            vec![],
+            format!("csrf={}&confirm=yes", "0".repeat(64)),
+        ),
+        (
+            "another site's Origin",
+            vec![("host", "hq.test:8080"), ("origin", "https://evil.example")],
+            format!("csrf={csrf}&confirm=yes"),
+        ),
+        (
+            "cross-site fetch",
+            vec![("sec-fetch-site", "cross-site")],
+            format!("csrf={csrf}&confirm=yes"),
+        ),
+    ] {
+        let r = form_post(&f, &uri, &admin, &extra, &body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}: {}", r.text());
+        assert_eq!(
+            policy_status(&f, &key).await.0,
+            StatusCode::OK,
+            "{what}: key still works"
+        );
+    }
+    // The JSON API with the session cookie and no X-CSRF-Token: refused as well.
+    let r = call(
+        &f.app,
+        "POST",
+        &format!("/api/v1/agents/{id}/revoke"),
+        None,
+        &[("cookie", &admin), ("content-type", "application/json")],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert_eq!(policy_status(&f, &key).await.0, StatusCode::OK);
+
+    // Not confirmed: the confirmation page again, nothing done.
+    let r = form_post(&f, &uri, &admin, &[], &format!("csrf={csrf}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("Revoke this device?"));
+    assert_eq!(policy_status(&f, &key).await.0, StatusCode::OK);
+
+    // The real thing, same-origin: revoked, and the device's key stops working.
+    let r = form_post(
+        &f,
+        &uri,
+        &admin,
+        &[
+            ("host", "hq.test:8080"),
+            ("origin", "http://hq.test:8080"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        &format!("csrf={csrf}&confirm=yes"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(r.headers["location"], format!("/agents/{id}"));
+    let (st, v) = policy_status(&f, &key).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["code"], "revoked");
+    let r = send(
+        &f,
+        &key,
+        &[Event::now(EventBody::Heartbeat {
+            readiness: Readiness::Ready,
+            signed_in: true,
+        })],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let html = page(admin.clone(), format!("/agents/{id}")).await.text();
+    assert!(html.contains("⊘</span> Revoked"), "{html}");
+    assert!(
+        !html.contains("data-action=\"revoke\""),
+        "no second revoke offered"
+    );
+    assert_eq!(
+        get(&f.app, &format!("/api/v1/agents/{id}"), Some(&f.viewer))
+            .await
+            .json()["state"],
+        "revoked"
+    );
+
+    // Force re-enrollment of the other device through the JSON API with the session and its
+    // token in X-CSRF-Token; the device enrolls again and keeps its id.
+    let r = call(
+        &f.app,
+        "POST",
+        &format!("/api/v1/agents/{id2}/reenroll"),
+        None,
+        &[("cookie", &admin), ("x-csrf-token", &csrf)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["status"], "reenroll");
+    let (st, v) = policy_status(&f, &key2).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["code"], "reenroll");
+    let (id2b, key2b) = enroll(&f, "ws-re").await;
+    assert_eq!(id2b, id2);
+    assert_eq!(policy_status(&f, &key2b).await.0, StatusCode::OK);
+
+    // And through the dashboard form with an admin API token (no cookie, no CSRF token needed).
+    let r = call(
+        &f.app,
+        "POST",
+        &format!("/agents/{id2}/reenroll"),
+        Some(&f.admin),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "confirm=yes",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(policy_status(&f, &key2b).await.0, StatusCode::UNAUTHORIZED);
+    // An unknown agent: 404.
+    let r = form_post(
+        &f,
+        "/agents/nope/revoke",
+        &admin,
+        &[],
+        &format!("csrf={csrf}&confirm=yes"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
 both!(
     enroll_ingest_idempotent,
     hostile_input,
@@ -810,4 +1083,5 @@ both!(
     lost_contact_signs_out_exactly_once,
     shift_log_and_csv,
     dashboard_login_and_fleet_page,
+    dashboard_revoke_and_reenroll,
 );
