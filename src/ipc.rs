@@ -2,8 +2,15 @@
 //! daemon: one JSON request line, one JSON response line.
 //!
 //! On Unix it is a socket in the state directory (created 0700), the socket itself 0600, and
-//! the daemon also checks the peer's uid, so only the same user can talk to it. On Windows the
-//! named pipe is not built yet: the commands say so clearly.
+//! the daemon also checks the peer's uid, so only the same user can talk to it.
+//!
+//! On Windows it is a named pipe, `\\.\pipe\shiftready-<user SID>-<hash of the state dir>`,
+//! created with `FILE_FLAG_FIRST_PIPE_INSTANCE` (so a pipe of that name made by anyone else
+//! first makes the daemon refuse to start rather than share it), `PIPE_REJECT_REMOTE_CLIENTS`,
+//! and a protected DACL that grants the current user alone access (no Everyone, no
+//! Administrators, nothing inherited). The daemon also checks that the client process runs as
+//! its user, and the client that the server process does (so a pipe squatted by another user
+//! gets no request and gives no answer).
 
 use crate::exit::{self, ExitError};
 use crate::shift::ShiftWindow;
@@ -54,6 +61,15 @@ pub struct StatusInfo {
     pub pid: u32,
 }
 
+/// FNV-1a of `bytes`: a short, stable name for a state directory.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
 /// The socket of the daemon that keeps its state in `state_dir`.
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     let p = state_dir.join("daemon.sock");
@@ -61,46 +77,60 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     if p.as_os_str().len() < 100 {
         return p;
     }
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in state_dir.as_os_str().as_encoded_bytes() {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x100000001b3);
-    }
+    let h = fnv1a(state_dir.as_os_str().as_encoded_bytes());
     let dir = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
     dir.join(format!("shiftready-{h:016x}.sock"))
 }
 
-fn not_running(path: &Path, e: &std::io::Error) -> anyhow::Error {
+/// The named pipe of the daemon that keeps its state in `state_dir`: one per user (their SID
+/// is in the name) and per state directory (as the lock and the Unix socket are), the
+/// directory compared the way Windows compares paths (absolute, case-insensitive).
+#[cfg(windows)]
+pub fn pipe_name(state_dir: &Path) -> anyhow::Result<String> {
+    let sid = crate::platform::windows::current_user_sid()
+        .map_err(|e| anyhow::anyhow!("cannot tell which user this is: {e}"))?;
+    let abs = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let key = abs
+        .to_string_lossy()
+        .trim_end_matches(['\\', '/'])
+        .replace('/', "\\")
+        .to_lowercase();
+    Ok(format!(
+        r"\\.\pipe\shiftready-{sid}-{:016x}",
+        fnv1a(key.as_bytes())
+    ))
+}
+
+/// Where the daemon for `state_dir` listens, for messages.
+pub fn endpoint(state_dir: &Path) -> String {
+    #[cfg(windows)]
+    if let Ok(name) = pipe_name(state_dir) {
+        return name;
+    }
+    socket_path(state_dir).display().to_string()
+}
+
+fn not_running(endpoint: &str, e: &std::io::Error) -> anyhow::Error {
     ExitError::new(
         exit::UNAVAILABLE,
         format!(
-            "the ShiftReady daemon is not running for this user (nothing answers on {}: {e}); \
-             start it with `shiftready run`",
-            path.display()
+            "the ShiftReady daemon is not running for this user (nothing answers on \
+             {endpoint}: {e}); start it with `shiftready run`",
         ),
     )
 }
 
-/// Sends one request to the daemon and waits for its answer.
-#[cfg(unix)]
-pub fn request(state_dir: &Path, req: Request) -> anyhow::Result<Response> {
-    use std::io::{BufRead, BufReader, Write};
-    use std::os::unix::net::UnixStream;
-    let path = socket_path(state_dir);
-    let mut stream = UnixStream::connect(&path).map_err(|e| not_running(&path, &e))?;
-    // A whole check may take as long as the slowest check's time limit.
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
-    let mut line = serde_json::to_string(&req)?;
-    line.push('\n');
-    stream.write_all(line.as_bytes())?;
-    let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).map_err(|e| {
-        ExitError::new(
-            exit::UNAVAILABLE,
-            format!("the ShiftReady daemon did not answer: {e}"),
-        )
-    })?;
+fn no_answer(e: impl std::fmt::Display) -> anyhow::Error {
+    ExitError::new(
+        exit::UNAVAILABLE,
+        format!("the ShiftReady daemon did not answer: {e}"),
+    )
+}
+
+/// The daemon's answer line, or why there was none.
+fn parse_answer(answer: &str) -> anyhow::Result<Response> {
     if answer.trim().is_empty() {
         return Err(ExitError::new(
             exit::UNAVAILABLE,
@@ -108,15 +138,47 @@ pub fn request(state_dir: &Path, req: Request) -> anyhow::Result<Response> {
              stopping, or running as another user)",
         ));
     }
-    Ok(serde_json::from_str(&answer)?)
+    Ok(serde_json::from_str(answer)?)
 }
 
-#[cfg(not(unix))]
-pub fn request(state_dir: &Path, _req: Request) -> anyhow::Result<Response> {
+/// How long a client waits for the answer: a whole check may take as long as the slowest
+/// check's time limit.
+const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Sends one request to the daemon and waits for its answer.
+#[cfg(unix)]
+pub fn request(state_dir: &Path, req: Request) -> anyhow::Result<Response> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
     let path = socket_path(state_dir);
+    let mut stream =
+        UnixStream::connect(&path).map_err(|e| not_running(&path.display().to_string(), &e))?;
+    stream.set_read_timeout(Some(ANSWER_WAIT))?;
+    let mut line = serde_json::to_string(&req)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes())?;
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .map_err(no_answer)?;
+    parse_answer(&answer)
+}
+
+/// Sends one request to the daemon's named pipe and waits for its answer.
+#[cfg(windows)]
+pub fn request(state_dir: &Path, req: Request) -> anyhow::Result<Response> {
+    let name = pipe_name(state_dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(windows::request(&name, req))
+}
+
+#[cfg(not(any(unix, windows)))]
+pub fn request(state_dir: &Path, _req: Request) -> anyhow::Result<Response> {
     Err(not_running(
-        &path,
-        &std::io::Error::other("local IPC is not built for this platform yet"),
+        &endpoint(state_dir),
+        &std::io::Error::other("local IPC is not built for this platform"),
     ))
 }
 
@@ -191,13 +253,14 @@ impl Drop for Server {
     }
 }
 
-#[cfg(unix)]
-async fn handle(
-    stream: tokio::net::UnixStream,
-    to_daemon: tokio::sync::mpsc::Sender<Incoming>,
-) -> anyhow::Result<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let (r, mut w) = stream.into_split();
+/// Serves one connection: one request line in, one answer line out.
+#[cfg(any(unix, windows))]
+async fn handle<S>(stream: S, to_daemon: tokio::sync::mpsc::Sender<Incoming>) -> anyhow::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let (r, mut w) = tokio::io::split(stream);
     let mut line = String::new();
     // Requests are tiny; a client that sends more is cut off.
     let n = tokio::time::timeout(
@@ -222,11 +285,198 @@ async fn handle(
     let mut out = serde_json::to_string(&resp)?;
     out.push('\n');
     w.write_all(out.as_bytes()).await?;
+    w.flush().await?;
     Ok(())
 }
 
-#[cfg(unix)]
-use tokio::io::AsyncReadExt as _;
+#[cfg(windows)]
+pub use windows::Server;
+
+/// The named pipe: client and server.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+mod windows {
+    use super::*;
+    use crate::platform::windows::{SecurityDescriptor, current_user_sid, process_user_sid};
+    use std::os::windows::io::AsRawHandle;
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::windows::named_pipe::{
+        ClientOptions, NamedPipeServer, PipeMode, ServerOptions,
+    };
+    use windows_sys::Win32::Foundation::ERROR_PIPE_BUSY;
+    use windows_sys::Win32::System::Pipes::{
+        GetNamedPipeClientProcessId, GetNamedPipeServerProcessId,
+    };
+
+    /// Which process is at the other end of a pipe handle.
+    fn peer_pid(handle: impl AsRawHandle, server_side: bool) -> std::io::Result<u32> {
+        let mut pid = 0u32;
+        let h = handle.as_raw_handle();
+        // SAFETY: `h` is an open pipe handle borrowed for the call; `pid` is a valid
+        // out-pointer.
+        let ok = unsafe {
+            if server_side {
+                GetNamedPipeClientProcessId(h, &mut pid)
+            } else {
+                GetNamedPipeServerProcessId(h, &mut pid)
+            }
+        };
+        if ok == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(pid)
+    }
+
+    /// The user SID the process at the other end runs as.
+    fn peer_sid(handle: impl AsRawHandle, server_side: bool) -> std::io::Result<(u32, String)> {
+        let pid = peer_pid(handle, server_side)?;
+        Ok((pid, process_user_sid(pid)?))
+    }
+
+    pub(super) async fn request(name: &str, req: Request) -> anyhow::Result<Response> {
+        // All instances busy: the daemon makes a new one as soon as it accepted a client.
+        let busy_until = Instant::now() + Duration::from_secs(5);
+        let client = loop {
+            match ClientOptions::new().pipe_mode(PipeMode::Byte).open(name) {
+                Ok(c) => break c,
+                Err(e)
+                    if e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32)
+                        && Instant::now() < busy_until =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(not_running(name, &e)),
+            }
+        };
+        let me = current_user_sid()?;
+        match peer_sid(&client, false) {
+            Ok((_, sid)) if sid == me => {}
+            Ok((pid, sid)) => {
+                return Err(ExitError::new(
+                    exit::UNAVAILABLE,
+                    format!(
+                        "{name} is held by process {pid} of another user ({sid}), not by \
+                         this user's ShiftReady daemon; nothing was sent"
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(ExitError::new(
+                    exit::UNAVAILABLE,
+                    format!("cannot tell who serves {name} ({e}); nothing was sent"),
+                ));
+            }
+        }
+        let (r, mut w) = tokio::io::split(client);
+        let mut line = serde_json::to_string(&req)?;
+        line.push('\n');
+        w.write_all(line.as_bytes()).await.map_err(no_answer)?;
+        let mut answer = String::new();
+        tokio::time::timeout(
+            ANSWER_WAIT,
+            BufReader::new(r.take(1 << 20)).read_line(&mut answer),
+        )
+        .await
+        .map_err(|_| no_answer("timed out"))?
+        .map_err(no_answer)?;
+        parse_answer(&answer)
+    }
+
+    /// Makes one instance of the pipe, open to the current user alone.
+    fn create_instance(name: &str, first: bool) -> std::io::Result<NamedPipeServer> {
+        let sd = SecurityDescriptor::current_user_only()?;
+        let mut sa = sd.attributes();
+        let mut opts = ServerOptions::new();
+        opts.first_pipe_instance(first)
+            .reject_remote_clients(true)
+            .pipe_mode(PipeMode::Byte)
+            .in_buffer_size(4096)
+            .out_buffer_size(64 * 1024);
+        // SAFETY: `sa` and the descriptor it points to (`sd`) are alive for the call, which
+        // copies the descriptor into the pipe object.
+        unsafe { opts.create_with_security_attributes_raw(name, (&raw mut sa).cast()) }
+    }
+
+    /// Listens on the daemon's named pipe and hands each request to `to_daemon`.
+    pub struct Server {
+        path: PathBuf,
+        name: String,
+        sid: String,
+        first: NamedPipeServer,
+    }
+
+    impl Server {
+        /// Creates the pipe's first instance. The caller holds the instance lock, so a pipe
+        /// of this name that already exists belongs to someone else: refused, never shared.
+        pub fn bind(state_dir: &Path) -> anyhow::Result<Server> {
+            let name = pipe_name(state_dir)?;
+            let first = create_instance(&name, true).map_err(|e| {
+                ExitError::new(
+                    exit::CANT_CREATE,
+                    format!(
+                        "cannot listen on {name}: {e} (another program already holds this \
+                         pipe name)"
+                    ),
+                )
+            })?;
+            Ok(Server {
+                path: PathBuf::from(&name),
+                name,
+                sid: current_user_sid()?,
+                first,
+            })
+        }
+
+        /// The pipe's name, as a path for messages.
+        pub fn path(&self) -> &Path {
+            &self.path
+        }
+
+        /// Serves until the task is dropped. A new instance is made as soon as a client
+        /// connected, so the pipe never goes away while the daemon runs.
+        pub async fn serve(self, to_daemon: tokio::sync::mpsc::Sender<Incoming>) {
+            let Server {
+                name, sid, first, ..
+            } = self;
+            let mut waiting = Some(first);
+            loop {
+                let server = match waiting.take() {
+                    Some(s) => s,
+                    None => match create_instance(&name, false) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!("ipc: cannot make a new instance of {name}: {e}");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue;
+                        }
+                    },
+                };
+                if let Err(e) = server.connect().await {
+                    tracing::warn!("ipc: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                waiting = create_instance(&name, false)
+                    .inspect_err(|e| tracing::warn!("ipc: new instance of {name}: {e}"))
+                    .ok();
+                match peer_sid(&server, true) {
+                    Ok((_, s)) if s == sid => {}
+                    peer => {
+                        tracing::warn!(?peer, "ipc: refused a connection from another user");
+                        continue;
+                    }
+                }
+                let tx = to_daemon.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = handle(server, tx).await {
+                        tracing::debug!("ipc: {e:#}");
+                    }
+                });
+            }
+        }
+    }
+}
 
 /// `shiftready sign-in`, `sign-out` and `status`: ask the daemon and print its answer.
 pub fn cmd(state_dir: &Path, req: Request, json: bool) -> anyhow::Result<i32> {
@@ -282,4 +532,164 @@ pub fn render_status(s: &StatusInfo) -> String {
         o.push_str(&format!("Incidents:  {}\n", s.incidents.join(", ")));
     }
     o
+}
+
+#[cfg(all(test, any(unix, windows)))]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    fn status(signed_in: bool) -> StatusInfo {
+        StatusInfo {
+            state: if signed_in { "ready" } else { "signed_out" }.into(),
+            signed_in,
+            readiness: Readiness::Ready,
+            shift: None,
+            next_shift: None,
+            last_check_at: None,
+            spool_events: 3,
+            hq: "none".into(),
+            incidents: vec!["headset_gone".into()],
+            pid: std::process::id(),
+        }
+    }
+
+    /// A stand-in for the daemon's core: answers every request, naming it.
+    fn answer_all(mut rx: mpsc::Receiver<Incoming>) -> tokio::task::JoinHandle<u32> {
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Some((req, reply)) = rx.recv().await {
+                n += 1;
+                let _ = reply.send(Response {
+                    ok: req != Request::Check,
+                    message: format!("{req:?}"),
+                    status: status(req == Request::SignIn),
+                });
+            }
+            n
+        })
+    }
+
+    async fn ask(dir: PathBuf, req: Request) -> anyhow::Result<Response> {
+        tokio::task::spawn_blocking(move || request(&dir, req))
+            .await
+            .unwrap()
+    }
+
+    /// The real server and the real client (`request`, as `shiftready status` runs it, with
+    /// its own runtime on another thread) over the platform's endpoint: a Unix socket or the
+    /// named pipe. Answers arrive whole, to several clients at once, and once the server is
+    /// gone the client says the daemon is not running, with the UNAVAILABLE exit code.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_round_trip_through_the_real_endpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::bind(dir.path()).unwrap();
+        let (tx, rx) = mpsc::channel(16);
+        let serving = tokio::spawn(server.serve(tx));
+        let daemon = answer_all(rx);
+        for req in [
+            Request::Status,
+            Request::SignIn,
+            Request::SignOut,
+            Request::Check,
+        ] {
+            let r = ask(dir.path().to_path_buf(), req).await.unwrap();
+            assert_eq!(r.message, format!("{req:?}"));
+            assert_eq!(r.ok, req != Request::Check);
+            assert_eq!(r.status, status(req == Request::SignIn));
+        }
+        let many: Vec<_> = (0..8)
+            .map(|_| tokio::spawn(ask(dir.path().to_path_buf(), Request::Status)))
+            .collect();
+        for m in many {
+            assert_eq!(m.await.unwrap().unwrap().message, "Status");
+        }
+        #[cfg(windows)]
+        {
+            // A second daemon for the same state dir cannot take the pipe over.
+            let e = Server::bind(dir.path()).err().expect("second bind refused");
+            assert_eq!(exit::code_of(&e), exit::CANT_CREATE, "{e:#}");
+        }
+        serving.abort();
+        let _ = serving.await;
+        assert_eq!(daemon.await.unwrap(), 12);
+        let e = ask(dir.path().to_path_buf(), Request::Status)
+            .await
+            .unwrap_err();
+        assert_eq!(exit::code_of(&e), exit::UNAVAILABLE, "{e:#}");
+        assert!(format!("{e:#}").contains("not running"), "{e:#}");
+    }
+
+    /// A line that is not a request gets a JSON error line, and the server goes on serving.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn garbage_gets_an_error_line_and_the_server_goes_on() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::bind(dir.path()).unwrap();
+        let (tx, rx) = mpsc::channel(16);
+        let serving = tokio::spawn(server.serve(tx));
+        let _daemon = answer_all(rx);
+        #[cfg(unix)]
+        let stream = tokio::net::UnixStream::connect(socket_path(dir.path()))
+            .await
+            .unwrap();
+        #[cfg(windows)]
+        let stream = tokio::net::windows::named_pipe::ClientOptions::new()
+            .open(pipe_name(dir.path()).unwrap())
+            .unwrap();
+        let (r, mut w) = tokio::io::split(stream);
+        w.write_all(b"{\"cmd\": \"format_disk\"}\n").await.unwrap();
+        let mut line = String::new();
+        BufReader::new(r).read_line(&mut line).await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ok"], false);
+        assert!(
+            v["message"].as_str().unwrap().starts_with("bad request"),
+            "{v}"
+        );
+        assert_eq!(
+            ask(dir.path().to_path_buf(), Request::Status)
+                .await
+                .unwrap()
+                .message,
+            "Status"
+        );
+        serving.abort();
+    }
+
+    /// The pipe's DACL is protected and has one entry: the current user's.
+    #[cfg(windows)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pipe_admits_the_current_user_alone() {
+        use std::os::windows::fs::OpenOptionsExt;
+        use std::os::windows::io::AsRawHandle;
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::bind(dir.path()).unwrap();
+        let name = pipe_name(dir.path()).unwrap();
+        let sid = crate::platform::windows::current_user_sid().unwrap();
+        assert!(name.starts_with(r"\\.\pipe\shiftready-S-1-"), "{name}");
+        assert!(name.contains(&sid), "{name} names the user {sid}");
+        // Another state dir, another pipe; the same dir spelt differently, the same pipe.
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(pipe_name(other.path()).unwrap(), name);
+        let upper = PathBuf::from(dir.path().to_string_lossy().to_uppercase() + "\\");
+        assert_eq!(pipe_name(&upper).unwrap(), name);
+        // READ_CONTROL only: enough to read the DACL.
+        let f = std::fs::OpenOptions::new()
+            .access_mode(0x0002_0000)
+            .open(&name)
+            .unwrap();
+        let dacl = crate::platform::windows::dacl_sddl(f.as_raw_handle()).unwrap();
+        assert!(
+            dacl.starts_with("D:P("),
+            "protected, nothing inherited: {dacl}"
+        );
+        assert_eq!(dacl.matches('(').count(), 1, "one entry: {dacl}");
+        assert!(
+            dacl.starts_with("D:P(A;;") && dacl.ends_with(&format!(";;;{sid})")),
+            "{dacl}"
+        );
+        drop(f);
+        drop(server);
+    }
 }

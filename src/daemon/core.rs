@@ -28,7 +28,7 @@ pub struct Daemon {
     state_dir: PathBuf,
     _lock: InstanceLock,
     spool: Spool,
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     ipc: crate::ipc::Server,
     sink: Option<Arc<dyn Sink>>,
 }
@@ -63,7 +63,7 @@ impl Daemon {
                 p.display()
             );
         }
-        #[cfg(unix)]
+        #[cfg(any(unix, windows))]
         let ipc = crate::ipc::Server::bind(&state_dir)?;
         let sink = super::sink_for(&loaded)?;
         Ok(Daemon {
@@ -71,7 +71,7 @@ impl Daemon {
             state_dir,
             _lock: lock,
             spool,
-            #[cfg(unix)]
+            #[cfg(any(unix, windows))]
             ipc,
             sink,
         })
@@ -163,7 +163,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         state_dir,
         _lock,
         spool,
-        #[cfg(unix)]
+        #[cfg(any(unix, windows))]
         ipc,
         sink,
     } = d;
@@ -173,7 +173,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
 
     // IPC and UI requests.
     let (req_tx, mut req_rx) = mpsc::channel::<Incoming>(16);
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     {
         tracing::info!(
             "listening for sign-in, sign-out and status on {}",

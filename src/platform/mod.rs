@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[cfg(windows)]
+pub mod windows;
+
 /// The root under which Linux system files (`/proc`, `/sys`, `/etc`, `/run`) are read.
 ///
 /// Always `/` in use. Tests set `SHIFTREADY_SYSROOT` to a directory holding a fake procfs and

@@ -2,9 +2,10 @@
 //! lies beyond it. Only where the OS allows it without special rights, or where we already
 //! have them: datagram ICMP sockets (Linux ping sockets, allowed by
 //! `net.ipv4.ping_group_range`; macOS allows them to everyone), else a raw socket when the
-//! process may open one (root or CAP_NET_RAW). Elsewhere (Windows, for now) the probe is
-//! "unavailable". Replies are matched by a random token in the payload, with or without the
-//! IPv4 header in front (raw sockets and macOS include it).
+//! process may open one (root or CAP_NET_RAW); on Windows `IcmpSendEcho`, open to every user
+//! (`gateway_windows.rs`). Elsewhere the probe is "unavailable". Replies are matched by a
+//! random token in the payload, with or without the IPv4 header in front (raw sockets and
+//! macOS include it).
 
 use super::stats::{quantile, rfc3550_jitter};
 use serde::Serialize;
@@ -199,11 +200,15 @@ mod os {
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(windows)]
+#[path = "gateway_windows.rs"]
+mod os;
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod os {
     use super::*;
 
-    /// Windows (`IcmpSendEcho`) is not built yet: unavailable.
+    /// No ICMP here: unavailable.
     pub async fn ping(
         _addr: IpAddr,
         _duration: Duration,

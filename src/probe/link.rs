@@ -1,6 +1,7 @@
 //! Which link the default route goes over (Ethernet or Wi-Fi), its Wi-Fi signal where the OS
-//! tells, and the default gateway (the home router). One module per OS; where we cannot tell
-//! yet (Windows, macOS) the answer is "unknown", never a build failure.
+//! tells, and the default gateway (the home router). One module per OS (Windows:
+//! `link_windows.rs`); where we cannot tell yet (macOS) the answer is "unknown", never a build
+//! failure.
 
 use serde::Serialize;
 use std::net::IpAddr;
@@ -147,14 +148,8 @@ mod os {
 }
 
 #[cfg(target_os = "windows")]
-mod os {
-    use super::*;
-
-    /// Not read yet on Windows (GetBestRoute2 + GetIfEntry2 would tell): unknown.
-    pub fn detect() -> LinkInfo {
-        LinkInfo::unknown()
-    }
-}
+#[path = "link_windows.rs"]
+mod os;
 
 #[cfg(target_os = "macos")]
 mod os {
