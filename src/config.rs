@@ -148,6 +148,61 @@ pub struct Loaded {
     pub policy: Policy,
 }
 
+/// The system-wide configuration that the Linux package installs (a conffile):
+/// `/etc/shiftready/agent.toml`, read under `SHIFTREADY_SYSROOT` in tests. Unix only; the
+/// Windows installer passes `--config` instead.
+pub const SYSTEM_CONFIG: &str = "/etc/shiftready/agent.toml";
+
+/// The per-user configuration file: `$XDG_CONFIG_HOME/shiftready/agent.toml` (else
+/// `~/.config/shiftready/agent.toml`) on Linux, `~/Library/Application Support/ShiftReady/
+/// agent.toml` on macOS, `%APPDATA%\ShiftReady\agent.toml` on Windows.
+pub fn user_config_path() -> Option<PathBuf> {
+    #[cfg(target_os = "windows")]
+    {
+        std::env::var_os("APPDATA").map(|d| PathBuf::from(d).join("ShiftReady").join("agent.toml"))
+    }
+    #[cfg(target_os = "macos")]
+    {
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join("Library/Application Support/ShiftReady/agent.toml"))
+    }
+    #[cfg(not(any(target_os = "windows", target_os = "macos")))]
+    {
+        std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+            .map(|d| d.join("shiftready/agent.toml"))
+    }
+}
+
+/// The system-wide configuration file, if this OS has one ([`SYSTEM_CONFIG`]).
+pub fn system_config_path() -> Option<PathBuf> {
+    cfg!(unix).then(|| crate::platform::sys_path(SYSTEM_CONFIG))
+}
+
+/// Which configuration file to load: `--config` when given, else the per-user file when it
+/// exists, else the system-wide file when it exists, else none (the built-in defaults).
+pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
+    choose(
+        explicit,
+        [user_config_path(), system_config_path()]
+            .into_iter()
+            .flatten(),
+    )
+}
+
+/// [`find`] over given candidates: the explicit path, else the first candidate that is a file.
+pub fn choose(
+    explicit: Option<&Path>,
+    candidates: impl IntoIterator<Item = PathBuf>,
+) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    candidates.into_iter().find(|p| p.is_file())
+}
+
 /// Loads the agent config from `path` (or the defaults when `None`) and its policy.
 ///
 /// The policy is, in order: the policy last fetched from HQ (cached in the state dir), the
@@ -236,6 +291,29 @@ mod tests {
         assert_eq!(agent, AgentConfig::default());
         let policy: Policy = load::load_file(&root.join("config/policy.toml")).unwrap();
         assert_eq!(policy, Policy::default());
+    }
+
+    #[test]
+    fn the_explicit_file_wins_then_the_first_that_exists() {
+        let d = tempfile::tempdir().unwrap();
+        let (user, system) = (d.path().join("user.toml"), d.path().join("system.toml"));
+        let both = || [user.clone(), system.clone()];
+        assert_eq!(
+            choose(None, both()),
+            None,
+            "neither exists: built-in defaults"
+        );
+        std::fs::write(&system, "").unwrap();
+        assert_eq!(choose(None, both()), Some(system.clone()));
+        std::fs::write(&user, "").unwrap();
+        assert_eq!(choose(None, both()), Some(user.clone()));
+        // --config is taken even when it does not exist (loading it then says so).
+        let given = d.path().join("missing.toml");
+        assert_eq!(choose(Some(&given), both()), Some(given.clone()));
+        // A directory is not a configuration file.
+        std::fs::remove_file(&user).unwrap();
+        std::fs::create_dir(&user).unwrap();
+        assert_eq!(choose(None, both()), Some(system));
     }
 
     #[test]

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    let loaded = config::load(cli.config.as_deref())?;
+    let loaded = config::load(config::find(cli.config.as_deref()).as_deref())?;
     if let Command::Run(args) = &cli.command {
         // The daemon builds its own runtime (and, with the tray, keeps the main thread for GTK).
         return shiftready::daemon::cmd_run(&loaded, args.headless);
