@@ -91,9 +91,13 @@ pub struct EnrollArgs {
     /// HQ's base URL.
     #[arg(long, value_name = "URL")]
     pub hq: String,
-    /// The site's enrollment secret.
+    /// The site's enrollment secret on the command line (other users of this computer can see
+    /// it in the process list while enroll runs: prefer --token-file or SHIFTREADY_ENROLL_TOKEN).
     #[arg(long, value_name = "SECRET")]
-    pub token: String,
+    pub token: Option<String>,
+    /// Reads the site's enrollment secret from a file (`-` for standard input).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
