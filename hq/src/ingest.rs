@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::metrics::Metrics;
 use proto::event::{Event, EventBody};
 use proto::{Readiness, Report};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,6 +21,8 @@ use uuid::Uuid;
 pub const MAX_EVENTS: usize = 1000;
 /// Most requests gathered into one transaction.
 const MAX_JOBS: usize = 1000;
+/// The shortest time between the starts of two of the writer's transactions.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// Largest report, serialized.
 const MAX_REPORT_BYTES: usize = 64 * 1024;
 /// How far ahead of HQ's clock an event may claim to have happened.
@@ -56,6 +58,7 @@ impl Ingest {
     /// Starts the writer task.
     pub fn start(db: Db, metrics: Arc<Metrics>) -> Ingest {
         let (tx, rx) = mpsc::channel(20_000);
+        tokio::spawn(checkpointer(db.clone(), std::time::Duration::from_secs(1)));
         tokio::spawn(writer(db, metrics, rx));
         Ingest { tx }
     }
@@ -218,11 +221,20 @@ fn truncate(s: &str, n: usize) -> String {
 
 async fn writer(db: Db, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_JOBS);
-    // One connection kept for writing: its cache stays warm and, on SQLite, nothing else
-    // contends for the write lock in the common case.
+    // One connection kept for writing: its statement cache stays warm and, on SQLite, nothing
+    // else contends for the write lock in the common case.
     let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
+    let mut last_start = tokio::time::Instant::now() - LINGER;
     while let Some(job) = rx.recv().await {
         batch.push(job);
+        // At most one transaction per LINGER: under load, requests gather for a moment so a
+        // transaction carries many of them (fewer statements, commits and thread wake-ups
+        // per heartbeat); when the last one began long ago, this one starts at once.
+        let next = last_start + LINGER;
+        if tokio::time::Instant::now() < next {
+            tokio::time::sleep_until(next).await;
+        }
+        last_start = tokio::time::Instant::now();
         while batch.len() < MAX_JOBS {
             match rx.try_recv() {
                 Ok(j) => batch.push(j),
@@ -232,17 +244,20 @@ async fn writer(db: Db, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
         let mut jobs = std::mem::take(&mut batch);
         let written = match conn.take() {
             Some(c) => Ok(c),
-            None => db.pool.acquire().await,
+            None => writer_connection(&db).await,
         };
         let results = match written {
             Ok(mut c) => {
-                let r = write_batch(&mut c, db.backend, &mut jobs).await;
+                let r = write_batch_retrying(&mut c, db.backend, &mut jobs).await;
                 if r.is_ok() {
                     conn = Some(c);
+                } else {
+                    // Its state is unknown: let it go rather than back to the pool.
+                    drop(c.detach());
                 }
                 r
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         let results = match results {
             Ok(r) => r,
@@ -279,6 +294,128 @@ async fn writer(db: Db, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// The writer's own connection. On SQLite it leaves checkpoints (and their fsyncs) to
+/// [`checkpointer`], so a commit never waits for one.
+async fn writer_connection(db: &Db) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+    use sqlx::Executor;
+    let mut c = db.pool.acquire().await?;
+    if db.backend == Backend::Sqlite {
+        // This connection checkpoints no more, so it never goes back to the pool: the writer
+        // keeps it, or detaches it when it fails.
+        c.execute("PRAGMA wal_autocheckpoint = 0").await?;
+    }
+    Ok(c)
+}
+
+/// SQLite only: checkpoints the WAL into the database file every `every`, off the writer's
+/// path (PASSIVE: it never blocks the writer or readers). Runs until the pool is closed.
+pub async fn checkpointer(db: Db, every: std::time::Duration) {
+    if db.backend != Backend::Sqlite {
+        return;
+    }
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if db.pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&db.pool)
+            .await
+        {
+            tracing::debug!("WAL checkpoint: {e:#}");
+        }
+    }
+}
+
+/// Why a batch must be written again.
+#[derive(Debug)]
+struct ForeignEvents;
+
+impl std::fmt::Display for ForeignEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a batch held another device's events")
+    }
+}
+
+impl std::error::Error for ForeignEvents {}
+
+/// Writes a batch optimistically (insert first; ids already held are looked up only when
+/// there are any); if it turns out a request held another device's event, the transaction is
+/// rolled back and the batch written again with every id's owner looked up first.
+async fn write_batch_retrying(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    jobs: &mut [Job],
+) -> anyhow::Result<Vec<Result<Outcome, AppError>>> {
+    let mut precheck = false;
+    for _ in 0..4 {
+        match write_batch(conn, backend, jobs, precheck).await {
+            Err(e) if e.is::<ForeignEvents>() => precheck = true,
+            r => return r,
+        }
+    }
+    Err(ForeignEvents.into())
+}
+
+/// The SQL of one batch statement, per backend. Every statement's rows arrive as one JSON
+/// array parameter, so the text never changes with the batch's size: each is prepared once
+/// per connection, and SQLite never numbers thousands of parameters.
+struct Sql {
+    devices_by_key: &'static str,
+    owners: &'static str,
+    insert_events: &'static str,
+    update_devices: &'static str,
+}
+
+/// The SET clause of the devices update: a device's state moves only forward in time.
+macro_rules! update_devices_set {
+    () => {
+        "UPDATE devices SET \
+         last_seen = CASE WHEN devices.last_seen IS NULL OR devices.last_seen < v.last_seen \
+             THEN v.last_seen ELSE devices.last_seen END, \
+         skew_ms = COALESCE(v.skew_ms, devices.skew_ms), \
+         readiness = CASE WHEN v.readiness_at IS NOT NULL AND (devices.readiness_at IS NULL \
+             OR devices.readiness_at <= v.readiness_at) THEN v.readiness ELSE devices.readiness END, \
+         readiness_at = CASE WHEN v.readiness_at IS NOT NULL AND (devices.readiness_at IS NULL \
+             OR devices.readiness_at <= v.readiness_at) THEN v.readiness_at ELSE devices.readiness_at END "
+    };
+}
+
+const SQLITE: Sql = Sql {
+    devices_by_key: "SELECT d.id, d.status, d.key_hash FROM json_each($1) AS j \
+         CROSS JOIN devices AS d ON d.key_hash = j.value",
+    owners: "SELECT e.id, e.device_id FROM json_each($1) AS j \
+         CROSS JOIN events AS e ON e.id = j.value",
+    insert_events: "INSERT INTO events (id, device_id, kind, at, received_at, body) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+         FROM json_each($1) WHERE true ON CONFLICT (id) DO NOTHING RETURNING id",
+    update_devices: concat!(
+        update_devices_set!(),
+        "FROM (SELECT value ->> 0 AS id, value ->> 1 AS last_seen, value ->> 2 AS skew_ms, \
+             value ->> 3 AS readiness, value ->> 4 AS readiness_at FROM json_each($1)) AS v \
+         WHERE devices.id = v.id"
+    ),
+};
+
+const PG: Sql = Sql {
+    devices_by_key: "SELECT d.id, d.status, d.key_hash FROM json_array_elements_text($1::json) AS j(v) \
+         JOIN devices AS d ON d.key_hash = j.v",
+    owners: "SELECT e.id, e.device_id FROM json_array_elements_text($1::json) AS j(v) \
+         JOIN events AS e ON e.id = j.v",
+    insert_events: "INSERT INTO events (id, device_id, kind, at, received_at, body) \
+         SELECT r ->> 0, r ->> 1, r ->> 2, (r ->> 3)::bigint, (r ->> 4)::bigint, r ->> 5 \
+         FROM json_array_elements($1::json) AS r ON CONFLICT (id) DO NOTHING RETURNING id",
+    update_devices: concat!(
+        update_devices_set!(),
+        "FROM (SELECT r ->> 0 AS id, (r ->> 1)::bigint AS last_seen, (r ->> 2)::bigint AS skew_ms, \
+             r ->> 3 AS readiness, (r ->> 4)::bigint AS readiness_at \
+             FROM json_array_elements($1::json) AS r) AS v \
+         WHERE devices.id = v.id"
+    ),
+};
+
 /// Per-device state changes gathered from a batch.
 #[derive(Default)]
 struct DeviceDelta {
@@ -287,33 +424,45 @@ struct DeviceDelta {
     readiness: Option<(i64, Readiness)>,
 }
 
-fn placeholders(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            s.push(',');
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            n += 1;
-            s.push('$');
-            s.push_str(&n.to_string());
-        }
-        s.push(')');
+/// Who holds each of these event ids already.
+async fn owners(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sql: &Sql,
+    ids: &[String],
+) -> anyhow::Result<HashMap<Uuid, String>> {
+    let mut owner = HashMap::new();
+    if ids.is_empty() {
+        return Ok(owner);
     }
-    s
+    for r in sqlx::query(sql.owners)
+        .bind(json_list(ids.iter().map(String::as_str))?)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let id: String = r.try_get("id")?;
+        owner.insert(id.parse()?, r.try_get("device_id")?);
+    }
+    Ok(owner)
+}
+
+/// One JSON array of the strings, for a statement of [`Sql`].
+fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(
+        &items.into_iter().collect::<Vec<_>>(),
+    )?)
 }
 
 async fn write_batch(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     jobs: &mut [Job],
+    precheck: bool,
 ) -> anyhow::Result<Vec<Result<Outcome, AppError>>> {
     use sqlx::Connection;
+    let sql = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &PG,
+    };
     let mut tx = conn
         .begin_with(match backend {
             Backend::Sqlite => "BEGIN IMMEDIATE",
@@ -325,25 +474,16 @@ async fn write_batch(
     let mut hashes: Vec<&str> = jobs.iter().map(|j| j.key_hash.as_str()).collect();
     hashes.sort_unstable();
     hashes.dedup();
-    let mut devices: HashMap<String, (String, String)> = HashMap::new();
-    for chunk in hashes.chunks(500) {
-        let sql = format!(
-            "SELECT id, status, key_hash FROM devices WHERE key_hash IN ({})",
-            (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",")
+    let mut devices: HashMap<String, (String, String)> = HashMap::with_capacity(hashes.len());
+    for r in sqlx::query(sql.devices_by_key)
+        .bind(json_list(hashes)?)
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        devices.insert(
+            r.try_get("key_hash")?,
+            (r.try_get("id")?, r.try_get("status")?),
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for h in chunk {
-            q = q.bind(*h);
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            devices.insert(
-                r.try_get("key_hash")?,
-                (r.try_get("id")?, r.try_get("status")?),
-            );
-        }
     }
     let mut results: Vec<Option<Result<Outcome, AppError>>> = Vec::with_capacity(jobs.len());
     for job in jobs.iter_mut() {
@@ -358,29 +498,17 @@ async fn write_batch(
     }
     let jobs: &[Job] = jobs;
 
-    // 1. Which ids does HQ hold already, and for whom?
-    let all_ids: Vec<String> = jobs
-        .iter()
-        .zip(&results)
-        .filter(|(_, r)| r.is_none())
-        .flat_map(|(j, _)| j.events.iter().map(|e| e.id.to_string()))
-        .collect();
-    let mut owner: HashMap<String, String> = HashMap::new();
-    for chunk in all_ids.chunks(500) {
-        let sql = format!(
-            "SELECT id, device_id FROM events WHERE id IN ({})",
-            (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.as_str());
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            owner.insert(r.try_get("id")?, r.try_get("device_id")?);
-        }
+    // 1. Only when a batch must be checked first: which ids does HQ hold already, and for
+    //    whom? (The optimistic path learns it from the insert below.)
+    let mut owner: HashMap<Uuid, String> = HashMap::new();
+    if precheck {
+        let ids: Vec<String> = jobs
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_none())
+            .flat_map(|(j, _)| j.events.iter().map(|e| e.id.to_string()))
+            .collect();
+        owner = owners(&mut tx, sql, &ids).await?;
     }
 
     // 2. Refuse a job holding another device's event; pick the new events.
@@ -391,8 +519,7 @@ async fn write_batch(
             continue;
         }
         let foreign = job.events.iter().find(|e| {
-            let id = e.id.to_string();
-            owner.get(&id).is_some_and(|d| *d != job.device_id)
+            owner.get(&e.id).is_some_and(|d| *d != job.device_id)
                 || claimed.get(&e.id).is_some_and(|d| *d != job.device_id)
         });
         if let Some(e) = foreign {
@@ -403,39 +530,62 @@ async fn write_batch(
             continue;
         }
         for e in &job.events {
-            if !owner.contains_key(&e.id.to_string()) && !claimed.contains_key(&e.id) {
+            if !owner.contains_key(&e.id) && !claimed.contains_key(&e.id) {
                 claimed.insert(&e.id, &job.device_id);
                 fresh.push((ji, e));
             }
         }
     }
 
-    // 3. Insert the new events; another HQ process may have won a race for some.
-    let mut inserted: HashSet<Uuid> = HashSet::new();
-    let bodies: Vec<String> = fresh
-        .iter()
-        .map(|(_, e)| serde_json::to_string(e))
-        .collect::<Result<_, _>>()?;
-    for (chunk, body_chunk) in fresh.chunks(400).zip(bodies.chunks(400)) {
-        let sql = format!(
-            "INSERT INTO events (id, device_id, kind, at, received_at, body) VALUES {} \
-             ON CONFLICT (id) DO NOTHING RETURNING id",
-            placeholders(chunk.len(), 6)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for ((ji, e), body) in chunk.iter().zip(body_chunk) {
+    // 3. Insert the new events in one statement; ids HQ already held are skipped.
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(fresh.len());
+    if !fresh.is_empty() {
+        let mut rows = String::with_capacity(fresh.len() * 256);
+        rows.push('[');
+        for (n, (ji, e)) in fresh.iter().enumerate() {
+            if n > 0 {
+                rows.push(',');
+            }
             let job = &jobs[*ji];
-            q = q
-                .bind(e.id.to_string())
-                .bind(job.device_id.as_str())
-                .bind(e.kind())
-                .bind(e.at.timestamp_millis())
-                .bind(job.received_at)
-                .bind(body.as_str());
+            let row = (
+                e.id,
+                job.device_id.as_str(),
+                e.kind(),
+                e.at.timestamp_millis(),
+                job.received_at,
+                serde_json::to_string(e)?,
+            );
+            rows.push_str(&serde_json::to_string(&row)?);
         }
-        for r in q.fetch_all(&mut *tx).await? {
+        rows.push(']');
+        for r in sqlx::query(sql.insert_events)
+            .bind(rows)
+            .fetch_all(&mut *tx)
+            .await?
+        {
             let id: String = r.try_get("id")?;
             inserted.insert(id.parse()?);
+        }
+    }
+
+    // 3b. Ids that were not inserted were held already (a retry, or another HQ process won
+    //     a race): fine if they are this device's own; otherwise start again, checking first.
+    if inserted.len() < fresh.len() {
+        let held: Vec<String> = fresh
+            .iter()
+            .filter(|(_, e)| !inserted.contains(&e.id))
+            .map(|(_, e)| e.id.to_string())
+            .collect();
+        let held_by = owners(&mut tx, sql, &held).await?;
+        let foreign = fresh.iter().any(|(ji, e)| {
+            !inserted.contains(&e.id)
+                && held_by
+                    .get(&e.id)
+                    .is_some_and(|d| *d != jobs[*ji].device_id)
+        });
+        if foreign {
+            tx.rollback().await?;
+            return Err(ForeignEvents.into());
         }
     }
 
@@ -475,30 +625,23 @@ async fn write_batch(
     }
 
     // 5. One UPDATE for every device touched.
-    let deltas: Vec<(&str, DeviceDelta)> = deltas.into_iter().collect();
-    for chunk in deltas.chunks(400) {
-        let sql = format!(
-            "UPDATE devices SET \
-             last_seen = CASE WHEN devices.last_seen IS NULL OR devices.last_seen < v.column2 \
-                 THEN v.column2 ELSE devices.last_seen END, \
-             skew_ms = COALESCE(v.column3, devices.skew_ms), \
-             readiness = CASE WHEN v.column5 IS NOT NULL AND (devices.readiness_at IS NULL \
-                 OR devices.readiness_at <= v.column5) THEN v.column4 ELSE devices.readiness END, \
-             readiness_at = CASE WHEN v.column5 IS NOT NULL AND (devices.readiness_at IS NULL \
-                 OR devices.readiness_at <= v.column5) THEN v.column5 ELSE devices.readiness_at END \
-             FROM (VALUES {}) AS v WHERE devices.id = v.column1",
-            placeholders(chunk.len(), 5)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (id, d) in chunk {
-            q = q
-                .bind(*id)
-                .bind(d.last_seen)
-                .bind(d.skew_ms)
-                .bind(d.readiness.map(|(_, r)| r.as_str()))
-                .bind(d.readiness.map(|(t, _)| t));
-        }
-        q.execute(&mut *tx).await?;
+    if !deltas.is_empty() {
+        let rows: Vec<_> = deltas
+            .iter()
+            .map(|(id, d)| {
+                (
+                    *id,
+                    d.last_seen,
+                    d.skew_ms,
+                    d.readiness.map(|(_, r)| r.as_str()),
+                    d.readiness.map(|(t, _)| t),
+                )
+            })
+            .collect();
+        sqlx::query(sql.update_devices)
+            .bind(serde_json::to_string(&rows)?)
+            .execute(&mut *tx)
+            .await?;
     }
 
     // 6. Reports: the latest is kept on the device; figures go to the charts.
@@ -692,10 +835,5 @@ mod tests {
             readiness: Readiness::Ready,
         });
         assert!(validate(&[e], now).is_ok());
-    }
-
-    #[test]
-    fn placeholders_number_rows() {
-        assert_eq!(placeholders(2, 3), "($1,$2,$3),($4,$5,$6)");
     }
 }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# HQ under a simulated fleet: the figures of BENCHMARKS.md `## HQ`.
+#
+#   scripts/bench_hq.sh [sqlite|postgres|both]      (default: both)
+#
+# Environment: AGENTS (100000), INTERVAL (30 s), DURATION (60 s), BARE (5 s of the bare axum
+# ceiling), CONCURRENCY (256), PORT (18700), PG_ADMIN_URL (the local socket as this user),
+# CARGO_TARGET_DIR. For each database: a fresh database, a release HQ (`serve`), then
+# `simulate` against it; prints simulate's figures, the load average before and after, and the
+# CPU time per heartbeat of HQ, of the database's own processes (PostgreSQL) and of the
+# load generator, read from /proc over the load phase only (not provisioning).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:-both}
+AGENTS=${AGENTS:-100000}
+INTERVAL=${INTERVAL:-30}
+DURATION=${DURATION:-60}
+BARE=${BARE:-5}
+CONCURRENCY=${CONCURRENCY:-256}
+PORT=${PORT:-18700}
+PG_ADMIN_URL=${PG_ADMIN_URL:-"postgres:///postgres?host=/var/run/postgresql&user=$(id -un)"}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+cargo build --release -p shiftready-hq >&2
+BIN=$TARGET_DIR/release/shiftready-hq
+TICKS=$(getconf CLK_TCK)
+WORK=$(mktemp -d)
+HQ_PID=""
+cleanup() {
+  if [ -n "$HQ_PID" ]; then kill "$HQ_PID" 2>/dev/null || true; wait "$HQ_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# utime + stime of one process, in clock ticks.
+cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# utime + stime of every PostgreSQL server process, in clock ticks.
+cpu_pg() {
+  local t=0 p
+  for p in $(pgrep -x postgres || true); do t=$((t + $(cpu_of "$p"))); done
+  echo "$t"
+}
+
+echo "machine: nproc=$(nproc), $(lscpu | sed -n 's/^Model name: *//p')"
+echo "run: agents=$AGENTS interval=${INTERVAL}s duration=${DURATION}s bare=${BARE}s concurrency=$CONCURRENCY"
+
+run_one() {
+  local label=$1 url=$2
+  echo
+  echo "== $label =="
+  "$BIN" --database-url "$url" serve --listen "127.0.0.1:$PORT" --probe-listen off \
+    >"$WORK/hq.log" 2>&1 &
+  HQ_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  local hq0=0 pg0=0 gen0=0 hq1=0 pg1=0 gen1=0 sent=0 gen_pid
+  exec 3< <("$BIN" --database-url "$url" simulate --agents "$AGENTS" --interval "$INTERVAL" \
+    --duration "$DURATION" --bare-seconds "$BARE" --concurrency "$CONCURRENCY" \
+    --target "http://127.0.0.1:$PORT" 2>&1; echo "exit: $?")
+  gen_pid=$!
+  while IFS= read -r line <&3; do
+    echo "$line"
+    case "$line" in
+      *"bare axum handler ceiling"*)
+        hq0=$(cpu_of "$HQ_PID"); pg0=$(cpu_pg); gen0=$(cpu_of "$(pgrep -P "$gen_pid" -x shiftready-hq || echo $gen_pid)")
+        echo "load at start of the load phase: $(cut -d' ' -f1-3 /proc/loadavg)" ;;
+      *"simulate: sent "*)
+        hq1=$(cpu_of "$HQ_PID"); pg1=$(cpu_pg); gen1=$(cpu_of "$(pgrep -P "$gen_pid" -x shiftready-hq || echo $gen_pid)")
+        sent=$(echo "$line" | sed -n 's/.*sent \([0-9]*\) heartbeats.*/\1/p')
+        echo "load at end of the load phase: $(cut -d' ' -f1-3 /proc/loadavg)" ;;
+    esac
+  done
+  exec 3<&-
+  if [ "${sent:-0}" -gt 0 ]; then
+    awk -v h=$((hq1 - hq0)) -v p=$((pg1 - pg0)) -v g=$((gen1 - gen0)) -v n="$sent" -v t="$TICKS" -v pg="$label" 'BEGIN {
+      printf "cpu per heartbeat: HQ %.0f us", h / t / n * 1e6
+      if (pg ~ /postgres/) printf ", PostgreSQL processes %.0f us", p / t / n * 1e6
+      printf ", load generator %.0f us\n", g / t / n * 1e6 }'
+  fi
+  curl -fsS "http://127.0.0.1:$PORT/metrics" 2>/dev/null | grep -E "^shiftready_(ingest_transactions_total|events_total)" | sed 's/^/hq metrics: /' || true
+  kill "$HQ_PID"; wait "$HQ_PID" 2>/dev/null || true; HQ_PID=""
+  if grep -qiE "panic|error" "$WORK/hq.log"; then echo "HQ log:"; tail -5 "$WORK/hq.log"; fi
+}
+
+if [ "$which" = sqlite ] || [ "$which" = both ]; then
+  run_one sqlite "sqlite://$WORK/hq.db"
+fi
+if [ "$which" = postgres ] || [ "$which" = both ]; then
+  db="shiftready_bench_$$"
+  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  run_one postgres "postgres:///$db?host=/var/run/postgresql&user=$(id -un)"
+  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db"
+fi
