@@ -213,7 +213,7 @@ else
         cat "$WORK/install1.log"
     fi
     check "without HQ address and secret, the install prints the next step" \
-        grep -q 'shiftready enroll --hq https://HQ-ADDRESS --token SITE-SECRET' "$WORK/install1.log"
+        grep -q 'shiftready enroll --hq https://HQ-ADDRESS --token-file FILE-WITH-SECRET' "$WORK/install1.log"
     check "no enrollment file was written" test ! -e /etc/shiftready/enroll.toml
     check "the systemd user unit is enabled for every user" \
         test "$(readlink /etc/systemd/user/graphical-session.target.wants/shiftready.service)" = \
@@ -274,6 +274,13 @@ shiftready shiftready/enroll_token password $secret
 shiftready shiftready/enroll_user string $USER2
 EOF
         rm -f /etc/shiftready/enroll.toml
+        # For this step /usr/bin/shiftready is a wrapper that records the command line it was
+        # given (what `ps` shows every user), so we see the secret is not on it.
+        mv /usr/bin/shiftready /usr/bin/shiftready.real
+        install -m 0666 /dev/null "$WORK/enroll-args.log"
+        printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>%s\nexec /usr/bin/shiftready.real "$@"\n' \
+            "$WORK/enroll-args.log" >/usr/bin/shiftready
+        chmod 0755 /usr/bin/shiftready
         if env -u SHIFTREADY_HQ_URL -u SHIFTREADY_ENROLL_TOKEN DEBIAN_FRONTEND=noninteractive \
             dpkg-reconfigure shiftready >"$WORK/reconfigure.log" 2>&1; then
             ok "dpkg-reconfigure with preseeded debconf answers"
@@ -281,7 +288,12 @@ EOF
             not_ok "dpkg-reconfigure with preseeded debconf answers"
             cat "$WORK/reconfigure.log"
         fi
+        mv -f /usr/bin/shiftready.real /usr/bin/shiftready
         check "$USER2 is enrolled from the debconf answers" test -s "$home2/.local/share/shiftready/device.json"
+        check "shiftready-enroll-users passes the secret on standard input (--token-file -)" \
+            grep -q -- 'enroll --hq .* --token-file -$' "$WORK/enroll-args.log"
+        check "the secret is on no command line of shiftready" \
+            bash -c '! grep -qF -- "$1" "$2"' _ "$secret" "$WORK/enroll-args.log"
         check "debconf no longer holds the secret" \
             bash -c '! grep -qF -- "$1" /var/cache/debconf/passwords.dat /var/cache/debconf/config.dat' _ "$secret"
         api_token=$("$HQ_BIN" token create --role viewer --database-url "$HQ_DB" 2>/dev/null | tail -n 1) || true
