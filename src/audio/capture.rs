@@ -68,6 +68,7 @@ fn aliases(d: &cpal::Device) -> Vec<String> {
 
 /// The names of the input devices, as `--device` matches them.
 pub fn input_device_names() -> Vec<String> {
+    super::quiet_alsa();
     let host = cpal::default_host();
     host.input_devices()
         .map(|ds| ds.map(|d| name_of(&d)).collect())
@@ -111,6 +112,7 @@ enum Msg {
 /// Records `seconds` of audio (plus [`SKIP_SECONDS`] dropped at the start) from the named
 /// input or the default one. Blocking; call it from a blocking thread.
 pub fn capture(device: Option<&str>, seconds: f64) -> Result<Mono, CaptureError> {
+    super::quiet_alsa();
     let host = cpal::default_host();
     let dev = pick(&host, device)?;
     let name = name_of(&dev);

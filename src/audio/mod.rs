@@ -3,7 +3,10 @@
 //! never written, logged or sent.
 
 pub mod capture;
+pub mod quiet;
 pub mod wav;
+
+pub use quiet::quiet_alsa;
 
 /// Mono audio with full scale at ±1.0.
 pub struct Mono {
