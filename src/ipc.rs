@@ -310,7 +310,7 @@ mod windows {
     };
 
     /// Which process is at the other end of a pipe handle.
-    fn peer_pid(handle: impl AsRawHandle, server_side: bool) -> std::io::Result<u32> {
+    fn peer_pid(handle: &impl AsRawHandle, server_side: bool) -> std::io::Result<u32> {
         let mut pid = 0u32;
         let h = handle.as_raw_handle();
         // SAFETY: `h` is an open pipe handle borrowed for the call; `pid` is a valid
@@ -329,7 +329,7 @@ mod windows {
     }
 
     /// The user SID the process at the other end runs as.
-    fn peer_sid(handle: impl AsRawHandle, server_side: bool) -> std::io::Result<(u32, String)> {
+    fn peer_sid(handle: &impl AsRawHandle, server_side: bool) -> std::io::Result<(u32, String)> {
         let pid = peer_pid(handle, server_side)?;
         Ok((pid, process_user_sid(pid)?))
     }
@@ -662,7 +662,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_pipe_admits_the_current_user_alone() {
         use std::os::windows::fs::OpenOptionsExt;
-        use std::os::windows::io::AsRawHandle;
         let dir = tempfile::tempdir().unwrap();
         let server = Server::bind(dir.path()).unwrap();
         let name = pipe_name(dir.path()).unwrap();
@@ -679,7 +678,7 @@ mod tests {
             .access_mode(0x0002_0000)
             .open(&name)
             .unwrap();
-        let dacl = crate::platform::windows::dacl_sddl(f.as_raw_handle()).unwrap();
+        let dacl = crate::platform::windows::dacl_sddl(&f).unwrap();
         assert!(
             dacl.starts_with("D:P("),
             "protected, nothing inherited: {dacl}"

@@ -151,16 +151,17 @@ impl Drop for SecurityDescriptor {
 }
 
 /// The DACL of the kernel object behind `handle` (opened with `READ_CONTROL`), as SDDL.
-pub fn dacl_sddl(handle: HANDLE) -> io::Result<String> {
+pub fn dacl_sddl(handle: &impl std::os::windows::io::AsRawHandle) -> io::Result<String> {
     use windows_sys::Win32::Security::Authorization::{
         ConvertSecurityDescriptorToStringSecurityDescriptorW, GetSecurityInfo, SE_KERNEL_OBJECT,
     };
     use windows_sys::Win32::Security::DACL_SECURITY_INFORMATION;
     let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: out-pointers are valid; `sd` receives a LocalAlloc'd descriptor freed below.
+    // SAFETY: the handle is open (borrowed); out-pointers are valid; `sd` receives a
+    // LocalAlloc'd descriptor freed below.
     let rc = unsafe {
         GetSecurityInfo(
-            handle,
+            handle.as_raw_handle(),
             SE_KERNEL_OBJECT,
             DACL_SECURITY_INFORMATION,
             std::ptr::null_mut(),

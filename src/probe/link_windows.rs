@@ -144,6 +144,8 @@ type WlanQueryInterface = unsafe extern "system" fn(
     *mut i32,
 ) -> u32;
 type WlanFreeMemory = unsafe extern "system" fn(*const c_void);
+/// What GetProcAddress returns, unwrapped.
+type Farproc = unsafe extern "system" fn() -> isize;
 use std::ffi::c_void;
 
 /// The Wi-Fi signal of the adapter `guid` in dBm, from the WLAN API, if it is connected and
@@ -172,10 +174,10 @@ fn wifi_signal_dbm(guid: &GUID) -> Option<f64> {
             f(b"WlanFreeMemory\0"),
         ) {
             (Some(open), Some(close), Some(query), Some(free)) => query_signal(
-                std::mem::transmute::<_, WlanOpenHandle>(open),
-                std::mem::transmute::<_, WlanCloseHandle>(close),
-                std::mem::transmute::<_, WlanQueryInterface>(query),
-                std::mem::transmute::<_, WlanFreeMemory>(free),
+                std::mem::transmute::<Farproc, WlanOpenHandle>(open),
+                std::mem::transmute::<Farproc, WlanCloseHandle>(close),
+                std::mem::transmute::<Farproc, WlanQueryInterface>(query),
+                std::mem::transmute::<Farproc, WlanFreeMemory>(free),
                 guid,
             ),
             _ => None,
