@@ -304,10 +304,21 @@ mod windows {
     use tokio::net::windows::named_pipe::{
         ClientOptions, NamedPipeServer, PipeMode, ServerOptions,
     };
-    use windows_sys::Win32::Foundation::ERROR_PIPE_BUSY;
+    use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY};
     use windows_sys::Win32::System::Pipes::{
-        GetNamedPipeClientProcessId, GetNamedPipeServerProcessId,
+        GetNamedPipeClientProcessId, GetNamedPipeServerProcessId, WaitNamedPipeW,
     };
+
+    /// Whether a pipe of this name exists (anyone's, busy or not), without connecting to it.
+    pub(super) fn pipe_exists(name: &str) -> bool {
+        let w = crate::platform::windows::wide(name);
+        // SAFETY: a NUL-terminated name; waits at most 1 ms.
+        if unsafe { WaitNamedPipeW(w.as_ptr(), 1) } != 0 {
+            return true;
+        }
+        // ERROR_SEM_TIMEOUT (all instances busy), access denied...: it is there.
+        std::io::Error::last_os_error().raw_os_error() != Some(ERROR_FILE_NOT_FOUND as i32)
+    }
 
     /// Which process is at the other end of a pipe handle.
     fn peer_pid(handle: &impl AsRawHandle, server_side: bool) -> std::io::Result<u32> {
@@ -384,7 +395,7 @@ mod windows {
     }
 
     /// Makes one instance of the pipe, open to the current user alone.
-    fn create_instance(name: &str, first: bool) -> std::io::Result<NamedPipeServer> {
+    pub(super) fn create_instance(name: &str, first: bool) -> std::io::Result<NamedPipeServer> {
         let sd = SecurityDescriptor::current_user_only()?;
         let mut sa = sd.attributes();
         let mut opts = ServerOptions::new();
@@ -411,6 +422,17 @@ mod windows {
         /// of this name that already exists belongs to someone else: refused, never shared.
         pub fn bind(state_dir: &Path) -> anyhow::Result<Server> {
             let name = pipe_name(state_dir)?;
+            // FILE_FLAG_FIRST_PIPE_INSTANCE refuses an existing name on Windows; Wine ignores
+            // that flag, so look first as well (harmless on Windows).
+            if pipe_exists(&name) {
+                return Err(ExitError::new(
+                    exit::CANT_CREATE,
+                    format!(
+                        "cannot listen on {name}: it already exists (another ShiftReady daemon \
+                         for this state directory, or another program holds this pipe name)"
+                    ),
+                ));
+            }
             let first = create_instance(&name, true).map_err(|e| {
                 ExitError::new(
                     exit::CANT_CREATE,
@@ -609,10 +631,22 @@ mod tests {
             // A second daemon for the same state dir cannot take the pipe over.
             let e = Server::bind(dir.path()).err().expect("second bind refused");
             assert_eq!(exit::code_of(&e), exit::CANT_CREATE, "{e:#}");
+            let name = pipe_name(dir.path()).unwrap();
+            assert!(windows::pipe_exists(&name));
+            // And FILE_FLAG_FIRST_PIPE_INSTANCE alone refuses it, where it is honoured.
+            match windows::create_instance(&name, true) {
+                Err(e) => assert_eq!(e.raw_os_error(), Some(5), "access denied: {e}"),
+                Ok(_) if crate::platform::windows::is_wine() => {
+                    eprintln!("Wine ignores FILE_FLAG_FIRST_PIPE_INSTANCE; pipe_exists covers it")
+                }
+                Ok(_) => panic!("FILE_FLAG_FIRST_PIPE_INSTANCE did not refuse {name}"),
+            }
         }
         serving.abort();
         let _ = serving.await;
         assert_eq!(daemon.await.unwrap(), 12);
+        #[cfg(windows)]
+        assert!(!windows::pipe_exists(&pipe_name(dir.path()).unwrap()));
         let e = ask(dir.path().to_path_buf(), Request::Status)
             .await
             .unwrap_err();

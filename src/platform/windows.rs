@@ -150,6 +150,18 @@ impl Drop for SecurityDescriptor {
     }
 }
 
+/// Whether this is Wine rather than Windows (its ntdll exports `wine_get_version`), for tests
+/// and messages that must tell the two apart.
+pub fn is_wine() -> bool {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    let ntdll = wide("ntdll.dll");
+    // SAFETY: NUL-terminated names; ntdll is always loaded and never freed.
+    unsafe {
+        let h = GetModuleHandleW(ntdll.as_ptr());
+        !h.is_null() && GetProcAddress(h, b"wine_get_version\0".as_ptr()).is_some()
+    }
+}
+
 /// The DACL of the kernel object behind `handle` (opened with `READ_CONTROL`), as SDDL.
 pub fn dacl_sddl(handle: &impl std::os::windows::io::AsRawHandle) -> io::Result<String> {
     use windows_sys::Win32::Security::Authorization::{

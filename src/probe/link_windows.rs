@@ -1,5 +1,6 @@
 //! Windows: the default route from the IP Helper's routing table (`GetIpForwardTable2`), the
-//! winner being the lowest route metric plus interface metric (as Windows itself picks), its
+//! winner being the lowest route metric plus interface metric (as Windows itself picks; the
+//! interface metrics from `GetAdaptersAddresses`, which Wine implements too), its
 //! adapter from `GetIfEntry2` (IfType 71 is Wi-Fi, 6 Ethernet, unless the physical medium says
 //! 802.11), and for Wi-Fi the signal from the WLAN API (`WlanQueryInterface`: the RSSI in dBm,
 //! else the 0-100 signal quality converted to dBm). wlanapi.dll is loaded when needed, not
@@ -7,11 +8,14 @@
 #![allow(unsafe_code)]
 
 use super::*;
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use windows_sys::Win32::Foundation::{FreeLibrary, HANDLE, NO_ERROR};
+use windows_sys::Win32::Foundation::{ERROR_BUFFER_OVERFLOW, FreeLibrary, HANDLE, NO_ERROR};
 use windows_sys::Win32::NetworkManagement::IpHelper::{
-    FreeMibTable, GetIfEntry2, GetIpForwardTable2, GetIpInterfaceEntry, IF_TYPE_ETHERNET_CSMACD,
-    IF_TYPE_IEEE80211, MIB_IF_ROW2, MIB_IPFORWARD_TABLE2, MIB_IPINTERFACE_ROW,
+    FreeMibTable, GAA_FLAG_SKIP_ANYCAST, GAA_FLAG_SKIP_DNS_SERVER, GAA_FLAG_SKIP_MULTICAST,
+    GAA_FLAG_SKIP_UNICAST, GetAdaptersAddresses, GetIfEntry2, GetIpForwardTable2,
+    IF_TYPE_ETHERNET_CSMACD, IF_TYPE_IEEE80211, IP_ADAPTER_ADDRESSES_LH, MIB_IF_ROW2,
+    MIB_IPFORWARD_TABLE2,
 };
 use windows_sys::Win32::NetworkManagement::Ndis::{
     NdisPhysicalMediumNative802_11, NdisPhysicalMediumWirelessLan,
@@ -80,6 +84,7 @@ fn default_routes() -> Vec<DefaultRoute> {
     let rows = unsafe {
         std::slice::from_raw_parts((*table).Table.as_ptr(), (*table).NumEntries as usize)
     };
+    let metrics = interface_metrics();
     let mut out = Vec::new();
     for row in rows {
         if row.DestinationPrefix.PrefixLength != 0 || row.Loopback {
@@ -99,11 +104,14 @@ fn default_routes() -> Vec<DefaultRoute> {
             _ => None,
         }
         .filter(|g| !g.is_unspecified());
-        let if_metric = interface_metric(family, row.InterfaceIndex);
+        let if_metric = metrics
+            .get(&row.InterfaceIndex)
+            .map(|&(v4, v6)| if family == AF_INET6 { v6 } else { v4 })
+            .unwrap_or(0);
         out.push(DefaultRoute {
             if_index: row.InterfaceIndex,
             gateway,
-            metric: u64::from(row.Metric) + u64::from(if_metric.unwrap_or(0)),
+            metric: u64::from(row.Metric) + u64::from(if_metric),
         });
     }
     // SAFETY: allocated by GetIpForwardTable2, freed once; `rows` is not used after this.
@@ -111,15 +119,51 @@ fn default_routes() -> Vec<DefaultRoute> {
     out
 }
 
-/// The interface's own metric for `family`.
-fn interface_metric(family: u16, if_index: u32) -> Option<u32> {
-    let mut row = MIB_IPINTERFACE_ROW {
-        Family: family,
-        InterfaceIndex: if_index,
-        ..Default::default()
-    };
-    // SAFETY: `row` is initialised with the keys GetIpInterfaceEntry reads and is writable.
-    (unsafe { GetIpInterfaceEntry(&mut row) } == NO_ERROR).then_some(row.Metric)
+/// Each interface's own metrics, IPv4 and IPv6, by interface index.
+fn interface_metrics() -> HashMap<u32, (u32, u32)> {
+    let flags = GAA_FLAG_SKIP_UNICAST
+        | GAA_FLAG_SKIP_ANYCAST
+        | GAA_FLAG_SKIP_MULTICAST
+        | GAA_FLAG_SKIP_DNS_SERVER;
+    // u64s keep the list aligned for IP_ADAPTER_ADDRESSES; 16 KB fits most machines, and the
+    // call says how much it needs when not.
+    let mut buf = vec![0u64; 2048];
+    let mut rc = ERROR_BUFFER_OVERFLOW;
+    for _ in 0..3 {
+        let mut size = (buf.len() * 8) as u32;
+        // SAFETY: `buf` is writable for `size` bytes and aligned for the list.
+        rc = unsafe {
+            GetAdaptersAddresses(
+                u32::from(AF_UNSPEC),
+                flags,
+                std::ptr::null(),
+                buf.as_mut_ptr().cast(),
+                &mut size,
+            )
+        };
+        if rc != ERROR_BUFFER_OVERFLOW {
+            break;
+        }
+        buf = vec![0u64; (size as usize).div_ceil(8)];
+    }
+    let mut out = HashMap::new();
+    if rc != NO_ERROR {
+        return out;
+    }
+    let mut p = buf.as_ptr().cast::<IP_ADAPTER_ADDRESSES_LH>();
+    while !p.is_null() {
+        // SAFETY: the call succeeded: `p` walks its linked list, every node inside `buf`.
+        let a = unsafe { &*p };
+        // SAFETY: IfIndex is the documented member of this union's struct view.
+        let idx = unsafe { a.Anonymous1.Anonymous.IfIndex };
+        out.insert(idx, (a.Ipv4Metric, a.Ipv6Metric));
+        if a.Ipv6IfIndex != 0 && a.Ipv6IfIndex != idx {
+            out.entry(a.Ipv6IfIndex)
+                .or_insert((a.Ipv4Metric, a.Ipv6Metric));
+        }
+        p = a.Next;
+    }
+    out
 }
 
 /// The adapter behind `if_index`.
