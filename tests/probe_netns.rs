@@ -23,6 +23,8 @@ use shiftready::checks::network::hints;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const AGENT_IP: &str = "10.71.1.2";
@@ -333,6 +335,97 @@ impl Lab {
     }
 }
 
+/// An ICMP echo responder inside a namespace whose kernel no longer answers pings itself:
+/// each echo request is answered after a seeded random hold in `0..max_hold`, like a router
+/// busy with other traffic. Its log of (arrived, answered) times is the truth.
+struct SlowRouter {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<(Instant, Instant)>>>,
+}
+
+impl SlowRouter {
+    fn start(lab: &Lab, max_hold: Duration, seed: u64) -> SlowRouter {
+        lab.sysctl(&lab.router, "net/ipv4/icmp_echo_ignore_all", "1");
+        let netns = PathBuf::from("/run/netns").join(&lab.router);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            use std::os::fd::AsFd;
+            // Only this thread moves into the router's namespace; its socket stays there.
+            let f = std::fs::File::open(&netns).unwrap();
+            rustix::thread::move_into_link_name_space(
+                f.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .unwrap();
+            let raw = socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::RAW,
+                Some(socket2::Protocol::ICMPV4),
+            )
+            .unwrap();
+            let sock: std::net::UdpSocket = raw.into();
+            sock.set_read_timeout(Some(Duration::from_millis(1)))
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut pending: Vec<(Instant, Instant, std::net::SocketAddr, Vec<u8>)> = Vec::new();
+            let mut log = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !stopping.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                    let arrived = Instant::now();
+                    let ihl = (buf[0] & 0x0f) as usize * 4;
+                    let icmp = &buf[ihl.min(n)..n];
+                    // Echo requests only (our own replies come back to a raw socket too).
+                    if icmp.len() >= 8 && icmp[0] == 8 {
+                        let mut reply = icmp.to_vec();
+                        reply[0] = 0;
+                        reply[2..4].copy_from_slice(&[0, 0]);
+                        let c = shiftready::probe::gateway::checksum(&reply);
+                        reply[2..4].copy_from_slice(&c.to_be_bytes());
+                        let due = arrived + max_hold.mul_f64(rng.f64());
+                        pending.push((due, arrived, from, reply));
+                    }
+                }
+                let now = Instant::now();
+                pending.sort_by_key(|p| p.0);
+                while pending.first().is_some_and(|p| p.0 <= now) {
+                    let (_, arrived, to, reply) = pending.remove(0);
+                    let answered = Instant::now();
+                    if sock.send_to(&reply, to).is_ok() {
+                        log.push((arrived, answered));
+                    }
+                }
+            }
+            log
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the responder did not start in the router namespace");
+        SlowRouter {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the responder; returns what it did.
+    fn finish(mut self) -> Vec<(Instant, Instant)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for SlowRouter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn num(v: &Value, key: &str) -> f64 {
     v["metrics"][key]
         .as_f64()
@@ -485,4 +578,52 @@ fn udp_blocked_while_http_works_fails_with_the_exact_hint() {
     assert_eq!(num(&v, "gateway_loss_pct"), 0.0);
     assert!(lab.counter("udp_drop") >= SENT, "every probe was dropped");
     assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn a_router_slow_to_answer_points_at_the_home_network() {
+    let Some(lab) = Lab::new("slowrouter") else {
+        return;
+    };
+    lab.allow_ping_sockets();
+    // Voice loses a fifth on the home link; the router loses no ping but answers each one
+    // after 0 to 80 ms: it is the router's jitter, not its loss, that names the home network.
+    lab.nft(&format!(
+        "table inet imp {{
+           counter udp_drop {{ }}
+           chain pre {{
+             type filter hook prerouting priority 0; policy accept;
+             iifname \"r0\" udp dport {PROBE_PORT} {VOICE_ONLY} numgen random mod 100 < 20 counter name \"udp_drop\" drop
+           }}
+         }}"
+    ));
+    let router = SlowRouter::start(&lab, Duration::from_millis(80), 7);
+    let (code, v) = lab.check();
+    let answered = router.finish();
+    assert_eq!(v["status"], "fail", "{v:#}");
+    assert_eq!(code, 2);
+    assert_eq!(v["hint"], hints::HOME_LINE, "{v:#}");
+    assert_eq!(v["metrics"]["gateway_probe"], "ping_socket");
+    assert_eq!(answered.len() as f64, SENT, "every ping answered");
+    assert_eq!(num(&v, "gateway_loss_pct"), 0.0, "{v:#}");
+    // The router's jitter as the agent measured it, against the RFC 3550 jitter of the holds
+    // the responder applied (in the order it answered, which is the order they arrived).
+    let mut holds = answered.clone();
+    holds.sort_by_key(|&(_, at)| at);
+    let t0 = holds[0].0;
+    let truth = shiftready::probe::stats::rfc3550_jitter(holds.iter().map(|&(a, at)| {
+        (
+            a.duration_since(t0).as_nanos() as u64,
+            at.duration_since(t0).as_nanos() as u64,
+        )
+    }))
+    .unwrap()
+        / 1e6;
+    let measured = num(&v, "gateway_jitter_ms");
+    println!("slow router: gateway jitter measured {measured:.2} ms, applied {truth:.2} ms");
+    assert!(truth > 15.0, "the holds must be bad enough: {truth}");
+    assert!(
+        (measured - truth).abs() < 1.0,
+        "measured {measured:.2} ms, applied {truth:.2} ms"
+    );
 }
