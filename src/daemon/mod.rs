@@ -7,6 +7,8 @@
 
 pub mod core;
 pub mod delivery;
+#[cfg(target_os = "linux")]
+pub mod devwatch;
 pub mod lock;
 #[cfg(target_os = "linux")]
 pub mod logind;
@@ -23,9 +25,13 @@ pub use self::core::{Daemon, run_daemon};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
-    /// Seconds between looks at the headset during a shift (unplugging is noticed within
-    /// three looks, by the hysteresis).
+    /// Seconds between looks at the headset during a shift where device changes cannot be
+    /// watched (Windows, macOS); on Linux, between the looks that follow a device change until
+    /// five agree. Unplugging is noticed within three looks, by the hysteresis.
     pub headset_poll_seconds: u32,
+    /// On Linux, seconds between looks at the headset when no device changed (a safety net
+    /// behind the watch of `/dev/snd` and the sound server).
+    pub headset_recheck_seconds: u32,
     /// Seconds between light network probes during a shift.
     pub probe_interval_seconds: u32,
     /// Seconds between noise samples during a shift; 0 turns in-shift noise sampling off.
@@ -42,6 +48,7 @@ impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             headset_poll_seconds: 3,
+            headset_recheck_seconds: 60,
             probe_interval_seconds: 60,
             noise_interval_seconds: 300,
             policy_refresh_seconds: 300,
@@ -56,6 +63,11 @@ impl DaemonConfig {
     pub fn validate_into(&self, p: &mut Vec<(String, String)>) {
         for (key, v, lo) in [
             ("daemon.headset_poll_seconds", self.headset_poll_seconds, 1),
+            (
+                "daemon.headset_recheck_seconds",
+                self.headset_recheck_seconds,
+                1,
+            ),
             (
                 "daemon.probe_interval_seconds",
                 self.probe_interval_seconds,
