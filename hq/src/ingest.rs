@@ -21,6 +21,8 @@ use uuid::Uuid;
 pub const MAX_EVENTS: usize = 1000;
 /// Most requests gathered into one transaction.
 const MAX_JOBS: usize = 1000;
+/// Writer tasks (each with its own connection) on PostgreSQL.
+const PG_WRITERS: usize = 4;
 /// The shortest time between the starts of two of the writer's transactions.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// Largest report, serialized.
@@ -59,7 +61,17 @@ impl Ingest {
     pub fn start(db: Db, metrics: Arc<Metrics>) -> Ingest {
         let (tx, rx) = mpsc::channel(20_000);
         tokio::spawn(checkpointer(db.clone(), std::time::Duration::from_secs(1)));
-        tokio::spawn(writer(db, metrics, rx));
+        // SQLite has one writer at a time anyway. On PostgreSQL a transaction spends most of
+        // its time waiting for its commit to reach the disk, so several writers overlap those
+        // waits (and PostgreSQL flushes their commits together).
+        let writers = match db.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => PG_WRITERS,
+        };
+        let rx = Arc::new(tokio::sync::Mutex::new((rx, tokio::time::Instant::now())));
+        for _ in 0..writers {
+            tokio::spawn(writer(db.clone(), metrics.clone(), rx.clone()));
+        }
         Ingest { tx }
     }
 
@@ -219,28 +231,37 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-async fn writer(db: Db, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>) {
+async fn writer(
+    db: Db,
+    metrics: Arc<Metrics>,
+    rx: Arc<tokio::sync::Mutex<(mpsc::Receiver<Job>, tokio::time::Instant)>>,
+) {
     let mut batch = Vec::with_capacity(MAX_JOBS);
     // One connection kept for writing: its statement cache stays warm and, on SQLite, nothing
     // else contends for the write lock in the common case.
     let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
-    let mut last_start = tokio::time::Instant::now() - LINGER;
-    while let Some(job) = rx.recv().await {
+    loop {
+        // The writer holding the receiver gathers the next batch; the others wait their turn.
+        let mut guard = rx.lock().await;
+        let (rx, last_start) = &mut *guard;
+        let Some(job) = rx.recv().await else { return };
         batch.push(job);
-        // At most one transaction per LINGER: under load, requests gather for a moment so a
-        // transaction carries many of them (fewer statements, commits and thread wake-ups
-        // per heartbeat); when the last one began long ago, this one starts at once.
-        let next = last_start + LINGER;
+        // At most one transaction starts per LINGER (over all writers): under load, requests
+        // gather for a moment so a transaction carries many of them (fewer statements,
+        // commits and thread wake-ups per heartbeat); when the last one began long ago, this
+        // one starts at once.
+        let next = *last_start + LINGER;
         if tokio::time::Instant::now() < next {
             tokio::time::sleep_until(next).await;
         }
-        last_start = tokio::time::Instant::now();
+        *last_start = tokio::time::Instant::now();
         while batch.len() < MAX_JOBS {
             match rx.try_recv() {
                 Ok(j) => batch.push(j),
                 Err(_) => break,
             }
         }
+        drop(guard);
         let mut jobs = std::mem::take(&mut batch);
         let written = match conn.take() {
             Some(c) => Ok(c),
@@ -537,7 +558,10 @@ async fn write_batch(
         }
     }
 
-    // 3. Insert the new events in one statement; ids HQ already held are skipped.
+    // 3. Insert the new events in one statement; ids HQ already held are skipped. Rows go in
+    //    id order (and devices below in id order), so concurrent writers take their locks in
+    //    the same order and cannot deadlock.
+    fresh.sort_unstable_by_key(|(_, e)| e.id);
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(fresh.len());
     if !fresh.is_empty() {
         let mut rows = String::with_capacity(fresh.len() * 256);
@@ -589,6 +613,12 @@ async fn write_batch(
         }
     }
 
+    // An event is new for the request that claimed it (a twin request in the same
+    // transaction counts it a duplicate).
+    let claimed_by: HashMap<Uuid, usize> = fresh.iter().map(|(ji, e)| (e.id, *ji)).collect();
+    let new_here =
+        |ji: usize, e: &Event| inserted.contains(&e.id) && claimed_by.get(&e.id) == Some(&ji);
+
     // 4. Gather each device's new state.
     let mut deltas: HashMap<&str, DeviceDelta> = HashMap::new();
     let mut shift_events: Vec<(&str, &Event)> = Vec::new();
@@ -602,7 +632,7 @@ async fn write_batch(
         if job.skew_ms.is_some() {
             d.skew_ms = job.skew_ms;
         }
-        for e in job.events.iter().filter(|e| inserted.contains(&e.id)) {
+        for e in job.events.iter().filter(|e| new_here(ji, e)) {
             let at = e.at.timestamp_millis();
             let readiness = match &e.body {
                 EventBody::Report { report } => {
@@ -626,6 +656,8 @@ async fn write_batch(
 
     // 5. One UPDATE for every device touched.
     if !deltas.is_empty() {
+        let mut deltas: Vec<_> = deltas.into_iter().collect();
+        deltas.sort_unstable_by_key(|(id, _)| *id);
         let rows: Vec<_> = deltas
             .iter()
             .map(|(id, d)| {
@@ -713,13 +745,10 @@ async fn write_batch(
     Ok(jobs
         .iter()
         .zip(results)
-        .map(|(job, r)| {
+        .enumerate()
+        .map(|(ji, (job, r))| {
             r.unwrap_or_else(|| {
-                let new = job
-                    .events
-                    .iter()
-                    .filter(|e| inserted.contains(&e.id))
-                    .count();
+                let new = job.events.iter().filter(|e| new_here(ji, e)).count();
                 Ok(Outcome {
                     accepted: job.events.iter().map(|e| e.id).collect(),
                     duplicates: job.events.len() - new,
