@@ -15,18 +15,36 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use uuid::Uuid;
 
 /// The spool's default bound: 16 MiB holds weeks of heartbeats and hundreds of reports.
 pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The durable spool.
+/// The durable spool. Clones share one file: when SQLite finds the file corrupt while the
+/// daemon runs, every clone moves on to the fresh spool together.
 #[derive(Debug, Clone)]
 pub struct Spool {
-    pool: SqlitePool,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     path: PathBuf,
     max_bytes: u64,
+    /// The open file and its generation (bumped each time a corrupt file is replaced).
+    pool: RwLock<(u64, SqlitePool)>,
+    /// Held while a corrupt file is being replaced, so only one caller replaces it.
+    recovering: tokio::sync::Mutex<()>,
+    /// Events handed out by the last `peek` and not yet acknowledged: what delivery holds in
+    /// memory. Recorded again into a fresh spool if the file goes bad before HQ has them.
+    in_flight: Mutex<Vec<Event>>,
+    /// The shift state last recorded, recorded again into a fresh spool.
+    last_state: Mutex<Option<String>>,
+    /// How many times a corrupt file was replaced while running.
+    replaced: AtomicU64,
 }
 
 /// What opening found.
@@ -110,6 +128,110 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// How often a running daemon looks at its spool file with fresh eyes ([`Spool::verify`]).
+pub const VERIFY_EVERY: Duration = Duration::from_secs(15);
+
+/// Looks at the spool file as a new process would: its header, then its schema and the ends of
+/// the events table through a new connection. The daemon's own connection serves pages from
+/// its cache and its WAL, so damage to the file itself can stay invisible to it for a long
+/// time; this finds it within [`VERIFY_EVERY`]. Cheap (a few pages), whatever the spool holds.
+/// Returns only corruption; anything else (the file busy, say) is not this check's business.
+async fn check_file(path: &Path) -> Result<(), sqlx::Error> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
+    match read {
+        Ok(()) if &head == b"SQLite format 3\0" => {}
+        Ok(()) => {
+            return Err(sqlx::Error::Protocol(
+                "the file no longer starts with SQLite's header".into(),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(sqlx::Error::Protocol(
+                "the file is shorter than SQLite's header".into(),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(sqlx::Error::Protocol("the file is gone".into()));
+        }
+        Err(_) => return Ok(()),
+    }
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(1));
+    let result = async {
+        let mut c = sqlx::ConnectOptions::connect(&opts).await?;
+        let r = async {
+            let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master")
+                .fetch_one(&mut c)
+                .await?;
+            let _: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM events")
+                .fetch_one(&mut c)
+                .await?;
+            let _: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+                .fetch_one(&mut c)
+                .await?;
+            let _: Option<String> =
+                sqlx::query_scalar("SELECT value FROM state WHERE key = 'shift'")
+                    .fetch_optional(&mut c)
+                    .await?;
+            Ok::<(), sqlx::Error>(())
+        }
+        .await;
+        let _ = sqlx::Connection::close(c).await;
+        r
+    }
+    .await;
+    match result {
+        Err(e) if is_corruption(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Moves a corrupt spool file (and its WAL) aside, keeping it for IT; returns the new name.
+fn move_aside(path: &Path) -> anyhow::Result<PathBuf> {
+    let aside = aside_name(path);
+    if !path.exists() {
+        // Deleted under us: nothing to keep, the fresh spool takes its place.
+        let _ = std::fs::remove_file(sidecar(path, "-wal"));
+        let _ = std::fs::remove_file(sidecar(path, "-shm"));
+        return Ok(aside);
+    }
+    std::fs::rename(path, &aside)
+        .with_context(|| format!("moving the corrupt spool {} aside", path.display()))?;
+    let wal = sidecar(path, "-wal");
+    if wal.exists() {
+        let _ = std::fs::rename(&wal, sidecar(&aside, "-wal"));
+    }
+    let _ = std::fs::remove_file(sidecar(path, "-shm"));
+    Ok(aside)
+}
+
+async fn insert_event(tx: &mut Transaction<'_, Sqlite>, event: &Event) -> Result<(), sqlx::Error> {
+    let body = serde_json::to_string(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO events (id, kind, shift, body, bytes) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(event.id.to_string())
+    .bind(event.kind())
+    .bind(event.body.is_shift_event())
+    .bind(&body)
+    .bind(body.len() as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_state(tx: &mut Transaction<'_, Sqlite>, state: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT OR REPLACE INTO state (key, value) VALUES ('shift', ?)")
+        .bind(state)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Spool {
     /// Opens (or creates) the spool at `path`. A corrupt file is moved aside with a clear
     /// log line and a fresh spool is started; only errors that a new file cannot fix (no
@@ -122,15 +244,7 @@ impl Spool {
         let (pool, opened) = match open_pool(path).await {
             Ok(pool) => (pool, Opened::Fine),
             Err(e) if is_corruption(&e) || matches!(e, sqlx::Error::Protocol(_)) => {
-                let aside = aside_name(path);
-                std::fs::rename(path, &aside).with_context(|| {
-                    format!("moving the corrupt spool {} aside", path.display())
-                })?;
-                let wal = sidecar(path, "-wal");
-                if wal.exists() {
-                    let _ = std::fs::rename(&wal, sidecar(&aside, "-wal"));
-                }
-                let _ = std::fs::remove_file(sidecar(path, "-shm"));
+                let aside = move_aside(path)?;
                 tracing::error!(
                     "the event spool {} was corrupt ({e}); moved it to {} and started a fresh \
                      one. Events in it that HQ had not acknowledged are lost unless IT recovers \
@@ -149,16 +263,141 @@ impl Spool {
         };
         Ok((
             Spool {
-                pool,
-                path: path.to_path_buf(),
-                max_bytes,
+                inner: Arc::new(Inner {
+                    path: path.to_path_buf(),
+                    max_bytes,
+                    pool: RwLock::new((0, pool)),
+                    recovering: tokio::sync::Mutex::new(()),
+                    in_flight: Mutex::new(Vec::new()),
+                    last_state: Mutex::new(None),
+                    replaced: AtomicU64::new(0),
+                }),
             },
             opened,
         ))
     }
 
+    fn current(&self) -> (u64, SqlitePool) {
+        let g = self.inner.pool.read().unwrap_or_else(|p| p.into_inner());
+        (g.0, g.1.clone())
+    }
+
+    /// How many times a file found corrupt while running was replaced by a fresh one.
+    pub fn replaced(&self) -> u64 {
+        self.inner.replaced.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the file of generation `failed` (which SQLite just found corrupt) by a fresh
+    /// spool holding what this process still has in memory: the shift state and the events
+    /// delivery has in hand. Never panics; an error here means no spool file can be created.
+    async fn replace_corrupt(&self, failed: u64, cause: &sqlx::Error) -> anyhow::Result<()> {
+        let _one = self.inner.recovering.lock().await;
+        let (generation, old) = self.current();
+        if generation != failed {
+            return Ok(()); // another caller already replaced it
+        }
+        old.close().await;
+        let path = &self.inner.path;
+        let aside = move_aside(path)?;
+        let pool = open_pool(path)
+            .await
+            .with_context(|| format!("starting a fresh spool at {}", path.display()))?;
+        let state = self
+            .inner
+            .last_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let held: Vec<Event> = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut tx = pool.begin().await?;
+        for e in &held {
+            insert_event(&mut tx, e).await?;
+        }
+        if let Some(state) = &state {
+            insert_state(&mut tx, state).await?;
+        }
+        tx.commit().await?;
+        *self.inner.pool.write().unwrap_or_else(|p| p.into_inner()) = (generation + 1, pool);
+        self.inner.replaced.fetch_add(1, Ordering::Relaxed);
+        let moved = if aside.exists() {
+            format!("moved it to {}", aside.display())
+        } else {
+            "it was gone".to_string()
+        };
+        tracing::error!(
+            "the event spool {} became corrupt while running ({cause}); {moved} and started a \
+             fresh one, recording again the {} events and the shift state held in memory. \
+             Other events in the old file that HQ had not acknowledged are lost unless IT \
+             recovers them from it.",
+            path.display(),
+            held.len()
+        );
+        Ok(())
+    }
+
+    /// Checks the file with fresh eyes (see [`check_file`]) and, when it is damaged, replaces
+    /// it by a fresh spool holding what is in memory. Returns whether it replaced the file.
+    pub async fn verify(&self) -> anyhow::Result<bool> {
+        let (generation, _) = self.current();
+        match check_file(&self.inner.path).await {
+            Ok(()) => Ok(false),
+            Err(e) => {
+                self.replace_corrupt(generation, &e).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Runs [`Spool::verify`] every [`VERIFY_EVERY`], for as long as the daemon runs.
+    pub async fn watch(self) {
+        let mut tick = tokio::time::interval(VERIFY_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.verify().await {
+                tracing::error!("spool: {e:#}");
+            }
+        }
+    }
+
+    /// Runs `op` on the spool; when SQLite says the file is corrupt, replaces it by a fresh one
+    /// (see [`Spool::replace_corrupt`]) and runs `op` once more there.
+    async fn with_recovery<T, F, Fut>(&self, what: &'static str, op: F) -> anyhow::Result<T>
+    where
+        F: Fn(SqlitePool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        let (generation, pool) = self.current();
+        match op(pool).await {
+            Ok(v) => Ok(v),
+            // Another caller replaced a corrupt file while this one waited on the old one.
+            Err(_) if self.current().0 != generation => {
+                let (_, pool) = self.current();
+                op(pool)
+                    .await
+                    .with_context(|| format!("spool: {what} (in the fresh spool)"))
+            }
+            Err(e) if is_corruption(&e) => {
+                self.replace_corrupt(generation, &e)
+                    .await
+                    .with_context(|| format!("spool: {what}: the file is corrupt ({e})"))?;
+                let (_, pool) = self.current();
+                op(pool)
+                    .await
+                    .with_context(|| format!("spool: {what} (in the fresh spool)"))
+            }
+            Err(e) => Err(e).with_context(|| format!("spool: {what}")),
+        }
+    }
+
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
     /// Commits an event (idempotent on its id) and applies the bound.
@@ -169,45 +408,45 @@ impl Spool {
     /// Commits an event together with the daemon's shift state, in one transaction: after a
     /// crash, the state and the events agree.
     pub async fn record(&self, event: &Event, state: Option<&str>) -> anyhow::Result<Dropped> {
-        let body = serde_json::to_string(event)?;
-        let mut tx = self.pool.begin().await.context("spool: begin")?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO events (id, kind, shift, body, bytes) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(event.id.to_string())
-        .bind(event.kind())
-        .bind(event.body.is_shift_event())
-        .bind(&body)
-        .bind(body.len() as i64)
-        .execute(&mut *tx)
-        .await
-        .context("spool: writing an event")?;
+        let dropped = self
+            .with_recovery("writing an event", move |pool: SqlitePool| async move {
+                let mut tx = pool.begin().await?;
+                insert_event(&mut tx, event).await?;
+                if let Some(state) = state {
+                    insert_state(&mut tx, state).await?;
+                }
+                let dropped = self.enforce_bound(&mut tx).await?;
+                tx.commit().await?;
+                Ok(dropped)
+            })
+            .await?;
         if let Some(state) = state {
-            sqlx::query("INSERT OR REPLACE INTO state (key, value) VALUES ('shift', ?)")
-                .bind(state)
-                .execute(&mut *tx)
-                .await
-                .context("spool: writing the shift state")?;
+            *self
+                .inner
+                .last_state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(state.to_string());
         }
-        let dropped = self.enforce_bound(&mut tx).await?;
-        tx.commit().await.context("spool: commit")?;
         if dropped != Dropped::default() {
             tracing::warn!(
                 heartbeats = dropped.heartbeats,
                 others = dropped.others,
                 "the event spool is full ({} bytes): dropped old events; shift events are kept",
-                self.max_bytes
+                self.inner.max_bytes
             );
         }
         Ok(dropped)
     }
 
-    async fn enforce_bound(&self, tx: &mut Transaction<'_, Sqlite>) -> anyhow::Result<Dropped> {
+    async fn enforce_bound(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+    ) -> Result<Dropped, sqlx::Error> {
         let mut dropped = Dropped::default();
         let mut total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0) FROM events")
             .fetch_one(&mut **tx)
             .await?;
-        let max = self.max_bytes as i64;
+        let max = self.inner.max_bytes as i64;
         if total <= max {
             return Ok(dropped);
         }
@@ -260,11 +499,14 @@ impl Spool {
 
     /// The oldest `limit` events, oldest first.
     pub async fn peek(&self, limit: usize) -> anyhow::Result<Vec<Event>> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM events ORDER BY seq LIMIT ?")
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .context("spool: reading events")?;
+        let rows: Vec<String> = self
+            .with_recovery("reading events", move |pool: SqlitePool| async move {
+                sqlx::query_scalar("SELECT body FROM events ORDER BY seq LIMIT ?")
+                    .bind(limit as i64)
+                    .fetch_all(&pool)
+                    .await
+            })
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for body in rows {
             match serde_json::from_str::<Event>(&body) {
@@ -273,30 +515,49 @@ impl Spool {
                 Err(e) => tracing::error!("spool: an event could not be read back ({e}); skipped"),
             }
         }
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone_from(&out);
         Ok(out)
     }
 
     /// Removes the events HQ acknowledged. Returns how many were removed.
     pub async fn ack(&self, ids: &[Uuid]) -> anyhow::Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        let mut n = 0;
-        for id in ids {
-            n += sqlx::query("DELETE FROM events WHERE id = ?")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        tx.commit()
-            .await
-            .context("spool: removing acknowledged events")?;
-        Ok(n)
+        // HQ holds these now: a fresh spool need not record them again.
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|e| !ids.contains(&e.id));
+        self.with_recovery(
+            "removing acknowledged events",
+            move |pool: SqlitePool| async move {
+                let mut tx = pool.begin().await?;
+                let mut n = 0;
+                for id in ids {
+                    n += sqlx::query("DELETE FROM events WHERE id = ?")
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(n)
+            },
+        )
+        .await
     }
 
     /// Events waiting.
     pub async fn len(&self) -> anyhow::Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-            .fetch_one(&self.pool)
+        let n: i64 = self
+            .with_recovery("counting events", move |pool: SqlitePool| async move {
+                sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(&pool)
+                    .await
+            })
             .await?;
         Ok(n as u64)
     }
@@ -307,23 +568,40 @@ impl Spool {
 
     /// Bytes of event bodies waiting (what the bound counts).
     pub async fn bytes(&self) -> anyhow::Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0) FROM events")
-            .fetch_one(&self.pool)
+        let n: i64 = self
+            .with_recovery("counting bytes", move |pool: SqlitePool| async move {
+                sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0) FROM events")
+                    .fetch_one(&pool)
+                    .await
+            })
             .await?;
         Ok(n as u64)
     }
 
     /// The shift state last recorded with [`Spool::record`].
     pub async fn state(&self) -> anyhow::Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM state WHERE key = 'shift'")
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let state: Option<String> = self
+            .with_recovery(
+                "reading the shift state",
+                move |pool: SqlitePool| async move {
+                    sqlx::query_scalar("SELECT value FROM state WHERE key = 'shift'")
+                        .fetch_optional(&pool)
+                        .await
+                },
+            )
+            .await?;
+        if state.is_some() {
+            self.inner
+                .last_state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone_from(&state);
+        }
+        Ok(state)
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.current().1.close().await;
     }
 }
 

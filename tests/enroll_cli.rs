@@ -119,6 +119,9 @@ fn secret_from_stdin_file_or_environment_never_on_the_command_line() {
     assert!(device_id(&e).is_none());
 }
 
+/// What is tried, the arguments, `SHIFTREADY_ENROLL_TOKEN`, the exit code and the message.
+type Case<'a> = (&'a str, Vec<&'a str>, Option<&'a str>, i32, &'a str);
+
 #[test]
 fn no_secret_or_several_is_a_usage_error() {
     // No HQ is needed: the arguments are refused before anything is sent.
@@ -129,7 +132,7 @@ fn no_secret_or_several_is_a_usage_error() {
     std::fs::write(&empty, "\n").unwrap();
     let f = file.to_str().unwrap();
     let hq = "http://127.0.0.1:9";
-    let cases: [(&str, Vec<&str>, Option<&str>, i32, &str); 6] = [
+    let cases: [Case; 6] = [
         ("nothing", vec![], None, 64, "no enrollment secret"),
         (
             "--token and --token-file",

@@ -233,6 +233,10 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         });
     }
 
+    // The spool file looked at with fresh eyes now and then: a file damaged while we run is
+    // replaced at once, not found at the next start.
+    tasks.spawn(spool.clone().watch());
+
     // Delivery and policy refresh, when there is an HQ.
     let delivery_wake = Arc::new(Notify::new());
     if let Some(sink) = &sink {
