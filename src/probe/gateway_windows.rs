@@ -183,11 +183,15 @@ mod tests {
             }
             Err(e) => panic!("{e}"),
         };
+        eprintln!("{g:?}");
         assert_eq!(g.method, "icmp_send_echo");
         assert_eq!(g.sent, 20);
         assert_eq!(g.received, 20, "{g:?}");
         assert_eq!(g.loss_pct, 0.0);
-        assert!(g.rtt_ms_median.unwrap() < 10.0, "{g:?}");
+        // Loopback is ~0.1 ms on Windows; under Wine each echo goes through wineserver and
+        // the tests of the whole suite share two cores, so allow scheduling delays.
+        let median = g.rtt_ms_median.unwrap();
+        assert!(median > 0.0 && median < 50.0, "{g:?}");
         assert!(g.jitter_ms.is_some());
     }
 }
