@@ -106,12 +106,45 @@ enum Control {
     Logind(Input, oneshot::Sender<()>),
 }
 
+/// `Notify` of the freedesktop notification spec on the session bus; returns the id the
+/// notification server gave it.
+#[cfg(target_os = "linux")]
+async fn desktop_notify(summary: &str, body: &str) -> zbus::Result<u32> {
+    let conn = zbus::Connection::session().await?;
+    let mut hints: std::collections::HashMap<&str, zbus::zvariant::Value<'_>> =
+        std::collections::HashMap::new();
+    // Urgency "normal" (1); the category tells servers what kind of message this is.
+    hints.insert("urgency", zbus::zvariant::Value::U8(1));
+    hints.insert("category", zbus::zvariant::Value::from("presence"));
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        conn.call_method(
+            Some("org.freedesktop.Notifications"),
+            "/org/freedesktop/Notifications",
+            Some("org.freedesktop.Notifications"),
+            "Notify",
+            &(
+                "ShiftReady",
+                0u32,
+                "shiftready",
+                summary,
+                body,
+                Vec::<&str>::new(),
+                hints,
+                -1i32,
+            ),
+        ),
+    )
+    .await
+    .map_err(|_| zbus::Error::Failure("the notification server did not answer".into()))??;
+    reply.body().deserialize::<u32>()
+}
+
 struct Core {
     loaded: Loaded,
     cfg: DaemonConfig,
     ctx: CheckContext,
     state_dir: PathBuf,
-    headless: bool,
     machine: ShiftMachine,
     local_schedule: Schedule,
     schedule: Schedule,
@@ -167,7 +200,6 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         ipc,
         sink,
     } = d;
-    let headless = ui.is_none();
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<Control>(64);
     let mut tasks = tokio::task::JoinSet::new();
 
@@ -330,7 +362,6 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         loaded,
         ctx,
         state_dir,
-        headless,
         machine,
         local_schedule,
         schedule,
@@ -581,22 +612,25 @@ impl Core {
         }
     }
 
+    /// A desktop notification for what the agent must act on (with or without the tray icon:
+    /// `--headless` means no icon, not no desktop). Linux: `org.freedesktop.Notifications` on
+    /// the session D-Bus, straight through zbus (no `notify-send` needed); without a session
+    /// bus or a notification server it is only logged.
     fn notify(&self, summary: &str, body: &str) {
-        if self.headless || !self.cfg.notifications {
+        if !self.cfg.notifications {
             return;
         }
         #[cfg(target_os = "linux")]
         {
-            let r = std::process::Command::new("notify-send")
-                .args(["--app-name=ShiftReady", summary, body])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
-            if let Ok(mut child) = r {
-                std::thread::spawn(move || child.wait());
-            } else {
-                tracing::info!("no notify-send for desktop notifications: {summary}: {body}");
-            }
+            let (summary, body) = (summary.to_string(), body.to_string());
+            tokio::spawn(async move {
+                match desktop_notify(&summary, &body).await {
+                    Ok(id) => tracing::info!(id, "desktop notification shown: {summary}"),
+                    Err(e) => tracing::info!(
+                        "no desktop notification ({e}); the agent was to be told: {summary}: {body}"
+                    ),
+                }
+            });
         }
         #[cfg(not(target_os = "linux"))]
         tracing::info!("{summary}: {body}");

@@ -16,6 +16,57 @@ use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
 const SIZE: u32 = 32;
 
+/// Test hook: the path of a file whose lines are menu item ids (`run_check`, `sign`, `report`,
+/// `open_hq`, `quit`), each handled exactly as a click on that item. tray-icon offers no way to
+/// inject a click, so the tests drive the menu's path from the event to the daemon through
+/// this. Not for production use.
+pub const TEST_MENU_EVENTS_ENV: &str = "SHIFTREADY_TEST_TRAY_MENU_EVENTS";
+
+/// Reads the lines appended to the test hook's file since the last look.
+struct TestMenuEvents {
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+}
+
+impl TestMenuEvents {
+    fn from_env() -> Option<TestMenuEvents> {
+        let path = PathBuf::from(std::env::var_os(TEST_MENU_EVENTS_ENV)?);
+        tracing::warn!(
+            "test hook {TEST_MENU_EVENTS_ENV} is set: menu clicks are also read from {}",
+            path.display()
+        );
+        Some(TestMenuEvents {
+            path,
+            offset: 0,
+            partial: String::new(),
+        })
+    }
+
+    fn take(&mut self) -> Vec<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut buf = String::new();
+        let read = std::fs::File::open(&self.path).and_then(|mut f| {
+            f.seek(SeekFrom::Start(self.offset))?;
+            f.read_to_string(&mut buf)
+        });
+        if read.is_err() {
+            return Vec::new();
+        }
+        self.offset += buf.len() as u64;
+        self.partial.push_str(&buf);
+        let Some(end) = self.partial.rfind('\n') else {
+            return Vec::new();
+        };
+        let done: String = self.partial.drain(..=end).collect();
+        done.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 struct Tray {
     icon: TrayIcon,
     sign: MenuItem,
@@ -174,6 +225,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
         None
     };
 
+    let mut test_menu = TestMenuEvents::from_env();
     glib::timeout_add_local(Duration::from_millis(250), move || {
         if done_rx.try_recv().is_ok() {
             gtk::main_quit();
@@ -185,9 +237,17 @@ pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
                 t.update(&s);
             }
         }
+        let mut clicked: Vec<String> = Vec::new();
         while let Ok(ev) = MenuEvent::receiver().try_recv() {
+            clicked.push(ev.id().as_ref().to_string());
+        }
+        if let Some(hook) = test_menu.as_mut() {
+            clicked.extend(hook.take());
+        }
+        for id in clicked {
             let signed_in = status_rx.borrow().signed_in;
-            match ev.id().as_ref() {
+            tracing::info!(item = id, "tray menu");
+            match id.as_str() {
                 "run_check" => ask(&req_tx, Request::Check),
                 "sign" if signed_in => ask(&req_tx, Request::SignOut),
                 "sign" => ask(&req_tx, Request::SignIn),
