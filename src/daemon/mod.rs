@@ -40,7 +40,7 @@ pub struct DaemonConfig {
     pub policy_refresh_seconds: u32,
     /// Upper bound of the event spool in bytes (heartbeats are thinned first when full).
     pub spool_max_bytes: u64,
-    /// Desktop notifications (`notify-send` on Linux) for what the agent must act on.
+    /// Desktop notifications (the session D-Bus on Linux) for what the agent must act on.
     pub notifications: bool,
 }
 
