@@ -606,7 +606,7 @@ fn device_actions(id: &str, state: &str) -> String {
             "<a class=\"button danger\" href=\"/agents/{id_u}/revoke\" data-action=\"revoke\">Revoke…</a>"
         );
     }
-    b.push_str("<span class=\"muted\">Both ask for confirmation first.</span></p></section>");
+    b.push_str("<span class=\"muted\">Each asks for confirmation first.</span></p></section>");
     b
 }
 

@@ -70,9 +70,14 @@ fn ev(kind: &str, at: chrono::DateTime<Utc>, extra: Value) -> Value {
 /// Serves a page that signs in to HQ by posting the login form (same site as HQ: 127.0.0.1),
 /// so the browser carries the session cookie on to `next`.
 async fn login_helper(hq: &str, next: &str) -> String {
+    login_helper_as(hq, next, "it-viewer", PASSWORD).await
+}
+
+/// [`login_helper`] for another user.
+async fn login_helper_as(hq: &str, next: &str, user: &str, password: &str) -> String {
     let page = format!(
         "<!DOCTYPE html><html><body><form id=\"f\" method=\"post\" action=\"{hq}/login\">\
-         <input name=\"user\" value=\"it-viewer\"><input name=\"password\" value=\"{PASSWORD}\">\
+         <input name=\"user\" value=\"{user}\"><input name=\"password\" value=\"{password}\">\
          <input name=\"next\" value=\"{next}\"></form>\
          <script>document.getElementById('f').submit()</script></body></html>"
     );
@@ -387,4 +392,256 @@ async fn dashboard_in_a_real_browser() {
         fleet_png.display(),
         agent_png.display()
     );
+}
+
+/// Chromium driven over the DevTools protocol through `--remote-debugging-pipe` (NUL-separated
+/// JSON on file descriptors 3 and 4, here two FIFOs), so the test can click like a person.
+struct Cdp {
+    child: std::process::Child,
+    to: std::fs::File,
+    from: std::io::BufReader<std::fs::File>,
+    next: u64,
+    session: Option<String>,
+}
+
+impl Cdp {
+    fn start(profile: &Path) -> Cdp {
+        let dir = profile.join("pipes");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (inp, out) = (dir.join("in"), dir.join("out"));
+        for p in [&inp, &out] {
+            assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+        }
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg("exec \"$0\" \"${@:3}\" 3<\"$1\" 4>\"$2\"")
+            .arg(CHROMIUM)
+            .arg(&inp)
+            .arg(&out)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                "--remote-debugging-pipe",
+                "--window-size=1280,1000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The shell opens `in` for reading first, then `out` for writing: open in that order.
+        let to = std::fs::OpenOptions::new().write(true).open(&inp).unwrap();
+        let from = std::io::BufReader::new(std::fs::File::open(&out).unwrap());
+        Cdp {
+            child,
+            to,
+            from,
+            next: 0,
+            session: None,
+        }
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        use std::io::{BufRead, Write};
+        self.next += 1;
+        let id = self.next;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = &self.session {
+            msg["sessionId"] = json!(s);
+        }
+        let mut bytes = serde_json::to_vec(&msg).unwrap();
+        bytes.push(0);
+        self.to.write_all(&bytes).unwrap();
+        loop {
+            let mut buf = Vec::new();
+            let n = self.from.read_until(0, &mut buf).unwrap();
+            assert!(n > 0, "chromium closed the pipe");
+            buf.pop();
+            let v: Value = serde_json::from_slice(&buf).unwrap();
+            if v["id"] == id {
+                assert!(v["error"].is_null(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Opens `url` in a new page and talks to that page from now on.
+    fn open(&mut self, url: &str) {
+        let t = self.call("Target.createTarget", json!({"url": url}));
+        let s = self.call(
+            "Target.attachToTarget",
+            json!({"targetId": t["targetId"], "flatten": true}),
+        );
+        self.session = Some(s["sessionId"].as_str().unwrap().to_string());
+    }
+
+    fn eval(&mut self, js: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": js, "returnByValue": true}),
+        );
+        r["result"]["value"].clone()
+    }
+
+    /// Waits until `js` evaluates to true in the page (it navigates between looks).
+    fn wait_true(&mut self, what: &str, js: &str) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if self.eval(js) == json!(true) {
+                return;
+            }
+            if std::time::Instant::now() > until {
+                let html = self.eval("document.documentElement.outerHTML");
+                panic!("timed out waiting for {what}; the page:\n{html}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn screenshot(&mut self, path: &Path) {
+        use base64::Engine;
+        let r = self.call("Page.captureScreenshot", json!({"format": "png"}));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().unwrap())
+            .unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Cdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An admin clicks Revoke on an agent's page, confirms, and the device's key stops working;
+/// a viewer is offered no such button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_revokes_a_device_in_a_real_browser() {
+    if !Path::new(CHROMIUM).exists() {
+        if std::env::var("SHIFTREADY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!(
+                "SHIFTREADY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
+            );
+        }
+        println!("SKIPPED admin_revokes_a_device_in_a_real_browser: {CHROMIUM} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let secret = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "main"], None).1);
+    let admin_pw = "admin password 42";
+    for (user, role, pw) in [
+        ("it-viewer", "viewer", PASSWORD),
+        ("it-admin", "admin", admin_pw),
+    ] {
+        assert_eq!(
+            hq_cmd(&db, &["user", "add", user, "--role", role], Some(pw)).0,
+            0
+        );
+    }
+    let server = Server::start(&db, &[]);
+    let url = server.url.clone();
+    let r: Value = client()
+        .post(format!("{url}/api/v1/enroll"))
+        .json(&json!({"secret": secret, "hostname": "ws-to-revoke", "os": "Debian GNU/Linux 12"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["device_id"].as_str().unwrap().to_string();
+    let key = r["device_key"].as_str().unwrap().to_string();
+    send(
+        &url,
+        &key,
+        vec![ev(
+            "heartbeat",
+            Utc::now(),
+            json!({"readiness": "ready", "signed_in": false}),
+        )],
+    )
+    .await;
+    let policy_status = |key: String| {
+        let url = url.clone();
+        async move {
+            client()
+                .get(format!("{url}/api/v1/policy"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(policy_status(key.clone()).await, 200);
+
+    // A viewer sees the agent but no Revoke.
+    let viewer_page = login_helper(&url, &format!("/agents/{id}")).await;
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(profile.path(), &["--dump-dom"], &viewer_page);
+    assert!(dom.contains("<h1>ws-to-revoke"), "{dom}");
+    assert!(!dom.contains("data-action=\"revoke\""), "{dom}");
+
+    // The admin clicks Revoke…, reads the confirmation, clicks "Yes, revoke the key".
+    let admin_page = login_helper_as(&url, &format!("/agents/{id}"), "it-admin", admin_pw).await;
+    let profile = tempfile::tempdir().unwrap();
+    let shot = shot_path("dashboard-revoke-confirm.png");
+    let _ = std::fs::remove_file(&shot);
+    let after = shot_path("dashboard-revoked.png");
+    let _ = std::fs::remove_file(&after);
+    let (shot2, after2, id2) = (shot.clone(), after.clone(), id.clone());
+    let url2 = url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut b = Cdp::start(profile.path());
+        b.open(&admin_page);
+        let here = format!("location.href === '{url2}/agents/{id2}'");
+        b.wait_true(
+            "the agent's page",
+            &format!("{here} && document.readyState === 'complete'"),
+        );
+        b.eval("document.querySelector('[data-action=\"revoke\"]').click(); true");
+        b.wait_true(
+            "the confirmation page",
+            "location.pathname.endsWith('/revoke') && !!document.getElementById('confirm')",
+        );
+        let text = b.eval("document.querySelector('main').innerText");
+        assert!(
+            text.as_str().unwrap().contains("Revoke this device?"),
+            "{text}"
+        );
+        b.screenshot(&shot2);
+        b.eval("document.getElementById('confirm').click(); true");
+        b.wait_true(
+            "the agent's page saying Revoked",
+            &format!("{here} && document.querySelector('h1').innerText.includes('Revoked')"),
+        );
+        b.screenshot(&after2);
+    })
+    .await
+    .unwrap();
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false)
+    );
+    assert!(
+        std::fs::metadata(&after)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false)
+    );
+    // The device's key no longer works.
+    assert_eq!(policy_status(key).await, 401);
+    println!("screenshots: {} {}", shot.display(), after.display());
 }
