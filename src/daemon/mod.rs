@@ -147,8 +147,9 @@ pub fn cmd_run(loaded: &Loaded, headless: bool) -> anyhow::Result<i32> {
     if !headless {
         tracing::warn!("this build has no tray icon; running headless");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread is plenty for a daemon that mostly sleeps (checks that block run on tokio's
+    // blocking pool), and each thread more costs its stack and a malloc arena.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {

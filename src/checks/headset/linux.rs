@@ -50,18 +50,22 @@ fn run_with_timeout(cmd: &str, args: &[&str], limit: Duration) -> Option<String>
 
 fn sound_server_inventory() -> Option<Inventory> {
     let limit = Duration::from_secs(3);
-    let info = run_with_timeout("pactl", &["info"], limit)?;
-    let backend = if info.contains("PipeWire") {
+    // Three `pactl` runs: the server's info (its name and both defaults) and the two lists.
+    let info = run_with_timeout("pactl", &["--format=json", "info"], limit)?;
+    let info: serde_json::Value = serde_json::from_str(&info).ok()?;
+    let backend = if info["server_name"].as_str().unwrap_or("").contains("PipeWire") {
         "pipewire"
     } else {
         "pulseaudio"
     };
     let sources = run_with_timeout("pactl", &["--format=json", "list", "sources"], limit)?;
     let sinks = run_with_timeout("pactl", &["--format=json", "list", "sinks"], limit)?;
-    let def_in =
-        run_with_timeout("pactl", &["get-default-source"], limit).map(|s| s.trim().to_string());
-    let def_out =
-        run_with_timeout("pactl", &["get-default-sink"], limit).map(|s| s.trim().to_string());
+    let default = |key: &str, cmd: &str| match info[key].as_str() {
+        Some(name) => Some(name.to_string()),
+        None => run_with_timeout("pactl", &[cmd], limit).map(|s| s.trim().to_string()),
+    };
+    let def_in = default("default_source_name", "get-default-source");
+    let def_out = default("default_sink_name", "get-default-sink");
     let sources: serde_json::Value = serde_json::from_str(&sources).ok()?;
     let sinks: serde_json::Value = serde_json::from_str(&sinks).ok()?;
     Some(from_pactl(
