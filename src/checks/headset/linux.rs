@@ -53,7 +53,11 @@ fn sound_server_inventory() -> Option<Inventory> {
     // Three `pactl` runs: the server's info (its name and both defaults) and the two lists.
     let info = run_with_timeout("pactl", &["--format=json", "info"], limit)?;
     let info: serde_json::Value = serde_json::from_str(&info).ok()?;
-    let backend = if info["server_name"].as_str().unwrap_or("").contains("PipeWire") {
+    let backend = if info["server_name"]
+        .as_str()
+        .unwrap_or("")
+        .contains("PipeWire")
+    {
         "pipewire"
     } else {
         "pulseaudio"
