@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The agent's Windows build, for real: cross-builds shiftready for x86_64-pc-windows-gnu (mingw)
+# and runs it under Wine in a throwaway prefix:
+#   - the library's unit tests (named-pipe IPC between the real server and client, the pipe's
+#     user-only DACL, the LockFileEx instance lock, IcmpSendEcho to loopback, the default
+#     route's adapter from the IP Helper API, and every platform-neutral test);
+#   - the real shiftready.exe: the daemon, `status`/`sign-in` over its named pipe, a second
+#     daemon refused, the daemon killed and restarted with its spool kept, and `probe` against
+#     the HQ reflector on loopback with the gateway probe (IcmpSendEcho) aimed at 127.0.0.1.
+# Nothing leaves the machine: every address used is loopback.
+#
+# Needs (Debian): gcc-mingw-w64-x86-64 wine wine64 python3, and
+# `rustup target add x86_64-pc-windows-gnu` (scripts/setup.sh test installs all of it).
+# Without Wine (or mingw, or the Rust target) the missing parts are skipped and say so;
+# SHIFTREADY_REQUIRE_WINE=1 turns every such skip into a failure.
+# SHIFTREADY_WINDOWS_TRAY=1 also checks that the default features (the tray) build for Windows.
+# Last line: "windows: N passed, M failed". Exit status 0 only with no failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+T=x86_64-pc-windows-gnu
+tgt=${CARGO_TARGET_DIR:-$root/target}
+case $tgt in /*) ;; *) tgt=$root/$tgt ;; esac
+require=${SHIFTREADY_REQUIRE_WINE:-0}
+wine=/usr/lib/wine/wine64 # the 64-bit loader: the `wine` wrapper wants the 32-bit half
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+not_ok() { fail=$((fail + 1)); echo "not ok - $*"; }
+skip() {
+    if [ "$require" = 1 ]; then not_ok "$* (SHIFTREADY_REQUIRE_WINE=1)"; else echo "skip - $*"; fi
+}
+finish() {
+    echo "windows: $pass passed, $fail failed"
+    if [ "$fail" -eq 0 ]; then exit 0; else exit 1; fi
+}
+t0=$SECONDS
+lap() { echo "# $1: $((SECONDS - t0)) s so far"; }
+
+# --- prerequisites ----------------------------------------------------------------------
+if ! rustup target list --installed 2>/dev/null | grep -qx "$T"; then
+    skip "the Rust target $T is not installed (rustup target add $T)"
+    finish
+fi
+if ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
+    skip "mingw is not installed (apt-get install gcc-mingw-w64-x86-64)"
+    finish
+fi
+
+# --- cross-build --------------------------------------------------------------------------
+if cargo build -q --target "$T" --no-default-features --bin shiftready &&
+    cargo test -q --target "$T" --no-default-features --lib --no-run; then
+    ok "cross-build for $T (--no-default-features): shiftready.exe and the library tests"
+else
+    not_ok "cross-build for $T"
+    finish
+fi
+exe=$tgt/$T/debug/shiftready.exe
+lap "cross-build"
+if [ "${SHIFTREADY_WINDOWS_TRAY:-0}" = 1 ]; then
+    if cargo check -q --target "$T" --bin shiftready; then
+        ok "cargo check for $T with the default features (tray)"
+    else
+        not_ok "cargo check for $T with the default features (tray)"
+    fi
+    lap "tray check"
+fi
+
+if [ ! -x "$wine" ]; then
+    skip "Wine is not installed ($wine missing: apt-get install wine wine64): the Windows tests did not run"
+    finish
+fi
+
+# --- a throwaway Wine prefix --------------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/shiftready-win.XXXXXX")
+export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;pdh=n"
+daemon_pid=""
+reflector_pid=""
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
+    [ -n "$reflector_pid" ] && kill "$reflector_pid" 2>/dev/null
+    "${wine%/*}/wineserver" -k 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+"$wine" winecfg -v win10 >/dev/null 2>&1 || true
+# Test-only stand-ins for what Wine 8.0 lacks (bcryptprimitives.dll, a pdh.dll that fails
+# cleanly): see installer/windows/test-support/. Never shipped.
+installer/windows/test-support/build.sh "$WINEPREFIX/drive_c/windows/system32"
+lap "Wine prefix"
+
+# IcmpSendEcho under Wine is Linux ICMP: a raw socket (root) or a ping socket where
+# net.ipv4.ping_group_range admits one of our groups.
+expect_icmp=0
+if [ "$(id -u)" -eq 0 ]; then
+    expect_icmp=1
+elif read -r lo hi </proc/sys/net/ipv4/ping_group_range; then
+    for g in $(id -G); do
+        if [ "$g" -ge "$lo" ] && [ "$g" -le "$hi" ]; then expect_icmp=1; fi
+    done
+fi
+export SHIFTREADY_EXPECT_ICMP=$expect_icmp
+
+# --- the library's unit tests under Wine --------------------------------------------------
+if CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$wine \
+    cargo test -q --target "$T" --no-default-features --lib >"$work/unit.log" 2>&1; then
+    ok "unit tests under Wine: $(grep -E '^test result' "$work/unit.log" | tail -n 1)"
+else
+    not_ok "unit tests under Wine"
+    grep -E 'FAILED|panicked|^test result|wine:' "$work/unit.log" | head -n 40 || tail -n 40 "$work/unit.log"
+fi
+lap "unit tests"
+
+# --- the real shiftready.exe --------------------------------------------------------------
+cd "$work"
+w() { timeout 120 "$wine" "$exe" "$@"; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+printf '[shift]\nreadiness_bar = "ready"\n' >policy.toml
+printf '[agent]\nstate_dir = "state"\npolicy_file = "policy.toml"\n\n[daemon]\nnotifications = false\n' >agent.toml
+printf '[agent]\nstate_dir = "other"\n' >other.toml
+# The daemon reads this report instead of running the checks (its test hook).
+echo '{"schema":1,"readiness":"unknown","checks":{"os":{"status":"pass","metrics":{},"hint":""}}}' >report.json
+export SHIFTREADY_TEST_REPORT=report.json
+
+if w --version | tr -d '\r' | grep -q '^shiftready '; then
+    ok "shiftready.exe --version runs under Wine"
+else
+    not_ok "shiftready.exe --version"
+fi
+
+start_daemon() {
+    SHIFTREADY_LOG=info "$wine" "$exe" --config agent.toml run --headless >>daemon.log 2>&1 &
+    daemon_pid=$!
+    for _ in $(seq 1 120); do
+        if w --config agent.toml status --json >status.json 2>status.err; then return 0; fi
+        sleep 0.25
+    done
+    return 1
+}
+
+if start_daemon && [ "$(json status.json 'd["state"]')" = signed_out ]; then
+    ok "daemon started; status --json over the named pipe: $(json status.json 'd["state"]'), pid $(json status.json 'd["pid"]')"
+else
+    not_ok "daemon start and status"
+    tail -n 20 daemon.log status.err 2>/dev/null || true
+fi
+if grep -q 'pipe\\shiftready-S-1-' daemon.log; then
+    ok "the daemon listens on a per-user pipe ($(grep -o '\\\\\.\\pipe\\[^ ]*' daemon.log | head -n 1))"
+else
+    not_ok "per-user pipe name in the daemon's log"
+fi
+
+out=$(w --config agent.toml sign-in 2>&1 | tr -d '\r') && rc=0 || rc=$?
+if [ "$rc" -eq 0 ] && w --config agent.toml status --json >status.json &&
+    [ "$(json status.json 'd["signed_in"]')" = True ]; then
+    ok "sign-in over the pipe ($out); status says signed in"
+else
+    not_ok "sign-in (exit $rc: $out)"
+fi
+
+out=$(w --config agent.toml run --headless 2>&1 | tr -d '\r') && rc=0 || rc=$?
+if [ "$rc" -eq 69 ] && grep -q 'already running' <<<"$out"; then
+    ok "a second daemon for the same user and state dir is refused (exit 69: lock held)"
+else
+    not_ok "second daemon refused (exit $rc: $out)"
+fi
+
+out=$(w --config other.toml status 2>&1 | tr -d '\r') && rc=0 || rc=$?
+if [ "$rc" -eq 69 ] && grep -q 'not running' <<<"$out"; then
+    ok "status for another state dir finds no daemon (exit 69)"
+else
+    not_ok "status for another state dir (exit $rc: $out)"
+fi
+
+kill -KILL "$daemon_pid" 2>/dev/null || true
+wait "$daemon_pid" 2>/dev/null || true
+daemon_pid=""
+out=$(w --config agent.toml status 2>&1 | tr -d '\r') && rc=0 || rc=$?
+if [ "$rc" -eq 69 ] && grep -q 'not running' <<<"$out"; then
+    ok "after SIGKILL the pipe is gone: status says not running (exit 69)"
+else
+    not_ok "status after SIGKILL (exit $rc: $out)"
+fi
+if start_daemon && [ "$(json status.json 'd["spool_events"]')" -ge 1 ]; then
+    ok "restarted after SIGKILL (no stale lock); the spool kept $(json status.json 'd["spool_events"]') event(s)"
+else
+    not_ok "restart after SIGKILL"
+    tail -n 20 daemon.log status.err 2>/dev/null || true
+fi
+kill -KILL "$daemon_pid" 2>/dev/null || true
+wait "$daemon_pid" 2>/dev/null || true
+daemon_pid=""
+cd "$root"
+lap "daemon and IPC"
+
+# --- the voice probe and the gateway probe ------------------------------------------------
+hq=$tgt/debug/shiftready-hq
+if [ ! -x "$hq" ]; then cargo build -q -p shiftready-hq --bin shiftready-hq; fi
+port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$hq" reflector --listen "127.0.0.1:$port" >"$work/reflector.log" 2>&1 &
+reflector_pid=$!
+sleep 0.5
+cd "$work"
+if SHIFTREADY_PROBE_GATEWAY=127.0.0.1 w --config agent.toml probe --reflector "127.0.0.1:$port" \
+    --seconds 2 --json >probe.json 2>probe.err; then
+    probe_ok=1
+else
+    probe_ok=0
+fi
+if [ "$probe_ok" = 1 ] && [ "$(json probe.json 'd["metrics"]["received"] > 0')" = True ]; then
+    ok "probe through the loopback reflector: $(json probe.json 'd["metrics"]["received"]') of $(json probe.json 'd["metrics"]["sent"]') back, MOS $(json probe.json 'round(d["metrics"]["mos"], 2)')"
+else
+    not_ok "probe through the loopback reflector"
+    cat probe.json probe.err 2>/dev/null | head -n 40
+fi
+if [ "$probe_ok" = 1 ] && [ "$(json probe.json 'd["metrics"]["link"]')" != unknown ]; then
+    ok "link detected: $(json probe.json 'd["metrics"]["link"]') on $(json probe.json 'd["metrics"]["interface"]')"
+else
+    not_ok "link detection in probe --json"
+fi
+gw=$( [ "$probe_ok" = 1 ] && json probe.json 'd["metrics"].get("gateway_probe")' || echo none)
+if [ "$gw" = icmp_send_echo ] && [ "$(json probe.json 'd["metrics"]["gateway_loss_pct"]')" = 0.0 ]; then
+    ok "gateway probe by IcmpSendEcho to 127.0.0.1: no loss, RTT $(json probe.json 'round(d["metrics"]["gateway_rtt_ms"], 2)') ms"
+elif [ "$expect_icmp" = 0 ]; then
+    echo "skip - gateway probe: ICMP is not open to this user under Wine (not root, ping_group_range)"
+else
+    not_ok "gateway probe by IcmpSendEcho (got: $gw)"
+    head -n 60 probe.json 2>/dev/null
+fi
+cd "$root"
+lap "probe"
+finish
