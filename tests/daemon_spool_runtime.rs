@@ -198,3 +198,80 @@ async fn checkpoint(path: &std::path::Path) -> bool {
     let _ = c.close().await;
     r
 }
+
+/// SQLite itself reports the corruption on a read (the daemon's connection cannot serve the
+/// oldest pages from its 2 MiB cache once the spool is larger): the read moves the file aside,
+/// starts a fresh spool and answers from it, and the next write goes there. No error reaches
+/// the caller, no panic.
+#[test]
+fn sqlite_reporting_corruption_on_a_read_replaces_the_file() {
+    use proto::Readiness;
+    use proto::event::{Event, EventBody, IncidentState};
+    use shiftready::spool::Spool;
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // A spool of ~8 MiB of incidents, made by the spool itself, then filled in one
+        // transaction (8,000 commits with fsync would take a minute).
+        let (spool, _) = Spool::open(&path, 64 << 20).await.unwrap();
+        spool.close().await;
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+        let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+        let mut tx = c.begin().await.unwrap();
+        for i in 0..8000 {
+            let e = Event::now(EventBody::Incident {
+                name: "network_degraded".into(),
+                state: IncidentState::Started,
+                detail: format!("{i:04} {}", "x".repeat(1000)),
+            });
+            let body = serde_json::to_string(&e).unwrap();
+            sqlx::query(
+                "INSERT INTO events (id, kind, shift, body, bytes) VALUES (?, 'incident', 0, ?, ?)",
+            )
+            .bind(e.id.to_string())
+            .bind(&body)
+            .bind(body.len() as i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+
+        let (spool, _) = Spool::open(&path, 64 << 20).await.unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 8 << 20);
+        // Garble the first half of the b-tree pages (the oldest rows), header page kept.
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(4096)).unwrap();
+        let junk: Vec<u8> = (0..4 << 20)
+            .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        f.write_all(&junk).unwrap();
+        f.sync_all().unwrap();
+        drop(f);
+
+        // The oldest events are not in the connection's cache: SQLite reads the garbled pages.
+        let got = spool.peek(10).await.unwrap();
+        assert!(got.is_empty(), "the fresh spool is empty: {}", got.len());
+        assert_eq!(spool.replaced(), 1, "the read replaced the file");
+        assert_eq!(aside_files(dir.path()).len(), 1);
+        let e = Event::now(EventBody::Heartbeat {
+            readiness: Readiness::Ready,
+            signed_in: true,
+        });
+        spool.push(&e).await.unwrap();
+        assert_eq!(spool.peek(10).await.unwrap(), [e]);
+        assert!(!spool.verify().await.unwrap());
+        spool.close().await;
+    });
+}
