@@ -8,7 +8,8 @@
 # CARGO_TARGET_DIR. For each database: a fresh database, a release HQ (`serve`), then
 # `simulate` against it; prints simulate's figures, the load average before and after, and the
 # CPU time per heartbeat of HQ, of the database's own processes (PostgreSQL) and of the
-# load generator, read from /proc over the load phase only (not provisioning).
+# load generator, read from /proc over the load phase only (not provisioning). A run of both
+# takes about three minutes. Measure when `uptime` shows the machine otherwise idle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-both}
@@ -89,8 +90,13 @@ if [ "$which" = sqlite ] || [ "$which" = both ]; then
   run_one sqlite "sqlite://$WORK/hq.db"
 fi
 if [ "$which" = postgres ] || [ "$which" = both ]; then
+  if ! pg_isready -q -h /var/run/postgresql; then
+    echo "bench_hq: PostgreSQL is not running; start it as scripts/test.sh does" \
+      "(pg_ctlcluster 15 main start; createuser --superuser $(id -un) as postgres)" >&2
+    exit 1
+  fi
   db="shiftready_bench_$$"
-  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  PGOPTIONS="-c client_min_messages=warning" psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
   run_one postgres "postgres:///$db?host=/var/run/postgresql&user=$(id -un)"
   psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db"
 fi
