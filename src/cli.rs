@@ -10,7 +10,9 @@ use std::path::PathBuf;
     about = "Checks that this workstation is ready for calls and signs you in and out of shifts"
 )]
 pub struct Cli {
-    /// The agent configuration file (TOML; defaults in config/agent.toml).
+    /// The agent configuration file (TOML; defaults in config/agent.toml). Without it: the
+    /// per-user file (~/.config/shiftready/agent.toml) if it exists, else
+    /// /etc/shiftready/agent.toml if it exists, else the built-in defaults.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
