@@ -158,7 +158,7 @@ pub fn is_wine() -> bool {
     // SAFETY: NUL-terminated names; ntdll is always loaded and never freed.
     unsafe {
         let h = GetModuleHandleW(ntdll.as_ptr());
-        !h.is_null() && GetProcAddress(h, b"wine_get_version\0".as_ptr()).is_some()
+        !h.is_null() && GetProcAddress(h, c"wine_get_version".as_ptr().cast()).is_some()
     }
 }
 
