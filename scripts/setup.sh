@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ShiftReady needs on Debian 12 / Ubuntu 22.04+: `scripts/setup.sh demo` for the
 # demo (build tools and the audio library), `scripts/setup.sh test` for the whole test suite
-# (adds the test tools: sox, espeak-ng, PostgreSQL, Chromium, Xvfb, Wine, mingw, msitools...).
+# (adds the test tools: sox, espeak-ng, PostgreSQL, Chromium, Xvfb, Wine, mingw, msitools,
+# nftables...).
 # Uses sudo when not root. Installs Rust with rustup when cargo is missing.
 set -euo pipefail
 what=${1:-demo}
@@ -12,7 +13,7 @@ demo_pkgs=(build-essential pkg-config curl ca-certificates libasound2-dev libssl
   libgtk-3-dev libayatana-appindicator3-dev libxdo-dev)
 test_pkgs=(alsa-utils sox espeak-ng postgresql chromium xvfb trayer imagemagick iputils-ping
   iproute2 procps python3 msitools wixl wine wine64 gcc-mingw-w64-x86-64 shellcheck dpkg-dev
-  fakeroot desktop-file-utils pulseaudio pulseaudio-utils util-linux dbus)
+  fakeroot desktop-file-utils pulseaudio pulseaudio-utils util-linux dbus nftables)
 
 pkgs=("${demo_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (scripts/setup.sh test), starts a local
-# PostgreSQL when one is installed, then runs every test of the workspace and the installer
-# tests. PostgreSQL tests are skipped, and say so, when no server can be reached.
+# PostgreSQL when one is installed, then runs every test of the workspace, the Windows build
+# under Wine and the installer tests. PostgreSQL tests are skipped, and say so, when no server
+# can be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
@@ -26,6 +27,9 @@ fi
 
 mkdir -p target
 cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
+# The agent's Windows build under Wine (named-pipe IPC, instance lock, IcmpSendEcho, the real
+# shiftready.exe); skips and says so without Wine/mingw unless SHIFTREADY_REQUIRE_WINE=1.
+bash scripts/test-windows.sh 2>&1 | tee target/test-windows-output.txt
 # The installer tests install, upgrade and purge the .deb and create test users: root only.
 if [ "$(id -u)" -eq 0 ]; then
   bash installer/test.sh
