@@ -17,6 +17,8 @@
 //! prints SKIPPED and passes, unless `SHIFTREADY_REQUIRE_NETNS=1` makes that a failure (CI).
 //! Each test makes its own namespaces (named after the process and the test) and removes them
 //! when it ends, also on failure.
+#![cfg(target_os = "linux")]
+
 
 use serde_json::Value;
 use shiftready::checks::network::hints;
