@@ -19,7 +19,6 @@
 //! when it ends, also on failure.
 #![cfg(target_os = "linux")]
 
-
 use serde_json::Value;
 use shiftready::checks::network::hints;
 use std::io::{BufRead, Write};
