@@ -102,7 +102,7 @@ enum Control {
     Policy(Box<proto::api::PolicyResponse>),
     Power(Input),
     /// From logind: handled, then `done` lets the machine sleep.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    #[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
     Logind(Input, oneshot::Sender<()>),
 }
 
@@ -250,11 +250,14 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         });
     }
 
-    // Sleep and shutdown announced by logind (Linux).
-    #[cfg(target_os = "linux")]
+    // Sleep and shutdown announced by logind (Linux), session and power messages (Windows).
+    #[cfg(any(target_os = "linux", windows))]
     {
         let (p_tx, mut p_rx) = mpsc::channel(4);
+        #[cfg(target_os = "linux")]
         tasks.spawn(super::logind::run(p_tx));
+        #[cfg(windows)]
+        tasks.spawn(super::winsession::run(p_tx));
         let ctl = ctl_tx.clone();
         tasks.spawn(async move {
             while let Some((input, done)) = p_rx.recv().await {
@@ -430,8 +433,8 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
             Control::Power(input) => {
                 core.input(now, input).await;
             }
-            Control::Logind(Input::Shutdown, done) => {
-                core.input(now, Input::Shutdown).await;
+            Control::Logind(input @ (Input::Shutdown | Input::Logoff), done) => {
+                core.input(now, input).await;
                 core.publish(now).await;
                 let _ = done.send(());
                 core.flush(Duration::from_secs(3)).await;

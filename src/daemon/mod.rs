@@ -14,6 +14,8 @@ pub mod lock;
 pub mod logind;
 pub mod monitor;
 pub mod report_page;
+#[cfg(windows)]
+pub mod winsession;
 
 use crate::config::Loaded;
 use crate::ipc::{Incoming, StatusInfo};
