@@ -6,10 +6,16 @@
 #     route's adapter from the IP Helper API, and every platform-neutral test);
 #   - the real shiftready.exe: the daemon, `status`/`sign-in` over its named pipe, a second
 #     daemon refused, the daemon killed and restarted with its spool kept, and `probe` against
-#     the HQ reflector on loopback with the gateway probe (IcmpSendEcho) aimed at 127.0.0.1.
+#     the HQ reflector on loopback with the gateway probe (IcmpSendEcho) aimed at 127.0.0.1;
+#   - the session ending: the daemon enrolled with and signed in at a real `shiftready-hq` on
+#     loopback, then `wineboot --end-session` (Wine sends WM_QUERYENDSESSION / WM_ENDSESSION
+#     to every top-level window, lParam 0: a shutdown); HQ's shift log must show the sign-out
+#     with reason `shutdown`.
+# Wine needs an X display to create windows (the daemon's hidden session window): without
+# DISPLAY the script starts its own Xvfb.
 # Nothing leaves the machine: every address used is loopback.
 #
-# Needs (Debian): gcc-mingw-w64-x86-64 wine wine64 python3, and
+# Needs (Debian): gcc-mingw-w64-x86-64 wine wine64 python3 xvfb, and
 # `rustup target add x86_64-pc-windows-gnu` (scripts/setup.sh test installs all of it).
 # Without Wine (or mingw, or the Rust target) the missing parts are skipped and say so;
 # SHIFTREADY_REQUIRE_WINE=1 turns every such skip into a failure.
@@ -77,11 +83,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shiftready-win.XXXXXX")
 export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;pdh=n"
 daemon_pid=""
 reflector_pid=""
+hq_pid=""
+xvfb_pid=""
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
     [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
     [ -n "$reflector_pid" ] && kill "$reflector_pid" 2>/dev/null
+    [ -n "$hq_pid" ] && kill "$hq_pid" 2>/dev/null
     "${wine%/*}/wineserver" -k 2>/dev/null || true
+    [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -90,6 +100,26 @@ trap cleanup EXIT
 # cleanly): see installer/windows/test-support/. Never shipped.
 installer/windows/test-support/build.sh "$WINEPREFIX/drive_c/windows/system32"
 lap "Wine prefix"
+
+# Windows need a display under Wine (the daemon's hidden session window, its unit test).
+if [ -z "${DISPLAY:-}" ]; then
+    if ! command -v Xvfb >/dev/null; then
+        skip "Xvfb is not installed (apt-get install xvfb): Wine cannot create windows without a display"
+        finish
+    fi
+    Xvfb -displayfd 3 -screen 0 800x600x24 -nolisten tcp 3>"$work/display" >"$work/xvfb.log" 2>&1 &
+    xvfb_pid=$!
+    for _ in $(seq 1 100); do
+        [ -s "$work/display" ] && break
+        sleep 0.1
+    done
+    if [ ! -s "$work/display" ]; then
+        not_ok "Xvfb did not start: $(tail -n 5 "$work/xvfb.log")"
+        finish
+    fi
+    DISPLAY=":$(head -n 1 "$work/display")"
+    export DISPLAY
+fi
 
 # IcmpSendEcho under Wine is Linux ICMP: a raw socket (root) or a ping socket where
 # net.ipv4.ping_group_range admits one of our groups.
@@ -231,4 +261,92 @@ else
 fi
 cd "$root"
 lap "probe"
+
+# --- the session ends: sign-out with the reason, delivered to a real HQ --------------------
+cd "$work"
+export SHIFTREADY_HQ_DATABASE_URL=sqlite://$work/hq.db XDG_DATA_HOME=$work/hqdata
+mkdir -p hqdata session
+hqc() { timeout 60 "$hq" "$@" 2>>hq-cli.log; }
+printf '[shift]\nreadiness_bar = "ready"\n' >hq-policy.toml
+printf '[agent]\nstate_dir = "session"\npolicy_file = "policy.toml"\n\n[daemon]\nnotifications = false\n' >session.toml
+secret=$(hqc enroll-secret create --site main | tail -n 1)
+hqc policy set --site main hq-policy.toml >/dev/null
+token=$(hqc token create --role viewer | tail -n 1)
+"$hq" serve --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 >hq.out 2>hq.log &
+hq_pid=$!
+url=""
+for _ in $(seq 1 100); do
+    url=$(sed -n 's/^shiftready-hq: listening on //p' hq.out | tr -d '\r')
+    [ -n "$url" ] && break
+    sleep 0.1
+done
+# HQ's shift log (GET /api/v1/shifts as the IT viewer) into shifts.json.
+shift_log() {
+    python3 - "$url/api/v1/shifts" "$token" >shifts.json 2>/dev/null <<'PY'
+import sys, urllib.request
+r = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})
+print(urllib.request.urlopen(r, timeout=10).read().decode())
+PY
+}
+# (kind, reason) of every shift event HQ holds, one per line.
+log_lines() { json shifts.json '"\n".join(s["kind"] + " " + s["reason"] for s in d["shifts"])'; }
+session_ok=0
+if [ -n "$url" ] && out=$(w --config session.toml enroll --hq "$url" --token "$secret" 2>&1); then
+    SHIFTREADY_LOG=info "$wine" "$exe" --config session.toml run --headless >session.log 2>&1 &
+    daemon_pid=$!
+    up=0
+    for _ in $(seq 1 120); do
+        if w --config session.toml status --json >status.json 2>/dev/null; then up=1 && break; fi
+        sleep 0.25
+    done
+    # The daemon's window is up once it says so (it creates it as it starts).
+    for _ in $(seq 1 120); do
+        grep -q 'listening for log-off, shutdown and sleep from Windows' session.log && break
+        sleep 0.25
+    done
+    if [ "$up" = 1 ] && w --config session.toml sign-in >/dev/null 2>&1; then
+        for _ in $(seq 1 120); do
+            shift_log && [ "$(log_lines)" = "sign_in manual" ] && break
+            sleep 0.25
+        done
+        if [ "$(log_lines)" = "sign_in manual" ] &&
+            grep -q 'listening for log-off, shutdown and sleep from Windows' session.log; then
+            session_ok=1
+        fi
+    fi
+else
+    echo "# HQ at '${url}', enroll: ${out:-}"
+fi
+if [ "$session_ok" = 1 ]; then
+    timeout 120 "$wine" wineboot --end-session >wineboot.log 2>&1 || true
+    got=""
+    for _ in $(seq 1 240); do
+        shift_log && got=$(log_lines | paste -sd, -)
+        [ "$got" = "sign_in manual,sign_out shutdown" ] && break
+        sleep 0.25
+    done
+    gone=0
+    for _ in $(seq 1 120); do
+        if ! kill -0 "$daemon_pid" 2>/dev/null; then gone=1 && break; fi
+        sleep 0.25
+    done
+    if [ "$got" = "sign_in manual,sign_out shutdown" ] && [ "$gone" = 1 ] &&
+        grep -q 'session or power message.*Shutdown' session.log; then
+        ok "session end (wineboot --end-session: WM_ENDSESSION): HQ's shift log says sign_in manual, sign_out shutdown; the daemon stopped"
+    else
+        not_ok "session end: HQ's shift log says '$got' (want 'sign_in manual,sign_out shutdown'), daemon gone: $gone"
+        tail -n 20 session.log wineboot.log 2>/dev/null | tr -d '\r'
+    fi
+else
+    not_ok "session end: the daemon did not come up signed in at HQ"
+    tail -n 20 session.log hq.log hq-cli.log 2>/dev/null | tr -d '\r'
+fi
+kill -KILL "$daemon_pid" 2>/dev/null || true
+wait "$daemon_pid" 2>/dev/null || true
+daemon_pid=""
+kill "$hq_pid" 2>/dev/null || true
+wait "$hq_pid" 2>/dev/null || true
+hq_pid=""
+cd "$root"
+lap "session end"
 finish
