@@ -1,10 +1,13 @@
-//! The tray icon: the UI on the main thread (GTK on Linux), the daemon on a tokio runtime in
-//! another thread, joined by channels (`crate::daemon::UiLink`'s ends). Where there is no
-//! display or no appindicator library, the daemon runs on without an icon and logs why.
+//! The tray icon: the UI on the main thread (GTK on Linux, a Win32 message loop on Windows),
+//! the daemon on a tokio runtime in another thread, joined by channels
+//! (`crate::daemon::UiLink`'s ends). Where there is no display or no appindicator library, the
+//! daemon runs on without an icon and logs why.
 
 pub mod icons;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(windows)]
+mod windows;
 
 use crate::config::Loaded;
 use crate::ipc::StatusInfo;
@@ -16,9 +19,15 @@ pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
     {
         linux::run(loaded)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
     {
-        tracing::warn!("the tray icon is built for Linux only so far; running without an icon");
+        windows::run(loaded)
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
+    {
+        tracing::warn!(
+            "the tray icon is built for Linux and Windows only so far; running without an icon"
+        );
         crate::daemon::cmd_run(&loaded, true)
     }
 }
