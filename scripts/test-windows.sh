@@ -13,9 +13,13 @@
 #     with reason `shutdown`.
 # Wine needs an X display to create windows (the daemon's hidden session window): without
 # DISPLAY the script starts its own Xvfb.
+# With SHIFTREADY_WINDOWS_TRAY=1, also the tray build for real: in Wine's virtual desktop
+# (explorer /desktop=shell) the icon appears in the taskbar's notification area, grey while
+# signed out, green once "Run check now" and "Sign in" (clicked through the menu's test hook)
+# sign in with a ready report, and "Quit" stops the daemon (screenshots with ImageMagick's `import`).
 # Nothing leaves the machine: every address used is loopback.
 #
-# Needs (Debian): gcc-mingw-w64-x86-64 wine wine64 python3 xvfb, and
+# Needs (Debian): gcc-mingw-w64-x86-64 wine wine64 python3 xvfb imagemagick, and
 # `rustup target add x86_64-pc-windows-gnu` (scripts/setup.sh test installs all of it).
 # Without Wine (or mingw, or the Rust target) the missing parts are skipped and say so;
 # SHIFTREADY_REQUIRE_WINE=1 turns every such skip into a failure.
@@ -101,8 +105,9 @@ trap cleanup EXIT
 installer/windows/test-support/build.sh "$WINEPREFIX/drive_c/windows/system32"
 lap "Wine prefix"
 
-# Windows need a display under Wine (the daemon's hidden session window, its unit test).
-if [ -z "${DISPLAY:-}" ]; then
+# Windows need a display under Wine (the daemon's hidden session window, its unit test, the
+# tray): always an Xvfb of our own (800x600), never the desktop the script was started from.
+if true; then
     if ! command -v Xvfb >/dev/null; then
         skip "Xvfb is not installed (apt-get install xvfb): Wine cannot create windows without a display"
         finish
@@ -349,4 +354,91 @@ wait "$hq_pid" 2>/dev/null || true
 hq_pid=""
 cd "$root"
 lap "session end"
+
+# --- the tray icon in Wine's notification area (SHIFTREADY_WINDOWS_TRAY=1) -----------------
+if [ "${SHIFTREADY_WINDOWS_TRAY:-0}" = 1 ]; then
+    if ! command -v import >/dev/null; then
+        skip "ImageMagick is not installed (apt-get install imagemagick): no tray screenshots"
+        finish
+    fi
+    # The tray build last: it is the same path as the headless build's exe.
+    if ! cargo build -q --target "$T" --bin shiftready; then
+        not_ok "cross-build for $T with the default features (tray)"
+        finish
+    fi
+    cp "$exe" "$work/shiftready-tray.exe"
+    cd "$work"
+    mkdir -p shots
+    printf '[agent]\nstate_dir = "traystate"\npolicy_file = "policy.toml"\n\n[daemon]\nnotifications = false\n' >tray.toml
+    echo '{"schema":1,"readiness":"ready","checks":{"os":{"status":"pass","metrics":{},"hint":""}}}' >ready.json
+    : >menu.txt
+    "$wine" explorer /desktop=shell,800x600 >explorer.log 2>&1 &
+    sleep 5
+    # Before the tray starts no pixel of the corner has the signed-out grey (the taskbar's own
+    # greys are lighter or darker): what follows sees the icon, not the taskbar.
+    n=$(corner before 107,107,107 || echo 0)
+    if [ "${n:-0}" -lt 30 ]; then
+        ok "the notification area before the tray starts: $n pixels of the icon's grey"
+    else
+        not_ok "the notification area has $n pixels of the icon's grey before the tray starts"
+    fi
+    SHIFTREADY_TEST_REPORT=ready.json SHIFTREADY_TEST_TRAY_MENU_EVENTS=menu.txt SHIFTREADY_LOG=info \
+        "$wine" explorer /desktop=shell,800x600 shiftready-tray.exe --config tray.toml run >tray.log 2>&1 &
+    # Pixels of the icon's fill colour in the notification area (the bottom-right corner).
+    corner() { # $1: name, $2: colour "r,g,b"
+        import -window root "shots/$1.png" 2>/dev/null &&
+            convert "shots/$1.png" -crop 160x30+640+570 +repage txt:- 2>/dev/null |
+            python3 -c '
+import re, sys
+want = [int(v) for v in sys.argv[1].split(",")]
+n = 0
+for line in sys.stdin:
+    m = re.search(r"\((\d+),(\d+),(\d+)", line)
+    if m and all(abs(int(v) - w) <= 12 for v, w in zip(m.groups(), want)):
+        n += 1
+print(n)' "$2"
+    }
+    wait_colour() { # $1: name, $2: colour; true once at least 30 pixels have it
+        for _ in $(seq 1 120); do
+            n=$(corner "$1" "$2" || echo 0)
+            [ "${n:-0}" -ge 30 ] && return 0
+            sleep 0.5
+        done
+        return 1
+    }
+    shown=0
+    for _ in $(seq 1 120); do
+        grep -q 'tray icon shown' tray.log && shown=1 && break
+        sleep 0.5
+    done
+    if [ "$shown" = 1 ] && wait_colour signed_out 107,107,107; then
+        ok "tray icon in Wine's notification area: grey while signed out ($n pixels; shots/signed_out.png)"
+    else
+        not_ok "tray icon while signed out (shown: $shown)"
+        tail -n 20 tray.log | tr -d '\r'
+    fi
+    printf 'run_check\nsign\n' >>menu.txt
+    if wait_colour ready 27,138,58; then
+        ok "tray: Run check now and Sign in through the menu's path: the icon turns green with a ready report ($n pixels)"
+    else
+        not_ok "tray: the icon did not turn green after Sign in"
+        tail -n 20 tray.log | tr -d '\r'
+    fi
+    echo quit >>menu.txt
+    stopped=0
+    for _ in $(seq 1 120); do
+        grep -q 'ShiftReady daemon stopped' tray.log && stopped=1 && break
+        sleep 0.5
+    done
+    if [ "$stopped" = 1 ] && grep -q 'signed out.*shutdown' tray.log; then
+        ok "tray: Quit signs out (reason shutdown) and stops the daemon"
+    else
+        not_ok "tray: Quit"
+        tail -n 20 tray.log | tr -d '\r'
+    fi
+    # Kept for a look: $CARGO_TARGET_DIR/windows-tray-shots/.
+    mkdir -p "$tgt/windows-tray-shots" && cp shots/*.png "$tgt/windows-tray-shots/"
+    cd "$root"
+    lap "tray"
+fi
 finish
