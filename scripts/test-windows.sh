@@ -372,18 +372,6 @@ if [ "${SHIFTREADY_WINDOWS_TRAY:-0}" = 1 ]; then
     printf '[agent]\nstate_dir = "traystate"\npolicy_file = "policy.toml"\n\n[daemon]\nnotifications = false\n' >tray.toml
     echo '{"schema":1,"readiness":"ready","checks":{"os":{"status":"pass","metrics":{},"hint":""}}}' >ready.json
     : >menu.txt
-    "$wine" explorer /desktop=shell,800x600 >explorer.log 2>&1 &
-    sleep 5
-    # Before the tray starts no pixel of the corner has the signed-out grey (the taskbar's own
-    # greys are lighter or darker): what follows sees the icon, not the taskbar.
-    n=$(corner before 107,107,107 || echo 0)
-    if [ "${n:-0}" -lt 30 ]; then
-        ok "the notification area before the tray starts: $n pixels of the icon's grey"
-    else
-        not_ok "the notification area has $n pixels of the icon's grey before the tray starts"
-    fi
-    SHIFTREADY_TEST_REPORT=ready.json SHIFTREADY_TEST_TRAY_MENU_EVENTS=menu.txt SHIFTREADY_LOG=info \
-        "$wine" explorer /desktop=shell,800x600 shiftready-tray.exe --config tray.toml run >tray.log 2>&1 &
     # Pixels of the icon's fill colour in the notification area (the bottom-right corner).
     corner() { # $1: name, $2: colour "r,g,b"
         import -window root "shots/$1.png" 2>/dev/null &&
@@ -406,6 +394,18 @@ print(n)' "$2"
         done
         return 1
     }
+    "$wine" explorer /desktop=shell,800x600 >explorer.log 2>&1 &
+    sleep 5
+    # Before the tray starts no pixel of the corner has the signed-out grey (the taskbar's own
+    # greys are lighter or darker): what follows sees the icon, not the taskbar.
+    n=$(corner before 107,107,107) || n=""
+    if [ -n "$n" ] && [ -s shots/before.png ] && [ "$n" -lt 30 ]; then
+        ok "the notification area before the tray starts: $n pixels of the icon's grey"
+    else
+        not_ok "the notification area before the tray starts: '$n' pixels of the icon's grey (no screenshot?)"
+    fi
+    SHIFTREADY_TEST_REPORT=ready.json SHIFTREADY_TEST_TRAY_MENU_EVENTS=menu.txt SHIFTREADY_LOG=info \
+        "$wine" explorer /desktop=shell,800x600 shiftready-tray.exe --config tray.toml run >tray.log 2>&1 &
     shown=0
     for _ in $(seq 1 120); do
         grep -q 'tray icon shown' tray.log && shown=1 && break
