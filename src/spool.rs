@@ -38,13 +38,62 @@ struct Inner {
     pool: RwLock<(u64, SqlitePool)>,
     /// Held while a corrupt file is being replaced, so only one caller replaces it.
     recovering: tokio::sync::Mutex<()>,
-    /// Events handed out by the last `peek` and not yet acknowledged: what delivery holds in
-    /// memory. Recorded again into a fresh spool if the file goes bad before HQ has them.
-    in_flight: Mutex<Vec<Event>>,
+    /// A copy in memory of the events not yet acknowledged (those recorded by this process and
+    /// those delivery read back), newest kept when over [`HELD_BYTES`]: recorded again into a
+    /// fresh spool if the file goes bad before HQ has them.
+    held: Mutex<Held>,
     /// The shift state last recorded, recorded again into a fresh spool.
     last_state: Mutex<Option<String>>,
     /// How many times a corrupt file was replaced while running.
     replaced: AtomicU64,
+}
+
+/// How much of the unacknowledged events the spool also keeps in memory (serialized bytes):
+/// a few thousand heartbeats, more than a whole shift of them at one every 30 s.
+pub const HELD_BYTES: usize = 1 << 20;
+
+/// The in-memory copy of unacknowledged events, oldest first, bounded by [`HELD_BYTES`].
+#[derive(Debug, Default)]
+struct Held {
+    events: std::collections::VecDeque<(Event, usize)>,
+    ids: std::collections::HashSet<Uuid>,
+    bytes: usize,
+}
+
+impl Held {
+    fn add(&mut self, e: &Event) {
+        if !self.ids.insert(e.id) {
+            return;
+        }
+        let size = serde_json::to_string(e).map_or(0, |b| b.len());
+        self.events.push_back((e.clone(), size));
+        self.bytes += size;
+        while self.bytes > HELD_BYTES {
+            match self.events.pop_front() {
+                Some((old, n)) => {
+                    self.bytes -= n;
+                    self.ids.remove(&old.id);
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn remove(&mut self, ids: &[Uuid]) {
+        let (bytes, held) = (&mut self.bytes, &mut self.ids);
+        self.events.retain(|(e, n)| {
+            let keep = !ids.contains(&e.id);
+            if !keep {
+                *bytes -= n;
+                held.remove(&e.id);
+            }
+            keep
+        });
+    }
+
+    fn events(&self) -> Vec<Event> {
+        self.events.iter().map(|(e, _)| e.clone()).collect()
+    }
 }
 
 /// What opening found.
@@ -268,7 +317,7 @@ impl Spool {
                     max_bytes,
                     pool: RwLock::new((0, pool)),
                     recovering: tokio::sync::Mutex::new(()),
-                    in_flight: Mutex::new(Vec::new()),
+                    held: Mutex::new(Held::default()),
                     last_state: Mutex::new(None),
                     replaced: AtomicU64::new(0),
                 }),
@@ -288,8 +337,8 @@ impl Spool {
     }
 
     /// Replaces the file of generation `failed` (which SQLite just found corrupt) by a fresh
-    /// spool holding what this process still has in memory: the shift state and the events
-    /// delivery has in hand. Never panics; an error here means no spool file can be created.
+    /// spool holding what this process still has in memory: the shift state and its copy of
+    /// the unacknowledged events (up to [`HELD_BYTES`]). Never panics; an error here means no spool file can be created.
     async fn replace_corrupt(&self, failed: u64, cause: &sqlx::Error) -> anyhow::Result<()> {
         let _one = self.inner.recovering.lock().await;
         let (generation, old) = self.current();
@@ -308,12 +357,7 @@ impl Spool {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let held: Vec<Event> = self
-            .inner
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let held: Vec<Event> = self.held().events();
         let mut tx = pool.begin().await?;
         for e in &held {
             insert_event(&mut tx, e).await?;
@@ -396,6 +440,10 @@ impl Spool {
         }
     }
 
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.inner.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
@@ -420,6 +468,7 @@ impl Spool {
                 Ok(dropped)
             })
             .await?;
+        self.held().add(event);
         if let Some(state) = state {
             *self
                 .inner
@@ -515,22 +564,18 @@ impl Spool {
                 Err(e) => tracing::error!("spool: an event could not be read back ({e}); skipped"),
             }
         }
-        self.inner
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone_from(&out);
+        let mut held = self.held();
+        for e in &out {
+            held.add(e);
+        }
+        drop(held);
         Ok(out)
     }
 
     /// Removes the events HQ acknowledged. Returns how many were removed.
     pub async fn ack(&self, ids: &[Uuid]) -> anyhow::Result<u64> {
         // HQ holds these now: a fresh spool need not record them again.
-        self.inner
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|e| !ids.contains(&e.id));
+        self.held().remove(ids);
         self.with_recovery(
             "removing acknowledged events",
             move |pool: SqlitePool| async move {
@@ -646,6 +691,41 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_copy_in_memory_is_bounded_keeps_the_newest_and_forgets_acknowledged_ones() {
+        use proto::Readiness;
+        use proto::event::EventBody;
+        let mut held = Held::default();
+        let events: Vec<Event> = (0..10_000)
+            .map(|_| {
+                Event::now(EventBody::Heartbeat {
+                    readiness: Readiness::Ready,
+                    signed_in: true,
+                })
+            })
+            .collect();
+        for e in &events {
+            held.add(e);
+            held.add(e); // twice: kept once
+        }
+        assert!(held.bytes <= HELD_BYTES, "{}", held.bytes);
+        let kept = held.events();
+        assert!(
+            kept.len() > 1000 && kept.len() < events.len(),
+            "{}",
+            kept.len()
+        );
+        assert_eq!(kept.len(), held.ids.len());
+        // The newest ones, in order.
+        assert_eq!(kept[..], events[events.len() - kept.len()..]);
+        let gone = [kept[0].id, kept[kept.len() - 1].id];
+        let before = held.bytes;
+        held.remove(&gone);
+        assert_eq!(held.events().len(), kept.len() - 2);
+        assert!(held.bytes < before);
+        assert!(!held.ids.contains(&gone[0]) && !held.ids.contains(&gone[1]));
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_stays_under_the_cap() {
