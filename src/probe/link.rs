@@ -1,7 +1,7 @@
 //! Which link the default route goes over (Ethernet or Wi-Fi), its Wi-Fi signal where the OS
 //! tells, and the default gateway (the home router). One module per OS (Windows:
-//! `link_windows.rs`); where we cannot tell yet (macOS) the answer is "unknown", never a build
-//! failure.
+//! `link_windows.rs`; macOS asks `route` and `networksetup`); where we cannot tell, the answer
+//! is "unknown", never a build failure.
 
 use serde::Serialize;
 use std::net::IpAddr;
@@ -101,6 +101,55 @@ pub fn parse_proc_wireless(text: &str, iface: &str) -> Option<f64> {
     None
 }
 
+/// Parses macOS's `route -n get default` (route(8)): the `interface:` and `gateway:` lines of
+/// the default route, as (interface, gateway). A VPN's default route may have no gateway.
+pub fn parse_route_get(text: &str) -> Option<(String, Option<IpAddr>)> {
+    let field = |name: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == name).then(|| v.trim().to_string())
+        })
+    };
+    let iface = field("interface").filter(|i| !i.is_empty())?;
+    let gateway = field("gateway").and_then(|g| g.parse().ok());
+    Some((iface, gateway))
+}
+
+/// The kind of `iface` from macOS's `networksetup -listallhardwareports` (networksetup(8)):
+/// blocks of `Hardware Port: NAME` / `Device: IFACE`. Wi-Fi (called AirPort before 10.7) is
+/// Wi-Fi; Ethernet, "... LAN" and Thunderbolt Ethernet adapters are Ethernet; bridges, phones
+/// and Bluetooth are other; an interface not listed (a VPN's `utun`, `ppp`) is other too.
+pub fn macos_link_kind(hardware_ports: &str, iface: &str) -> LinkKind {
+    let mut port: Option<&str> = None;
+    for line in hardware_ports.lines() {
+        if let Some(p) = line.strip_prefix("Hardware Port:") {
+            port = Some(p.trim());
+        } else if let Some(d) = line.strip_prefix("Device:") {
+            if d.trim() != iface {
+                continue;
+            }
+            let name = port.unwrap_or("").to_ascii_lowercase();
+            return if name.contains("wi-fi") || name.contains("airport") {
+                LinkKind::Wifi
+            } else if name.contains("bridge") || name.contains("bluetooth") {
+                LinkKind::Other
+            } else if name.contains("ethernet") || name.contains("lan") {
+                LinkKind::Ethernet
+            } else {
+                LinkKind::Other
+            };
+        }
+    }
+    if ["utun", "ipsec", "ppp", "gif", "stf"]
+        .iter()
+        .any(|p| iface.starts_with(p))
+    {
+        LinkKind::Other
+    } else {
+        LinkKind::Unknown
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod os {
     use super::*;
@@ -155,9 +204,33 @@ mod os;
 mod os {
     use super::*;
 
-    /// Not read yet on macOS (the routing socket would tell): unknown.
+    fn output(program: &str, args: &[&str]) -> Option<String> {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The default route from `route -n get default`, the interface's kind from
+    /// `networksetup -listallhardwareports`. The Wi-Fi signal is not read: since macOS 14.4
+    /// only `wdutil` (as root) tells it.
     pub fn detect() -> LinkInfo {
-        LinkInfo::unknown()
+        let Some((iface, gateway)) =
+            output("/sbin/route", &["-n", "get", "default"]).and_then(|t| parse_route_get(&t))
+        else {
+            return LinkInfo::unknown();
+        };
+        let kind = output("/usr/sbin/networksetup", &["-listallhardwareports"])
+            .map_or(LinkKind::Unknown, |t| macos_link_kind(&t, &iface));
+        LinkInfo {
+            kind,
+            interface: Some(iface),
+            gateway,
+            wifi_signal_dbm: None,
+        }
     }
 }
 
@@ -173,6 +246,59 @@ mod os {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `route -n get default` on a Mac on Wi-Fi, in the layout route(8) prints.
+    const MAC_ROUTE: &str = "   route to: default
+destination: default
+       mask: default
+    gateway: 192.168.1.1
+  interface: en0
+      flags: <UP,GATEWAY,DONE,STATIC,PRFCON>
+ recvpipe  sendpipe  ssthresh  rtt,msec    rttvar  hopcount      mtu     expire
+       0         0         0         0         0         0      1500         0
+";
+
+    /// `networksetup -listallhardwareports` on a MacBook with a USB Ethernet adapter.
+    const MAC_PORTS: &str = "
+Hardware Port: Thunderbolt Bridge
+Device: bridge0
+Ethernet Address: 36:11:2a:55:80:00
+
+Hardware Port: Wi-Fi
+Device: en0
+Ethernet Address: a4:83:e7:01:02:03
+
+Hardware Port: USB 10/100/1000 LAN
+Device: en7
+Ethernet Address: 00:e0:4c:68:01:02
+
+Hardware Port: Thunderbolt 1
+Device: en1
+Ethernet Address: 36:11:2a:55:80:01
+
+VLAN Configurations
+===================
+";
+
+    #[test]
+    fn macos_default_route_and_its_kind() {
+        let (iface, gw) = parse_route_get(MAC_ROUTE).unwrap();
+        assert_eq!(iface, "en0");
+        assert_eq!(gw, Some("192.168.1.1".parse().unwrap()));
+        assert_eq!(macos_link_kind(MAC_PORTS, "en0"), LinkKind::Wifi);
+        assert_eq!(macos_link_kind(MAC_PORTS, "en7"), LinkKind::Ethernet);
+        assert_eq!(macos_link_kind(MAC_PORTS, "bridge0"), LinkKind::Other);
+        assert_eq!(macos_link_kind(MAC_PORTS, "en1"), LinkKind::Other);
+        assert_eq!(macos_link_kind(MAC_PORTS, "utun3"), LinkKind::Other);
+        assert_eq!(macos_link_kind(MAC_PORTS, "en9"), LinkKind::Unknown);
+        // A VPN's default route: an interface, no gateway; no default route at all: none.
+        let vpn = "   route to: default\ndestination: default\n  interface: utun3\n";
+        assert_eq!(parse_route_get(vpn), Some(("utun3".to_string(), None)));
+        assert_eq!(
+            parse_route_get("route: writing to routing socket: not in table\n"),
+            None
+        );
+    }
 
     /// A real /proc/net/route from a laptop with Wi-Fi (metric 600) and a docking-station
     /// Ethernet (metric 100): the Ethernet default wins.
