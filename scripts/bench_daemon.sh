@@ -13,6 +13,7 @@
 #   no-headset, no-probe, no-noise, quiet
 #                  the headless build with one monitor (or all three: quiet) pushed out to a
 #                  day, to isolate what each costs
+#   recheck-300    the headless build with the headset's safety-net recheck every 300 s
 #
 # Each daemon has its own real HQ (`shiftready-hq serve` on loopback, debug build, not
 # measured), is enrolled there, and has a local shift covering the whole run with readiness bar
@@ -118,6 +119,7 @@ for v in "${VLIST[@]}"; do
     headless) start_agent "$v" "$H" "" run --headless ;;
     no-headset) start_agent "$v" "$H" "headset_poll_seconds = 86400
 headset_recheck_seconds = 86400" run --headless ;;
+    recheck-300) start_agent "$v" "$H" "headset_recheck_seconds = 300" run --headless ;;
     no-probe) start_agent "$v" "$H" "probe_interval_seconds = 86400" run --headless ;;
     no-noise) start_agent "$v" "$H" "noise_interval_seconds = 0" run --headless ;;
     quiet) start_agent "$v" "$H" "headset_poll_seconds = 86400
@@ -208,6 +210,7 @@ describe() {
     no-probe) echo "headless, network probe off" ;;
     no-noise) echo "headless, noise sampling off" ;;
     quiet) echo "headless, headset + probe + noise off (heartbeats only)" ;;
+    recheck-300) echo "headless, headset safety-net recheck every 300 s" ;;
     node-exporter) echo "prometheus-node-exporter (idle)" ;;
   esac
 }

@@ -50,7 +50,7 @@ impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             headset_poll_seconds: 3,
-            headset_recheck_seconds: 60,
+            headset_recheck_seconds: 300,
             probe_interval_seconds: 60,
             noise_interval_seconds: 300,
             policy_refresh_seconds: 300,

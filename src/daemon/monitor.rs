@@ -305,7 +305,7 @@ mod tests {
         let specs = specs(&DaemonConfig::default());
         let headset = specs.iter().find(|s| s.check == "headset").unwrap();
         assert_eq!(headset.every, Duration::from_secs(3));
-        assert_eq!(headset.idle, Some(Duration::from_secs(60)));
+        assert_eq!(headset.idle, Some(Duration::from_secs(300)));
         assert!(
             specs
                 .iter()
