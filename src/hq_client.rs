@@ -60,7 +60,7 @@ pub enum HqError {
     )]
     Tls { url: String, detail: String },
     #[error(
-        "this computer is not enrolled with HQ; run `shiftready enroll --hq URL --token SECRET`"
+        "this computer is not enrolled with HQ; run `shiftready enroll --hq URL --token-file FILE`"
     )]
     NotEnrolled,
     #[error(
@@ -70,7 +70,7 @@ pub enum HqError {
     #[error("IT revoked this device's key; ask IT before enrolling it again")]
     Revoked,
     #[error(
-        "IT asked this device to enroll again; run `shiftready enroll --hq URL --token SECRET`"
+        "IT asked this device to enroll again; run `shiftready enroll --hq URL --token-file FILE`"
     )]
     Reenroll,
     #[error("HQ refused the enrollment secret; ask IT for the site's current secret")]

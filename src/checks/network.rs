@@ -32,7 +32,7 @@ pub mod hints {
     pub const DNS_FAILED: &str = "Your computer cannot look up HQ's address (DNS): restart your \
         router, and tell IT if websites open normally.";
     pub const NO_HQ: &str = "No HQ is configured, so the network cannot be probed: enrol with \
-        `shiftready enroll --hq URL --token SECRET`, or give `--reflector HOST:PORT`.";
+        `shiftready enroll --hq URL --token-file FILE`, or give `--reflector HOST:PORT`.";
     pub const SEND_FAILED: &str = "Your computer cannot send to HQ (no route): check that you \
         are connected to the internet.";
     pub const HOME_WIFI: &str = "Your home network is the problem (weak or busy Wi-Fi): plug in \
