@@ -12,8 +12,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/setup.sh" demo
 # shellcheck disable=SC1091
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-(cd "$root" && cargo build --bins)
-bin=${CARGO_TARGET_DIR:-$root/target}/debug
+# Both programs: the agent is the root package, HQ a workspace member (`--bins` alone at the
+# root builds only the agent, which once left a fresh clone without HQ).
+(cd "$root" && cargo build -p shiftready -p shiftready-hq --bins)
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$root/$target ;; esac
+bin=$target/debug
 hq=$bin/shiftready-hq
 agent=$bin/shiftready
 port=${SHIFTREADY_DEMO_PORT:-8640}
@@ -23,7 +27,7 @@ url=http://127.0.0.1:$port
 
 for b in "$hq" "$agent"; do
   if [ ! -x "$b" ]; then
-    echo "demo: $b is missing; run \`cargo build\` first" >&2
+    echo "demo: $b is missing after the build; see the cargo output above" >&2
     exit 66
   fi
 done
@@ -64,7 +68,8 @@ reflector = "127.0.0.1:$probe"
 [agent]
 state_dir = "$demo/agent"
 EOF
-"$agent" --config "$demo/agent.toml" enroll --hq "$url" --token "$secret"
+# The secret on standard input, not the command line (where \`ps\` would show it).
+printf '%s\n' "$secret" | "$agent" --config "$demo/agent.toml" enroll --hq "$url" --token-file -
 
 # The pre-shift check; enrolled, it sends its report to HQ. Its exit code is the readiness
 # (0 ready, 1 degraded, 2 not ready, 3 unknown), not a failure of the demo.
