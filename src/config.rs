@@ -15,7 +15,7 @@ pub struct AgentConfig {
     pub audio: AudioConfig,
     pub checks: ChecksConfig,
     /// `[schedule]`: the weekly shifts when there is no HQ.
-    pub schedule: crate::shift::ScheduleConfig,
+    pub schedule: shiftready_core::shift::ScheduleConfig,
     /// `[daemon]`: in-shift monitoring intervals and the spool's bound.
     pub daemon: crate::daemon::DaemonConfig,
 }
@@ -124,7 +124,7 @@ impl Validate for AgentConfig {
                 p.push((key.into(), format!("{v} must be between 0 and 600 seconds")));
             }
         }
-        if let Err(problems) = crate::shift::Schedule::from_config(&self.schedule) {
+        if let Err(problems) = shiftready_core::shift::Schedule::from_config(&self.schedule) {
             p.extend(problems);
         }
         self.daemon.validate_into(p);

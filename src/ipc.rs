@@ -13,10 +13,10 @@
 //! gets no request and gives no answer).
 
 use crate::exit::{self, ExitError};
-use crate::shift::ShiftWindow;
 use chrono::{DateTime, Utc};
 use proto::Readiness;
 use serde::{Deserialize, Serialize};
+use shiftready_core::shift::ShiftWindow;
 use std::path::{Path, PathBuf};
 
 /// What a client asks.

@@ -8,16 +8,17 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod dsp;
 pub mod enroll;
 pub mod exit;
 pub mod hq_client;
-pub mod hysteresis;
 pub mod ipc;
 pub mod output;
 pub mod platform;
 pub mod probe;
-pub mod shift;
 pub mod spool;
 #[cfg(feature = "tray")]
 pub mod tray;
+
+/// The noise analysis lives in the pure crate; re-exported for the integration tests and the
+/// benchmark (`shiftready::dsp::analyze`).
+pub use shiftready_core::dsp;

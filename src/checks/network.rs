@@ -403,10 +403,10 @@ pub async fn cmd_probe(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::stats::ProbeStats;
+    use shiftready_core::stats::ProbeStats;
 
     fn stats(rtt: f64, jit: f64, loss: f64) -> ProbeStats {
-        let (r, m) = crate::probe::emodel::score(Codec::G711Plc, rtt, jit, loss);
+        let (r, m) = shiftready_core::emodel::score(Codec::G711Plc, rtt, jit, loss);
         ProbeStats {
             sent: 250,
             received: 250,
@@ -480,7 +480,7 @@ mod tests {
     }
 
     fn empty_stats() -> ProbeStats {
-        crate::probe::stats::analyze(&[], 250, Codec::G711Plc)
+        shiftready_core::stats::analyze(&[], 250, Codec::G711Plc)
     }
 
     #[test]
@@ -592,14 +592,14 @@ mod tests {
             st(200.0, 1.0, 0.0),
             Status::Pass.max(
                 pol.mos
-                    .status(crate::probe::emodel::score(Codec::G711Plc, 200.0, 1.0, 0.0).1)
+                    .status(shiftready_core::emodel::score(Codec::G711Plc, 200.0, 1.0, 0.0).1)
             )
         );
         assert_eq!(
             st(300.0, 1.0, 0.0),
             Status::Warn.max(
                 pol.mos
-                    .status(crate::probe::emodel::score(Codec::G711Plc, 300.0, 1.0, 0.0).1)
+                    .status(shiftready_core::emodel::score(Codec::G711Plc, 300.0, 1.0, 0.0).1)
             )
         );
         assert_eq!(st(450.0, 1.0, 0.0), Status::Fail);

@@ -10,10 +10,10 @@ use super::CheckContext;
 use crate::audio::{self, Mono, capture::CaptureError};
 use crate::cli::NoiseArgs;
 use crate::config::{AudioConfig, Loaded};
-use crate::dsp::{Analysis, Analyzer, Class, ClassifyParams};
 use crate::exit::{self, ExitError};
 use proto::policy::NoisePolicy;
 use proto::{CheckResult, Readiness, Status};
+use shiftready_core::dsp::{Analysis, Analyzer, Class, ClassifyParams};
 
 /// What the agent is told, in one place so it can be translated.
 pub mod hints {
@@ -240,6 +240,10 @@ pub async fn cmd_noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32>
 }
 
 #[cfg(test)]
+#[path = "../../tests/support/signals.rs"]
+mod signals;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
@@ -253,7 +257,7 @@ mod tests {
         }
     }
 
-    use crate::dsp::signals;
+    use super::signals;
 
     #[test]
     fn calibration_picks_the_most_specific_model() {

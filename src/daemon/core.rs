@@ -7,15 +7,15 @@ use super::lock::{self, InstanceLock};
 use super::monitor::{self, Sample};
 use crate::checks::CheckContext;
 use crate::config::Loaded;
-use crate::hysteresis::{Change, Hysteresis};
 use crate::ipc::{Incoming, Request, Response, StatusInfo};
-use crate::shift::{
-    Action, CheckPurpose, Input, Notice, Params, Persisted, Schedule, ShiftMachine, ShiftWindow,
-};
 use crate::spool::{Opened, Spool};
 use chrono::{DateTime, Utc};
 use proto::event::IncidentState;
 use proto::{Event, EventBody, Readiness, Report};
+use shiftready_core::hysteresis::{Change, Hysteresis};
+use shiftready_core::shift::{
+    Action, CheckPurpose, Input, Notice, Params, Persisted, Schedule, ShiftMachine, ShiftWindow,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -331,7 +331,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         });
     }
 
-    let local_schedule = match crate::shift::Schedule::from_config(&loaded.config.schedule) {
+    let local_schedule = match Schedule::from_config(&loaded.config.schedule) {
         Ok(s) => s,
         Err(problems) => {
             // Validation at load time already refused these; never start without a schedule.

@@ -6,8 +6,8 @@
 //! Without a system bus (containers, CI) this task logs once and ends: suspend is then
 //! noticed from the wall clock's jump after waking, and shutdown from SIGTERM.
 
-use crate::shift::Input;
 use futures::StreamExt;
+use shiftready_core::shift::Input;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 

@@ -26,7 +26,10 @@ pub struct Spec {
 /// Samples in a row that must agree before an event-driven monitor goes idle: enough for the
 /// hysteresis to have raised or cleared on them.
 pub const SETTLED: usize = {
-    let (a, b) = (crate::hysteresis::WINDOW, crate::hysteresis::CLEAR_AFTER);
+    let (a, b) = (
+        shiftready_core::hysteresis::WINDOW,
+        shiftready_core::hysteresis::CLEAR_AFTER,
+    );
     if a > b { a } else { b }
 };
 
@@ -287,7 +290,7 @@ mod tests {
             [false, true, true, false, true],
         ] {
             for crossed in [true, false] {
-                let mut h = crate::hysteresis::Hysteresis::new();
+                let mut h = shiftready_core::hysteresis::Hysteresis::new();
                 for c in history {
                     h.push(c);
                 }

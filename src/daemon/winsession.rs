@@ -15,7 +15,7 @@
 //! `'static` callback handed to Windows; each block says why it is sound.
 #![allow(unsafe_code)]
 
-use crate::shift::Input;
+use shiftready_core::shift::Input;
 use std::sync::Mutex;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;

@@ -7,8 +7,8 @@
 //! random token in the payload, with or without the IPv4 header in front (raw sockets and
 //! macOS include it).
 
-use super::stats::{quantile, rfc3550_jitter};
 use serde::Serialize;
+use shiftready_core::stats::{quantile, rfc3550_jitter};
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -3,13 +3,16 @@
 //! home router).
 //!
 //! [`run`] is the library entry point (the `network` check, `shiftready probe` and the
-//! daemon's light in-shift probe all use it); [`stats`] and [`emodel`] are the pure parts.
+//! daemon's light in-shift probe all use it); [`stats`] and [`emodel`] are the pure parts, in
+//! `shiftready-core`.
 
-pub mod emodel;
 pub mod gateway;
 pub mod link;
 pub mod path;
-pub mod stats;
+
+/// The pure parts live in `shiftready-core`; re-exported for the integration tests
+/// (`shiftready::probe::stats::rfc3550_jitter`).
+pub use shiftready_core::{emodel, stats};
 
 use proto::policy::Codec;
 use proto::probe::{self as wire, Reply, Request};

@@ -1,7 +1,7 @@
 //! Pure statistics over the replies of one probe run: RTT, per-direction RFC 3550 jitter,
 //! per-direction loss, reordering and duplicates. No I/O; exact tests.
 
-use super::emodel;
+use crate::emodel;
 use proto::policy::Codec;
 use serde::Serialize;
 use std::collections::HashSet;

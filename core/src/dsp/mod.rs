@@ -765,7 +765,7 @@ fn sum(a: &[f32]) -> f32 {
 }
 
 #[cfg(test)]
-#[path = "../../tests/support/signals.rs"]
+#[path = "../../../testkit/src/signals.rs"]
 pub(crate) mod signals;
 
 #[cfg(test)]
