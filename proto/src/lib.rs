@@ -7,11 +7,13 @@
 pub mod api;
 pub mod event;
 pub mod load;
+pub mod names;
 pub mod policy;
 pub mod probe;
 pub mod report;
 
 pub use event::{Event, EventBody, ShiftReason};
+pub use names::{CheckName, DaemonState, DeviceStatus, FleetState, HqLink, IncidentName, metric};
 pub use policy::Policy;
 pub use report::{CheckResult, Readiness, Report, Status};
 

@@ -146,8 +146,14 @@ impl CheckResult {
     }
 }
 
-/// The names of the checks, in the order they are shown.
-pub const CHECK_NAMES: [&str; 5] = ["os", "hardware", "network", "headset", "noise"];
+/// The names of the checks, in the order they are shown ([`crate::CheckName`] as strings).
+pub const CHECK_NAMES: [&str; 5] = [
+    crate::CheckName::Os.as_str(),
+    crate::CheckName::Hardware.as_str(),
+    crate::CheckName::Network.as_str(),
+    crate::CheckName::Headset.as_str(),
+    crate::CheckName::Noise.as_str(),
+];
 
 /// The whole pre-shift report: `{"schema": 1, "readiness", "checks": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
