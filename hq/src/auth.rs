@@ -2,7 +2,7 @@
 
 use crate::db::Role;
 use crate::error::AppError;
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -39,29 +39,6 @@ pub fn session_cookie(parts: &Parts) -> Option<String> {
     None
 }
 
-/// The 401 for a key HQ does not know.
-pub fn unknown_key() -> AppError {
-    AppError::unauthorized(
-        "unknown_key",
-        "HQ does not know this device key; enroll the device again",
-    )
-}
-
-/// The 401 for a device whose status is not `active` (`revoked` or `reenroll`).
-pub fn inactive(status: &str) -> AppError {
-    if status == "reenroll" {
-        AppError::unauthorized(
-            "reenroll",
-            "IT asked this device to enroll again: run `shiftready enroll`",
-        )
-    } else {
-        AppError::unauthorized(
-            "revoked",
-            "IT revoked this device's key; ask IT before enrolling it again",
-        )
-    }
-}
-
 /// A device key from the request, not yet checked (the ingest writer checks a whole batch of
 /// them in one query).
 #[derive(Debug, Clone)]
@@ -72,11 +49,8 @@ impl<S: Send + Sync> FromRequestParts<S> for DeviceKey {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         match bearer(parts) {
-            None => Err(AppError::unauthorized(
-                "no_key",
-                "send this device's key as Authorization: Bearer (run `shiftready enroll` first)",
-            )),
-            Some(k) if k.len() > 200 => Err(unknown_key()),
+            None => Err(AppError::no_key()),
+            Some(k) if k.len() > 200 => Err(AppError::unknown_key()),
             Some(k) => Ok(DeviceKey(k.to_string())),
         }
     }
@@ -94,30 +68,16 @@ impl FromRequestParts<AppState> for DeviceAuth {
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, AppError> {
         let Some(key) = bearer(parts) else {
-            return Err(AppError::unauthorized(
-                "no_key",
-                "send this device's key as Authorization: Bearer (run `shiftready enroll` first)",
-            ));
+            return Err(AppError::no_key());
         };
         if key.len() > 200 {
-            return Err(AppError::unauthorized(
-                "unknown_key",
-                "HQ does not know this device key; enroll the device again",
-            ));
+            return Err(AppError::unknown_key());
         }
         match st.db.device_by_key(key).await? {
-            None => Err(AppError::unauthorized(
-                "unknown_key",
-                "HQ does not know this device key; enroll the device again",
-            )),
-            Some((_, _, status)) if status == "revoked" => Err(AppError::unauthorized(
-                "revoked",
-                "IT revoked this device's key; ask IT before enrolling it again",
-            )),
-            Some((_, _, status)) if status == "reenroll" => Err(AppError::unauthorized(
-                "reenroll",
-                "IT asked this device to enroll again: run `shiftready enroll`",
-            )),
+            None => Err(AppError::unknown_key()),
+            Some((_, _, status)) if status == "revoked" || status == "reenroll" => {
+                Err(AppError::inactive(&status))
+            }
             Some((device_id, site, _)) => Ok(DeviceAuth { device_id, site }),
         }
     }

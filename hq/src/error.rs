@@ -66,6 +66,37 @@ impl AppError {
             message: message.into(),
         }
     }
+
+    /// The 401 for a request without a device key.
+    pub fn no_key() -> AppError {
+        AppError::unauthorized(
+            "no_key",
+            "send this device's key as Authorization: Bearer (run `shiftready enroll` first)",
+        )
+    }
+
+    /// The 401 for a key HQ does not know.
+    pub fn unknown_key() -> AppError {
+        AppError::unauthorized(
+            "unknown_key",
+            "HQ does not know this device key; enroll the device again",
+        )
+    }
+
+    /// The 401 for a device whose status is not `active` (`revoked` or `reenroll`).
+    pub fn inactive(status: &str) -> AppError {
+        if status == "reenroll" {
+            AppError::unauthorized(
+                "reenroll",
+                "IT asked this device to enroll again: run `shiftready enroll`",
+            )
+        } else {
+            AppError::unauthorized(
+                "revoked",
+                "IT revoked this device's key; ask IT before enrolling it again",
+            )
+        }
+    }
 }
 
 impl IntoResponse for AppError {
@@ -120,7 +151,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::TooLarge(format!(
                         "the body is larger than the limit of {} bytes",
-                        crate::server::BODY_LIMIT
+                        crate::limits::BODY_LIMIT
                     ))
                 } else {
                     AppError::BadRequest(format!("could not read the body: {e}"))

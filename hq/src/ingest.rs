@@ -509,8 +509,8 @@ async fn write_batch(
     let mut results: Vec<Option<Result<Outcome, AppError>>> = Vec::with_capacity(jobs.len());
     for job in jobs.iter_mut() {
         results.push(match devices.get(&job.key_hash) {
-            None => Some(Err(crate::auth::unknown_key())),
-            Some((_, status)) if status != "active" => Some(Err(crate::auth::inactive(status))),
+            None => Some(Err(AppError::unknown_key())),
+            Some((_, status)) if status != "active" => Some(Err(AppError::inactive(status))),
             Some((id, _)) => {
                 job.device_id = id.clone();
                 None

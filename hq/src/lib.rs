@@ -5,14 +5,16 @@
 //! application over a [`db::Db`], so tests drive it with `oneshot` or as the real binary.
 
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod crypto;
 pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod limits;
 pub mod metrics;
-pub mod openapi;
 pub mod reflector;
 pub mod server;
 pub mod simulate;
+pub mod state;

@@ -1,5 +1,8 @@
 //! The API document served at `/api/v1/openapi.json` (OpenAPI 3.1).
 
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
 pub const DOCUMENT: &str = r##"{
   "openapi": "3.1.0",
   "info": {"title": "ShiftReady HQ API", "version": "1"},
@@ -70,6 +73,11 @@ pub const DOCUMENT: &str = r##"{
     "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}}
   }
 }"##;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT).into_response()
+}
 
 #[cfg(test)]
 mod tests {

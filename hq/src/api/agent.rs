@@ -1,0 +1,162 @@
+//! The agents' API: enrollment, events, and the policy with the agent's shifts.
+
+use crate::auth::{DeviceAuth, DeviceKey};
+use crate::db;
+use crate::error::{ApiJson, AppError};
+use crate::ingest;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use proto::api::{EnrollRequest, EnrollResponse, EventAck, EventBatch, PolicyResponse, Shift};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+/// The client's address, from the connection (or "local" in tests without one).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, AppError> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "local".into()),
+        ))
+    }
+}
+
+fn check_text(field: &str, v: &str, max: usize, required: bool) -> Result<(), AppError> {
+    if required && v.trim().is_empty() {
+        return Err(AppError::Unprocessable(format!(
+            "`{field}` must not be empty"
+        )));
+    }
+    if v.chars().count() > max {
+        return Err(AppError::Unprocessable(format!(
+            "`{field}` is longer than {max} characters"
+        )));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(AppError::Unprocessable(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn enroll(
+    State(st): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> Result<Json<EnrollResponse>, AppError> {
+    let attempts = st.db.note_enroll_attempt(&addr, db::now_ms()).await?;
+    if attempts > st.enroll_per_minute {
+        st.metrics.enroll_rejected.fetch_add(1, Ordering::Relaxed);
+        return Err(AppError::TooManyRequests(
+            "too many enrollment attempts from this address; wait a minute and try again".into(),
+        ));
+    }
+    check_text("hostname", &req.hostname, 253, true)?;
+    check_text("os", &req.os, 200, false)?;
+    check_text("agent_version", &req.agent_version, 64, false)?;
+    let site = if req.secret.len() <= 200 {
+        st.db.enroll_secret_site(&req.secret).await?
+    } else {
+        None
+    };
+    let Some(site) = site else {
+        st.metrics.enroll_rejected.fetch_add(1, Ordering::Relaxed);
+        return Err(AppError::unauthorized(
+            "bad_secret",
+            "the enrollment secret is not valid; ask IT for the site's current secret",
+        ));
+    };
+    let (device_id, device_key) = st
+        .db
+        .enroll_device(&site, req.hostname.trim(), &req.os, &req.agent_version)
+        .await?;
+    st.metrics.enroll_ok.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(device_id, hostname = req.hostname, site, "device enrolled");
+    Ok(Json(EnrollResponse {
+        device_id,
+        device_key,
+    }))
+}
+
+pub async fn events(
+    State(st): State<AppState>,
+    DeviceKey(key): DeviceKey,
+    ApiJson(batch): ApiJson<EventBatch>,
+) -> Result<Json<EventAck>, AppError> {
+    let now = db::now_ms();
+    if let Err(e) = ingest::validate(&batch.events, now) {
+        st.metrics
+            .events_rejected
+            .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+        return Err(e);
+    }
+    let skew = batch
+        .events
+        .iter()
+        .filter_map(|e| e.sent_at)
+        .map(|s| s.timestamp_millis() - now)
+        .max();
+    let outcome = st.ingest.submit(&key, now, skew, batch.events).await?;
+    Ok(Json(EventAck {
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+    }))
+}
+
+pub async fn policy(
+    State(st): State<AppState>,
+    dev: DeviceAuth,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let policy = st.db.site_policy(&dev.site).await?;
+    let shifts = st
+        .db
+        .schedule(&dev.device_id, db::now_ms())
+        .await?
+        .into_iter()
+        .filter_map(|(s, e)| {
+            Some(Shift {
+                start: chrono::DateTime::from_timestamp_millis(s)?,
+                end: chrono::DateTime::from_timestamp_millis(e)?,
+            })
+        })
+        .collect();
+    let body =
+        serde_json::to_vec(&PolicyResponse { policy, shifts }).map_err(anyhow::Error::from)?;
+    let etag = format!(
+        "\"{}\"",
+        &crate::crypto::hash_secret(&String::from_utf8_lossy(&body))[..32]
+    );
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag_value = HeaderValue::from_str(&etag).map_err(anyhow::Error::from)?;
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        [
+            (header::ETAG, etag_value),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

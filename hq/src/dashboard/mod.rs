@@ -1,0 +1,35 @@
+//! The dashboard for IT: plain, server-rendered, semantic HTML that refreshes itself. States
+//! are told by a word and a symbol, never by colour alone.
+//!
+//! [`fleet`] and [`agent`] are the pages, [`actions`] what an admin can do to a device,
+//! [`login`] the session, [`layout`] what every page shares.
+
+pub mod actions;
+pub mod agent;
+pub mod fleet;
+pub mod layout;
+pub mod login;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use agent::chart;
+pub use fleet::PAGE_SIZE;
+pub use layout::{esc, state_label};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(fleet::fleet))
+        .route("/agents/{id}", get(agent::agent_page))
+        .route(
+            "/agents/{id}/revoke",
+            get(actions::confirm_revoke).post(actions::post_revoke),
+        )
+        .route(
+            "/agents/{id}/reenroll",
+            get(actions::confirm_reenroll).post(actions::post_reenroll),
+        )
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
+}

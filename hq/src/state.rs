@@ -1,0 +1,103 @@
+//! What every handler can reach ([`AppState`]) and the fleet list's query with its limits.
+
+use crate::db::{Db, FleetFilter, Sort};
+use crate::error::AppError;
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::reflector::ReflectorStats;
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub use crate::limits::BODY_LIMIT;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub ingest: Ingest,
+    pub metrics: Arc<Metrics>,
+    pub reflector: Option<Arc<ReflectorStats>>,
+    /// Enrollment attempts allowed per client address per minute.
+    pub enroll_per_minute: i64,
+    /// Whether the dashboard's cookie is marked `Secure` (served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// State over a database, with this process's ingest writer started.
+    pub fn new(db: Db) -> AppState {
+        let metrics = Arc::new(Metrics::default());
+        AppState {
+            ingest: Ingest::start(db.clone(), metrics.clone()),
+            db,
+            metrics,
+            reflector: None,
+            enroll_per_minute: 10,
+            secure_cookies: false,
+        }
+    }
+}
+
+/// `?q=&state=&sort=&desc=&limit=&offset=` of the fleet list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetQuery {
+    pub q: Option<String>,
+    pub state: Option<String>,
+    pub sort: Option<Sort>,
+    pub desc: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub page: Option<i64>,
+}
+
+const STATES: [&str; 8] = [
+    "ready",
+    "degraded",
+    "not_ready",
+    "unknown",
+    "offline",
+    "revoked",
+    "reenroll",
+    "signed_in",
+];
+
+impl FleetQuery {
+    pub fn filter(&self, default_limit: i64) -> Result<FleetFilter, AppError> {
+        if let Some(s) = self.state.as_deref().filter(|s| !s.is_empty()) {
+            if !STATES.contains(&s) {
+                return Err(AppError::BadRequest(format!(
+                    "state must be one of {}",
+                    STATES.join(", ")
+                )));
+            }
+        }
+        if self.q.as_deref().is_some_and(|q| q.chars().count() > 200) {
+            return Err(AppError::BadRequest(
+                "q is longer than 200 characters".into(),
+            ));
+        }
+        let limit = self.limit.unwrap_or(default_limit);
+        if !(1..=1_000_000).contains(&limit) {
+            return Err(AppError::BadRequest(
+                "limit must be between 1 and 1000000".into(),
+            ));
+        }
+        let offset = match (self.offset, self.page) {
+            (Some(o), _) => o,
+            (None, Some(p)) => (p.max(1) - 1).saturating_mul(limit),
+            (None, None) => 0,
+        };
+        if offset < 0 {
+            return Err(AppError::BadRequest("offset must not be negative".into()));
+        }
+        Ok(FleetFilter {
+            q: self.q.clone(),
+            state: self.state.clone(),
+            sort: self.sort.unwrap_or_default(),
+            desc: self.desc.unwrap_or(false),
+            limit,
+            offset,
+        })
+    }
+}
