@@ -325,18 +325,55 @@ VLAN Configurations
         assert_eq!(parse_proc_wireless(old, "wlan0"), Some(-56.0));
     }
 
+    /// `ip -4 route show default` (iproute2 asks the kernel over netlink, not through
+    /// /proc/net/route): the default route with the lowest metric, as (interface, gateway).
+    #[cfg(target_os = "linux")]
+    fn ip_route_default() -> Option<(String, Option<IpAddr>)> {
+        let out = std::process::Command::new("ip")
+            .args(["-4", "route", "show", "default"])
+            .output()
+            .expect("iproute2's `ip` (the independent view of the routing table)");
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .filter_map(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                let after = |key: &str| {
+                    let i = words.iter().position(|w| *w == key)?;
+                    words.get(i + 1).copied()
+                };
+                let metric: u32 = after("metric").map_or(0, |m| m.parse().unwrap());
+                let gateway = after("via").map(|g| g.parse().unwrap());
+                Some((metric, after("dev")?.to_string(), gateway))
+            })
+            .min_by_key(|r| r.0)
+            .map(|(_, dev, gw)| (dev, gw))
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn detect_reads_this_machine() {
-        // This machine's default route (if any) must be found and classified.
-        let route = std::fs::read_to_string("/proc/net/route").unwrap();
+        // This machine's default route, as iproute2 sees it, must be the one found; a physical
+        // Ethernet card (on a bus, `link/ether`, not wireless) must be called Ethernet.
         let info = detect();
-        match parse_proc_route(&route) {
-            Some((iface, _)) => {
-                assert_eq!(info.interface.as_deref(), Some(iface.as_str()));
+        match ip_route_default() {
+            Some((iface, gateway)) => {
+                assert_eq!(info.interface.as_deref(), Some(iface.as_str()), "{info:?}");
+                assert_eq!(info.gateway, gateway, "{info:?}");
                 assert_ne!(info.kind, LinkKind::Unknown, "{info:?}");
+                let link = std::process::Command::new("ip")
+                    .args(["-o", "-d", "link", "show", "dev", &iface])
+                    .output()
+                    .unwrap();
+                let link = String::from_utf8(link.stdout).unwrap();
+                let wireless = std::path::Path::new("/sys/class/net")
+                    .join(&iface)
+                    .join("wireless")
+                    .exists();
+                if link.contains("link/ether") && link.contains("parentbus") && !wireless {
+                    assert_eq!(info.kind, LinkKind::Ethernet, "{link}");
+                }
             }
-            None => assert_eq!(info.kind, LinkKind::Unknown),
+            None => assert_eq!(info, LinkInfo::unknown()),
         }
     }
 }

@@ -195,7 +195,11 @@ mod tests {
     /// The shape alone, as a colour-blind agent (or a greyscale screen) sees it: which pixels
     /// are opaque and which of those are light or dark.
     fn shape(look: Look) -> Vec<u8> {
-        rgba(look, 32)
+        shape_at(look, 32)
+    }
+
+    fn shape_at(look: Look, size: u32) -> Vec<u8> {
+        rgba(look, size)
             .chunks(4)
             .map(|p| {
                 if p[3] < 128 {
@@ -236,17 +240,33 @@ mod tests {
     }
 
     /// Writes every icon at 64 px to `target/tray-icons/*.pam` for people to look at
-    /// (`convert target/tray-icons/offline.pam offline.png`).
+    /// (`convert target/tray-icons/offline.pam offline.png`), and reads each file back: a PAM
+    /// of 64 x 64 RGBA pixels that are the icon's, and at that size too every pair of icons
+    /// differs in shape.
     #[test]
     fn icons_are_written_for_review() {
+        const HEADER: &[u8] =
+            b"P7\nWIDTH 64\nHEIGHT 64\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n";
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tray-icons");
         std::fs::create_dir_all(&dir).unwrap();
+        let mut shapes = Vec::new();
         for look in Look::ALL {
-            let mut f =
-                b"P7\nWIDTH 64\nHEIGHT 64\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n"
-                    .to_vec();
+            let mut f = HEADER.to_vec();
             f.extend(rgba(look, 64));
-            std::fs::write(dir.join(format!("{}.pam", look.name())), f).unwrap();
+            let path = dir.join(format!("{}.pam", look.name()));
+            std::fs::write(&path, f).unwrap();
+            let back = std::fs::read(&path).unwrap();
+            let pixels = back.strip_prefix(HEADER).expect("a PAM header");
+            assert_eq!(pixels.len(), 64 * 64 * 4, "{look:?}: 64 x 64 RGBA");
+            assert_eq!(pixels[3], 0, "{look:?}: transparent corner at 64 px");
+            assert_eq!(pixels[(32 * 64 + 32) * 4 + 3], 255, "{look:?}: opaque middle");
+            shapes.push((look, shape_at(look, 64)));
+        }
+        for (i, (a, sa)) in shapes.iter().enumerate() {
+            for (b, sb) in &shapes[i + 1..] {
+                let differ = sa.iter().zip(sb).filter(|(x, y)| x != y).count();
+                assert!(differ >= 160, "{a:?} and {b:?} differ in only {differ} pixels at 64 px");
+            }
         }
     }
 

@@ -6,30 +6,36 @@
 pub mod icons;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "linux")]
+use linux as os;
+#[cfg(not(any(target_os = "linux", windows)))]
+mod other;
+#[cfg(not(any(target_os = "linux", windows)))]
+use other as os;
+#[cfg(any(target_os = "linux", windows))]
+mod ui;
 #[cfg(windows)]
 mod windows;
+#[cfg(windows)]
+use windows as os;
 
 use crate::config::Loaded;
 use crate::ipc::StatusInfo;
 use std::path::{Path, PathBuf};
 
-/// `shiftready run` with the tray icon.
+/// Why there is no tray icon here; `shiftready run` then runs the daemon without one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TrayUnavailable(pub String);
+
+/// Whether the icon can be shown here; call on the main thread before [`run`].
+pub fn available() -> Result<(), TrayUnavailable> {
+    os::available()
+}
+
+/// `shiftready run` with the tray icon (once [`available`] said yes).
 pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
-    #[cfg(target_os = "linux")]
-    {
-        linux::run(loaded)
-    }
-    #[cfg(windows)]
-    {
-        windows::run(loaded)
-    }
-    #[cfg(not(any(target_os = "linux", windows)))]
-    {
-        tracing::warn!(
-            "the tray icon is built for Linux and Windows only so far; running without an icon"
-        );
-        crate::daemon::cmd_run(&loaded, true)
-    }
+    os::run(loaded)
 }
 
 /// The tooltip: the state in words and the shift.

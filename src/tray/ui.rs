@@ -1,0 +1,270 @@
+//! The tray's UI, written once for every OS that has a tray icon: the menu, the icon that
+//! follows the daemon's state, the dispatch of menu clicks to the daemon, and the daemon thread
+//! it talks to. Each OS file (`linux.rs`, `windows.rs`) keeps only its event pump and calls
+//! [`Ui::tick`] from it.
+
+use super::icons::{self, Look};
+use crate::config::Loaded;
+use crate::daemon::core::{UiEnds, status_channel};
+use crate::daemon::{Daemon, run_daemon};
+use crate::ipc::{Request, StatusInfo};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
+
+const SIZE: u32 = 32;
+
+/// The icon and the one menu item whose text follows the state.
+struct Tray {
+    icon: TrayIcon,
+    sign: MenuItem,
+    look: Look,
+}
+
+fn icon(look: Look) -> anyhow::Result<Icon> {
+    Ok(Icon::from_rgba(icons::rgba(look, SIZE), SIZE, SIZE)?)
+}
+
+fn sign_text(signed_in: bool) -> &'static str {
+    if signed_in { "Sign out" } else { "Sign in" }
+}
+
+fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
+    let menu = Menu::new();
+    let check = MenuItem::with_id("run_check", "Run check now", true, None);
+    let sign = MenuItem::with_id("sign", sign_text(status.signed_in), true, None);
+    let report = MenuItem::with_id("report", "Show last report", true, None);
+    let open_hq = MenuItem::with_id("open_hq", "Open HQ", hq, None);
+    let quit = MenuItem::with_id("quit", "Quit", true, None);
+    menu.append_items(&[
+        &check,
+        &sign,
+        &report,
+        &open_hq,
+        &PredefinedMenuItem::separator(),
+        &quit,
+    ])?;
+    let look = Look::for_state(&status.state);
+    let first = icon(look)?;
+    // tray-icon panics when its platform library cannot be loaded (appindicator on Linux);
+    // keep that from being reported as a bug, and run on without an icon instead.
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        TrayIconBuilder::new()
+            .with_menu(Box::new(menu))
+            .with_tooltip(super::tooltip(status))
+            .with_title("ShiftReady")
+            .with_icon(first)
+            .build()
+    }));
+    std::panic::set_hook(prev);
+    let icon = match built {
+        Ok(r) => r?,
+        Err(_) => anyhow::bail!("the tray icon's platform library could not be loaded"),
+    };
+    Ok(Tray { icon, sign, look })
+}
+
+impl Tray {
+    fn update(&mut self, s: &StatusInfo) {
+        let look = Look::for_state(&s.state);
+        if look != self.look {
+            match icon(look).map(|i| self.icon.set_icon(Some(i))) {
+                Ok(Ok(())) => self.look = look,
+                Ok(Err(e)) => tracing::warn!("tray: could not change the icon: {e}"),
+                Err(e) => tracing::warn!("tray: {e:#}"),
+            }
+        }
+        let _ = self.icon.set_tooltip(Some(super::tooltip(s)));
+        self.sign.set_text(sign_text(s.signed_in));
+    }
+}
+
+/// The daemon's thread; [`Worker::join`] returns its exit code.
+pub struct Worker(std::thread::JoinHandle<anyhow::Result<i32>>);
+
+impl Worker {
+    pub fn join(self) -> anyhow::Result<i32> {
+        match self.0.join() {
+            Ok(r) => r,
+            Err(_) => anyhow::bail!("the daemon thread panicked"),
+        }
+    }
+}
+
+/// The UI's side of the daemon: its state, the requests the menu sends, and the icon.
+pub struct Ui {
+    req_tx: mpsc::Sender<crate::ipc::Incoming>,
+    status_rx: watch::Receiver<StatusInfo>,
+    quit: Arc<Notify>,
+    done_rx: std::sync::mpsc::Receiver<()>,
+    state_dir: PathBuf,
+    hq_url: Option<String>,
+    tray: Option<Tray>,
+    test_menu: Option<TestMenuEvents>,
+}
+
+/// Starts the daemon on a tokio runtime in a thread of its own; the icon is not shown yet
+/// ([`Ui::show_icon`]).
+pub fn start(loaded: Loaded) -> anyhow::Result<(Ui, Worker)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let daemon = rt.block_on(Daemon::start(loaded))?;
+    let state_dir: PathBuf = daemon.state_dir().to_path_buf();
+    let hq_url = daemon.hq_url();
+    let (req_tx, req_rx) = mpsc::channel(16);
+    let (status_tx, status_rx): (_, watch::Receiver<StatusInfo>) = status_channel();
+    let quit = Arc::new(Notify::new());
+    let ends = UiEnds {
+        requests: req_rx,
+        status: status_tx,
+        quit: quit.clone(),
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::Builder::new()
+        .name("shiftready-daemon".into())
+        .spawn(move || {
+            let r = rt.block_on(run_daemon(daemon, Some(ends)));
+            let _ = done_tx.send(());
+            r
+        })?;
+    let ui = Ui {
+        req_tx,
+        status_rx,
+        quit,
+        done_rx,
+        state_dir,
+        hq_url,
+        tray: None,
+        test_menu: TestMenuEvents::from_env(),
+    };
+    Ok((ui, Worker(worker)))
+}
+
+impl Ui {
+    /// Shows the icon and its menu; without one the daemon runs on and this says why.
+    pub fn show_icon(&mut self) {
+        let status = self.status_rx.borrow_and_update().clone();
+        match build(&status, self.hq_url.is_some()) {
+            Ok(t) => {
+                tracing::info!("tray icon shown");
+                self.tray = Some(t);
+            }
+            Err(e) => tracing::warn!("no tray icon ({e:#}); running without one"),
+        }
+    }
+
+    /// One turn of the UI, called by the OS's event pump every 250 ms or so: follows the
+    /// daemon's state and handles the menu clicks since the last turn. `false` once the daemon
+    /// has stopped.
+    pub fn tick(&mut self) -> bool {
+        if self.done_rx.try_recv().is_ok() {
+            return false;
+        }
+        if self.status_rx.has_changed().unwrap_or(false) {
+            let s = self.status_rx.borrow_and_update().clone();
+            if let Some(t) = self.tray.as_mut() {
+                t.update(&s);
+            }
+        }
+        let mut clicked: Vec<String> = Vec::new();
+        while let Ok(ev) = MenuEvent::receiver().try_recv() {
+            clicked.push(ev.id().as_ref().to_string());
+        }
+        if let Some(hook) = self.test_menu.as_mut() {
+            clicked.extend(hook.take());
+        }
+        for id in clicked {
+            self.clicked(&id);
+        }
+        true
+    }
+
+    /// What a click on the menu item `id` does.
+    fn clicked(&self, id: &str) {
+        let signed_in = self.status_rx.borrow().signed_in;
+        tracing::info!(item = id, "tray menu");
+        match id {
+            "run_check" => self.ask(Request::Check),
+            "sign" if signed_in => self.ask(Request::SignOut),
+            "sign" => self.ask(Request::SignIn),
+            "report" => {
+                let s = self.status_rx.borrow().clone();
+                match super::write_report_page(&self.state_dir, &s) {
+                    Ok(p) => super::open(&p.to_string_lossy()),
+                    Err(e) => tracing::warn!("could not write the report page: {e:#}"),
+                }
+            }
+            "open_hq" => {
+                if let Some(u) = &self.hq_url {
+                    super::open(u);
+                }
+            }
+            "quit" => self.quit.notify_one(),
+            _ => {}
+        }
+    }
+
+    fn ask(&self, req: Request) {
+        let (reply, _ignored) = oneshot::channel();
+        if self.req_tx.try_send((req, reply)).is_err() {
+            tracing::warn!("tray: the daemon is busy; try again");
+        }
+    }
+}
+
+/// Test hook: the path of a file whose lines are menu item ids (`run_check`, `sign`, `report`,
+/// `open_hq`, `quit`), each handled exactly as a click on that item. tray-icon offers no way to
+/// inject a click, so the tests drive the menu's path from the event to the daemon through
+/// this. Not for production use.
+pub const TEST_MENU_EVENTS_ENV: &str = "SHIFTREADY_TEST_TRAY_MENU_EVENTS";
+
+/// Reads the lines appended to the test hook's file since the last look.
+struct TestMenuEvents {
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+}
+
+impl TestMenuEvents {
+    fn from_env() -> Option<TestMenuEvents> {
+        let path = PathBuf::from(std::env::var_os(TEST_MENU_EVENTS_ENV)?);
+        tracing::warn!(
+            "test hook {TEST_MENU_EVENTS_ENV} is set: menu clicks are also read from {}",
+            path.display()
+        );
+        Some(TestMenuEvents {
+            path,
+            offset: 0,
+            partial: String::new(),
+        })
+    }
+
+    fn take(&mut self) -> Vec<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut buf = String::new();
+        let read = std::fs::File::open(&self.path).and_then(|mut f| {
+            f.seek(SeekFrom::Start(self.offset))?;
+            f.read_to_string(&mut buf)
+        });
+        if read.is_err() {
+            return Vec::new();
+        }
+        self.offset += buf.len() as u64;
+        self.partial.push_str(&buf);
+        let Some(end) = self.partial.rfind('\n') else {
+            return Vec::new();
+        };
+        let done: String = self.partial.drain(..=end).collect();
+        done.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
