@@ -447,7 +447,7 @@ struct DeviceDelta {
 
 /// Who holds each of these event ids already.
 async fn owners(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx<'_>,
     sql: &Sql,
     ids: &[String],
 ) -> anyhow::Result<HashMap<Uuid, String>> {
@@ -473,6 +473,16 @@ fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> anyhow::Result<Str
     )?)
 }
 
+/// The transaction the writer holds over one batch.
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// Per job: `None` while it may still be stored, else its answer (refused keys and foreign
+/// events are answered before anything is written).
+type Verdicts = Vec<Option<Result<Outcome, AppError>>>;
+
+/// Writes the jobs in one transaction, one step per function below: resolve the keys, check
+/// the event ids' owners (only when `precheck`), claim the new events, insert them, make sure
+/// no id was already held for another device, then update the devices, reports and shift log.
 async fn write_batch(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
@@ -490,15 +500,38 @@ async fn write_batch(
             Backend::Postgres => "BEGIN",
         })
         .await?;
+    let mut verdicts = resolve_keys(&mut tx, sql, jobs).await?;
+    let jobs: &[Job] = jobs;
+    let owner = if precheck {
+        owners(&mut tx, sql, &pending_event_ids(jobs, &verdicts)).await?
+    } else {
+        HashMap::new()
+    };
+    let fresh = claim_fresh(jobs, &owner, &mut verdicts);
+    let inserted = insert_events(&mut tx, sql, jobs, &fresh).await?;
+    if held_by_another_device(&mut tx, sql, jobs, &fresh, &inserted).await? {
+        tx.rollback().await?;
+        return Err(ForeignEvents.into());
+    }
+    let new_here = NewHere::new(&fresh, &inserted);
+    let changes = gather_changes(jobs, &verdicts, &new_here);
+    update_devices(&mut tx, sql, changes.deltas).await?;
+    store_reports(&mut tx, &changes.reports).await?;
+    store_shift_events(&mut tx, changes.shift_events).await?;
+    tx.commit().await?;
+    Ok(outcomes(jobs, verdicts, &new_here))
+}
 
-    // 0. Whose keys are these? One query for the whole batch.
+/// Step 0. Whose keys are these? One query for the whole batch. Fills in each job's
+/// `device_id`; a job with an unknown or inactive key gets its 401 here.
+async fn resolve_keys(tx: &mut Tx<'_>, sql: &Sql, jobs: &mut [Job]) -> anyhow::Result<Verdicts> {
     let mut hashes: Vec<&str> = jobs.iter().map(|j| j.key_hash.as_str()).collect();
     hashes.sort_unstable();
     hashes.dedup();
     let mut devices: HashMap<String, (String, String)> = HashMap::with_capacity(hashes.len());
     for r in sqlx::query(sql.devices_by_key)
         .bind(json_list(hashes)?)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?
     {
         devices.insert(
@@ -506,9 +539,9 @@ async fn write_batch(
             (r.try_get("id")?, r.try_get("status")?),
         );
     }
-    let mut results: Vec<Option<Result<Outcome, AppError>>> = Vec::with_capacity(jobs.len());
+    let mut verdicts: Verdicts = Vec::with_capacity(jobs.len());
     for job in jobs.iter_mut() {
-        results.push(match devices.get(&job.key_hash) {
+        verdicts.push(match devices.get(&job.key_hash) {
             None => Some(Err(AppError::unknown_key())),
             Some((_, status)) if status != "active" => Some(Err(AppError::inactive(status))),
             Some((id, _)) => {
@@ -517,26 +550,30 @@ async fn write_batch(
             }
         });
     }
-    let jobs: &[Job] = jobs;
+    Ok(verdicts)
+}
 
-    // 1. Only when a batch must be checked first: which ids does HQ hold already, and for
-    //    whom? (The optimistic path learns it from the insert below.)
-    let mut owner: HashMap<Uuid, String> = HashMap::new();
-    if precheck {
-        let ids: Vec<String> = jobs
-            .iter()
-            .zip(&results)
-            .filter(|(_, r)| r.is_none())
-            .flat_map(|(j, _)| j.events.iter().map(|e| e.id.to_string()))
-            .collect();
-        owner = owners(&mut tx, sql, &ids).await?;
-    }
+/// Step 1 (only when a batch must be checked first; the optimistic path learns the owners
+/// from the insert): the ids of every event of the jobs still pending.
+fn pending_event_ids(jobs: &[Job], verdicts: &Verdicts) -> Vec<String> {
+    jobs.iter()
+        .zip(verdicts)
+        .filter(|(_, v)| v.is_none())
+        .flat_map(|(j, _)| j.events.iter().map(|e| e.id.to_string()))
+        .collect()
+}
 
-    // 2. Refuse a job holding another device's event; pick the new events.
+/// Step 2. Refuses a job holding another device's event; picks the new events, each claimed
+/// by the first job that carries it, as (job index, event).
+fn claim_fresh<'j>(
+    jobs: &'j [Job],
+    owner: &HashMap<Uuid, String>,
+    verdicts: &mut Verdicts,
+) -> Vec<(usize, &'j Event)> {
     let mut fresh: Vec<(usize, &Event)> = Vec::new();
     let mut claimed: HashMap<&Uuid, &str> = HashMap::new();
     for (ji, job) in jobs.iter().enumerate() {
-        if results[ji].is_some() {
+        if verdicts[ji].is_some() {
             continue;
         }
         let foreign = job.events.iter().find(|e| {
@@ -544,7 +581,7 @@ async fn write_batch(
                 || claimed.get(&e.id).is_some_and(|d| *d != job.device_id)
         });
         if let Some(e) = foreign {
-            results[ji] = Some(Err(AppError::Forbidden(format!(
+            verdicts[ji] = Some(Err(AppError::Forbidden(format!(
                 "the event {} belongs to another device; a device may send only its own events",
                 e.id
             ))));
@@ -557,91 +594,133 @@ async fn write_batch(
             }
         }
     }
-
-    // 3. Insert the new events in one statement; ids HQ already held are skipped. Rows go in
-    //    id order (and devices below in id order), so concurrent writers take their locks in
-    //    the same order and cannot deadlock.
+    // Rows go in id order (and devices in id order), so concurrent writers take their locks
+    // in the same order and cannot deadlock.
     fresh.sort_unstable_by_key(|(_, e)| e.id);
+    fresh
+}
+
+/// Step 3. Inserts the new events in one statement; ids HQ already held are skipped. Returns
+/// the ids actually inserted.
+async fn insert_events(
+    tx: &mut Tx<'_>,
+    sql: &Sql,
+    jobs: &[Job],
+    fresh: &[(usize, &Event)],
+) -> anyhow::Result<HashSet<Uuid>> {
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(fresh.len());
-    if !fresh.is_empty() {
-        let mut rows = String::with_capacity(fresh.len() * 256);
-        rows.push('[');
-        for (n, (ji, e)) in fresh.iter().enumerate() {
-            if n > 0 {
-                rows.push(',');
-            }
-            let job = &jobs[*ji];
-            let row = (
-                e.id,
-                job.device_id.as_str(),
-                e.kind(),
-                e.at.timestamp_millis(),
-                job.received_at,
-                serde_json::to_string(e)?,
-            );
-            rows.push_str(&serde_json::to_string(&row)?);
+    if fresh.is_empty() {
+        return Ok(inserted);
+    }
+    let mut rows = String::with_capacity(fresh.len() * 256);
+    rows.push('[');
+    for (n, (ji, e)) in fresh.iter().enumerate() {
+        if n > 0 {
+            rows.push(',');
         }
-        rows.push(']');
-        for r in sqlx::query(sql.insert_events)
-            .bind(rows)
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            let id: String = r.try_get("id")?;
-            inserted.insert(id.parse()?);
+        let job = &jobs[*ji];
+        let row = (
+            e.id,
+            job.device_id.as_str(),
+            e.kind(),
+            e.at.timestamp_millis(),
+            job.received_at,
+            serde_json::to_string(e)?,
+        );
+        rows.push_str(&serde_json::to_string(&row)?);
+    }
+    rows.push(']');
+    for r in sqlx::query(sql.insert_events)
+        .bind(rows)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let id: String = r.try_get("id")?;
+        inserted.insert(id.parse()?);
+    }
+    Ok(inserted)
+}
+
+/// Step 3b. Ids that were not inserted were held already (a retry, or another HQ process won a
+/// race): fine if they are this device's own. True when one is another device's: the caller
+/// then starts again, checking first.
+async fn held_by_another_device(
+    tx: &mut Tx<'_>,
+    sql: &Sql,
+    jobs: &[Job],
+    fresh: &[(usize, &Event)],
+    inserted: &HashSet<Uuid>,
+) -> anyhow::Result<bool> {
+    if inserted.len() >= fresh.len() {
+        return Ok(false);
+    }
+    let held: Vec<String> = fresh
+        .iter()
+        .filter(|(_, e)| !inserted.contains(&e.id))
+        .map(|(_, e)| e.id.to_string())
+        .collect();
+    let held_by = owners(tx, sql, &held).await?;
+    Ok(fresh.iter().any(|(ji, e)| {
+        !inserted.contains(&e.id)
+            && held_by
+                .get(&e.id)
+                .is_some_and(|d| *d != jobs[*ji].device_id)
+    }))
+}
+
+/// Whether an event is new for a job: inserted now, by the job that claimed it (a twin
+/// request in the same transaction counts it a duplicate).
+struct NewHere<'a> {
+    inserted: &'a HashSet<Uuid>,
+    claimed_by: HashMap<Uuid, usize>,
+}
+
+impl<'a> NewHere<'a> {
+    fn new(fresh: &[(usize, &Event)], inserted: &'a HashSet<Uuid>) -> NewHere<'a> {
+        NewHere {
+            inserted,
+            claimed_by: fresh.iter().map(|(ji, e)| (e.id, *ji)).collect(),
         }
     }
 
-    // 3b. Ids that were not inserted were held already (a retry, or another HQ process won
-    //     a race): fine if they are this device's own; otherwise start again, checking first.
-    if inserted.len() < fresh.len() {
-        let held: Vec<String> = fresh
-            .iter()
-            .filter(|(_, e)| !inserted.contains(&e.id))
-            .map(|(_, e)| e.id.to_string())
-            .collect();
-        let held_by = owners(&mut tx, sql, &held).await?;
-        let foreign = fresh.iter().any(|(ji, e)| {
-            !inserted.contains(&e.id)
-                && held_by
-                    .get(&e.id)
-                    .is_some_and(|d| *d != jobs[*ji].device_id)
-        });
-        if foreign {
-            tx.rollback().await?;
-            return Err(ForeignEvents.into());
-        }
+    fn is(&self, ji: usize, e: &Event) -> bool {
+        self.inserted.contains(&e.id) && self.claimed_by.get(&e.id) == Some(&ji)
     }
+}
 
-    // An event is new for the request that claimed it (a twin request in the same
-    // transaction counts it a duplicate).
-    let claimed_by: HashMap<Uuid, usize> = fresh.iter().map(|(ji, e)| (e.id, *ji)).collect();
-    let new_here =
-        |ji: usize, e: &Event| inserted.contains(&e.id) && claimed_by.get(&e.id) == Some(&ji);
+/// What the new events change, per device.
+struct Changes<'j> {
+    deltas: HashMap<&'j str, DeviceDelta>,
+    shift_events: Vec<(&'j str, &'j Event)>,
+    reports: Vec<(&'j str, &'j Event, &'j Report)>,
+}
 
-    // 4. Gather each device's new state.
-    let mut deltas: HashMap<&str, DeviceDelta> = HashMap::new();
-    let mut shift_events: Vec<(&str, &Event)> = Vec::new();
-    let mut reports: Vec<(&str, &Event, &Report)> = Vec::new();
+/// Step 4. Gathers each device's new state from the jobs still pending.
+fn gather_changes<'j>(jobs: &'j [Job], verdicts: &Verdicts, new_here: &NewHere) -> Changes<'j> {
+    let mut c = Changes {
+        deltas: HashMap::new(),
+        shift_events: Vec::new(),
+        reports: Vec::new(),
+    };
     for (ji, job) in jobs.iter().enumerate() {
-        if results[ji].is_some() {
+        if verdicts[ji].is_some() {
             continue;
         }
-        let d = deltas.entry(job.device_id.as_str()).or_default();
+        let d = c.deltas.entry(job.device_id.as_str()).or_default();
         d.last_seen = d.last_seen.max(job.received_at);
         if job.skew_ms.is_some() {
             d.skew_ms = job.skew_ms;
         }
-        for e in job.events.iter().filter(|e| new_here(ji, e)) {
+        for e in job.events.iter().filter(|e| new_here.is(ji, e)) {
             let at = e.at.timestamp_millis();
             let readiness = match &e.body {
                 EventBody::Report { report } => {
-                    reports.push((job.device_id.as_str(), e, report));
+                    c.reports.push((job.device_id.as_str(), e, report));
                     Some(report.readiness)
                 }
                 EventBody::Heartbeat { readiness, .. } => Some(*readiness),
                 EventBody::SignIn { readiness, .. } | EventBody::SignOut { readiness, .. } => {
-                    shift_events.push((job.device_id.as_str(), e));
+                    c.shift_events.push((job.device_id.as_str(), e));
                     Some(*readiness)
                 }
                 EventBody::Incident { .. } => None,
@@ -653,31 +732,42 @@ async fn write_batch(
             }
         }
     }
+    c
+}
 
-    // 5. One UPDATE for every device touched.
-    if !deltas.is_empty() {
-        let mut deltas: Vec<_> = deltas.into_iter().collect();
-        deltas.sort_unstable_by_key(|(id, _)| *id);
-        let rows: Vec<_> = deltas
-            .iter()
-            .map(|(id, d)| {
-                (
-                    *id,
-                    d.last_seen,
-                    d.skew_ms,
-                    d.readiness.map(|(_, r)| r.as_str()),
-                    d.readiness.map(|(t, _)| t),
-                )
-            })
-            .collect();
-        sqlx::query(sql.update_devices)
-            .bind(serde_json::to_string(&rows)?)
-            .execute(&mut *tx)
-            .await?;
+/// Step 5. One UPDATE for every device touched, in id order.
+async fn update_devices(
+    tx: &mut Tx<'_>,
+    sql: &Sql,
+    deltas: HashMap<&str, DeviceDelta>,
+) -> anyhow::Result<()> {
+    if deltas.is_empty() {
+        return Ok(());
     }
+    let mut deltas: Vec<_> = deltas.into_iter().collect();
+    deltas.sort_unstable_by_key(|(id, _)| *id);
+    let rows: Vec<_> = deltas
+        .iter()
+        .map(|(id, d)| {
+            (
+                *id,
+                d.last_seen,
+                d.skew_ms,
+                d.readiness.map(|(_, r)| r.as_str()),
+                d.readiness.map(|(t, _)| t),
+            )
+        })
+        .collect();
+    sqlx::query(sql.update_devices)
+        .bind(serde_json::to_string(&rows)?)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
-    // 6. Reports: the latest is kept on the device; figures go to the charts.
-    for (device, e, report) in &reports {
+/// Step 6. Reports: the latest is kept on the device; figures go to the charts.
+async fn store_reports(tx: &mut Tx<'_>, reports: &[(&str, &Event, &Report)]) -> anyhow::Result<()> {
+    for (device, e, report) in reports {
         let at = e.at.timestamp_millis();
         sqlx::query(
             "UPDATE devices SET last_report = $2, report_at = $3, problem = $4 \
@@ -687,7 +777,7 @@ async fn write_batch(
         .bind(serde_json::to_string(report)?)
         .bind(at)
         .bind(problem_of(report))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let s = sample_of(report);
         if s.iter().any(Option::is_some) {
@@ -703,12 +793,19 @@ async fn write_batch(
             .bind(s[2])
             .bind(s[3])
             .bind(s[4])
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
     }
+    Ok(())
+}
 
-    // 7. Shift events: the log, and the agent's signed-in state if this is its latest change.
+/// Step 7. Shift events, oldest first: the log, and the agent's signed-in state if this is
+/// its latest change.
+async fn store_shift_events(
+    tx: &mut Tx<'_>,
+    mut shift_events: Vec<(&str, &Event)>,
+) -> anyhow::Result<()> {
     shift_events.sort_by_key(|(_, e)| e.at);
     for (device, e) in &shift_events {
         let (signed_in, reason, readiness) = match &e.body {
@@ -727,7 +824,7 @@ async fn write_batch(
         .bind(at)
         .bind(readiness.as_str())
         .bind(e.id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "UPDATE devices SET signed_in = $2, shift_at = $3 \
@@ -736,26 +833,31 @@ async fn write_batch(
         .bind(*device)
         .bind(signed_in)
         .bind(at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
+    Ok(())
+}
 
-    tx.commit().await?;
-
-    Ok(jobs
-        .iter()
-        .zip(results)
+/// Each job's answer: its refusal, or what HQ now holds of it.
+fn outcomes(
+    jobs: &[Job],
+    verdicts: Verdicts,
+    new_here: &NewHere,
+) -> Vec<Result<Outcome, AppError>> {
+    jobs.iter()
+        .zip(verdicts)
         .enumerate()
-        .map(|(ji, (job, r))| {
-            r.unwrap_or_else(|| {
-                let new = job.events.iter().filter(|e| new_here(ji, e)).count();
+        .map(|(ji, (job, v))| {
+            v.unwrap_or_else(|| {
+                let new = job.events.iter().filter(|e| new_here.is(ji, e)).count();
                 Ok(Outcome {
                     accepted: job.events.iter().map(|e| e.id).collect(),
                     duplicates: job.events.len() - new,
                 })
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The most serious problem of a report, as IT reads it in the fleet table: the first check
