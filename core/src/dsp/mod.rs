@@ -17,6 +17,7 @@ pub use classify::{Class, ClassifyParams};
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Length of a Fast block (IEC 61672 "F" time constant), in seconds.
@@ -231,6 +232,7 @@ impl Analyzer {
 
     /// Analyses mono samples and classifies with `params`.
     pub fn analyze_with(&mut self, samples: &[f32], params: &ClassifyParams) -> Analysis {
+        let samples = &*finite(samples);
         let sr = self.sample_rate as f64;
         let len = samples.len();
         let td = time_domain(samples, ((sr / 100.0) as usize).max(1));
@@ -596,6 +598,26 @@ struct TimeDomain {
 
 /// One pass over the samples in 10 ms blocks: peak, clipping, zeros, mean square, and the
 /// burstiness of the 10 ms levels.
+/// The samples with the non-finite ones (a failing driver or a float WAV file can carry them)
+/// made sound: NaN is a lost sample (0), ±∞ an overload (±full scale, so it counts as
+/// clipped). Unchecked, one NaN made every power sum NaN, and [`db`] turned that into the
+/// −200 dBFS floor: a noisy room read as a dead microphone; ±∞ made the peak infinite.
+fn finite(samples: &[f32]) -> Cow<'_, [f32]> {
+    if samples.iter().all(|x| x.is_finite()) {
+        return Cow::Borrowed(samples);
+    }
+    Cow::Owned(
+        samples
+            .iter()
+            .map(|&x| match x {
+                _ if x.is_nan() => 0.0,
+                _ if x.is_infinite() => x.signum(),
+                _ => x,
+            })
+            .collect(),
+    )
+}
+
 fn time_domain(x: &[f32], sub: usize) -> TimeDomain {
     let mut peak = 0f32;
     let (mut clipped, mut zeros) = (0usize, 0usize);

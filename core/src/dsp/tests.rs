@@ -154,7 +154,102 @@ fn silence_empty_and_short_inputs_do_not_panic() {
     let a = analyze(&sine(48000, 0.01, 1000.0, -20.0), 48000);
     assert!((a.laeq_dbfs + 20.0).abs() < 1.5, "{}", a.laeq_dbfs);
     let _ = analyze(&[0.5; 3], 0);
-    let _ = analyze(&[f32::NAN, 1.0, -1.0], 8000);
+}
+
+/// Every number of an analysis is finite (JSON has no NaN: serde_json writes it as null).
+fn all_finite(a: &Analysis) -> bool {
+    let f = &a.features;
+    [
+        a.laeq_dbfs,
+        a.lamax_dbfs,
+        a.l10_dbfs,
+        a.l90_dbfs,
+        a.peak_dbfs,
+        a.rms_dbfs,
+        a.clipped_fraction,
+        a.dominant_hz,
+        a.confidence,
+        f.spectral_flatness,
+        f.spectral_flux_db,
+        f.onsets_per_second,
+        f.speech_band_fraction,
+        f.syllable_modulation,
+        f.speech_depth_db,
+        f.hum_hz,
+        f.hum_fraction,
+        f.hum_dbfs,
+        f.level_spread_db,
+        f.peak_to_floor_db,
+        f.active_fraction,
+        f.zero_fraction,
+    ]
+    .iter()
+    .all(|v| v.is_finite())
+}
+
+/// A NaN sample is a lost sample, not silence for the whole recording: the levels stay
+/// those of the finite samples (before the fix one NaN in 2 s of −30 dBFS fan noise read
+/// LAeq −200 dBFS and "dead input", a failing microphone in a noisy room).
+#[test]
+fn nan_samples_count_as_lost_not_as_silence() {
+    let mut x = fan_noise(48000, 2.0, -30.0, 7);
+    let clean = analyze(&x, 48000);
+    x[48000] = f32::NAN;
+    x[70000] = f32::NAN;
+    let a = analyze(&x, 48000);
+    assert!(all_finite(&a), "{a:?}");
+    assert!(
+        (a.laeq_dbfs - clean.laeq_dbfs).abs() < 0.05,
+        "{} vs {}",
+        a.laeq_dbfs,
+        clean.laeq_dbfs
+    );
+    assert!(
+        (a.rms_dbfs - clean.rms_dbfs).abs() < 0.05,
+        "{} vs {}",
+        a.rms_dbfs,
+        clean.rms_dbfs
+    );
+    assert!(a.lamax_dbfs <= clean.lamax_dbfs + 0.05);
+    assert_eq!(a.peak_dbfs, clean.peak_dbfs);
+    assert_eq!(a.clipped_fraction, 0.0);
+    assert_eq!(a.classification, clean.classification);
+    assert_ne!(a.classification, Class::DeadInput);
+    // Exactly a zero in its place.
+    assert_eq!(
+        analyze(&[f32::NAN, 1.0, -1.0], 8000),
+        analyze(&[0.0, 1.0, -1.0], 8000)
+    );
+    // Nothing but NaN is no signal at all.
+    let a = analyze(&[f32::NAN; 48000], 48000);
+    assert_eq!(a.classification, Class::DeadInput);
+    assert!(all_finite(&a));
+}
+
+/// ±∞ is an overload: full scale, counted as clipped, the peak 0 dBFS and never infinite.
+#[test]
+fn infinite_samples_count_as_clipped() {
+    let mut x = fan_noise(48000, 2.0, -30.0, 7);
+    let clean = analyze(&x, 48000);
+    x[48000] = f32::INFINITY;
+    x[70000] = f32::NEG_INFINITY;
+    let a = analyze(&x, 48000);
+    assert!(all_finite(&a), "{a:?}");
+    assert_eq!(a.peak_dbfs, 0.0);
+    assert_eq!(a.clipped_fraction, 2.0 / x.len() as f64);
+    // Two full-scale samples in 96 000 add about 10·log10(1 + 2/96000 / 10^−3.5) ≈ 0.28 dB.
+    assert!(
+        a.laeq_dbfs >= clean.laeq_dbfs,
+        "{} vs {}",
+        a.laeq_dbfs,
+        clean.laeq_dbfs
+    );
+    assert!(
+        a.laeq_dbfs < clean.laeq_dbfs + 1.0,
+        "{} vs {}",
+        a.laeq_dbfs,
+        clean.laeq_dbfs
+    );
 }
 
 #[test]
