@@ -6,8 +6,9 @@ use crate::auth::{DashAuth, ItAuth, check_csrf, request_csrf_token};
 use crate::db::{self, Role};
 use crate::error::{ApiPath, AppError};
 use crate::state::AppState;
-use axum::extract::{Form, FromRequest, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::fmt::Write;
 
@@ -166,38 +167,39 @@ async fn do_action(
     Ok(Redirect::to(&format!("/agents/{}", url_enc(id))).into_response())
 }
 
-pub async fn confirm_revoke(
-    State(st): State<AppState>,
-    DashAuth(it): DashAuth,
-    ApiPath(id): ApiPath<String>,
-    req: Request,
-) -> Result<Response, AppError> {
-    confirm_page(&st, &it, &id, DeviceAction::Revoke, req).await
+/// `/agents/{id}/{action}`: the device's id and a known action; any other action is a 404,
+/// as for any page that does not exist.
+pub struct ActionPath {
+    id: String,
+    action: DeviceAction,
 }
 
-pub async fn confirm_reenroll(
-    State(st): State<AppState>,
-    DashAuth(it): DashAuth,
-    ApiPath(id): ApiPath<String>,
-    req: Request,
-) -> Result<Response, AppError> {
-    confirm_page(&st, &it, &id, DeviceAction::Reenroll, req).await
+impl FromRequestParts<AppState> for ActionPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
+        let ApiPath((id, action)) = ApiPath::<(String, String)>::from_request_parts(parts, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let action = match action.as_str() {
+            "revoke" => DeviceAction::Revoke,
+            "reenroll" => DeviceAction::Reenroll,
+            _ => return Err(StatusCode::NOT_FOUND.into_response()),
+        };
+        Ok(ActionPath { id, action })
+    }
 }
 
-pub async fn post_revoke(
+/// `GET` shows the action's confirmation page; `POST` (from that page's form) acts.
+pub async fn device_action(
     State(st): State<AppState>,
+    ActionPath { id, action }: ActionPath,
     DashAuth(it): DashAuth,
-    ApiPath(id): ApiPath<String>,
     req: Request,
 ) -> Result<Response, AppError> {
-    do_action(&st, &it, &id, DeviceAction::Revoke, req).await
-}
-
-pub async fn post_reenroll(
-    State(st): State<AppState>,
-    DashAuth(it): DashAuth,
-    ApiPath(id): ApiPath<String>,
-    req: Request,
-) -> Result<Response, AppError> {
-    do_action(&st, &it, &id, DeviceAction::Reenroll, req).await
+    if req.method() == Method::POST {
+        do_action(&st, &it, &id, action, req).await
+    } else {
+        confirm_page(&st, &it, &id, action, req).await
+    }
 }

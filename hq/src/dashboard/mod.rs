@@ -23,12 +23,8 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(fleet::fleet))
         .route("/agents/{id}", get(agent::agent_page))
         .route(
-            "/agents/{id}/revoke",
-            get(actions::confirm_revoke).post(actions::post_revoke),
-        )
-        .route(
-            "/agents/{id}/reenroll",
-            get(actions::confirm_reenroll).post(actions::post_reenroll),
+            "/agents/{id}/{action}",
+            get(actions::device_action).post(actions::device_action),
         )
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
