@@ -1,7 +1,7 @@
 //! Wire types shared by the ShiftReady agent (`shiftready`) and HQ (`shiftready-hq`).
 //!
 //! Everything that crosses the network or is printed with `--json` is defined here, so the
-//! two programs cannot drift apart. The JSON shapes follow the contract in `DESIGN.md`;
+//! two programs cannot drift apart. The JSON shapes follow the contract in `docs/DESIGN.md`;
 //! fields may be added, never renamed.
 
 pub mod api;

@@ -107,7 +107,7 @@ impl Readiness {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     pub status: Status,
-    /// Measured values, keyed by the metric names of `DESIGN.md`. Only aggregates: never raw
+    /// Measured values, keyed by the metric names of `docs/DESIGN.md`. Only aggregates: never raw
     /// audio or anything personal beyond device names.
     #[serde(default)]
     pub metrics: Map<String, Value>,
