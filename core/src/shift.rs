@@ -416,6 +416,9 @@ impl ShiftMachine {
         self.readiness_at = Some(now);
     }
 
+    /// Whether a check is in flight: from the machine's own [`Action::RunCheck`] or one the
+    /// daemon started by hand ([`ShiftMachine::check_started`]) until [`Input::CheckDone`].
+    /// The daemon keeps no flag of its own.
     pub fn check_running(&self) -> bool {
         self.check_running
     }
@@ -472,6 +475,11 @@ impl ShiftMachine {
         input: Input,
     ) -> Vec<Action> {
         let mut out = Vec::new();
+        // The daemon asks whether a check is in flight here (one record, not a copy of its
+        // own): a check that finishes after shutdown or logoff must still clear it.
+        if let Input::CheckDone(_) = input {
+            self.check_running = false;
+        }
         if self.stopped {
             return out;
         }
@@ -479,7 +487,6 @@ impl ShiftMachine {
         match input {
             Input::Tick => {}
             Input::CheckDone(r) => {
-                self.check_running = false;
                 self.set_readiness(r, now);
                 let bar = self.params.bar;
                 if let Some(a) = active {
@@ -978,6 +985,42 @@ mod tests {
             m.step(t("2026-03-02T11:00:01Z"), &w, Input::SignIn)
                 .is_empty()
         );
+    }
+
+    /// The machine is the daemon's only record of a check in flight: set by its own
+    /// `RunCheck` and by a check started by hand, cleared by `CheckDone`, also after shutdown
+    /// (a check still running then must not block the next one asked for by hand).
+    #[test]
+    fn check_in_flight_is_recorded_once_and_cleared_by_check_done() {
+        let w = one("2026-03-02T09:00:00Z", "2026-03-02T17:00:00Z");
+        let mut m = ShiftMachine::new(params(ReadinessBar::Ready));
+        assert!(!m.check_running());
+        assert_eq!(
+            m.step(t("2026-03-02T09:00:00Z"), &w, Input::Tick),
+            [Action::RunCheck(CheckPurpose::ShiftStart)]
+        );
+        assert!(m.check_running());
+        // While it runs, time passing asks for no second check.
+        assert!(
+            m.step(t("2026-03-02T09:05:00Z"), &w, Input::Tick)
+                .is_empty()
+        );
+        m.step(
+            t("2026-03-02T09:05:01Z"),
+            &w,
+            Input::CheckDone(Readiness::Ready),
+        );
+        assert!(!m.check_running() && m.signed_in());
+        // Started by hand, then the daemon stops before it finishes.
+        m.check_started(t("2026-03-02T10:00:00Z"));
+        assert!(m.check_running());
+        m.step(t("2026-03-02T10:00:01Z"), &w, Input::Shutdown);
+        m.step(
+            t("2026-03-02T10:00:30Z"),
+            &w,
+            Input::CheckDone(Readiness::Ready),
+        );
+        assert!(!m.check_running());
     }
 
     #[test]

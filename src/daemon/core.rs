@@ -157,7 +157,6 @@ struct Core {
     incidents: BTreeSet<String>,
     next_heartbeat: Option<DateTime<Utc>>,
     check_waiters: Vec<oneshot::Sender<Response>>,
-    check_in_flight: bool,
     signed_in_tx: watch::Sender<bool>,
     status_tx: watch::Sender<StatusInfo>,
     ctl: mpsc::Sender<Control>,
@@ -377,7 +376,6 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         incidents: BTreeSet::new(),
         next_heartbeat: None,
         check_waiters: Vec::new(),
-        check_in_flight: false,
         signed_in_tx,
         status_tx,
         ctl: ctl_tx,
@@ -639,14 +637,17 @@ impl Core {
         tracing::info!("{summary}: {body}");
     }
 
+    /// The shift machine is the one record of a check in flight: it marked the check it asks
+    /// for (`Action::RunCheck`) and clears the mark on `Input::CheckDone`; a check asked for
+    /// by hand (`purpose` None) is marked here, and joins the one already running if any.
     fn spawn_check(&mut self, purpose: Option<CheckPurpose>) {
         if purpose.is_none() {
+            let running = self.machine.check_running();
             self.machine.check_started(Utc::now());
+            if running {
+                return;
+            }
         }
-        if self.check_in_flight {
-            return;
-        }
-        self.check_in_flight = true;
         tracing::info!(?purpose, "running the check");
         let ctx = self.ctx.clone();
         let ctl = self.ctl.clone();
@@ -657,7 +658,6 @@ impl Core {
     }
 
     async fn check_done(&mut self, now: DateTime<Utc>, report: Report) {
-        self.check_in_flight = false;
         let readiness = report.readiness;
         tracing::info!(readiness = readiness.as_str(), "check finished");
         let path = self.state_dir.join("last-report.json");
