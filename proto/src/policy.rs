@@ -5,7 +5,7 @@
 //! Bands have no gaps: [`Band::status`] maps every finite value to exactly one status.
 
 use crate::load::Validate;
-use crate::report::Status;
+use crate::report::{Readiness, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -20,6 +20,19 @@ pub enum ReadinessBar {
     Degraded,
     /// Sign in whatever the checks say.
     Any,
+}
+
+impl Readiness {
+    /// Whether this readiness meets a bar (`ready` meets `degraded`, and so on). `Unknown`
+    /// meets only the `any` bar. (Here, not in `report.rs`, so the report knows nothing of
+    /// the policy.)
+    pub fn meets(self, bar: ReadinessBar) -> bool {
+        match bar {
+            ReadinessBar::Any => true,
+            ReadinessBar::Degraded => matches!(self, Readiness::Ready | Readiness::Degraded),
+            ReadinessBar::Ready => self == Readiness::Ready,
+        }
+    }
 }
 
 /// The whole policy file.
@@ -415,6 +428,17 @@ impl Validate for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bar_is_met_by_better_readiness_only() {
+        use ReadinessBar as B;
+        assert!(Readiness::Ready.meets(B::Ready));
+        assert!(!Readiness::Degraded.meets(B::Ready));
+        assert!(Readiness::Degraded.meets(B::Degraded));
+        assert!(!Readiness::NotReady.meets(B::Degraded));
+        assert!(!Readiness::Unknown.meets(B::Degraded));
+        assert!(Readiness::Unknown.meets(B::Any));
+    }
 
     #[test]
     fn bands_have_no_gaps_at_edges() {

@@ -90,17 +90,6 @@ impl Readiness {
             Readiness::Ready
         }
     }
-
-    /// Whether this readiness meets a bar (`ready` meets `degraded`, and so on). `Unknown`
-    /// meets only the `any` bar.
-    pub fn meets(self, bar: crate::policy::ReadinessBar) -> bool {
-        use crate::policy::ReadinessBar;
-        match bar {
-            ReadinessBar::Any => true,
-            ReadinessBar::Degraded => matches!(self, Readiness::Ready | Readiness::Degraded),
-            ReadinessBar::Ready => self == Readiness::Ready,
-        }
-    }
 }
 
 /// One check's result: `{"status", "metrics", "hint"}`.
@@ -207,17 +196,6 @@ mod tests {
         .map(|r| r.exit_code())
         .collect();
         assert_eq!(codes, [0, 1, 2, 3]);
-    }
-
-    #[test]
-    fn bar_is_met_by_better_readiness_only() {
-        use crate::policy::ReadinessBar as B;
-        assert!(Readiness::Ready.meets(B::Ready));
-        assert!(!Readiness::Degraded.meets(B::Ready));
-        assert!(Readiness::Degraded.meets(B::Degraded));
-        assert!(!Readiness::NotReady.meets(B::Degraded));
-        assert!(!Readiness::Unknown.meets(B::Degraded));
-        assert!(Readiness::Unknown.meets(B::Any));
     }
 
     #[test]
