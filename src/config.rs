@@ -17,7 +17,7 @@ pub struct AgentConfig {
     /// `[schedule]`: the weekly shifts when there is no HQ.
     pub schedule: shiftready_core::shift::ScheduleConfig,
     /// `[daemon]`: in-shift monitoring intervals and the spool's bound.
-    pub daemon: crate::daemon::DaemonConfig,
+    pub daemon: DaemonConfig,
 }
 
 /// `[hq]`: where headquarters is.
@@ -139,6 +139,86 @@ impl Validate for AgentConfig {
     }
 }
 
+/// `[daemon]` in the agent config: how often the daemon watches what, and its spool's bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Seconds between looks at the headset during a shift where device changes cannot be
+    /// watched (Windows, macOS); on Linux, between the looks that follow a device change until
+    /// five agree. Unplugging is noticed within three looks, by the hysteresis.
+    pub headset_poll_seconds: u32,
+    /// On Linux, seconds between looks at the headset when no device changed (a safety net
+    /// behind the watch of `/dev/snd` and the sound server).
+    pub headset_recheck_seconds: u32,
+    /// Seconds between light network probes during a shift.
+    pub probe_interval_seconds: u32,
+    /// Seconds between noise samples during a shift; 0 turns in-shift noise sampling off.
+    pub noise_interval_seconds: u32,
+    /// Seconds between fetches of the policy and shifts from HQ.
+    pub policy_refresh_seconds: u32,
+    /// Upper bound of the event spool in bytes (heartbeats are thinned first when full).
+    pub spool_max_bytes: u64,
+    /// Desktop notifications (the session D-Bus on Linux) for what the agent must act on.
+    pub notifications: bool,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            headset_poll_seconds: 3,
+            headset_recheck_seconds: 300,
+            probe_interval_seconds: 60,
+            noise_interval_seconds: 300,
+            policy_refresh_seconds: 300,
+            spool_max_bytes: crate::spool::DEFAULT_MAX_BYTES,
+            notifications: true,
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// Adds this section's problems (key, message) to `p`.
+    pub fn validate_into(&self, p: &mut Vec<(String, String)>) {
+        for (key, v, lo) in [
+            ("daemon.headset_poll_seconds", self.headset_poll_seconds, 1),
+            (
+                "daemon.headset_recheck_seconds",
+                self.headset_recheck_seconds,
+                1,
+            ),
+            (
+                "daemon.probe_interval_seconds",
+                self.probe_interval_seconds,
+                5,
+            ),
+            (
+                "daemon.policy_refresh_seconds",
+                self.policy_refresh_seconds,
+                10,
+            ),
+        ] {
+            if v < lo || v > 86_400 {
+                p.push((
+                    key.into(),
+                    format!("{v} must be between {lo} and 86400 seconds"),
+                ));
+            }
+        }
+        if self.noise_interval_seconds != 0 && self.noise_interval_seconds < 10 {
+            p.push((
+                "daemon.noise_interval_seconds".into(),
+                "must be 0 (off) or at least 10 seconds".into(),
+            ));
+        }
+        if self.spool_max_bytes < 64 * 1024 {
+            p.push((
+                "daemon.spool_max_bytes".into(),
+                "must be at least 65536 bytes".into(),
+            ));
+        }
+    }
+}
+
 /// The configuration in force: the file's values, where it is, and the policy.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -146,6 +226,36 @@ pub struct Loaded {
     /// The file it came from, if any.
     pub path: Option<PathBuf>,
     pub policy: Policy,
+    /// The policy and shifts last fetched from HQ, as cached in the state dir (read once, here).
+    pub cached: Option<CachedPolicy>,
+}
+
+/// The name of the cached policy in the state directory.
+pub const POLICY_CACHE: &str = "policy.json";
+
+/// `policy.json` in the state dir: what HQ last answered to `GET /api/v1/policy`, with the
+/// ETag it gave (sent back as `If-None-Match` so an unchanged policy is not sent again).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedPolicy {
+    #[serde(flatten)]
+    pub response: proto::api::PolicyResponse,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+impl CachedPolicy {
+    /// The cache in `state_dir`, if there is a readable one.
+    pub fn read(state_dir: &Path) -> Option<CachedPolicy> {
+        let bytes = std::fs::read(state_dir.join(POLICY_CACHE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Replaces the cache in `state_dir` (best effort: the next fetch writes it again).
+    pub fn write(&self, state_dir: &Path) {
+        if let Ok(text) = serde_json::to_vec_pretty(self) {
+            let _ = std::fs::write(state_dir.join(POLICY_CACHE), text);
+        }
+    }
 }
 
 /// The system-wide configuration that the Linux package installs (a conffile):
@@ -223,20 +333,17 @@ pub fn load(path: Option<&Path>) -> Result<Loaded, ConfigError> {
         }
         load::load_file(&pf)?
     };
-    let loaded = Loaded {
+    let mut loaded = Loaded {
         config,
         path: path.map(Path::to_path_buf),
         policy,
+        cached: None,
     };
-    let cached = loaded.state_dir().join("policy.json");
-    let policy = std::fs::read(&cached)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<proto::api::PolicyResponse>(&b).ok())
-        .map(|r| r.policy);
-    Ok(match policy {
-        Some(policy) => Loaded { policy, ..loaded },
-        None => loaded,
-    })
+    loaded.cached = CachedPolicy::read(&loaded.state_dir());
+    if let Some(c) = &loaded.cached {
+        loaded.policy = c.response.policy.clone();
+    }
+    Ok(loaded)
 }
 
 impl Loaded {
@@ -314,6 +421,34 @@ mod tests {
         std::fs::remove_file(&user).unwrap();
         std::fs::create_dir(&user).unwrap();
         assert_eq!(choose(None, both()), Some(system));
+    }
+
+    #[test]
+    fn the_policy_cache_keeps_the_etag_and_reads_the_old_format() {
+        let d = tempfile::tempdir().unwrap();
+        let response = proto::api::PolicyResponse {
+            policy: Policy::default(),
+            shifts: Vec::new(),
+        };
+        // Written by an agent before the ETag was kept: a bare PolicyResponse.
+        std::fs::write(
+            d.path().join(POLICY_CACHE),
+            serde_json::to_vec(&response).unwrap(),
+        )
+        .unwrap();
+        let old = CachedPolicy::read(d.path()).unwrap();
+        assert_eq!(old.etag, None);
+        CachedPolicy {
+            etag: Some("\"e1\"".into()),
+            ..old
+        }
+        .write(d.path());
+        let back = CachedPolicy::read(d.path()).unwrap();
+        assert_eq!(back.etag.as_deref(), Some("\"e1\""));
+        assert_eq!(back.response.policy, Policy::default());
+        // And it is still a PolicyResponse to anything that reads it as one.
+        let raw = std::fs::read(d.path().join(POLICY_CACHE)).unwrap();
+        serde_json::from_slice::<proto::api::PolicyResponse>(&raw).unwrap();
     }
 
     #[test]

@@ -1,11 +1,8 @@
-//! `shiftready enroll --hq URL --token-file PATH` (or `--token SECRET`, or the secret in
-//! `SHIFTREADY_ENROLL_TOKEN`): trades the site's enrollment secret for this device's key and
-//! keeps it in the state directory, readable by the user alone.
+//! Enrollment's local half: the site's secret from exactly one place (`--token-file PATH`,
+//! `SHIFTREADY_ENROLL_TOKEN`, or `--token SECRET`) and the device file, readable by the user
+//! alone. `shiftready enroll` itself is `crate::commands::enroll`.
 
-use crate::cli::EnrollArgs;
-use crate::config::Loaded;
-use crate::exit::{self, ExitError};
-use crate::hq_client::{DeviceFile, HqClient, enroll_request};
+use crate::hq_client::DeviceFile;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -18,42 +15,54 @@ const MAX_SECRET_BYTES: u64 = 4096;
 const HOW: &str = "give the site's enrollment secret exactly one way: --token-file PATH (`-` for \
                    standard input), the SHIFTREADY_ENROLL_TOKEN environment variable, or --token SECRET";
 
+/// Why no usable enrollment secret was given. `Unreadable` is a missing input (exit 66), the
+/// others a usage error (64): see `crate::exit::code_of`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("no enrollment secret: {HOW}")]
+    Missing,
+    #[error("the enrollment secret was given {} ways ({}): {HOW}", .0.len(), .0.join(", "))]
+    SeveralWays(Vec<&'static str>),
+    #[error("--token-file: cannot read the enrollment secret from {what}: {detail}")]
+    Unreadable { what: String, detail: String },
+    #[error(
+        "--token-file: {0} is longer than {MAX_SECRET_BYTES} bytes; it must hold only the enrollment secret"
+    )]
+    TooLong(String),
+    #[error("--token-file: {0} is not text; it must hold only the enrollment secret")]
+    NotText(String),
+    #[error("{0}: the enrollment secret is empty")]
+    Empty(String),
+    #[error("{0}: the enrollment secret must be one word (it has spaces or several lines)")]
+    NotOneWord(String),
+}
+
 /// The enrollment secret from exactly one of `--token`, `--token-file` and the environment
-/// (`env` is the value of [`TOKEN_ENV`], if set). Exit 64 when none or several are given, or
-/// the secret is empty; 66 when the file cannot be read.
+/// (`env` is the value of [`TOKEN_ENV`], if set).
 pub fn secret_from(
-    args: &EnrollArgs,
+    token: Option<&str>,
+    token_file: Option<&Path>,
     env: Option<String>,
     stdin: &mut dyn Read,
-) -> anyhow::Result<String> {
+) -> Result<String, SecretError> {
     let env = env.filter(|v| !v.is_empty());
-    let given: Vec<&str> = [
-        args.token.is_some().then_some("--token"),
-        args.token_file.is_some().then_some("--token-file"),
+    let given: Vec<&'static str> = [
+        token.is_some().then_some("--token"),
+        token_file.is_some().then_some("--token-file"),
         env.is_some().then_some(TOKEN_ENV),
     ]
     .into_iter()
     .flatten()
     .collect();
     if given.is_empty() {
-        return Err(ExitError::new(
-            exit::USAGE,
-            format!("no enrollment secret: {HOW}"),
-        ));
+        return Err(SecretError::Missing);
     }
     if given.len() > 1 {
-        return Err(ExitError::new(
-            exit::USAGE,
-            format!(
-                "the enrollment secret was given {} ways ({}): {HOW}",
-                given.len(),
-                given.join(", ")
-            ),
-        ));
+        return Err(SecretError::SeveralWays(given));
     }
-    let (source, raw) = if let Some(t) = &args.token {
-        ("--token".to_string(), t.clone())
-    } else if let Some(path) = &args.token_file {
+    let (source, raw) = if let Some(t) = token {
+        ("--token".to_string(), t.to_string())
+    } else if let Some(path) = token_file {
         let mut buf = Vec::new();
         let (what, read) = if path.as_os_str() == "-" {
             (
@@ -66,46 +75,28 @@ pub fn secret_from(
                 .and_then(|f| f.take(MAX_SECRET_BYTES + 1).read_to_end(&mut buf));
             (what, read)
         };
-        read.map_err(|e| {
-            ExitError::new(
-                exit::NO_INPUT,
-                format!("--token-file: cannot read the enrollment secret from {what}: {e}"),
-            )
-        })?;
-        if buf.len() as u64 > MAX_SECRET_BYTES {
-            return Err(ExitError::new(
-                exit::USAGE,
-                format!(
-                    "--token-file: {what} is longer than {MAX_SECRET_BYTES} bytes; it must hold only the enrollment secret"
-                ),
-            ));
+        if let Err(e) = read {
+            return Err(SecretError::Unreadable {
+                what,
+                detail: e.to_string(),
+            });
         }
-        let text = String::from_utf8(buf).map_err(|_| {
-            ExitError::new(
-                exit::USAGE,
-                format!(
-                    "--token-file: {what} is not text; it must hold only the enrollment secret"
-                ),
-            )
-        })?;
+        if buf.len() as u64 > MAX_SECRET_BYTES {
+            return Err(SecretError::TooLong(what));
+        }
+        let Ok(text) = String::from_utf8(buf) else {
+            return Err(SecretError::NotText(what));
+        };
         (format!("--token-file {what}"), text)
     } else {
         (TOKEN_ENV.to_string(), env.unwrap_or_default())
     };
     let secret = raw.trim();
     if secret.is_empty() {
-        return Err(ExitError::new(
-            exit::USAGE,
-            format!("{source}: the enrollment secret is empty"),
-        ));
+        return Err(SecretError::Empty(source));
     }
     if secret.contains(char::is_whitespace) {
-        return Err(ExitError::new(
-            exit::USAGE,
-            format!(
-                "{source}: the enrollment secret must be one word (it has spaces or several lines)"
-            ),
-        ));
+        return Err(SecretError::NotOneWord(source));
     }
     Ok(secret.to_string())
 }
@@ -132,56 +123,23 @@ pub fn store(path: &Path, dev: &DeviceFile) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `shiftready enroll`.
-pub async fn cmd_enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
-    let secret = secret_from(
-        args,
-        std::env::var(TOKEN_ENV).ok(),
-        &mut std::io::stdin().lock(),
-    )?;
-    let secret = secret.as_str();
-    let client = HqClient::new(&args.hq, &loaded.config.hq.ca_file, None)
-        .map_err(|e| ExitError::new(exit::USAGE, format!("--hq: {e}")))?;
-    let resp = client
-        .enroll(&enroll_request(secret))
-        .await
-        .map_err(|e| ExitError::new(e.exit_code(), format!("enrollment failed: {e}")))?;
-    let dev = DeviceFile {
-        device_id: resp.device_id,
-        device_key: resp.device_key,
-        hq_url: client.url().to_string(),
-    };
-    let path = DeviceFile::path(loaded);
-    store(&path, &dev).map_err(|e| {
-        ExitError::new(
-            exit::CANT_CREATE,
-            format!(
-                "HQ enrolled this device but its key could not be saved to {}: {e}",
-                path.display()
-            ),
-        )
-    })?;
-    println!(
-        "Enrolled with HQ at {} as device {}.",
-        dev.hq_url, dev.device_id
-    );
-    println!(
-        "The device key is in {} (readable by you alone).",
-        path.display()
-    );
-    Ok(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(token: Option<&str>, file: Option<&Path>) -> EnrollArgs {
-        EnrollArgs {
-            hq: "http://127.0.0.1:1".into(),
-            token: token.map(str::to_string),
-            token_file: file.map(Path::to_path_buf),
-        }
+    fn args<'a>(
+        token: Option<&'a str>,
+        file: Option<&'a Path>,
+    ) -> (Option<&'a str>, Option<&'a Path>) {
+        (token, file)
+    }
+
+    fn secret_from(
+        &(token, file): &(Option<&str>, Option<&Path>),
+        env: Option<String>,
+        stdin: &mut dyn Read,
+    ) -> Result<String, SecretError> {
+        super::secret_from(token, file, env, stdin)
     }
 
     #[test]
@@ -213,41 +171,41 @@ mod tests {
             "s5"
         );
 
-        let code = |r: anyhow::Result<String>| exit::code_of(&r.unwrap_err());
+        let err = |r: Result<String, SecretError>| r.unwrap_err();
         assert_eq!(
-            code(secret_from(&args(None, None), None, none)),
-            exit::USAGE
+            err(secret_from(&args(None, None), None, none)),
+            SecretError::Missing
         );
         assert_eq!(
-            code(secret_from(&args(Some("a"), Some(&f)), None, none)),
-            exit::USAGE
+            err(secret_from(&args(Some("a"), Some(&f)), None, none)),
+            SecretError::SeveralWays(vec!["--token", "--token-file"])
         );
         assert_eq!(
-            code(secret_from(&args(Some("a"), None), Some("b".into()), none)),
-            exit::USAGE
+            err(secret_from(&args(Some("a"), None), Some("b".into()), none)),
+            SecretError::SeveralWays(vec!["--token", TOKEN_ENV])
         );
         assert_eq!(
-            code(secret_from(&args(Some("  "), None), None, none)),
-            exit::USAGE
+            err(secret_from(&args(Some("  "), None), None, none)),
+            SecretError::Empty("--token".into())
         );
         std::fs::write(&f, "two\nlines\n").unwrap();
-        assert_eq!(
-            code(secret_from(&args(None, Some(&f)), None, none)),
-            exit::USAGE
-        );
+        assert!(matches!(
+            err(secret_from(&args(None, Some(&f)), None, none)),
+            SecretError::NotOneWord(_)
+        ));
         std::fs::write(&f, vec![b'x'; 5000]).unwrap();
-        assert_eq!(
-            code(secret_from(&args(None, Some(&f)), None, none)),
-            exit::USAGE
-        );
-        assert_eq!(
-            code(secret_from(
+        assert!(matches!(
+            err(secret_from(&args(None, Some(&f)), None, none)),
+            SecretError::TooLong(_)
+        ));
+        assert!(matches!(
+            err(secret_from(
                 &args(None, Some(&dir.path().join("missing"))),
                 None,
                 none
             )),
-            exit::NO_INPUT
-        );
+            SecretError::Unreadable { .. }
+        ));
     }
 
     #[cfg(unix)]

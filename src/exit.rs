@@ -1,6 +1,10 @@
 //! Exit codes, in one place. 0–3 are the readiness of `shiftready check` (see
 //! `proto::Readiness::exit_code`); usage and configuration errors are 64 and above
-//! (sysexits.h).
+//! (sysexits.h). The library returns typed errors; [`code_of`] maps them to codes, and the
+//! commands (`crate::commands`) use [`ExitError`] for what only they know (a bad argument).
+
+use crate::enroll::SecretError;
+use crate::hq_client::HqError;
 
 /// Bad command line.
 pub const USAGE: i32 = 64;
@@ -43,7 +47,8 @@ impl std::fmt::Display for ExitError {
 
 impl std::error::Error for ExitError {}
 
-/// The exit code for an error: its own if it carries one, else [`SOFTWARE`].
+/// The exit code for an error: its own if it carries one, that of the first typed error in its
+/// chain, else [`SOFTWARE`].
 pub fn code_of(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<ExitError>() {
@@ -52,6 +57,62 @@ pub fn code_of(err: &anyhow::Error) -> i32 {
         if cause.downcast_ref::<proto::load::ConfigError>().is_some() {
             return CONFIG;
         }
+        if let Some(e) = cause.downcast_ref::<HqError>() {
+            return of_hq(e);
+        }
+        if let Some(e) = cause.downcast_ref::<SecretError>() {
+            return of_secret(e);
+        }
     }
     SOFTWARE
+}
+
+/// HQ's refusals: a bad `hq.*` setting is [`CONFIG`], a wrong secret or no enrollment
+/// [`USAGE`], everything else (down, revoked, rate-limited) [`UNAVAILABLE`].
+pub fn of_hq(e: &HqError) -> i32 {
+    match e {
+        HqError::Config(_) => CONFIG,
+        HqError::BadSecret | HqError::NotEnrolled => USAGE,
+        _ => UNAVAILABLE,
+    }
+}
+
+/// An enrollment secret file that cannot be read is [`NO_INPUT`]; a secret given no way,
+/// several ways, or malformed is [`USAGE`].
+pub fn of_secret(e: &SecretError) -> i32 {
+    match e {
+        SecretError::Unreadable { .. } => NO_INPUT,
+        _ => USAGE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_errors_map_to_their_codes_anywhere_in_the_chain() {
+        use anyhow::Context;
+        let code = |e: anyhow::Error| code_of(&e);
+        assert_eq!(code(anyhow::Error::new(HqError::BadSecret)), USAGE);
+        assert_eq!(
+            code(anyhow::Error::new(HqError::Config("x".into()))),
+            CONFIG
+        );
+        assert_eq!(code(anyhow::Error::new(HqError::Revoked)), UNAVAILABLE);
+        let wrapped: anyhow::Result<()> = Err(HqError::RateLimited).context("enrollment failed");
+        assert_eq!(code(wrapped.unwrap_err()), UNAVAILABLE);
+        assert_eq!(code(anyhow::Error::new(SecretError::Missing)), USAGE);
+        assert_eq!(
+            code(anyhow::Error::new(SecretError::Empty("--token".into()))),
+            USAGE
+        );
+        let unreadable = SecretError::Unreadable {
+            what: "f".into(),
+            detail: "gone".into(),
+        };
+        assert_eq!(code(anyhow::Error::new(unreadable)), NO_INPUT);
+        assert_eq!(code(ExitError::new(CANT_CREATE, "x")), CANT_CREATE);
+        assert_eq!(code(anyhow::anyhow!("a bug")), SOFTWARE);
+    }
 }

@@ -98,16 +98,6 @@ impl HqError {
                 | HqError::RateLimited
         )
     }
-
-    /// The exit code for the CLI (see `crate::exit`).
-    pub fn exit_code(&self) -> i32 {
-        use crate::exit;
-        match self {
-            HqError::Config(_) => exit::CONFIG,
-            HqError::BadSecret | HqError::NotEnrolled => exit::USAGE,
-            _ => exit::UNAVAILABLE,
-        }
-    }
 }
 
 /// What `GET /api/v1/policy` returned.
@@ -330,53 +320,6 @@ impl HqClient {
             response: Box::new(response),
             etag,
         })
-    }
-}
-
-/// Sends one report to HQ as a `report` event (what `shiftready check` does when enrolled).
-/// `Ok(false)` when this agent has not enrolled.
-pub async fn send_report(loaded: &Loaded, report: &proto::Report) -> Result<bool, HqError> {
-    let Some(client) = HqClient::for_device(loaded)? else {
-        return Ok(false);
-    };
-    let mut e = Event::now(proto::EventBody::Report {
-        report: report.clone(),
-    });
-    e.sent_at = Some(chrono::Utc::now());
-    let ack = client.send_events(std::slice::from_ref(&e)).await?;
-    if ack.accepted.contains(&e.id) {
-        Ok(true)
-    } else {
-        Err(HqError::BadResponse(
-            "HQ did not acknowledge the report".into(),
-        ))
-    }
-}
-
-/// HQ as the daemon's delivery sink.
-impl crate::daemon::delivery::Sink for HqClient {
-    fn send(
-        &self,
-        events: Vec<Event>,
-    ) -> futures::future::BoxFuture<'static, anyhow::Result<Vec<uuid::Uuid>>> {
-        let c = self.clone();
-        Box::pin(async move { Ok(c.send_events(&events).await?.accepted) })
-    }
-
-    fn policy(&self) -> futures::future::BoxFuture<'static, anyhow::Result<PolicyResponse>> {
-        let c = self.clone();
-        Box::pin(async move {
-            match HqClient::policy(&c, None).await? {
-                PolicyFetch::Fresh { response, .. } => Ok(*response),
-                PolicyFetch::NotModified => {
-                    anyhow::bail!("HQ answered 'not modified' to a request without an ETag")
-                }
-            }
-        })
-    }
-
-    fn url(&self) -> String {
-        self.base.clone()
     }
 }
 

@@ -500,62 +500,6 @@ mod windows {
     }
 }
 
-/// `shiftready sign-in`, `sign-out` and `status`: ask the daemon and print its answer.
-pub fn cmd(state_dir: &Path, req: Request, json: bool) -> anyhow::Result<i32> {
-    let resp = request(state_dir, req)?;
-    if json {
-        let doc = if req == Request::Status {
-            serde_json::to_string_pretty(&resp.status)?
-        } else {
-            serde_json::to_string_pretty(&resp)?
-        };
-        println!("{doc}");
-    } else {
-        if !resp.message.is_empty() {
-            println!("{}", resp.message);
-        }
-        if req == Request::Status {
-            print!("{}", render_status(&resp.status));
-        }
-    }
-    Ok(if resp.ok { 0 } else { exit::UNAVAILABLE })
-}
-
-/// The human form of `status`.
-pub fn render_status(s: &StatusInfo) -> String {
-    let when = |t: DateTime<Utc>| {
-        t.with_timezone(&chrono::Local)
-            .format("%a %Y-%m-%d %H:%M")
-            .to_string()
-    };
-    let mut o = String::new();
-    o.push_str(&format!("State:      {}\n", s.state.replace('_', " ")));
-    o.push_str(&format!(
-        "Signed in:  {}\nReadiness:  {}\n",
-        if s.signed_in { "yes" } else { "no" },
-        s.readiness.as_str().replace('_', " ")
-    ));
-    match s.shift {
-        Some(w) => o.push_str(&format!("Shift:      until {}\n", when(w.end))),
-        None => o.push_str("Shift:      none now\n"),
-    }
-    if let Some(w) = s.next_shift {
-        o.push_str(&format!(
-            "Next shift: {} – {}\n",
-            when(w.start),
-            when(w.end)
-        ));
-    }
-    o.push_str(&format!(
-        "HQ:         {} ({} event(s) waiting)\n",
-        s.hq, s.spool_events
-    ));
-    if !s.incidents.is_empty() {
-        o.push_str(&format!("Incidents:  {}\n", s.incidents.join(", ")));
-    }
-    o
-}
-
 #[cfg(all(test, any(unix, windows)))]
 mod tests {
     use super::*;

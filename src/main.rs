@@ -1,6 +1,6 @@
 use clap::Parser;
-use shiftready::cli::{Cli, Command};
-use shiftready::{checks, config, exit, ipc};
+use shiftready::cli::Cli;
+use shiftready::{commands, exit};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let code = match run(cli) {
+    let code = match commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("shiftready: {e:#}");
@@ -30,27 +30,4 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code.clamp(0, 255) as u8)
-}
-
-fn run(cli: Cli) -> anyhow::Result<i32> {
-    let loaded = config::load(config::find(cli.config.as_deref()).as_deref())?;
-    if let Command::Run(args) = &cli.command {
-        // The daemon builds its own runtime (and, with the tray, keeps the main thread for GTK).
-        return shiftready::daemon::cmd_run(&loaded, args.headless);
-    }
-    let rt = tokio::runtime::Runtime::new()?;
-    match cli.command {
-        Command::Check(args) => rt.block_on(checks::cmd_check(&loaded, &args)),
-        Command::Devices(args) => checks::headset::cmd_devices(&loaded, args.json),
-        Command::Noise(args) => rt.block_on(checks::noise::cmd_noise(&loaded, &args)),
-        Command::Probe(args) => rt.block_on(checks::network::cmd_probe(&loaded, &args)),
-        Command::SignIn(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::SignIn, a.json),
-        Command::SignOut(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::SignOut, a.json),
-        Command::Status(a) => ipc::cmd(&loaded.state_dir(), ipc::Request::Status, a.json),
-        Command::Enroll(args) => rt.block_on(shiftready::enroll::cmd_enroll(&loaded, &args)),
-        Command::Run(_) => Err(exit::ExitError::new(
-            exit::UNAVAILABLE,
-            "this command is not built yet",
-        )),
-    }
 }

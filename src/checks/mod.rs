@@ -7,9 +7,7 @@ pub mod network;
 pub mod noise;
 pub mod os;
 
-use crate::cli::CheckArgs;
 use crate::config::{AgentConfig, Loaded};
-use crate::{exit, output};
 use proto::{CheckResult, Policy, Report, Status};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -119,46 +117,6 @@ pub async fn run_checks(
     let checks: BTreeMap<String, CheckResult> =
         futures::future::join_all(futs).await.into_iter().collect();
     Report::new(checks)
-}
-
-/// `shiftready check`.
-pub async fn cmd_check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32> {
-    let names: Vec<&str> = if args.only.is_empty() {
-        proto::report::CHECK_NAMES.to_vec()
-    } else {
-        for n in &args.only {
-            if !proto::report::CHECK_NAMES.contains(&n.as_str()) {
-                return Err(exit::ExitError::new(
-                    exit::USAGE,
-                    format!(
-                        "--only: there is no check named '{n}' (the checks are {})",
-                        proto::report::CHECK_NAMES.join(", ")
-                    ),
-                ));
-            }
-        }
-        args.only.iter().map(String::as_str).collect()
-    };
-    let ctx = CheckContext::new(loaded);
-    let live = (!args.json).then(output::LiveProgress::new).flatten();
-    let report = run_checks(&names, &ctx, live.clone().map(|l| l as Arc<dyn Progress>)).await;
-    if let Some(l) = live {
-        l.clear();
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", output::render_report(&report, output::use_color()));
-    }
-    if !args.no_send {
-        // Enrolled agents send the report to HQ; a failure warns and never changes the exit code.
-        match crate::hq_client::send_report(loaded, &report).await {
-            Ok(true) if !args.json => eprintln!("Report sent to HQ."),
-            Ok(_) => {}
-            Err(e) => eprintln!("shiftready: warning: the report was not sent to HQ: {e}"),
-        }
-    }
-    Ok(report.readiness.exit_code())
 }
 
 /// A check that ran but whose subject is missing entirely (no audio system, unknown OS).

@@ -11,9 +11,8 @@ use crate::probe::gateway::{self, GatewayStats};
 use crate::probe::link::{self, LinkInfo, LinkKind};
 use crate::probe::path::{self, HqUrl, PathTimings, Stage};
 use crate::probe::{self, ProbeResult};
-use crate::{exit, output};
 use proto::policy::{Codec, NetworkPolicy};
-use proto::{CheckResult, Readiness, Status};
+use proto::{CheckResult, Status};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -347,57 +346,6 @@ pub async fn run(ctx: CheckContext) -> anyhow::Result<CheckResult> {
     )
     .await;
     Ok(evaluate(&f, pol))
-}
-
-/// `shiftready probe [--reflector HOST:PORT] [--seconds N] [--json]`: exit 0 pass, 1 warn,
-/// 2 fail, 3 could not run, 64 for a bad argument.
-pub async fn cmd_probe(
-    loaded: &crate::config::Loaded,
-    args: &crate::cli::ProbeArgs,
-) -> anyhow::Result<i32> {
-    let pol = &loaded.policy.network;
-    let seconds = args.seconds.unwrap_or(pol.probe_seconds);
-    if !(seconds > 0.0 && seconds <= 300.0) {
-        return Err(exit::ExitError::new(
-            exit::USAGE,
-            format!("--seconds {seconds}: must be more than 0 and at most 300"),
-        ));
-    }
-    let target = match reflector_target(args.reflector.as_deref(), &loaded.config.hq) {
-        Ok(t) => t,
-        Err(e) if args.reflector.is_some() => {
-            return Err(exit::ExitError::new(
-                exit::USAGE,
-                format!("--reflector {e}"),
-            ));
-        }
-        Err(e) => return Err(exit::ExitError::new(exit::CONFIG, format!("hq: {e}"))),
-    };
-    let result = match target {
-        None => CheckResult::error(hints::NO_HQ),
-        Some(target) => {
-            let hq = HqUrl::parse(&loaded.config.hq.url).ok();
-            let limit = Duration::from_secs_f64(seconds) + STAGE_LIMIT * 4 + Duration::from_secs(2);
-            let work = gather(target, hq, &loaded.config.hq.ca_file, seconds, pol.codec);
-            match tokio::time::timeout(limit, work).await {
-                Ok(f) => evaluate(&f, pol),
-                Err(_) => CheckResult::error(format!(
-                    "The network probe did not finish within {} s; try again, and tell IT if it keeps happening.",
-                    limit.as_secs()
-                ))
-                .with("timed_out", true),
-            }
-        }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
-        print!(
-            "{}",
-            output::render_check("network", &result, output::use_color())
-        );
-    }
-    Ok(Readiness::from_statuses([result.status]).exit_code())
 }
 
 #[cfg(test)]

@@ -8,11 +8,9 @@
 
 use super::CheckContext;
 use crate::audio::{self, Mono, capture::CaptureError};
-use crate::cli::NoiseArgs;
-use crate::config::{AudioConfig, Loaded};
-use crate::exit::{self, ExitError};
+use crate::config::AudioConfig;
 use proto::policy::NoisePolicy;
-use proto::{CheckResult, Readiness, Status};
+use proto::{CheckResult, Status};
 use shiftready_core::dsp::{Analysis, Analyzer, Class, ClassifyParams};
 
 /// What the agent is told, in one place so it can be translated.
@@ -55,7 +53,7 @@ pub async fn run(ctx: CheckContext) -> anyhow::Result<CheckResult> {
 }
 
 /// Records and judges in a blocking thread (cpal blocks; the analysis is CPU work).
-async fn from_device(
+pub async fn from_device(
     device: Option<String>,
     seconds: f64,
     audio_cfg: AudioConfig,
@@ -195,48 +193,6 @@ fn put_metrics(r: &mut CheckResult, a: &Analysis, calibration_db: f64) {
     r.set("peak_to_floor_db", round(f.peak_to_floor_db, 2));
     r.set("active_fraction", round(f.active_fraction, 4));
     r.set("zero_fraction", round(f.zero_fraction, 4));
-}
-
-/// `shiftready noise [--file WAV] [--seconds N] [--device NAME] [--json]`. Exits like
-/// `check`: 0 pass, 1 warn, 2 fail, 3 error; a bad file or argument exits 64 and above.
-pub async fn cmd_noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
-    if let Some(s) = args.seconds {
-        if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
-            return Err(ExitError::new(
-                exit::USAGE,
-                format!("--seconds {s}: give a number of seconds between 0 and 3600"),
-            ));
-        }
-    }
-    let policy = loaded.policy.noise.clone();
-    let result = if let Some(path) = &args.file {
-        let path = path.clone();
-        let seconds = args.seconds;
-        let mono = tokio::task::spawn_blocking(move || audio::wav::read(&path, seconds))
-            .await?
-            .map_err(|e| ExitError::new(e.exit_code(), e.to_string()))?;
-        let judged = tokio::task::spawn_blocking(move || judge(&mono, 0.0, &policy)).await?;
-        judged.with("source", "file")
-    } else {
-        let device = args
-            .device
-            .clone()
-            .or_else(|| Some(loaded.config.audio.input_device.trim().to_string()))
-            .filter(|d| !d.trim().is_empty());
-        let seconds = args.seconds.unwrap_or(policy.seconds);
-        from_device(device, seconds, loaded.config.audio.clone(), policy)
-            .await
-            .with("source", "device")
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
-        print!(
-            "{}",
-            crate::output::render_check("noise", &result, crate::output::use_color())
-        );
-    }
-    Ok(Readiness::from_statuses([result.status]).exit_code())
 }
 
 #[cfg(test)]

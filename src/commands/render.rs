@@ -1,6 +1,8 @@
-//! What a person sees on the terminal: the live progress while checks run and the report
-//! table after. `--json` output never goes through here.
+//! What a person sees on the terminal: the live progress while checks run, the report table
+//! after, and the daemon's status. `--json` output never goes through here.
 
+use crate::ipc::StatusInfo;
+use chrono::{DateTime, Utc};
 use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use proto::{CheckResult, Readiness, Report, Status};
@@ -176,6 +178,41 @@ impl crate::checks::Progress for LiveProgress {
             bar.finish_with_message(format!("{:<8} {name}", mark(result.status)));
         }
     }
+}
+
+/// The human form of `status`.
+pub fn render_status(s: &StatusInfo) -> String {
+    let when = |t: DateTime<Utc>| {
+        t.with_timezone(&chrono::Local)
+            .format("%a %Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let mut o = String::new();
+    o.push_str(&format!("State:      {}\n", s.state.replace('_', " ")));
+    o.push_str(&format!(
+        "Signed in:  {}\nReadiness:  {}\n",
+        if s.signed_in { "yes" } else { "no" },
+        s.readiness.as_str().replace('_', " ")
+    ));
+    match s.shift {
+        Some(w) => o.push_str(&format!("Shift:      until {}\n", when(w.end))),
+        None => o.push_str("Shift:      none now\n"),
+    }
+    if let Some(w) = s.next_shift {
+        o.push_str(&format!(
+            "Next shift: {} – {}\n",
+            when(w.start),
+            when(w.end)
+        ));
+    }
+    o.push_str(&format!(
+        "HQ:         {} ({} event(s) waiting)\n",
+        s.hq, s.spool_events
+    ));
+    if !s.incidents.is_empty() {
+        o.push_str(&format!("Incidents:  {}\n", s.incidents.join(", ")));
+    }
+    o
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! monitor samples, delivery outcomes, IPC and tray requests, and signals.
 
 use super::DaemonConfig;
-use super::delivery::{self, Attempt, Sink};
+use super::delivery::{self, Attempt, FreshPolicy, Sink};
 use super::lock::{self, InstanceLock};
 use super::monitor::{self, Sample};
 use crate::checks::CheckContext;
-use crate::config::Loaded;
+use crate::config::{CachedPolicy, Loaded};
 use crate::ipc::{Incoming, Request, Response, StatusInfo};
 use crate::spool::{Opened, Spool};
 use chrono::{DateTime, Utc};
@@ -17,10 +17,12 @@ use shiftready_core::shift::{
     Action, CheckPurpose, Input, Notice, Params, Persisted, Schedule, ShiftMachine, ShiftWindow,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 /// A started daemon: lock held, spool open, IPC bound.
 pub struct Daemon {
@@ -99,7 +101,7 @@ enum Control {
     CheckDone(Box<Report>),
     Sample(Sample),
     Delivery(Attempt),
-    Policy(Box<proto::api::PolicyResponse>),
+    Policy(Box<FreshPolicy>),
     Power(Input),
     /// From logind: handled, then `done` lets the machine sleep.
     #[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
@@ -191,7 +193,7 @@ pub fn status_channel() -> (watch::Sender<StatusInfo>, watch::Receiver<StatusInf
 /// Runs the daemon until SIGTERM / Ctrl-C / the UI's quit; returns the exit code.
 pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
     let Daemon {
-        loaded,
+        mut loaded,
         state_dir,
         _lock,
         spool,
@@ -199,50 +201,111 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         ipc,
         sink,
     } = d;
-    let (ctl_tx, mut ctl_rx) = mpsc::channel::<Control>(64);
-    let mut tasks = tokio::task::JoinSet::new();
-
-    // IPC and UI requests.
-    let (req_tx, mut req_rx) = mpsc::channel::<Incoming>(16);
+    // Read once, by `config::load`; the daemon keeps only what it needs of it.
+    let cached = loaded.cached.take();
+    let (ctl_tx, ctl_rx) = mpsc::channel::<Control>(64);
+    let mut tasks = JoinSet::new();
+    let (status_tx, quit) = match ui {
+        Some(ui) => {
+            forward(&mut tasks, ui.requests, ctl_tx.clone(), |(req, reply)| {
+                Control::Ipc(req, reply)
+            });
+            (ui.status, ui.quit)
+        }
+        None => (status_channel().0, Arc::new(Notify::new())),
+    };
     #[cfg(any(unix, windows))]
     {
         tracing::info!(
             "listening for sign-in, sign-out and status on {}",
             ipc.path().display()
         );
-        tasks.spawn(ipc.serve(req_tx.clone()));
-    }
-    let (status_tx, quit) = match ui {
-        Some(ui) => {
-            let tx = req_tx.clone();
-            let mut rx = ui.requests;
-            tasks.spawn(async move {
-                while let Some(m) = rx.recv().await {
-                    if tx.send(m).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            (ui.status, ui.quit)
-        }
-        None => (status_channel().0, Arc::new(Notify::new())),
-    };
-    drop(req_tx);
-    {
-        let ctl = ctl_tx.clone();
-        tasks.spawn(async move {
-            while let Some((req, reply)) = req_rx.recv().await {
-                if ctl.send(Control::Ipc(req, reply)).await.is_err() {
-                    break;
-                }
-            }
+        let (req_tx, req_rx) = mpsc::channel::<Incoming>(16);
+        tasks.spawn(ipc.serve(req_tx));
+        forward(&mut tasks, req_rx, ctl_tx.clone(), |(req, reply)| {
+            Control::Ipc(req, reply)
         });
     }
+    let etag = cached.as_ref().and_then(|c| c.etag.clone());
+    let delivery_wake = Arc::new(Notify::new());
+    let ctx = CheckContext::new(&loaded);
+    let (signed_in_tx, signed_in_rx) = watch::channel(false);
+    wire(
+        &mut tasks,
+        &ctl_tx,
+        Wiring {
+            loaded: &loaded,
+            spool: &spool,
+            sink: sink.as_ref(),
+            etag,
+            quit,
+            delivery_wake: delivery_wake.clone(),
+            ctx: &ctx,
+            signed_in: signed_in_rx,
+        },
+    );
+    let mut core = Core::restore(
+        Parts {
+            loaded,
+            ctx,
+            state_dir,
+            spool,
+            delivery_wake,
+            has_hq: sink.is_some(),
+            signed_in_tx,
+            status_tx,
+            ctl: ctl_tx,
+        },
+        cached,
+    )
+    .await;
+    tracing::info!(pid = std::process::id(), "ShiftReady daemon running");
+    core.run(ctl_rx).await;
+    tasks.abort_all();
+    core.spool.close().await;
+    tracing::info!("ShiftReady daemon stopped");
+    Ok(0)
+}
 
+/// Passes every message from `rx` on to `to` as `wrap(message)`, until either end closes.
+fn forward<T, U>(
+    tasks: &mut JoinSet<()>,
+    mut rx: mpsc::Receiver<T>,
+    to: mpsc::Sender<U>,
+    wrap: fn(T) -> U,
+) where
+    T: Send + 'static,
+    U: Send + 'static,
+{
+    tasks.spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if to.send(wrap(m)).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// What the daemon's background tasks are started with.
+struct Wiring<'a> {
+    loaded: &'a Loaded,
+    spool: &'a Spool,
+    sink: Option<&'a Arc<dyn Sink>>,
+    /// The ETag of the cached policy, sent with the first fetch.
+    etag: Option<String>,
+    quit: Arc<Notify>,
+    delivery_wake: Arc<Notify>,
+    ctx: &'a CheckContext,
+    signed_in: watch::Receiver<bool>,
+}
+
+/// Starts the tasks that feed the main loop: signals, power events, the spool's watch,
+/// delivery and the policy refresh (with an HQ), and the in-shift monitors.
+fn wire(tasks: &mut JoinSet<()>, ctl: &mpsc::Sender<Control>, w: Wiring<'_>) {
     // Signals: SIGTERM / Ctrl-C stop with `shutdown`, SIGHUP (the session ended) with `logoff`.
     {
-        let ctl = ctl_tx.clone();
-        let quit = quit.clone();
+        let ctl = ctl.clone();
+        let quit = w.quit;
         tasks.spawn(async move {
             let input = wait_for_stop(quit).await;
             let _ = ctl.send(Control::Power(input)).await;
@@ -252,208 +315,206 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
     // Sleep and shutdown announced by logind (Linux), session and power messages (Windows).
     #[cfg(any(target_os = "linux", windows))]
     {
-        let (p_tx, mut p_rx) = mpsc::channel(4);
+        let (p_tx, p_rx) = mpsc::channel(4);
         #[cfg(target_os = "linux")]
         tasks.spawn(super::logind::run(p_tx));
         #[cfg(windows)]
         tasks.spawn(super::winsession::run(p_tx));
-        let ctl = ctl_tx.clone();
-        tasks.spawn(async move {
-            while let Some((input, done)) = p_rx.recv().await {
-                if ctl.send(Control::Logind(input, done)).await.is_err() {
-                    break;
-                }
-            }
+        forward(tasks, p_rx, ctl.clone(), |(input, done)| {
+            Control::Logind(input, done)
         });
     }
 
     // The spool file looked at with fresh eyes now and then: a file damaged while we run is
     // replaced at once, not found at the next start.
-    tasks.spawn(spool.clone().watch());
+    tasks.spawn(w.spool.clone().watch());
 
     // Delivery and policy refresh, when there is an HQ.
-    let delivery_wake = Arc::new(Notify::new());
-    if let Some(sink) = &sink {
-        let (att_tx, mut att_rx) = mpsc::channel(16);
+    if let Some(sink) = w.sink {
+        let (att_tx, att_rx) = mpsc::channel(16);
         tasks.spawn(delivery::run(
-            spool.clone(),
+            w.spool.clone(),
             sink.clone(),
-            delivery_wake.clone(),
+            w.delivery_wake.clone(),
             att_tx,
         ));
-        let ctl = ctl_tx.clone();
-        tasks.spawn(async move {
-            while let Some(a) = att_rx.recv().await {
-                if ctl.send(Control::Delivery(a)).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let ctl = ctl_tx.clone();
-        let sink = sink.clone();
-        let every = Duration::from_secs(loaded.config.daemon.policy_refresh_seconds.max(10).into());
-        tasks.spawn(async move {
-            loop {
-                match sink.policy().await {
-                    Ok(p) => {
-                        if ctl.send(Control::Policy(Box::new(p))).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => tracing::info!("could not fetch the policy from HQ: {e:#}"),
-                }
-                tokio::time::sleep(every).await;
-            }
-        });
+        forward(tasks, att_rx, ctl.clone(), Control::Delivery);
+        let every =
+            Duration::from_secs(w.loaded.config.daemon.policy_refresh_seconds.max(10).into());
+        let (pol_tx, pol_rx) = mpsc::channel(1);
+        tasks.spawn(delivery::refresh_policy(
+            sink.clone(),
+            w.etag,
+            every,
+            pol_tx,
+        ));
+        forward(tasks, pol_rx, ctl.clone(), |p| Control::Policy(Box::new(p)));
     }
 
     // Monitors.
-    let ctx = CheckContext::new(&loaded);
-    let (signed_in_tx, signed_in_rx) = watch::channel(false);
-    {
-        let (s_tx, mut s_rx) = mpsc::channel(16);
-        for spec in monitor::specs(&loaded.config.daemon) {
-            tasks.spawn(monitor::run(
-                spec,
-                ctx.clone(),
-                signed_in_rx.clone(),
-                s_tx.clone(),
-            ));
-        }
-        let ctl = ctl_tx.clone();
-        tasks.spawn(async move {
-            while let Some(s) = s_rx.recv().await {
-                if ctl.send(Control::Sample(s)).await.is_err() {
-                    break;
+    let (s_tx, s_rx) = mpsc::channel(16);
+    for spec in monitor::specs(&w.loaded.config.daemon) {
+        tasks.spawn(monitor::run(
+            spec,
+            w.ctx.clone(),
+            w.signed_in.clone(),
+            s_tx.clone(),
+        ));
+    }
+    forward(tasks, s_rx, ctl.clone(), Control::Sample);
+}
+
+/// What [`Core::restore`] builds the core from, besides the persisted state.
+struct Parts {
+    loaded: Loaded,
+    ctx: CheckContext,
+    state_dir: PathBuf,
+    spool: Spool,
+    delivery_wake: Arc<Notify>,
+    has_hq: bool,
+    signed_in_tx: watch::Sender<bool>,
+    status_tx: watch::Sender<StatusInfo>,
+    ctl: mpsc::Sender<Control>,
+}
+
+impl Core {
+    /// The core as the last run left it: the schedule (HQ's cached shifts when there is an
+    /// HQ, else the config's), and the shift state persisted in the spool.
+    async fn restore(p: Parts, cached: Option<CachedPolicy>) -> Core {
+        let local_schedule = match Schedule::from_config(&p.loaded.config.schedule) {
+            Ok(s) => s,
+            Err(problems) => {
+                // Validation at load time already refused these; never start without a schedule.
+                for (k, m) in problems {
+                    tracing::error!("{k}: {m}");
                 }
+                Schedule::default()
             }
-        });
+        };
+        let cached_shifts = cached.map(|c| c.response.shifts).unwrap_or_default();
+        let schedule = if p.has_hq && !cached_shifts.is_empty() {
+            Schedule::Fixed(cached_shifts.iter().map(ShiftWindow::from).collect())
+        } else {
+            local_schedule.clone()
+        };
+        let params = Params::from_policy(&p.loaded.policy.shift);
+        let persisted: Persisted = match p.spool.state().await {
+            Ok(Some(s)) => serde_json::from_str(&s).unwrap_or_default(),
+            _ => Persisted::default(),
+        };
+        if persisted.signed_in {
+            tracing::info!("continuing a shift the previous run had signed in to");
+        }
+        let machine = ShiftMachine::restore(params, persisted);
+        let next_heartbeat = machine.signed_in().then(Utc::now);
+        let core = Core {
+            cfg: p.loaded.config.daemon.clone(),
+            loaded: p.loaded,
+            ctx: p.ctx,
+            state_dir: p.state_dir,
+            machine,
+            local_schedule,
+            schedule,
+            spool: p.spool,
+            delivery_wake: p.delivery_wake,
+            has_hq: p.has_hq,
+            hq_ok: None,
+            last_report: None,
+            hysteresis: BTreeMap::new(),
+            incidents: BTreeSet::new(),
+            next_heartbeat,
+            check_waiters: Vec::new(),
+            signed_in_tx: p.signed_in_tx,
+            status_tx: p.status_tx,
+            ctl: p.ctl,
+        };
+        if core.machine.signed_in() {
+            let _ = core.signed_in_tx.send(true);
+        }
+        core
     }
 
-    let local_schedule = match Schedule::from_config(&loaded.config.schedule) {
-        Ok(s) => s,
-        Err(problems) => {
-            // Validation at load time already refused these; never start without a schedule.
-            for (k, m) in problems {
-                tracing::error!("{k}: {m}");
+    /// The main loop: ticks the shift machine, heartbeats, and handles what the tasks send,
+    /// until a stop (signal, logoff, the UI's quit) or every sender is gone.
+    async fn run(&mut self, mut ctl_rx: mpsc::Receiver<Control>) {
+        let mut last_wall = Utc::now();
+        let mut last_mono = Instant::now();
+        loop {
+            let now = Utc::now();
+            // Suspend without a D-Bus notice: the wall clock jumped further than the monotonic
+            // clock (which stops while the machine sleeps).
+            let wall = (now - last_wall).to_std().unwrap_or_default();
+            if wall > last_mono.elapsed() + Duration::from_secs(90) {
+                tracing::info!("the computer was asleep from {last_wall} to {now}");
+                self.input(last_wall, Input::Suspend).await;
+                self.input(now, Input::Resume).await;
             }
-            Schedule::default()
+            last_wall = now;
+            last_mono = Instant::now();
+            self.input(now, Input::Tick).await;
+            self.heartbeat(now).await;
+            self.publish(now).await;
+            let sleep = self.sleep_until_due(now);
+            let msg = tokio::select! {
+                _ = tokio::time::sleep(sleep) => continue,
+                m = ctl_rx.recv() => m,
+            };
+            let Some(msg) = msg else { break };
+            if self.handle(Utc::now(), msg).await.is_break() {
+                break;
+            }
         }
-    };
-    let cached_shifts = std::fs::read(state_dir.join("policy.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<proto::api::PolicyResponse>(&b).ok())
-        .map(|r| r.shifts)
-        .unwrap_or_default();
-    let schedule = if sink.is_some() && !cached_shifts.is_empty() {
-        Schedule::Fixed(cached_shifts.iter().map(ShiftWindow::from).collect())
-    } else {
-        local_schedule.clone()
-    };
-    let params = Params::from_policy(&loaded.policy.shift);
-    let persisted: Persisted = match spool.state().await {
-        Ok(Some(s)) => serde_json::from_str(&s).unwrap_or_default(),
-        _ => Persisted::default(),
-    };
-    if persisted.signed_in {
-        tracing::info!("continuing a shift the previous run had signed in to");
     }
-    let machine = ShiftMachine::restore(params, persisted);
-    let mut core = Core {
-        cfg: loaded.config.daemon.clone(),
-        loaded,
-        ctx,
-        state_dir,
-        machine,
-        local_schedule,
-        schedule,
-        spool,
-        delivery_wake,
-        has_hq: sink.is_some(),
-        hq_ok: None,
-        last_report: None,
-        hysteresis: BTreeMap::new(),
-        incidents: BTreeSet::new(),
-        next_heartbeat: None,
-        check_waiters: Vec::new(),
-        signed_in_tx,
-        status_tx,
-        ctl: ctl_tx,
-    };
-    if core.machine.signed_in() {
-        core.next_heartbeat = Some(Utc::now());
-        let _ = core.signed_in_tx.send(true);
-    }
-    tracing::info!(pid = std::process::id(), "ShiftReady daemon running");
 
-    let mut last_wall = Utc::now();
-    let mut last_mono = Instant::now();
-    loop {
-        let now = Utc::now();
-        // Suspend without a D-Bus notice: the wall clock jumped further than the monotonic
-        // clock (which stops while the machine sleeps).
-        let wall = (now - last_wall).to_std().unwrap_or_default();
-        if wall > last_mono.elapsed() + Duration::from_secs(90) {
-            tracing::info!("the computer was asleep from {last_wall} to {now}");
-            core.input(last_wall, Input::Suspend).await;
-            core.input(now, Input::Resume).await;
-        }
-        last_wall = now;
-        last_mono = Instant::now();
-        core.input(now, Input::Tick).await;
-        core.heartbeat(now).await;
-        core.publish(now).await;
-        let windows = core.schedule.windows(now);
+    /// How long the loop may sleep: until the machine's next wake-up or heartbeat, at most a
+    /// minute, at least 50 ms.
+    fn sleep_until_due(&self, now: DateTime<Utc>) -> Duration {
+        let windows = self.schedule.windows(now);
         let mut wake = now + chrono::Duration::seconds(60);
-        if let Some(t) = core.machine.next_wakeup(now, &windows) {
+        if let Some(t) = self.machine.next_wakeup(now, &windows) {
             wake = wake.min(t);
         }
-        if let Some(t) = core.next_heartbeat {
+        if let Some(t) = self.next_heartbeat {
             wake = wake.min(t);
         }
-        let sleep = (wake - now)
+        (wake - now)
             .to_std()
             .unwrap_or_default()
-            .max(Duration::from_millis(50));
-        let msg = tokio::select! {
-            _ = tokio::time::sleep(sleep) => continue,
-            m = ctl_rx.recv() => m,
-        };
-        let Some(msg) = msg else { break };
-        let now = Utc::now();
+            .max(Duration::from_millis(50))
+    }
+
+    /// One message from the tasks; `Break` when the daemon is to stop.
+    async fn handle(&mut self, now: DateTime<Utc>, msg: Control) -> ControlFlow<()> {
         match msg {
             Control::Power(input @ (Input::Shutdown | Input::Logoff)) => {
-                core.input(now, input).await;
-                core.publish(now).await;
-                core.flush(Duration::from_secs(3)).await;
-                break;
+                self.input(now, input).await;
+                self.publish(now).await;
+                self.flush(Duration::from_secs(3)).await;
+                return ControlFlow::Break(());
             }
             Control::Power(input) => {
-                core.input(now, input).await;
+                self.input(now, input).await;
             }
             Control::Logind(input @ (Input::Shutdown | Input::Logoff), done) => {
-                core.input(now, input).await;
-                core.publish(now).await;
+                self.input(now, input).await;
+                self.publish(now).await;
                 let _ = done.send(());
-                core.flush(Duration::from_secs(3)).await;
-                break;
+                self.flush(Duration::from_secs(3)).await;
+                return ControlFlow::Break(());
             }
             Control::Logind(input, done) => {
-                core.input(now, input).await;
-                core.publish(now).await;
+                self.input(now, input).await;
+                self.publish(now).await;
                 let _ = done.send(());
             }
-            Control::Ipc(req, reply) => core.request(now, req, reply).await,
-            Control::CheckDone(report) => core.check_done(now, *report).await,
-            Control::Sample(s) => core.sample(now, s).await,
-            Control::Delivery(a) => core.delivery(now, a).await,
-            Control::Policy(p) => core.policy(*p),
+            Control::Ipc(req, reply) => self.request(now, req, reply).await,
+            Control::CheckDone(report) => self.check_done(now, *report).await,
+            Control::Sample(s) => self.sample(now, s).await,
+            Control::Delivery(a) => self.delivery(now, a).await,
+            Control::Policy(p) => self.policy(*p),
         }
+        ControlFlow::Continue(())
     }
-    tasks.abort_all();
-    core.spool.close().await;
-    tracing::info!("ShiftReady daemon stopped");
-    Ok(0)
 }
 
 #[cfg(unix)]
@@ -746,11 +807,14 @@ impl Core {
         self.publish(now).await;
     }
 
-    fn policy(&mut self, p: proto::api::PolicyResponse) {
-        let path = self.state_dir.join("policy.json");
-        if let Ok(text) = serde_json::to_vec_pretty(&p) {
-            let _ = std::fs::write(path, text);
-        }
+    /// A policy HQ says changed: cached with its ETag, then in force.
+    fn policy(&mut self, fresh: FreshPolicy) {
+        let cached = CachedPolicy {
+            response: fresh.response,
+            etag: fresh.etag,
+        };
+        cached.write(&self.state_dir);
+        let p = cached.response;
         self.machine
             .set_params(Params::from_policy(&p.policy.shift));
         self.schedule = if p.shifts.is_empty() {

@@ -1,0 +1,71 @@
+//! `shiftready check [--only NAMES] [--json] [--no-send]`: the whole pre-shift check. Exit 0
+//! ready, 1 degraded, 2 not ready, 3 unknown; enrolled agents also send the report to HQ.
+
+use super::render;
+use crate::checks::{self, CheckContext, Progress};
+use crate::cli::CheckArgs;
+use crate::config::Loaded;
+use crate::exit::{self, ExitError};
+use crate::hq_client::{HqClient, HqError};
+use proto::{Event, EventBody, Report};
+use std::sync::Arc;
+
+/// `shiftready check`.
+pub async fn check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32> {
+    let names: Vec<&str> = if args.only.is_empty() {
+        proto::report::CHECK_NAMES.to_vec()
+    } else {
+        for n in &args.only {
+            if !proto::report::CHECK_NAMES.contains(&n.as_str()) {
+                return Err(ExitError::new(
+                    exit::USAGE,
+                    format!(
+                        "--only: there is no check named '{n}' (the checks are {})",
+                        proto::report::CHECK_NAMES.join(", ")
+                    ),
+                ));
+            }
+        }
+        args.only.iter().map(String::as_str).collect()
+    };
+    let ctx = CheckContext::new(loaded);
+    let live = (!args.json).then(render::LiveProgress::new).flatten();
+    let report =
+        checks::run_checks(&names, &ctx, live.clone().map(|l| l as Arc<dyn Progress>)).await;
+    if let Some(l) = live {
+        l.clear();
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render::render_report(&report, render::use_color()));
+    }
+    if !args.no_send {
+        // Enrolled agents send the report to HQ; a failure warns and never changes the exit code.
+        match send_report(loaded, &report).await {
+            Ok(true) if !args.json => eprintln!("Report sent to HQ."),
+            Ok(_) => {}
+            Err(e) => eprintln!("shiftready: warning: the report was not sent to HQ: {e}"),
+        }
+    }
+    Ok(report.readiness.exit_code())
+}
+
+/// Sends one report to HQ as a `report` event. `Ok(false)` when this agent has not enrolled.
+async fn send_report(loaded: &Loaded, report: &Report) -> Result<bool, HqError> {
+    let Some(client) = HqClient::for_device(loaded)? else {
+        return Ok(false);
+    };
+    let mut e = Event::now(EventBody::Report {
+        report: report.clone(),
+    });
+    e.sent_at = Some(chrono::Utc::now());
+    let ack = client.send_events(std::slice::from_ref(&e)).await?;
+    if ack.accepted.contains(&e.id) {
+        Ok(true)
+    } else {
+        Err(HqError::BadResponse(
+            "HQ did not acknowledge the report".into(),
+        ))
+    }
+}

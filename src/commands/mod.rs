@@ -1,0 +1,42 @@
+//! Every command of the `shiftready` CLI: each reads its arguments, calls the library (checks,
+//! probe, enroll, ipc, daemon), prints what a person or a script reads, and returns the exit
+//! code. The library modules return data and typed errors; the exit code of an error is
+//! decided in one place, [`crate::exit::code_of`].
+
+pub mod check;
+pub mod devices;
+pub mod enroll;
+pub mod noise;
+pub mod probe;
+pub mod render;
+pub mod run;
+pub mod session;
+
+use crate::cli::{Cli, Command};
+use crate::config;
+use crate::ipc::Request;
+
+/// Runs the command line; returns the exit code (errors are mapped by the caller with
+/// [`crate::exit::code_of`]).
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let loaded = config::load(config::find(cli.config.as_deref()).as_deref())?;
+    match cli.command {
+        // The daemon builds its own runtime (and, with the tray, keeps the main thread for GTK).
+        Command::Run(args) => run::run(&loaded, args.headless),
+        Command::Check(args) => block_on(check::check(&loaded, &args)),
+        Command::Devices(args) => devices::devices(&loaded, args.json),
+        Command::Noise(args) => block_on(noise::noise(&loaded, &args)),
+        Command::Probe(args) => block_on(probe::probe(&loaded, &args)),
+        Command::SignIn(a) => session::ask(&loaded.state_dir(), Request::SignIn, a.json),
+        Command::SignOut(a) => session::ask(&loaded.state_dir(), Request::SignOut, a.json),
+        Command::Status(a) => session::ask(&loaded.state_dir(), Request::Status, a.json),
+        Command::Enroll(args) => block_on(enroll::enroll(&loaded, &args)),
+    }
+}
+
+/// Runs an async command on a multi-threaded runtime of its own.
+fn block_on(
+    command: impl std::future::Future<Output = anyhow::Result<i32>>,
+) -> anyhow::Result<i32> {
+    tokio::runtime::Runtime::new()?.block_on(command)
+}

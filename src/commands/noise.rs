@@ -1,0 +1,51 @@
+//! `shiftready noise`: the background-noise check alone, from the microphone or a WAV file.
+
+use super::render;
+use crate::audio;
+use crate::checks::noise::{from_device, judge};
+use crate::cli::NoiseArgs;
+use crate::config::Loaded;
+use crate::exit::{self, ExitError};
+use proto::Readiness;
+
+/// `shiftready noise [--file WAV] [--seconds N] [--device NAME] [--json]`. Exits like
+/// `check`: 0 pass, 1 warn, 2 fail, 3 error; a bad file or argument exits 64 and above.
+pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
+    if let Some(s) = args.seconds {
+        if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
+            return Err(ExitError::new(
+                exit::USAGE,
+                format!("--seconds {s}: give a number of seconds between 0 and 3600"),
+            ));
+        }
+    }
+    let policy = loaded.policy.noise.clone();
+    let result = if let Some(path) = &args.file {
+        let path = path.clone();
+        let seconds = args.seconds;
+        let mono = tokio::task::spawn_blocking(move || audio::wav::read(&path, seconds))
+            .await?
+            .map_err(|e| ExitError::new(e.exit_code(), e.to_string()))?;
+        let judged = tokio::task::spawn_blocking(move || judge(&mono, 0.0, &policy)).await?;
+        judged.with("source", "file")
+    } else {
+        let device = args
+            .device
+            .clone()
+            .or_else(|| Some(loaded.config.audio.input_device.trim().to_string()))
+            .filter(|d| !d.trim().is_empty());
+        let seconds = args.seconds.unwrap_or(policy.seconds);
+        from_device(device, seconds, loaded.config.audio.clone(), policy)
+            .await
+            .with("source", "device")
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!(
+            "{}",
+            render::render_check("noise", &result, render::use_color())
+        );
+    }
+    Ok(Readiness::from_statuses([result.status]).exit_code())
+}

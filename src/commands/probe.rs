@@ -1,0 +1,55 @@
+//! `shiftready probe`: the UDP voice probe (and the path, link and router) alone.
+
+use super::render;
+use crate::checks::network::{STAGE_LIMIT, evaluate, gather, hints, reflector_target};
+use crate::cli::ProbeArgs;
+use crate::config::Loaded;
+use crate::exit::{self, ExitError};
+use crate::probe::path::HqUrl;
+use proto::{CheckResult, Readiness};
+use std::time::Duration;
+
+/// `shiftready probe [--reflector HOST:PORT] [--seconds N] [--json]`: exit 0 pass, 1 warn,
+/// 2 fail, 3 could not run, 64 for a bad argument.
+pub async fn probe(loaded: &Loaded, args: &ProbeArgs) -> anyhow::Result<i32> {
+    let pol = &loaded.policy.network;
+    let seconds = args.seconds.unwrap_or(pol.probe_seconds);
+    if !(seconds > 0.0 && seconds <= 300.0) {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!("--seconds {seconds}: must be more than 0 and at most 300"),
+        ));
+    }
+    let target = match reflector_target(args.reflector.as_deref(), &loaded.config.hq) {
+        Ok(t) => t,
+        Err(e) if args.reflector.is_some() => {
+            return Err(ExitError::new(exit::USAGE, format!("--reflector {e}")));
+        }
+        Err(e) => return Err(ExitError::new(exit::CONFIG, format!("hq: {e}"))),
+    };
+    let result = match target {
+        None => CheckResult::error(hints::NO_HQ),
+        Some(target) => {
+            let hq = HqUrl::parse(&loaded.config.hq.url).ok();
+            let limit = Duration::from_secs_f64(seconds) + STAGE_LIMIT * 4 + Duration::from_secs(2);
+            let work = gather(target, hq, &loaded.config.hq.ca_file, seconds, pol.codec);
+            match tokio::time::timeout(limit, work).await {
+                Ok(f) => evaluate(&f, pol),
+                Err(_) => CheckResult::error(format!(
+                    "The network probe did not finish within {} s; try again, and tell IT if it keeps happening.",
+                    limit.as_secs()
+                ))
+                .with("timed_out", true),
+            }
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!(
+            "{}",
+            render::render_check("network", &result, render::use_color())
+        );
+    }
+    Ok(Readiness::from_statuses([result.status]).exit_code())
+}
