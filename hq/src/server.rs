@@ -157,7 +157,7 @@ pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
     });
     match &opts.tls {
         Some((cert, key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .map_err(|e| {

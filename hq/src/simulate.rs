@@ -160,7 +160,7 @@ async fn bare_ceiling(concurrency: usize, seconds: f64) -> anyhow::Result<f64> {
 
 /// Runs the simulation and prints its figures.
 pub async fn run(db: &Db, opts: &SimOptions) -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let base = opts.target.trim_end_matches('/').to_string();
     println!(
         "simulate: {} agents, one heartbeat each every {} s ({:.0} events/s), {} s, target {base}, database {:?}",
