@@ -3,6 +3,7 @@
 //! enforced by the dependency list (`scripts/check-core-pure.sh` fails if an I/O crate such
 //! as tokio, cpal, sqlx or reqwest ever enters it).
 
+pub mod checks;
 pub mod dsp;
 pub mod emodel;
 pub mod hysteresis;

@@ -1,0 +1,448 @@
+//! The `headset` check's verdict, and what a device is: the inventory the platform gives
+//! (`checks::headset` in the agent lists it) against the policy, with the name-based
+//! fallback classification.
+
+use proto::policy::HeadsetPolicy;
+use proto::{CheckResult, Status};
+use serde::Serialize;
+
+/// What kind of device it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormFactor {
+    Headset,
+    Headphones,
+    Speaker,
+    Microphone,
+    Unknown,
+}
+
+/// How it is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Usb,
+    Analog,
+    Bluetooth,
+    BuiltIn,
+    Hdmi,
+    Virtual,
+    Unknown,
+}
+
+/// Which source decided the form factor and transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// PulseAudio/PipeWire device properties.
+    SoundServer,
+    /// The ALSA card's USB product and interface descriptors.
+    AlsaUsb,
+    /// The ALSA card's driver (e.g. an HDA codec: built-in analog jack).
+    AlsaCard,
+    /// What cpal's host reported (WASAPI endpoint form factor, CoreAudio transport type).
+    Host,
+    /// The device name matched a known headset maker or a word like "headset".
+    Name,
+    /// Nothing known.
+    None,
+}
+
+/// One audio device as `shiftready devices` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AudioDevice {
+    /// Human name ("Jabra Evolve2 40 USB Headset").
+    pub name: String,
+    /// The platform's id (ALSA PCM name, PulseAudio source name, WASAPI endpoint id).
+    pub id: String,
+    pub input: bool,
+    pub output: bool,
+    pub default_input: bool,
+    pub default_output: bool,
+    pub form_factor: FormFactor,
+    pub transport: Transport,
+    pub source: Source,
+}
+
+impl AudioDevice {
+    pub fn is_headset(&self) -> bool {
+        self.form_factor == FormFactor::Headset
+    }
+}
+
+/// Everything the platform told about the audio devices.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Inventory {
+    /// Where the list came from (`alsa`, `pulseaudio`, `wasapi`, `coreaudio`).
+    pub backend: String,
+    pub devices: Vec<AudioDevice>,
+    /// Why the defaults could not be told apart, if they could not.
+    pub default_unknown: Option<String>,
+}
+
+/// Known headset makers and product words, lower case. Only the fallback.
+const HEADSET_WORDS: &[&str] = &[
+    "headset",
+    "jabra",
+    "plantronics",
+    "poly ",
+    "poly-",
+    "blackwire",
+    "voyager",
+    "savi",
+    "epos",
+    "sennheiser",
+    "logitech h",
+    "logi zone",
+    "zone wired",
+    "zone vibe",
+    "yealink uh",
+    "yealink bh",
+    "microsoft modern",
+    "teams headset",
+    "evolve",
+    "biz ",
+    "hyperx cloud",
+    "corsair void",
+    "steelseries arctis",
+    "hands-free",
+    "handsfree",
+    "hfp",
+];
+
+/// Guesses form factor and transport from a name (the fallback source).
+pub fn classify_name(name: &str) -> (FormFactor, Transport) {
+    let n = format!("{} ", name.to_lowercase());
+    let form = if HEADSET_WORDS.iter().any(|w| n.contains(w)) {
+        FormFactor::Headset
+    } else if n.contains("headphone") || n.contains("earbud") || n.contains("airpods") {
+        FormFactor::Headphones
+    } else if n.contains("speaker") {
+        FormFactor::Speaker
+    } else if n.contains("microphone") || n.contains(" mic ") || n.contains("webcam") {
+        FormFactor::Microphone
+    } else {
+        FormFactor::Unknown
+    };
+    let transport = if n.contains("bluetooth")
+        || n.contains(" bt ")
+        || n.contains("hands-free")
+        || n.contains("hfp")
+        || n.contains("a2dp")
+    {
+        Transport::Bluetooth
+    } else if n.contains("usb") {
+        Transport::Usb
+    } else if n.contains("hdmi") || n.contains("displayport") {
+        Transport::Hdmi
+    } else if n.contains("built-in") || n.contains("internal") {
+        Transport::BuiltIn
+    } else if n.contains("analog") || n.contains("3.5") {
+        Transport::Analog
+    } else {
+        Transport::Unknown
+    };
+    (form, transport)
+}
+
+/// Judges the inventory against the policy (pure).
+pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
+    let headsets: Vec<&AudioDevice> = inv.devices.iter().filter(|d| d.is_headset()).collect();
+    let with_mic: Vec<&AudioDevice> = headsets.iter().copied().filter(|d| d.input).collect();
+    let default_in = inv.devices.iter().find(|d| d.default_input);
+    let default_out = inv.devices.iter().find(|d| d.default_output);
+    // The headset we report on: the default input if it is one, else the first with a mic.
+    let chosen = with_mic
+        .iter()
+        .copied()
+        .find(|d| d.default_input)
+        .or(with_mic.first().copied())
+        .or(headsets.first().copied());
+    let out_is_headset = default_out.is_some_and(|d| d.is_headset());
+    let mut r = CheckResult::new(Status::Pass, "")
+        .with("backend", &inv.backend)
+        .with("devices", inv.devices.len())
+        .with("headset_present", !headsets.is_empty())
+        .with("has_microphone", !with_mic.is_empty())
+        .with("headset_name", chosen.map(|d| d.name.as_str()))
+        .with("transport", chosen.map(|d| d.transport))
+        .with("source", chosen.map(|d| d.source))
+        .with("default_input", default_in.map(|d| d.name.as_str()))
+        .with("default_output", default_out.map(|d| d.name.as_str()))
+        .with("is_default_input", chosen.map(|d| d.default_input))
+        .with("is_default_output", chosen.map(|_| out_is_headset))
+        .with("bluetooth_allowed", p.bluetooth_allowed);
+
+    let real = inv
+        .devices
+        .iter()
+        .filter(|d| d.transport != Transport::Virtual)
+        .count();
+    let set = |r: CheckResult, s: Status, hint: String| CheckResult {
+        status: s,
+        hint,
+        ..r
+    };
+    if real == 0 && headsets.is_empty() {
+        return set(
+            r,
+            Status::Error,
+            "No microphone or speaker was found at all: check that the sound driver works and \
+             that ShiftReady may use the audio devices."
+                .into(),
+        );
+    }
+    let Some(h) = chosen else {
+        let status = if p.required {
+            Status::Fail
+        } else {
+            Status::Pass
+        };
+        let hint = if p.required {
+            "No headset found: plug in your headset and make it the default microphone."
+        } else {
+            ""
+        };
+        return set(r, status, hint.into());
+    };
+    if with_mic.is_empty() {
+        let status = if p.required {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
+        return set(
+            r,
+            status,
+            format!(
+                "{} has no microphone: use a headset with a microphone for calls.",
+                h.name
+            ),
+        );
+    }
+    if h.transport == Transport::Bluetooth && !p.bluetooth_allowed {
+        return set(
+            r,
+            Status::Fail,
+            format!(
+                "{} is a Bluetooth headset, which your site does not allow: use a wired USB \
+                 or analog headset.",
+                h.name
+            ),
+        );
+    }
+    if !h.default_input {
+        if let Some(why) = &inv.default_unknown {
+            r.set("is_default_input", Option::<bool>::None);
+            return set(
+                r,
+                Status::Warn,
+                format!(
+                    "Make sure {} is the default microphone in the sound settings \
+                     (ShiftReady could not tell: {why}).",
+                    h.name
+                ),
+            );
+        }
+        let status = if p.must_be_default {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
+        let other = default_in.map_or("another device".to_string(), |d| d.name.clone());
+        return set(
+            r,
+            status,
+            format!(
+                "Your headset is plugged in, but the computer still uses {other} as the \
+                 microphone: make {} the default input in the sound settings.",
+                h.name
+            ),
+        );
+    }
+    if !out_is_headset && inv.default_unknown.is_none() {
+        let other = default_out.map_or("another device".to_string(), |d| d.name.clone());
+        return set(
+            r,
+            Status::Warn,
+            format!(
+                "Sound plays through {other}, not your headset: make {} the default output \
+                 in the sound settings.",
+                h.name
+            ),
+        );
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(name: &str, input: bool, output: bool, form: FormFactor, t: Transport) -> AudioDevice {
+        AudioDevice {
+            name: name.into(),
+            id: name.into(),
+            input,
+            output,
+            default_input: false,
+            default_output: false,
+            form_factor: form,
+            transport: t,
+            source: Source::Name,
+        }
+    }
+
+    fn inv(devices: Vec<AudioDevice>) -> Inventory {
+        Inventory {
+            backend: "test".into(),
+            devices,
+            default_unknown: None,
+        }
+    }
+
+    fn builtin(default: bool) -> AudioDevice {
+        let mut d = dev(
+            "Built-in Audio",
+            true,
+            true,
+            FormFactor::Unknown,
+            Transport::BuiltIn,
+        );
+        d.default_input = default;
+        d.default_output = default;
+        d
+    }
+
+    fn jabra(default: bool) -> AudioDevice {
+        let mut d = dev(
+            "Jabra Evolve2 40",
+            true,
+            true,
+            FormFactor::Headset,
+            Transport::Usb,
+        );
+        d.default_input = default;
+        d.default_output = default;
+        d
+    }
+
+    #[test]
+    fn no_headset_fails_with_plug_in_hint() {
+        let r = evaluate(&inv(vec![builtin(true)]), &HeadsetPolicy::default());
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.hint.starts_with("No headset found: plug in"),
+            "{}",
+            r.hint
+        );
+        assert_eq!(r.metrics["headset_present"], false);
+    }
+
+    #[test]
+    fn headset_not_default_says_so_plainly() {
+        let r = evaluate(
+            &inv(vec![builtin(true), jabra(false)]),
+            &HeadsetPolicy::default(),
+        );
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.hint
+                .contains("still uses Built-in Audio as the microphone"),
+            "{}",
+            r.hint
+        );
+        assert!(
+            r.hint.contains("make Jabra Evolve2 40 the default input"),
+            "{}",
+            r.hint
+        );
+        assert_eq!(r.metrics["is_default_input"], false);
+    }
+
+    #[test]
+    fn default_headset_passes() {
+        let r = evaluate(
+            &inv(vec![builtin(false), jabra(true)]),
+            &HeadsetPolicy::default(),
+        );
+        assert_eq!(r.status, Status::Pass, "{}", r.hint);
+        assert_eq!(r.metrics["transport"], "usb");
+        assert_eq!(r.metrics["is_default_output"], true);
+    }
+
+    #[test]
+    fn bluetooth_disallowed_fails_allowed_passes() {
+        let mut bt = dev(
+            "WH-1000XM4",
+            true,
+            true,
+            FormFactor::Headset,
+            Transport::Bluetooth,
+        );
+        bt.default_input = true;
+        bt.default_output = true;
+        let mut p = HeadsetPolicy::default();
+        assert_eq!(evaluate(&inv(vec![bt.clone()]), &p).status, Status::Pass);
+        p.bluetooth_allowed = false;
+        let r = evaluate(&inv(vec![bt]), &p);
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.hint.contains("Bluetooth"), "{}", r.hint);
+    }
+
+    #[test]
+    fn headphones_without_mic_fail() {
+        let mut h = dev(
+            "Jabra Elite",
+            false,
+            true,
+            FormFactor::Headset,
+            Transport::Bluetooth,
+        );
+        h.default_output = true;
+        let r = evaluate(&inv(vec![builtin(false), h]), &HeadsetPolicy::default());
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.hint.contains("has no microphone"), "{}", r.hint);
+    }
+
+    #[test]
+    fn output_elsewhere_warns() {
+        let mut j = jabra(true);
+        j.default_output = false;
+        let mut b = builtin(false);
+        b.default_output = true;
+        let r = evaluate(&inv(vec![b, j]), &HeadsetPolicy::default());
+        assert_eq!(r.status, Status::Warn);
+        assert!(
+            r.hint.contains("Sound plays through Built-in Audio"),
+            "{}",
+            r.hint
+        );
+    }
+
+    #[test]
+    fn no_devices_at_all_is_an_error() {
+        let r = evaluate(&inv(vec![]), &HeadsetPolicy::default());
+        assert_eq!(r.status, Status::Error);
+    }
+
+    #[test]
+    fn names_are_only_a_fallback_but_work() {
+        assert_eq!(
+            classify_name("Jabra Evolve2 40 USB Headset"),
+            (FormFactor::Headset, Transport::Usb)
+        );
+        assert_eq!(
+            classify_name("Poly Voyager Focus 2 (Bluetooth)"),
+            (FormFactor::Headset, Transport::Bluetooth)
+        );
+        assert_eq!(
+            classify_name("Built-in Audio Analog Stereo").0,
+            FormFactor::Unknown
+        );
+        assert_eq!(
+            classify_name("HDA Intel PCH, ALC3246 Analog").0,
+            FormFactor::Unknown
+        );
+    }
+}
