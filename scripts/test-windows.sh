@@ -59,8 +59,8 @@ if ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
 fi
 
 # --- cross-build --------------------------------------------------------------------------
-if cargo build -q --target "$T" --no-default-features --bin shiftready &&
-    cargo test -q --target "$T" --no-default-features --lib --no-run; then
+if cargo build -q --target "$T" --no-default-features --features test-hooks --bin shiftready &&
+    cargo test -q --target "$T" --no-default-features --features test-hooks --lib --no-run; then
     ok "cross-build for $T (--no-default-features): shiftready.exe and the library tests"
 else
     not_ok "cross-build for $T"
@@ -140,7 +140,7 @@ export SHIFTREADY_EXPECT_ICMP=$expect_icmp
 
 # --- the library's unit tests under Wine --------------------------------------------------
 if CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$wine \
-    cargo test -q --target "$T" --no-default-features --lib >"$work/unit.log" 2>&1; then
+    cargo test -q --target "$T" --no-default-features --features test-hooks --lib >"$work/unit.log" 2>&1; then
     ok "unit tests under Wine: $(grep -E '^test result' "$work/unit.log" | tail -n 1)"
 else
     not_ok "unit tests under Wine"
@@ -155,7 +155,9 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)"
 printf '[shift]\nreadiness_bar = "ready"\n' >policy.toml
 printf '[agent]\nstate_dir = "state"\npolicy_file = "policy.toml"\n\n[daemon]\nnotifications = false\n' >agent.toml
 printf '[agent]\nstate_dir = "other"\n' >other.toml
-# The daemon reads this report instead of running the checks (its test hook).
+# The daemon reads this report instead of running the checks (its test hook; the exe is built
+# with the test-hooks feature, and without it would exit saying so instead of ignoring them).
+export SHIFTREADY_TEST_HOOKS_REQUIRED=1
 echo '{"schema":1,"readiness":"unknown","checks":{"os":{"status":"pass","metrics":{},"hint":""}}}' >report.json
 export SHIFTREADY_TEST_REPORT=report.json
 
@@ -362,7 +364,7 @@ if [ "${SHIFTREADY_WINDOWS_TRAY:-0}" = 1 ]; then
         finish
     fi
     # The tray build last: it is the same path as the headless build's exe.
-    if ! cargo build -q --target "$T" --bin shiftready; then
+    if ! cargo build -q --target "$T" --features test-hooks --bin shiftready; then
         not_ok "cross-build for $T with the default features (tray)"
         finish
     fi

@@ -26,7 +26,7 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
 fi
 
 mkdir -p target
-cargo test --workspace --all-targets 2>&1 | tee target/test-output.txt
+cargo test --workspace --all-targets --features shiftready/test-hooks 2>&1 | tee target/test-output.txt
 # The agent's Windows build under Wine (named-pipe IPC, instance lock, IcmpSendEcho, the real
 # shiftready.exe); skips and says so without Wine/mingw unless SHIFTREADY_REQUIRE_WINE=1.
 bash scripts/test-windows.sh 2>&1 | tee target/test-windows-output.txt

@@ -18,6 +18,7 @@ pub mod ipc;
 pub mod platform;
 pub mod probe;
 pub mod spool;
+pub mod test_hooks;
 #[cfg(feature = "tray")]
 pub mod tray;
 

@@ -35,6 +35,7 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        shiftready::test_hooks::require(shiftready::test_hooks::SYSROOT);
         Command::new(BIN)
             .args(args)
             .env("HOME", self.dir.path())

@@ -29,6 +29,7 @@ fn closed_port() -> u16 {
 
 /// `shiftready [extra] probe --json` with its config search rooted in `root`: the metrics.
 fn probe(root: &Path, extra: &[&str]) -> Value {
+    shiftready::test_hooks::require(shiftready::test_hooks::SYSROOT);
     let out = Command::new(env!("CARGO_BIN_EXE_shiftready"))
         .args(extra)
         .args(["probe", "--json"])
@@ -60,6 +61,7 @@ fn user_file_then_system_file_then_defaults() {
     );
 
     // No file anywhere: the built-in defaults have no HQ, so nothing is probed.
+    shiftready::test_hooks::require(shiftready::test_hooks::SYSROOT);
     let out = Command::new(env!("CARGO_BIN_EXE_shiftready"))
         .args(["probe", "--json"])
         .env("SHIFTREADY_SYSROOT", root.join("sys"))

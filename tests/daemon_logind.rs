@@ -62,6 +62,7 @@ fn prepare_for_sleep_signs_out_with_reason_suspend_and_waking_signs_in_again() {
         &shift_toml(start, end),
         "readiness_bar = \"ready\"\npre_shift_minutes = 1\nrecheck_seconds = 5",
     );
+    shiftready::test_hooks::require(shiftready::test_hooks::LOGIND_ANY_SENDER);
     let log = std::fs::File::create(&a.log).unwrap();
     let child = a
         .command()

@@ -244,6 +244,7 @@ fn tray_menu_sign_in_sign_out_and_quit_reach_the_daemon_and_hq() {
             .unwrap();
         writeln!(f, "{id}").unwrap();
     };
+    shiftready::test_hooks::require(shiftready::test_hooks::TRAY_MENU_EVENTS);
     let log = std::fs::File::create(&a.log).unwrap();
     let mut child = a
         .command()

@@ -16,8 +16,8 @@ use proto::{CheckResult, Status};
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// The environment variable that overrides the gateway to ping (`off` skips it).
-pub const GATEWAY_ENV: &str = "SHIFTREADY_PROBE_GATEWAY";
+/// The test hook that overrides the gateway to ping (`off` skips it); see [`crate::test_hooks`].
+pub const GATEWAY_ENV: &str = crate::test_hooks::PROBE_GATEWAY;
 /// Time limit of each stage of the path to HQ (DNS, TCP, TLS, HTTP).
 pub const STAGE_LIMIT: Duration = Duration::from_secs(5);
 
@@ -111,13 +111,14 @@ pub fn reflector_target(
 }
 
 fn gateway_to_probe(link: &LinkInfo) -> Result<IpAddr, String> {
-    match std::env::var(GATEWAY_ENV) {
-        Ok(v) if v.trim() == "off" => Err(format!("turned off by {GATEWAY_ENV}")),
-        Ok(v) => v
+    // Test hook: the gateway to probe instead of the route's (`off`: none).
+    match crate::test_hooks::var(GATEWAY_ENV).map(|v| v.to_string_lossy().into_owned()) {
+        Some(v) if v.trim() == "off" => Err(format!("turned off by {GATEWAY_ENV}")),
+        Some(v) => v
             .trim()
             .parse()
             .map_err(|_| format!("{GATEWAY_ENV}='{v}' is not an IP address")),
-        Err(_) => link
+        None => link
             .gateway
             .ok_or_else(|| "the default route has no gateway".to_string()),
     }

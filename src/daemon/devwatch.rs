@@ -44,7 +44,7 @@ impl Sources {
             ],
             sound_server: true,
         };
-        if let Some(report) = std::env::var_os(super::TEST_REPORT_ENV).map(PathBuf::from) {
+        if let Some(report) = crate::test_hooks::var(crate::test_hooks::REPORT).map(PathBuf::from) {
             let dir = match report.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),

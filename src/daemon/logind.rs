@@ -11,9 +11,6 @@ use shiftready_core::shift::Input;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Test hook: accept the signals from any sender (a test bus has no real logind).
-pub const TEST_ANY_SENDER_ENV: &str = "SHIFTREADY_TEST_LOGIND_ANY_SENDER";
-
 const LOGIND: &str = "org.freedesktop.login1";
 const PATH: &str = "/org/freedesktop/login1";
 const MANAGER: &str = "org.freedesktop.login1.Manager";
@@ -61,7 +58,8 @@ async fn listen(tx: mpsc::Sender<PowerEvent>) -> zbus::Result<()> {
         .msg_type(zbus::message::Type::Signal)
         .interface(MANAGER)?
         .path(PATH)?;
-    if std::env::var_os(TEST_ANY_SENDER_ENV).is_none() {
+    // Test hook: accept the signals from any sender (a test bus has no real logind).
+    if crate::test_hooks::var(crate::test_hooks::LOGIND_ANY_SENDER).is_none() {
         rule = rule.sender(LOGIND)?;
     }
     let mut stream = zbus::MessageStream::for_match_rule(rule.build(), &conn, None).await?;

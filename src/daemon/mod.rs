@@ -37,10 +37,6 @@ pub struct UiLink {
     pub quit: std::sync::Arc<tokio::sync::Notify>,
 }
 
-/// Test hook: a JSON report file used instead of running the checks (the daemon tests and the
-/// tray screenshots change readiness by rewriting it). Never set in production.
-pub const TEST_REPORT_ENV: &str = "SHIFTREADY_TEST_REPORT";
-
 /// HQ as a delivery sink, when this agent has an HQ URL and has enrolled.
 /// Without an enrollment the events stay in the spool until the next start after `enroll`.
 pub fn sink_for(loaded: &Loaded) -> Result<Option<std::sync::Arc<dyn delivery::Sink>>, HqError> {

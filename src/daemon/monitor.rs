@@ -76,9 +76,10 @@ pub struct Sample {
     pub result: CheckResult,
 }
 
-/// Reads the test report named by [`super::TEST_REPORT_ENV`], if that is set.
+/// Reads the test report named by the test hook [`crate::test_hooks::REPORT`], if that is set
+/// (never in a build without the `test-hooks` feature).
 pub fn test_report() -> Option<anyhow::Result<Report>> {
-    let path = std::env::var_os(super::TEST_REPORT_ENV)?;
+    let path = crate::test_hooks::var(crate::test_hooks::REPORT)?;
     Some((|| {
         let text = std::fs::read_to_string(&path)?;
         let mut r: Report = serde_json::from_str(&text)?;

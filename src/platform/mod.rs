@@ -7,12 +7,11 @@ pub mod windows;
 
 /// The root under which Linux system files (`/proc`, `/sys`, `/etc`, `/run`) are read.
 ///
-/// Always `/` in use. Tests set `SHIFTREADY_SYSROOT` to a directory holding a fake procfs and
-/// sysfs (sound cards, power supplies, os-release) so the Linux code can be exercised with
-/// hardware this machine does not have.
+/// Always `/` in use. Tests set the test hook `SHIFTREADY_SYSROOT` ([`crate::test_hooks`]) to
+/// a directory holding a fake procfs and sysfs (sound cards, power supplies, os-release) so the
+/// Linux code can be exercised with hardware this machine does not have.
 pub fn sysroot() -> PathBuf {
-    std::env::var_os("SHIFTREADY_SYSROOT")
-        .filter(|s| !s.is_empty())
+    crate::test_hooks::var(crate::test_hooks::SYSROOT)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/"))
 }

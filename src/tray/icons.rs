@@ -259,13 +259,20 @@ mod tests {
             let pixels = back.strip_prefix(HEADER).expect("a PAM header");
             assert_eq!(pixels.len(), 64 * 64 * 4, "{look:?}: 64 x 64 RGBA");
             assert_eq!(pixels[3], 0, "{look:?}: transparent corner at 64 px");
-            assert_eq!(pixels[(32 * 64 + 32) * 4 + 3], 255, "{look:?}: opaque middle");
+            assert_eq!(
+                pixels[(32 * 64 + 32) * 4 + 3],
+                255,
+                "{look:?}: opaque middle"
+            );
             shapes.push((look, shape_at(look, 64)));
         }
         for (i, (a, sa)) in shapes.iter().enumerate() {
             for (b, sb) in &shapes[i + 1..] {
                 let differ = sa.iter().zip(sb).filter(|(x, y)| x != y).count();
-                assert!(differ >= 160, "{a:?} and {b:?} differ in only {differ} pixels at 64 px");
+                assert!(
+                    differ >= 160,
+                    "{a:?} and {b:?} differ in only {differ} pixels at 64 px"
+                );
             }
         }
     }

@@ -40,21 +40,19 @@ fn appindicator_present() -> bool {
 
 /// GTK starts (there is a display).
 pub fn available() -> Result<(), super::TrayUnavailable> {
-    gtk::init()
-        .map_err(|e| super::TrayUnavailable(format!("no display for the tray icon ({e})")))
+    gtk::init().map_err(|e| super::TrayUnavailable(format!("no display for the tray icon ({e})")))
 }
 
 /// `shiftready run` with the tray on Linux.
 pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
     gtk::init()?;
-    let (mut ui, worker) = super::ui::start(loaded)?;
-    if appindicator_present() {
-        ui.show_icon();
-    } else {
+    let icon = appindicator_present();
+    if !icon {
         tracing::warn!(
             "no appindicator library (libayatana-appindicator3) found; running without a tray icon"
         );
     }
+    let (mut ui, worker) = super::ui::start(loaded, icon)?;
     glib::timeout_add_local(Duration::from_millis(250), move || {
         if ui.tick() {
             glib::ControlFlow::Continue

@@ -107,9 +107,9 @@ pub struct Ui {
     test_menu: Option<TestMenuEvents>,
 }
 
-/// Starts the daemon on a tokio runtime in a thread of its own; the icon is not shown yet
-/// ([`Ui::show_icon`]).
-pub fn start(loaded: Loaded) -> anyhow::Result<(Ui, Worker)> {
+/// Starts the daemon on a tokio runtime in a thread of its own, with the icon (when `icon`)
+/// shown before the daemon runs, so it is there once the daemon answers.
+pub fn start(loaded: Loaded, icon: bool) -> anyhow::Result<(Ui, Worker)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -126,14 +126,7 @@ pub fn start(loaded: Loaded) -> anyhow::Result<(Ui, Worker)> {
         quit: quit.clone(),
     };
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let worker = std::thread::Builder::new()
-        .name("shiftready-daemon".into())
-        .spawn(move || {
-            let r = rt.block_on(run_daemon(daemon, Some(ends)));
-            let _ = done_tx.send(());
-            r
-        })?;
-    let ui = Ui {
+    let mut ui = Ui {
         req_tx,
         status_rx,
         quit,
@@ -143,12 +136,22 @@ pub fn start(loaded: Loaded) -> anyhow::Result<(Ui, Worker)> {
         tray: None,
         test_menu: TestMenuEvents::from_env(),
     };
+    if icon {
+        ui.show_icon();
+    }
+    let worker = std::thread::Builder::new()
+        .name("shiftready-daemon".into())
+        .spawn(move || {
+            let r = rt.block_on(run_daemon(daemon, Some(ends)));
+            let _ = done_tx.send(());
+            r
+        })?;
     Ok((ui, Worker(worker)))
 }
 
 impl Ui {
     /// Shows the icon and its menu; without one the daemon runs on and this says why.
-    pub fn show_icon(&mut self) {
+    fn show_icon(&mut self) {
         let status = self.status_rx.borrow_and_update().clone();
         match build(&status, self.hq_url.is_some()) {
             Ok(t) => {
@@ -218,13 +221,11 @@ impl Ui {
     }
 }
 
-/// Test hook: the path of a file whose lines are menu item ids (`run_check`, `sign`, `report`,
+/// Reads the lines appended since the last look to the file named by the test hook
+/// [`crate::test_hooks::TRAY_MENU_EVENTS`]: menu item ids (`run_check`, `sign`, `report`,
 /// `open_hq`, `quit`), each handled exactly as a click on that item. tray-icon offers no way to
 /// inject a click, so the tests drive the menu's path from the event to the daemon through
-/// this. Not for production use.
-pub const TEST_MENU_EVENTS_ENV: &str = "SHIFTREADY_TEST_TRAY_MENU_EVENTS";
-
-/// Reads the lines appended to the test hook's file since the last look.
+/// this.
 struct TestMenuEvents {
     path: PathBuf,
     offset: u64,
@@ -233,9 +234,10 @@ struct TestMenuEvents {
 
 impl TestMenuEvents {
     fn from_env() -> Option<TestMenuEvents> {
-        let path = PathBuf::from(std::env::var_os(TEST_MENU_EVENTS_ENV)?);
+        use crate::test_hooks::TRAY_MENU_EVENTS;
+        let path = PathBuf::from(crate::test_hooks::var(TRAY_MENU_EVENTS)?);
         tracing::warn!(
-            "test hook {TEST_MENU_EVENTS_ENV} is set: menu clicks are also read from {}",
+            "test hook {TRAY_MENU_EVENTS} is set: menu clicks are also read from {}",
             path.display()
         );
         Some(TestMenuEvents {

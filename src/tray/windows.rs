@@ -12,8 +12,7 @@ pub fn available() -> Result<(), super::TrayUnavailable> {
 
 /// `shiftready run` with the tray on Windows.
 pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
-    let (mut ui, worker) = super::ui::start(loaded)?;
-    ui.show_icon();
+    let (mut ui, worker) = super::ui::start(loaded, true)?;
     loop {
         pump_messages(Duration::from_millis(250));
         if !ui.tick() {

@@ -87,6 +87,9 @@ impl Agent {
         c.arg("--config")
             .arg(&self.config)
             .env("SHIFTREADY_TEST_REPORT", &self.report)
+            // A build without the test hooks (`--features shiftready/test-hooks`) then exits
+            // saying so instead of running the real checks (shiftready::test_hooks::REQUIRED).
+            .env("SHIFTREADY_TEST_HOOKS_REQUIRED", "1")
             .env("SHIFTREADY_LOG", "shiftready=debug")
             .env("NO_COLOR", "1")
             .env_remove("DISPLAY");

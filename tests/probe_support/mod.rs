@@ -299,6 +299,7 @@ pub fn agent_files(hq_url: &str, reflector: &str, require_wired: bool) -> AgentF
 
 /// Runs the real `shiftready` binary; returns exit code, stdout, stderr and the wall time.
 pub fn shiftready(args: &[&str]) -> (i32, String, String, Duration) {
+    shiftready::test_hooks::require(shiftready::test_hooks::PROBE_GATEWAY);
     let t = Instant::now();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_shiftready"))
         .args(args)
