@@ -34,6 +34,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// Prints the result of one check (`noise`, `probe`): JSON with `json`, else its line of the
+/// report. Returns the exit code of a check of that one: 0 pass, 1 warn, 2 fail, 3 error.
+fn print_one(name: &str, result: &proto::CheckResult, json: bool) -> anyhow::Result<i32> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(result)?);
+    } else {
+        print!(
+            "{}",
+            render::render_check(name, result, render::use_color())
+        );
+    }
+    Ok(proto::Readiness::from_statuses([result.status]).exit_code())
+}
+
 /// Runs an async command on a multi-threaded runtime of its own.
 fn block_on(
     command: impl std::future::Future<Output = anyhow::Result<i32>>,

@@ -1,12 +1,10 @@
 //! `shiftready noise`: the background-noise check alone, from the microphone or a WAV file.
 
-use super::render;
 use crate::audio;
 use crate::checks::noise::{from_device, judge};
 use crate::cli::NoiseArgs;
 use crate::config::Loaded;
 use crate::exit::{self, ExitError};
-use proto::Readiness;
 
 /// `shiftready noise [--file WAV] [--seconds N] [--device NAME] [--json]`. Exits like
 /// `check`: 0 pass, 1 warn, 2 fail, 3 error; a bad file or argument exits 64 and above.
@@ -39,13 +37,5 @@ pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
             .await
             .with("source", "device")
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
-        print!(
-            "{}",
-            render::render_check("noise", &result, render::use_color())
-        );
-    }
-    Ok(Readiness::from_statuses([result.status]).exit_code())
+    super::print_one("noise", &result, args.json)
 }

@@ -1,12 +1,11 @@
 //! `shiftready probe`: the UDP voice probe (and the path, link and router) alone.
 
-use super::render;
 use crate::checks::network::{STAGE_LIMIT, evaluate, gather, hints, reflector_target};
 use crate::cli::ProbeArgs;
 use crate::config::Loaded;
 use crate::exit::{self, ExitError};
 use crate::probe::path::HqUrl;
-use proto::{CheckResult, Readiness};
+use proto::CheckResult;
 use std::time::Duration;
 
 /// `shiftready probe [--reflector HOST:PORT] [--seconds N] [--json]`: exit 0 pass, 1 warn,
@@ -43,13 +42,5 @@ pub async fn probe(loaded: &Loaded, args: &ProbeArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
-        print!(
-            "{}",
-            render::render_check("network", &result, render::use_color())
-        );
-    }
-    Ok(Readiness::from_statuses([result.status]).exit_code())
+    super::print_one("network", &result, args.json)
 }

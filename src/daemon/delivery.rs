@@ -204,67 +204,76 @@ mod tests {
         format!("http://{addr}")
     }
 
+    /// A policy refresh against [`policy_server`], started with `etag`, fetching every `every`.
+    struct Refresh {
+        full: Arc<AtomicUsize>,
+        not_modified: Arc<AtomicUsize>,
+        fresh: mpsc::Receiver<FreshPolicy>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Refresh {
+        async fn start(etag: Option<&str>, every: Duration) -> Refresh {
+            let (full, not_modified) =
+                (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let url = policy_server(full.clone(), not_modified.clone()).await;
+            let hq = HqClient::new(&url, "", Some("key".into())).unwrap();
+            let (tx, fresh) = mpsc::channel(8);
+            let task = tokio::spawn(refresh_policy(
+                Arc::new(hq),
+                etag.map(str::to_string),
+                every,
+                tx,
+            ));
+            Refresh {
+                full,
+                not_modified,
+                fresh,
+                task,
+            }
+        }
+
+        /// Waits (10 s at most) until the server answered `n` conditional requests with `304`,
+        /// then stops the refresh; returns the number of whole answers.
+        async fn stop_after_304s(&mut self, n: usize) -> usize {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while self.not_modified.load(Ordering::SeqCst) < n {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no conditional request: {} full fetches, {} answered 304",
+                    self.full.load(Ordering::SeqCst),
+                    self.not_modified.load(Ordering::SeqCst)
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            self.task.abort();
+            self.full.load(Ordering::SeqCst)
+        }
+    }
+
     /// The refresh sends back the ETag of the policy it holds, so an unchanged policy comes
     /// back as `304` and is not passed on (or written) again.
     #[tokio::test]
     async fn the_policy_refresh_sends_the_etag_and_keeps_the_policy_on_304() {
-        let (full, not_modified) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let url = policy_server(full.clone(), not_modified.clone()).await;
-        let hq = HqClient::new(&url, "", Some("key".into())).unwrap();
-        let (tx, mut rx) = mpsc::channel(8);
-        let task = tokio::spawn(refresh_policy(
-            Arc::new(hq),
-            None,
-            Duration::from_millis(20),
-            tx,
-        ));
-        let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        let mut r = Refresh::start(None, Duration::from_millis(20)).await;
+        let first = tokio::time::timeout(Duration::from_secs(10), r.fresh.recv())
             .await
             .expect("the first fetch")
             .unwrap();
         assert_eq!(first.etag.as_deref(), Some("\"e1\""));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while not_modified.load(Ordering::SeqCst) < 3 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no conditional request: {} full fetches, {} answered 304",
-                full.load(Ordering::SeqCst),
-                not_modified.load(Ordering::SeqCst)
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        task.abort();
         assert_eq!(
-            full.load(Ordering::SeqCst),
+            r.stop_after_304s(3).await,
             1,
             "only the first fetch is whole"
         );
-        assert!(rx.try_recv().is_err(), "a 304 passed on a policy");
+        assert!(r.fresh.try_recv().is_err(), "a 304 passed on a policy");
     }
 
     /// Started with the cached policy's ETag, the very first fetch is conditional.
     #[tokio::test]
     async fn the_first_fetch_sends_the_cached_etag() {
-        let (full, not_modified) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let url = policy_server(full.clone(), not_modified.clone()).await;
-        let hq = HqClient::new(&url, "", Some("key".into())).unwrap();
-        let (tx, mut rx) = mpsc::channel(8);
-        let task = tokio::spawn(refresh_policy(
-            Arc::new(hq),
-            Some("\"e1\"".into()),
-            Duration::from_secs(3600),
-            tx,
-        ));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while not_modified.load(Ordering::SeqCst) < 1 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no conditional request"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        task.abort();
-        assert_eq!(full.load(Ordering::SeqCst), 0);
-        assert!(rx.try_recv().is_err());
+        let mut r = Refresh::start(Some("\"e1\""), Duration::from_secs(3600)).await;
+        assert_eq!(r.stop_after_304s(1).await, 0);
+        assert!(r.fresh.try_recv().is_err());
     }
 }
