@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench noise`
 
-#[path = "../tests/support/signals.rs"]
+#[path = "../testkit/src/signals.rs"]
 mod signals;
 
 use criterion::{Criterion, Throughput, criterion_group};

@@ -5,7 +5,7 @@
 mod daemon_common;
 
 use chrono::{Timelike, Utc};
-use daemon_common::{Agent, Hq, hq_shift_log, recorded_ids, shift_events};
+use daemon_common::{Agent, AgentExt, Hq, hq_shift_log, recorded_ids, shift_events};
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 
 mod daemon_common;
 
-use daemon_common::{Agent, Hq, recorded_ids};
+use daemon_common::{Agent, AgentExt, Hq, recorded_ids};
 use std::collections::BTreeSet;
 use std::io::{Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};

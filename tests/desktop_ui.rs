@@ -9,25 +9,15 @@
 mod daemon_common;
 
 use chrono::Timelike;
-use daemon_common::{Agent, Hq, hq_shift_log, shift_toml};
+use daemon_common::{Agent, AgentExt, Hq, hq_shift_log, shift_toml};
+use shiftready_testkit::dbus::Bus;
+use shiftready_testkit::x11::Xvfb;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const POLICY: &str = "readiness_bar = \"ready\"\npre_shift_minutes = 1\nheartbeat_seconds = 5\nrecheck_seconds = 5\nlost_contact_after_missed = 100";
-
-/// A child process killed (by its own pid) on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// One `Notify` call as the server received it.
 #[derive(Debug)]
@@ -81,28 +71,11 @@ impl Server {
     }
 }
 
-/// A private session bus: `dbus-daemon --session`, its address.
-fn session_bus() -> (Proc, String) {
-    let mut child = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--nosyslog", "--print-address=1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dbus-daemon (Debian package dbus)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().to_string();
-    assert!(addr.starts_with("unix:"), "dbus-daemon said {addr:?}");
-    (Proc(child), addr)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_pre_shift_check_shows_a_desktop_notification() {
-    let (_bus, addr) = session_bus();
+    let bus = Bus::start();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let _server = zbus::connection::Builder::address(addr.as_str())
+    let _server = zbus::connection::Builder::address(bus.address.as_str())
         .unwrap()
         .name("org.freedesktop.Notifications")
         .unwrap()
@@ -126,17 +99,11 @@ async fn a_failed_pre_shift_check_shows_a_desktop_notification() {
     )
     .unwrap();
     a.set_report(&[("os", "pass"), ("headset", "fail"), ("network", "pass")]);
-    let log = std::fs::File::create(&a.log).unwrap();
-    let child = a
-        .command()
-        .args(["run", "--headless"])
-        .env("DBUS_SESSION_BUS_ADDRESS", &addr)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    a.child = Some(child);
-    tokio::task::block_in_place(|| a.wait_up());
+    tokio::task::block_in_place(|| {
+        a.spawn(&["run", "--headless"], |c| {
+            c.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+        })
+    });
 
     let shown = tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
@@ -166,7 +133,7 @@ async fn a_failed_pre_shift_check_shows_a_desktop_notification() {
 
 #[test]
 fn without_a_notification_server_the_notice_is_logged_and_the_daemon_runs_on() {
-    let (_bus, addr) = session_bus();
+    let bus = Bus::start();
     let start = chrono::Utc::now().with_nanosecond(0).unwrap() + chrono::Duration::seconds(40);
     let mut a = Agent::new(
         &shift_toml(start, start + chrono::Duration::seconds(60)),
@@ -179,17 +146,9 @@ fn without_a_notification_server_the_notice_is_logged_and_the_daemon_runs_on() {
     )
     .unwrap();
     a.set_report(&[("os", "pass"), ("headset", "fail"), ("network", "pass")]);
-    let log = std::fs::File::create(&a.log).unwrap();
-    let child = a
-        .command()
-        .args(["run", "--headless"])
-        .env("DBUS_SESSION_BUS_ADDRESS", &addr)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    a.child = Some(child);
-    a.wait_up();
+    a.spawn(&["run", "--headless"], |c| {
+        c.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+    });
     let until = Instant::now() + Duration::from_secs(30);
     while !a.logs().contains("no desktop notification") {
         assert!(Instant::now() < until, "{}", a.logs());
@@ -205,33 +164,9 @@ fn without_a_notification_server_the_notice_is_logged_and_the_daemon_runs_on() {
     assert!(a.signal("-TERM").success());
 }
 
-fn free_display() -> u32 {
-    let base = 300 + std::process::id() % 200;
-    (base..base + 100)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        })
-        .expect("a free X display number")
-}
-
 #[test]
 fn tray_menu_sign_in_sign_out_and_quit_reach_the_daemon_and_hq() {
-    let n = free_display();
-    let display = format!(":{n}");
-    let _xvfb = Proc(
-        Command::new("Xvfb")
-            .args([&display, "-screen", "0", "400x100x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (Debian package xvfb)"),
-    );
-    let until = Instant::now() + Duration::from_secs(10);
-    while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-        assert!(Instant::now() < until, "Xvfb did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let x = Xvfb::start(300, "400x100x24");
     let hq = Hq::start(POLICY);
     let mut a = Agent::new("", POLICY);
     let device = a.enroll(&hq);
@@ -245,20 +180,12 @@ fn tray_menu_sign_in_sign_out_and_quit_reach_the_daemon_and_hq() {
         writeln!(f, "{id}").unwrap();
     };
     shiftready::test_hooks::require(shiftready::test_hooks::TRAY_MENU_EVENTS);
-    let log = std::fs::File::create(&a.log).unwrap();
-    let mut child = a
-        .command()
-        .arg("run")
-        .env("DISPLAY", &display)
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("SHIFTREADY_TEST_TRAY_MENU_EVENTS", &clicks)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    a.child = Some(child);
-    a.wait_up();
+    a.spawn(&["run"], |c| {
+        c.env("DISPLAY", &x.display)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("SHIFTREADY_TEST_TRAY_MENU_EVENTS", &clicks);
+    });
+    let pid = a.pid();
     assert!(
         a.logs()
             .contains("test hook SHIFTREADY_TEST_TRAY_MENU_EVENTS is set"),
@@ -293,7 +220,7 @@ fn tray_menu_sign_in_sign_out_and_quit_reach_the_daemon_and_hq() {
 
     // Quit: the daemon ends, cleanly.
     click("quit");
-    child = a.child.take().unwrap();
+    let mut child = a.child.take().unwrap();
     let until = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {

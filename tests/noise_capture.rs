@@ -1,9 +1,9 @@
 //! Real capture through cpal's ALSA host with no sound card: ALSA's `file` plugin plays a raw
-//! file as a capture device (TESTING-NOTES.md). The real `shiftready` binary runs with HOME
+//! file as a capture device (alsa-lib's PCM plugin reference, "Plugin: File":
+//! <https://www.alsa-project.org/alsa-doc/alsa-lib/pcm_plugins.html>). The real `shiftready` binary runs with HOME
 //! set to a temporary directory holding the `.asoundrc`.
 
-#[path = "support/signals.rs"]
-mod signals;
+use shiftready_testkit::signals;
 
 use serde_json::Value;
 use signals::*;

@@ -1,8 +1,7 @@
-//! Classification of generated backgrounds (the classes of DESIGN.md), through the pure
-//! analysis `shiftready::dsp::analyze`. The generators live in `tests/support/signals.rs`.
+//! Classification of generated backgrounds (the classes of `shiftready::dsp::Class`), through the pure
+//! analysis `shiftready::dsp::analyze`. The generators live in `testkit/src/signals.rs`.
 
-#[path = "support/signals.rs"]
-mod signals;
+use shiftready_testkit::signals;
 
 use shiftready::dsp::{Analysis, Class, analyze};
 use signals::*;

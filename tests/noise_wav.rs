@@ -1,8 +1,7 @@
 //! `shiftready noise --file WAV`, run as the real binary: formats, levels, speech from
 //! espeak-ng, bad input, and what the report holds (aggregates only).
 
-#[path = "support/signals.rs"]
-mod signals;
+use shiftready_testkit::signals;
 
 use serde_json::Value;
 use signals::*;
@@ -144,7 +143,8 @@ fn seconds_limits_how_much_of_the_file_is_read() {
 
 #[test]
 fn report_is_small_and_holds_no_samples() {
-    // Privacy (DESIGN.md: raw audio never leaves the process): the report is the same
+    // Privacy (the report's metrics are aggregates only, never raw samples: `proto::report`'s
+    // `CheckResult::metrics`; raw audio never leaves the process): the report is the same
     // handful of scalar aggregates whatever the recording's length.
     let dir = tempfile::tempdir().unwrap();
     let x = speech_like(16000, 30.0, -45.0, 5);

@@ -21,9 +21,10 @@
 
 use serde_json::Value;
 use shiftready::checks::network::hints;
-use std::io::{BufRead, Write};
+use shiftready_testkit::hq::{Serve, Server};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -107,17 +108,14 @@ struct Lab {
     router: String,
     hq_ns: String,
     created: Vec<String>,
-    hq: Option<Child>,
+    hq: Option<Server>,
     dir: tempfile::TempDir,
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         // A process still inside a namespace keeps it alive after `ip netns del`: stop HQ first.
-        if let Some(mut c) = self.hq.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        drop(self.hq.take());
         for ns in self.created.iter().rev() {
             if let Err(e) = ip(&["netns", "del", ns]) {
                 eprintln!("cleaning up: {e}");
@@ -195,47 +193,20 @@ impl Lab {
 
     /// The real `shiftready-hq serve` in the hq namespace, HTTP and reflector on `HQ_IP`.
     fn start_hq(&mut self) {
-        let log = std::fs::File::create(self.dir.path().join("hq.log")).unwrap();
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.hq_ns])
-            .arg(hq_bin())
-            .args([
-                "--database-url",
-                &format!("sqlite://{}", self.dir.path().join("hq.db").display()),
-                "serve",
-                "--listen",
-                &format!("{HQ_IP}:{HTTP_PORT}"),
-                "--probe-listen",
-                &format!("{HQ_IP}:{PROBE_PORT}"),
-            ])
-            .env("XDG_DATA_HOME", self.dir.path())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        self.hq = Some(child);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let _ = tx.send(line);
+        let hq = hq_bin();
+        self.hq = Some(
+            Serve {
+                bin: &hq,
+                db_url: &format!("sqlite://{}", self.dir.path().join("hq.db").display()),
+                data_dir: self.dir.path(),
+                listen: &format!("{HQ_IP}:{HTTP_PORT}"),
+                probe_listen: &format!("{HQ_IP}:{PROBE_PORT}"),
+                extra: &[],
+                log: &self.dir.path().join("hq.log"),
+                wrapper: &["ip", "netns", "exec", &self.hq_ns],
             }
-        });
-        let t0 = Instant::now();
-        let (mut reflector, mut http) = (false, false);
-        while !(reflector && http) {
-            match rx.recv_timeout(Duration::from_secs(30).saturating_sub(t0.elapsed())) {
-                Ok(l) => {
-                    reflector |= l.contains(&format!("udp://{HQ_IP}:{PROBE_PORT}"));
-                    http |= l.contains("listening on");
-                }
-                Err(_) => panic!(
-                    "HQ did not start in the hq namespace: {}",
-                    std::fs::read_to_string(self.dir.path().join("hq.log")).unwrap_or_default()
-                ),
-            }
-        }
+            .start(),
+        );
     }
 
     /// Loads an nftables ruleset into the router namespace.
@@ -612,14 +583,10 @@ fn a_router_slow_to_answer_points_at_the_home_network() {
     let mut holds = answered.clone();
     holds.sort_by_key(|&(_, at)| at);
     let t0 = holds[0].0;
-    let truth = shiftready::probe::stats::rfc3550_jitter(holds.iter().map(|&(a, at)| {
-        (
-            a.duration_since(t0).as_nanos() as u64,
-            at.duration_since(t0).as_nanos() as u64,
-        )
-    }))
-    .unwrap()
-        / 1e6;
+    let ms = |t: Instant| t.duration_since(t0).as_secs_f64() * 1e3;
+    let pairs: Vec<(f64, f64)> = holds.iter().map(|&(a, at)| (ms(a), ms(at))).collect();
+    // RFC 3550 §6.4.1 computed by the testkit from the RFC's text, not by the probe's code.
+    let truth = shiftready_testkit::truth::rfc3550_jitter(&pairs).unwrap();
     let measured = num(&v, "gateway_jitter_ms");
     println!("slow router: gateway jitter measured {measured:.2} ms, applied {truth:.2} ms");
     assert!(truth > 15.0, "the holds must be bad enough: {truth}");

@@ -7,29 +7,11 @@
 mod daemon_common;
 
 use daemon_common::Agent;
+use shiftready_testkit::Proc;
+use shiftready_testkit::x11::Xvfb;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A child process killed (by its own pid) on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_display() -> u32 {
-    let base = 60 + std::process::id() % 200;
-    (base..base + 100)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        })
-        .expect("a free X display number")
-}
 
 fn shots_dir() -> PathBuf {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tray-screenshots");
@@ -82,21 +64,8 @@ fn wait_shot(display: &str, name: &str, pred: impl Fn(&[u8]) -> bool) -> Vec<u8>
 
 #[test]
 fn tray_icon_shows_in_a_real_tray_and_changes_with_readiness() {
-    let n = free_display();
-    let display = format!(":{n}");
-    let _xvfb = Proc(
-        Command::new("Xvfb")
-            .args([&display, "-screen", "0", "400x100x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (Debian package xvfb)"),
-    );
-    let until = Instant::now() + Duration::from_secs(10);
-    while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-        assert!(Instant::now() < until, "Xvfb did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let x = Xvfb::start(60, "400x100x24");
+    let display = x.display.clone();
     let _trayer = Proc(
         Command::new("trayer")
             .args([
@@ -127,19 +96,12 @@ fn tray_icon_shows_in_a_real_tray_and_changes_with_readiness() {
     let mut a = Agent::new("", "readiness_bar = \"ready\"");
     a.set_report(&[("headset", "pass")]);
     // With the icon: no --headless; no D-Bus session, so appindicator uses an XEmbed icon.
-    let log = std::fs::File::create(&a.log).unwrap();
-    let child = a
-        .command()
-        .arg("run")
-        .env("DISPLAY", &display)
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    a.child = Some(child);
-    a.wait_up();
-    assert!(a.logs().contains("tray icon shown"), "{}", a.logs());
+    a.spawn(&["run"], |c| {
+        c.env("DISPLAY", &display)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    });
+    // The icon is shown by the tray's thread, which may come after the daemon answers.
+    a.wait_log("tray icon shown", Duration::from_secs(15));
 
     // Signed out: a grey badge with a pause sign.
     let grey = |r: u8, g: u8, b: u8| {
@@ -188,18 +150,9 @@ fn tray_icon_shows_in_a_real_tray_and_changes_with_readiness() {
 #[test]
 fn without_a_display_the_daemon_runs_without_an_icon_and_says_so() {
     let mut a = Agent::new("", "readiness_bar = \"ready\"");
-    let log = std::fs::File::create(&a.log).unwrap();
-    let child = a
-        .command()
-        .arg("run")
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    a.child = Some(child);
-    a.wait_up();
+    a.spawn(&["run"], |c| {
+        c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+    });
     assert!(a.cli(&["sign-in"]).status.success());
     assert!(a.signal("-TERM").success());
     assert!(a.logs().contains("running without an icon"), "{}", a.logs());

@@ -213,13 +213,13 @@ impl Relay {
             .collect();
         r.sort_by_key(|r| r.forwarded.unwrap());
         let t0 = r.first().map(|r| r.arrived).unwrap();
-        let pairs = r.iter().map(|r| {
-            (
-                r.arrived.duration_since(t0).as_nanos() as u64,
-                r.forwarded.unwrap().duration_since(t0).as_nanos() as u64,
-            )
-        });
-        shiftready::probe::stats::rfc3550_jitter(pairs).unwrap() / 1e6
+        let ms = |t: std::time::Instant| t.duration_since(t0).as_secs_f64() * 1e3;
+        let pairs: Vec<(f64, f64)> = r
+            .iter()
+            .map(|r| (ms(r.arrived), ms(r.forwarded.unwrap())))
+            .collect();
+        // RFC 3550 §6.4.1 computed by the testkit from the RFC's text, not by the probe's code.
+        shiftready_testkit::truth::rfc3550_jitter(&pairs).unwrap()
     }
 
     /// Voice packets (`seq < n`) the relay dropped in `dir`.

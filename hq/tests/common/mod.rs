@@ -4,8 +4,7 @@
 
 use shiftready_hq::db::Db;
 use sqlx::Connection;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 /// A fresh database for one test.
 pub struct TestDb {
@@ -113,120 +112,44 @@ macro_rules! both {
 
 pub const HQ: &str = env!("CARGO_BIN_EXE_shiftready-hq");
 
-/// The real `shiftready-hq serve` on a free loopback port; killed on drop.
+/// The real `shiftready-hq serve` on a free loopback port (the testkit's, with this package's
+/// binary); killed on drop.
 pub struct Server {
-    pub child: Child,
+    inner: shiftready_testkit::hq::Server,
     pub url: String,
-    pub stderr: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     pub fn start(db_url: &str, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let stderr = dir.path().join("stderr.log");
-        let mut child = Command::new(HQ)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--probe-listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .env("SHIFTREADY_HQ_DATABASE_URL", db_url)
-            .env("XDG_DATA_HOME", dir.path())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut url = None;
-        for _ in 0..5 {
-            let mut line = String::new();
-            if out.read_line(&mut line).unwrap() == 0 {
-                break;
-            }
-            if let Some(u) = line.trim().strip_prefix("shiftready-hq: listening on ") {
-                url = Some(u.to_string());
-                break;
-            }
-        }
-        let Some(url) = url else {
-            let _ = child.kill();
-            panic!(
-                "the server did not start: {}",
-                std::fs::read_to_string(&stderr).unwrap_or_default()
-            );
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while out.read_line(&mut sink).unwrap_or(0) > 0 {
-                sink.clear();
-            }
-        });
+        let inner = shiftready_testkit::hq::Server::start(
+            std::path::Path::new(HQ),
+            db_url,
+            dir.path(),
+            "127.0.0.1:0",
+            extra,
+            &dir.path().join("stderr.log"),
+        );
         Server {
-            child,
-            url,
-            stderr,
+            url: inner.url.clone(),
+            inner,
             _dir: dir,
         }
     }
 
     /// Sends SIGTERM and waits; returns the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..200 {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        panic!("the server did not stop within 10 s of SIGTERM");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.inner.stop()
     }
 }
 
 /// Runs an HQ admin command against a database; returns (status code, stdout, stderr).
 pub fn hq_cmd(db_url: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = Command::new(HQ)
-        .args(args)
-        .env("SHIFTREADY_HQ_DATABASE_URL", db_url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut si = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            // The command may exit (a usage error) before it reads stdin.
-            let _ = si.write_all(s.as_bytes());
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    shiftready_testkit::hq::admin(std::path::Path::new(HQ), db_url, None, args, stdin)
 }
 
-/// The last line of a command's output (secrets and tokens are printed there).
-pub fn last_line(s: &str) -> String {
-    s.lines().last().unwrap_or("").trim().to_string()
-}
+pub use shiftready_testkit::hq::last_line;
 
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

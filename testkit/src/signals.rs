@@ -1,6 +1,7 @@
 //! Test-signal generators for the noise engine: deterministic (seeded), made in memory, so
-//! no audio files are committed. Shared by the unit tests (`src/dsp`), the integration tests
-//! and the benchmark through `#[path]` includes.
+//! no audio files are committed. The integration tests use them as `shiftready_testkit::signals`;
+//! the DSP's and the noise check's unit tests and the noise benchmark include this file with
+//! `#[path]` (it needs nothing but `std`), so the pure core crate needs no dev-dependency.
 #![allow(dead_code)]
 
 use std::f64::consts::PI;
