@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (scripts/setup.sh test), starts a local
 # PostgreSQL when one is installed, then runs every test of the workspace, the Windows build
-# under Wine and the installer tests. PostgreSQL tests are skipped, and say so, when no server
-# can be reached.
+# under Wine and the installer tests. A test whose system piece is missing (PostgreSQL,
+# Chromium, network namespaces, Wine, PulseAudio, root) prints SKIPPED and passes, unless its
+# SHIFTREADY_REQUIRE_* variable is 1 (CI sets them all: .ci/run), which makes it fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
