@@ -5,6 +5,7 @@ use crate::emodel;
 use proto::policy::Codec;
 use serde::Serialize;
 use std::collections::HashSet;
+use std::net::SocketAddr;
 
 /// One reply as the agent received it. Agent stamps are ns on the agent's monotonic clock,
 /// reflector stamps ns on the reflector's; the two are never compared directly.
@@ -50,6 +51,25 @@ pub struct ProbeStats {
     pub duplicates: u32,
     pub r_factor: Option<f64>,
     pub mos: Option<f64>,
+}
+
+/// What one probe run found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeResult {
+    pub reflector: SocketAddr,
+    #[serde(flatten)]
+    pub stats: ProbeStats,
+    /// ICMP errors seen (port or host unreachable): something answered, the reflector not.
+    pub icmp_errors: u32,
+    /// Wall time of the run, seconds.
+    pub elapsed_s: f64,
+}
+
+impl ProbeResult {
+    /// Whether any voice packet came back.
+    pub fn answered(&self) -> bool {
+        self.stats.received > 0
+    }
 }
 
 /// The `p`-quantile (0..=1) of sorted values, by linear interpolation between closest ranks.

@@ -7,25 +7,12 @@
 //! random token in the payload, with or without the IPv4 header in front (raw sockets and
 //! macOS include it).
 
-use serde::Serialize;
 use shiftready_core::stats::{quantile, rfc3550_jitter};
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// What the gateway probe found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GatewayStats {
-    pub address: IpAddr,
-    /// `ping_socket` or `raw_socket`.
-    pub method: &'static str,
-    pub sent: u32,
-    pub received: u32,
-    pub loss_pct: f64,
-    pub rtt_ms_median: Option<f64>,
-    pub rtt_ms_max: Option<f64>,
-    /// RFC 3550 jitter of the round trips, ms.
-    pub jitter_ms: Option<f64>,
-}
+/// What the probe found is pure data, judged by the network verdict.
+pub use shiftready_core::checks::network::GatewayStats;
 
 /// One echo: sent and received on the agent's clock, ns.
 #[derive(Debug, Clone, Copy)]

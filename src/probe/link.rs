@@ -3,53 +3,10 @@
 //! `link_windows.rs`; macOS asks `route` and `networksetup`); where we cannot tell, the answer
 //! is "unknown", never a build failure.
 
-use serde::Serialize;
 use std::net::IpAddr;
 
-/// The kind of link the default route uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkKind {
-    Ethernet,
-    Wifi,
-    /// A tunnel, a mobile modem, a bridge: something else.
-    Other,
-    Unknown,
-}
-
-impl LinkKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkKind::Ethernet => "ethernet",
-            LinkKind::Wifi => "wifi",
-            LinkKind::Other => "other",
-            LinkKind::Unknown => "unknown",
-        }
-    }
-}
-
-/// What is known of the default route.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LinkInfo {
-    pub kind: LinkKind,
-    /// The interface name (`eth0`, `wlp2s0`).
-    pub interface: Option<String>,
-    /// The default gateway, if the route has one.
-    pub gateway: Option<IpAddr>,
-    /// Wi-Fi signal level in dBm.
-    pub wifi_signal_dbm: Option<f64>,
-}
-
-impl LinkInfo {
-    pub fn unknown() -> LinkInfo {
-        LinkInfo {
-            kind: LinkKind::Unknown,
-            interface: None,
-            gateway: None,
-            wifi_signal_dbm: None,
-        }
-    }
-}
+/// The link's description is pure data, shared with the network verdict.
+pub use shiftready_core::checks::network::{LinkInfo, LinkKind};
 
 /// Reads the default route and its link from the OS.
 pub fn detect() -> LinkInfo {

@@ -16,13 +16,12 @@ pub use shiftready_core::{emodel, stats};
 
 use proto::policy::Codec;
 use proto::probe::{self as wire, Reply, Request};
-use serde::Serialize;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
-pub use stats::{ProbeStats, Sample};
+pub use stats::{ProbeResult, ProbeStats, Sample};
 
 /// How the stream is shaped. The defaults are a G.711 call at 20 ms packetisation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,25 +44,6 @@ impl Default for ProbeOptions {
             flush_packets: 5,
             max_grace: Duration::from_secs(1),
         }
-    }
-}
-
-/// What one probe run found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProbeResult {
-    pub reflector: SocketAddr,
-    #[serde(flatten)]
-    pub stats: ProbeStats,
-    /// ICMP errors seen (port or host unreachable): something answered, the reflector not.
-    pub icmp_errors: u32,
-    /// Wall time of the run, seconds.
-    pub elapsed_s: f64,
-}
-
-impl ProbeResult {
-    /// Whether any voice packet came back.
-    pub fn answered(&self) -> bool {
-        self.stats.received > 0
     }
 }
 

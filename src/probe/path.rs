@@ -2,7 +2,6 @@
 //! resolution of HQ's host, TCP connect, TLS handshake (for `https://`) and an HTTP round
 //! trip to `/healthz`. Each stage has its own time limit, so nothing hangs.
 
-use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,36 +70,8 @@ impl HqUrl {
     }
 }
 
-/// The stage at which the path failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Dns,
-    Tcp,
-    Tls,
-    Http,
-}
-
-/// What the stages measured, ms. A stage not reached is `None`.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct PathTimings {
-    pub dns_ms: Option<f64>,
-    /// The address DNS gave and TCP used.
-    pub address: Option<SocketAddr>,
-    pub tcp_ms: Option<f64>,
-    pub tls_ms: Option<f64>,
-    pub http_ms: Option<f64>,
-    pub http_status: Option<u16>,
-    /// Where and why it stopped, if it did.
-    pub failed: Option<(Stage, String)>,
-}
-
-impl PathTimings {
-    /// Whether HQ's `/healthz` answered with a 2xx.
-    pub fn https_ok(&self) -> bool {
-        self.failed.is_none() && self.http_status.is_some_and(|s| (200..300).contains(&s))
-    }
-}
+/// What the stages measured is pure data, judged by the network verdict.
+pub use shiftready_core::checks::network::{PathTimings, Stage};
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

@@ -4,5 +4,6 @@
 
 pub mod hardware;
 pub mod headset;
+pub mod network;
 pub mod noise;
 pub mod os;

@@ -1,0 +1,518 @@
+//! The `network` check's verdict: what the voice probe, the path to HQ, the link and the
+//! home router measured (the agent's `probe` modules measure it), judged against the policy's
+//! `[network]` bands, with a hint that says where the fault is.
+
+use crate::stats::ProbeResult;
+use proto::policy::{Codec, NetworkPolicy};
+use proto::{CheckResult, Status};
+use serde::Serialize;
+use std::net::{IpAddr, SocketAddr};
+
+/// The hints, in one place for translation. Each is one sentence saying what to do.
+pub mod hints {
+    pub const UDP_BLOCKED: &str = "UDP to HQ is blocked (firewall or VPN): voice calls will fail";
+    pub const HQ_UNREACHABLE: &str = "HQ cannot be reached at all: check that your internet \
+        connection works, and tell IT if websites open normally.";
+    pub const REFLECTOR_SILENT: &str = "The probe reflector did not answer: check the address, \
+        and that no firewall or VPN blocks UDP.";
+    pub const DNS_FAILED: &str = "Your computer cannot look up HQ's address (DNS): restart your \
+        router, and tell IT if websites open normally.";
+    pub const NO_HQ: &str = "No HQ is configured, so the network cannot be probed: enrol with \
+        `shiftready enroll --hq URL --token-file FILE`, or give `--reflector HOST:PORT`.";
+    pub const SEND_FAILED: &str = "Your computer cannot send to HQ (no route): check that you \
+        are connected to the internet.";
+    pub const HOME_WIFI: &str = "Your home network is the problem (weak or busy Wi-Fi): plug in \
+        a network cable or move closer to the router, and pause big downloads at home.";
+    pub const HOME_LINE: &str = "Your home network is the problem (the router or a busy line at \
+        home): pause downloads and streaming at home, and restart your router.";
+    pub const BEYOND_HOME: &str = "The problem is beyond your home network (your internet \
+        provider or the way to HQ): restart your router, and call your provider if it persists.";
+    pub const GENERIC: &str = "Your connection is not good enough for calls: use a network \
+        cable, pause downloads at home, and restart your router.";
+    pub const WIRED_REQUIRED: &str =
+        "Your site asks for a wired connection: plug a network cable into your computer.";
+    pub const HTTPS_FAILED: &str = "Voice traffic gets through but HQ's website does not \
+        answer: check your VPN, and tell IT if it keeps happening.";
+}
+
+/// The kind of link the default route uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Ethernet,
+    Wifi,
+    /// A tunnel, a mobile modem, a bridge: something else.
+    Other,
+    Unknown,
+}
+
+impl LinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Ethernet => "ethernet",
+            LinkKind::Wifi => "wifi",
+            LinkKind::Other => "other",
+            LinkKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// What is known of the default route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkInfo {
+    pub kind: LinkKind,
+    /// The interface name (`eth0`, `wlp2s0`).
+    pub interface: Option<String>,
+    /// The default gateway, if the route has one.
+    pub gateway: Option<IpAddr>,
+    /// Wi-Fi signal level in dBm.
+    pub wifi_signal_dbm: Option<f64>,
+}
+
+impl LinkInfo {
+    pub fn unknown() -> LinkInfo {
+        LinkInfo {
+            kind: LinkKind::Unknown,
+            interface: None,
+            gateway: None,
+            wifi_signal_dbm: None,
+        }
+    }
+}
+
+/// What the gateway probe found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewayStats {
+    pub address: IpAddr,
+    /// `ping_socket` or `raw_socket`.
+    pub method: &'static str,
+    pub sent: u32,
+    pub received: u32,
+    pub loss_pct: f64,
+    pub rtt_ms_median: Option<f64>,
+    pub rtt_ms_max: Option<f64>,
+    /// RFC 3550 jitter of the round trips, ms.
+    pub jitter_ms: Option<f64>,
+}
+
+/// The stage at which the path failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Dns,
+    Tcp,
+    Tls,
+    Http,
+}
+
+/// What the stages measured, ms. A stage not reached is `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct PathTimings {
+    pub dns_ms: Option<f64>,
+    /// The address DNS gave and TCP used.
+    pub address: Option<SocketAddr>,
+    pub tcp_ms: Option<f64>,
+    pub tls_ms: Option<f64>,
+    pub http_ms: Option<f64>,
+    pub http_status: Option<u16>,
+    /// Where and why it stopped, if it did.
+    pub failed: Option<(Stage, String)>,
+}
+
+impl PathTimings {
+    /// Whether HQ's `/healthz` answered with a 2xx.
+    pub fn https_ok(&self) -> bool {
+        self.failed.is_none() && self.http_status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Everything the check gathered, before judging.
+#[derive(Debug, Clone)]
+pub struct Findings {
+    /// The reflector as configured (`HOST:PORT`).
+    pub reflector: String,
+    /// The reflector's address lookup: time in ms, or why it failed.
+    pub reflector_dns: Result<f64, String>,
+    /// The voice probe: `None` when it could not start (the lookup failed), `Err` when the OS
+    /// refused to send.
+    pub probe: Option<Result<ProbeResult, String>>,
+    /// The path to HQ; `None` when no HQ URL is configured.
+    pub path: Option<PathTimings>,
+    pub link: LinkInfo,
+    /// The gateway probe, or why it is unavailable.
+    pub gateway: Result<GatewayStats, String>,
+    pub seconds: f64,
+    pub codec: Codec,
+}
+
+fn codec_name(c: Codec) -> &'static str {
+    match c {
+        Codec::G711Plc => "g711_plc",
+        Codec::G711 => "g711",
+        Codec::G729a => "g729a",
+    }
+}
+
+/// Whether the home router itself shows the trouble: loss above the pass band, jitter above
+/// half the jitter pass band (a home LAN should use little of the end-to-end budget), or a
+/// round trip to the router above a quarter of the RTT pass band.
+pub fn gateway_is_bad(g: &GatewayStats, pol: &NetworkPolicy) -> bool {
+    g.loss_pct > pol.loss_pct.pass
+        || g.jitter_ms.is_some_and(|j| j > pol.jitter_ms.pass / 2.0)
+        || g.rtt_ms_median.is_some_and(|r| r > pol.rtt_ms.pass / 4.0)
+        || g.received == 0
+}
+
+/// Judges the findings against the policy: status, hint and metrics.
+pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
+    let mut r = CheckResult::new(Status::Pass, "");
+    let probe_ok = f.probe.as_ref().and_then(|p| p.as_ref().ok());
+    let s = probe_ok.map(|p| &p.stats);
+    r.set("rtt_ms_min", s.and_then(|s| s.rtt_ms_min));
+    r.set("rtt_ms_median", s.and_then(|s| s.rtt_ms_median));
+    r.set("rtt_ms_p95", s.and_then(|s| s.rtt_ms_p95));
+    r.set("rtt_ms_max", s.and_then(|s| s.rtt_ms_max));
+    r.set("jitter_up_ms", s.and_then(|s| s.jitter_up_ms));
+    r.set("jitter_down_ms", s.and_then(|s| s.jitter_down_ms));
+    r.set("loss_up_pct", s.and_then(|s| s.loss_up_pct));
+    r.set("loss_down_pct", s.and_then(|s| s.loss_down_pct));
+    r.set("reordered", s.map(|s| s.reordered));
+    r.set("mos", s.and_then(|s| s.mos));
+    r.set("r_factor", s.and_then(|s| s.r_factor));
+    r.set("reordered_up", s.map(|s| s.reordered_up));
+    r.set("duplicates", s.map(|s| s.duplicates));
+    r.set("sent", s.map(|s| s.sent));
+    r.set("received", s.map(|s| s.received));
+    r.set("reflector_received", s.and_then(|s| s.reflector_received));
+    r.set("icmp_errors", probe_ok.map(|p| p.icmp_errors));
+    r.set("reflector", &f.reflector);
+    r.set("codec", codec_name(f.codec));
+    r.set("seconds", f.seconds);
+    let path = f.path.as_ref();
+    let dns_ms = path
+        .and_then(|p| p.dns_ms)
+        .or(f.reflector_dns.as_ref().ok().copied());
+    r.set("dns_ms", dns_ms);
+    r.set("tcp_ms", path.and_then(|p| p.tcp_ms));
+    r.set("tls_ms", path.and_then(|p| p.tls_ms));
+    r.set("http_ms", path.and_then(|p| p.http_ms));
+    r.set("http_status", path.and_then(|p| p.http_status));
+    r.set(
+        "path_error",
+        path.and_then(|p| p.failed.as_ref()).map(|(st, e)| {
+            format!(
+                "{}: {e}",
+                serde_json::to_value(st)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            )
+        }),
+    );
+    r.set("link", f.link.kind.as_str());
+    r.set("interface", &f.link.interface);
+    r.set("wifi_signal_dbm", f.link.wifi_signal_dbm);
+    match &f.gateway {
+        Ok(g) => {
+            r.set("gateway", g.address.to_string());
+            r.set("gateway_probe", g.method);
+            r.set("gateway_rtt_ms", g.rtt_ms_median);
+            r.set("gateway_jitter_ms", g.jitter_ms);
+            r.set("gateway_loss_pct", g.loss_pct);
+        }
+        Err(e) => {
+            r.set("gateway", f.link.gateway.map(|g| g.to_string()));
+            r.set("gateway_probe", "unavailable");
+            r.set("gateway_unavailable", e);
+            r.set("gateway_rtt_ms", None::<f64>);
+            r.set("gateway_jitter_ms", None::<f64>);
+            r.set("gateway_loss_pct", None::<f64>);
+        }
+    }
+
+    let https = path.map(|p| p.https_ok());
+    let dns_failed = f.reflector_dns.is_err()
+        || path.is_some_and(|p| p.failed.as_ref().is_some_and(|(st, _)| *st == Stage::Dns));
+    let (status, hint) = if dns_failed && !probe_ok.is_some_and(|p| p.answered()) {
+        (Status::Fail, hints::DNS_FAILED)
+    } else if !probe_ok.is_some_and(|p| p.answered()) {
+        match https {
+            Some(true) => (Status::Fail, hints::UDP_BLOCKED),
+            Some(false) => (Status::Fail, hints::HQ_UNREACHABLE),
+            None if matches!(f.probe, Some(Err(_))) => (Status::Fail, hints::SEND_FAILED),
+            None => (Status::Fail, hints::REFLECTOR_SILENT),
+        }
+    } else {
+        let s = s.expect("answered implies stats");
+        let nan = f64::NAN;
+        let jitter = s
+            .jitter_up_ms
+            .unwrap_or(0.0)
+            .max(s.jitter_down_ms.unwrap_or(0.0));
+        let loss = s
+            .loss_up_pct
+            .unwrap_or(nan)
+            .max(s.loss_down_pct.unwrap_or(nan));
+        let voice = [
+            pol.rtt_ms.status(s.rtt_ms_median.unwrap_or(nan)),
+            pol.jitter_ms.status(jitter),
+            pol.loss_pct.status(loss),
+            pol.mos.status(s.mos.unwrap_or(nan)),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(Status::Error);
+        let wired_warn = pol.require_wired && f.link.kind == LinkKind::Wifi;
+        if voice > Status::Pass {
+            let hint = match &f.gateway {
+                Ok(g) if gateway_is_bad(g, pol) => {
+                    if f.link.kind == LinkKind::Wifi {
+                        hints::HOME_WIFI
+                    } else {
+                        hints::HOME_LINE
+                    }
+                }
+                Ok(_) => hints::BEYOND_HOME,
+                Err(_) if f.link.kind == LinkKind::Wifi => hints::HOME_WIFI,
+                Err(_) => hints::GENERIC,
+            };
+            (voice, hint)
+        } else if https == Some(false) {
+            (Status::Warn, hints::HTTPS_FAILED)
+        } else if wired_warn {
+            (Status::Warn, hints::WIRED_REQUIRED)
+        } else {
+            (Status::Pass, "")
+        }
+    };
+    r.status = status;
+    r.hint = hint.to_string();
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{ProbeResult, ProbeStats};
+
+    fn stats(rtt: f64, jit: f64, loss: f64) -> ProbeStats {
+        let (r, m) = crate::emodel::score(Codec::G711Plc, rtt, jit, loss);
+        ProbeStats {
+            sent: 250,
+            received: 250,
+            reflector_received: Some(250),
+            rtt_ms_min: Some(rtt),
+            rtt_ms_median: Some(rtt),
+            rtt_ms_p95: Some(rtt),
+            rtt_ms_max: Some(rtt),
+            jitter_up_ms: Some(jit),
+            jitter_down_ms: Some(0.1),
+            loss_up_pct: Some(loss),
+            loss_down_pct: Some(0.0),
+            reordered: 0,
+            reordered_up: 0,
+            duplicates: 0,
+            r_factor: Some(r),
+            mos: Some(m),
+        }
+    }
+
+    fn findings(
+        st: Option<ProbeStats>,
+        https: Option<bool>,
+        gw: Option<(f64, f64)>,
+        kind: LinkKind,
+    ) -> Findings {
+        let probe = st.map(|stats| {
+            Ok(ProbeResult {
+                reflector: "127.0.0.1:8637".parse().unwrap(),
+                stats,
+                icmp_errors: 0,
+                elapsed_s: 5.0,
+            })
+        });
+        let path = https.map(|ok| PathTimings {
+            dns_ms: Some(1.0),
+            tcp_ms: Some(1.0),
+            http_ms: ok.then_some(2.0),
+            http_status: ok.then_some(200),
+            failed: (!ok).then(|| (Stage::Tcp, "refused".into())),
+            ..Default::default()
+        });
+        let gateway = match gw {
+            Some((loss, jit)) => Ok(GatewayStats {
+                address: "192.168.1.1".parse().unwrap(),
+                method: "raw_socket",
+                sent: 250,
+                received: 250 - (loss * 2.5) as u32,
+                loss_pct: loss,
+                rtt_ms_median: Some(1.0),
+                rtt_ms_max: Some(3.0),
+                jitter_ms: Some(jit),
+            }),
+            None => Err("unavailable".into()),
+        };
+        Findings {
+            reflector: "hq:8637".into(),
+            reflector_dns: Ok(1.0),
+            probe,
+            path,
+            link: LinkInfo {
+                kind,
+                interface: Some("eth0".into()),
+                gateway: None,
+                wifi_signal_dbm: None,
+            },
+            gateway,
+            seconds: 5.0,
+            codec: Codec::G711Plc,
+        }
+    }
+
+    fn empty_stats() -> ProbeStats {
+        crate::stats::analyze(&[], 250, Codec::G711Plc)
+    }
+
+    #[test]
+    fn clean_line_passes_with_every_contract_key() {
+        let pol = NetworkPolicy::default();
+        let r = evaluate(
+            &findings(
+                Some(stats(30.0, 2.0, 0.0)),
+                Some(true),
+                Some((0.0, 0.2)),
+                LinkKind::Ethernet,
+            ),
+            &pol,
+        );
+        assert_eq!(r.status, Status::Pass, "{r:?}");
+        assert_eq!(r.hint, "");
+        for k in [
+            "rtt_ms_min",
+            "rtt_ms_median",
+            "rtt_ms_p95",
+            "rtt_ms_max",
+            "jitter_up_ms",
+            "jitter_down_ms",
+            "loss_up_pct",
+            "loss_down_pct",
+            "reordered",
+            "mos",
+            "r_factor",
+        ] {
+            assert!(
+                r.metrics.get(k).is_some_and(|v| !v.is_null()),
+                "{k} missing in {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn udp_blocked_while_https_works_fails_with_the_exact_hint() {
+        let pol = NetworkPolicy::default();
+        let r = evaluate(
+            &findings(Some(empty_stats()), Some(true), None, LinkKind::Ethernet),
+            &pol,
+        );
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(
+            r.hint,
+            "UDP to HQ is blocked (firewall or VPN): voice calls will fail"
+        );
+        assert_eq!(
+            r.metric_f64("http_ms"),
+            Some(2.0),
+            "HTTPS timings still reported"
+        );
+        let r = evaluate(
+            &findings(Some(empty_stats()), Some(false), None, LinkKind::Ethernet),
+            &pol,
+        );
+        assert_eq!(
+            (r.status, r.hint.as_str()),
+            (Status::Fail, hints::HQ_UNREACHABLE)
+        );
+    }
+
+    #[test]
+    fn where_the_fault_is() {
+        let pol = NetworkPolicy::default();
+        // 45 ms jitter upstream warns. The router shows 20 ms jitter: the home network.
+        let bad = || Some(stats(40.0, 45.0, 0.0));
+        let r = evaluate(
+            &findings(bad(), Some(true), Some((0.0, 20.0)), LinkKind::Wifi),
+            &pol,
+        );
+        assert_eq!(
+            (r.status, r.hint.as_str()),
+            (Status::Warn, hints::HOME_WIFI)
+        );
+        let r = evaluate(
+            &findings(bad(), Some(true), Some((3.0, 0.5)), LinkKind::Ethernet),
+            &pol,
+        );
+        assert_eq!(r.hint, hints::HOME_LINE);
+        // Router clean: beyond the home.
+        let r = evaluate(
+            &findings(bad(), Some(true), Some((0.0, 0.3)), LinkKind::Ethernet),
+            &pol,
+        );
+        assert_eq!(r.hint, hints::BEYOND_HOME);
+        // Router unknown: generic advice.
+        let r = evaluate(&findings(bad(), Some(true), None, LinkKind::Ethernet), &pol);
+        assert_eq!(r.hint, hints::GENERIC);
+    }
+
+    #[test]
+    fn bands_decide_the_status() {
+        let pol = NetworkPolicy::default();
+        let st = |rtt, jit, loss| {
+            evaluate(
+                &findings(
+                    Some(stats(rtt, jit, loss)),
+                    None,
+                    Some((0.0, 0.1)),
+                    LinkKind::Ethernet,
+                ),
+                &pol,
+            )
+            .status
+        };
+        assert_eq!(
+            st(200.0, 1.0, 0.0),
+            Status::Pass.max(
+                pol.mos
+                    .status(crate::emodel::score(Codec::G711Plc, 200.0, 1.0, 0.0).1)
+            )
+        );
+        assert_eq!(
+            st(300.0, 1.0, 0.0),
+            Status::Warn.max(
+                pol.mos
+                    .status(crate::emodel::score(Codec::G711Plc, 300.0, 1.0, 0.0).1)
+            )
+        );
+        assert_eq!(st(450.0, 1.0, 0.0), Status::Fail);
+        assert_eq!(st(20.0, 1.0, 2.0), Status::Warn);
+        assert_eq!(st(20.0, 1.0, 3.0), Status::Fail);
+        assert_eq!(st(20.0, 61.0, 0.0), Status::Fail);
+    }
+
+    #[test]
+    fn wifi_warns_only_when_the_site_requires_wired() {
+        let mut pol = NetworkPolicy::default();
+        let f = findings(
+            Some(stats(20.0, 1.0, 0.0)),
+            Some(true),
+            Some((0.0, 0.2)),
+            LinkKind::Wifi,
+        );
+        assert_eq!(evaluate(&f, &pol).status, Status::Pass);
+        pol.require_wired = true;
+        let r = evaluate(&f, &pol);
+        assert_eq!(
+            (r.status, r.hint.as_str()),
+            (Status::Warn, hints::WIRED_REQUIRED)
+        );
+    }
+}
