@@ -111,7 +111,12 @@ async fn clean_loopback_over_ipv4_and_ipv6() {
         assert_eq!((s.sent, s.received), (50, 50), "{bind}: {s:?}");
         assert_eq!(s.loss_up_pct, Some(0.0));
         assert_eq!(s.loss_down_pct, Some(0.0));
-        assert!(s.rtt_ms_median.unwrap() < 5.0, "{s:?}");
+        // Measured and in milliseconds: above zero, and below the run's own length (a unit
+        // slip to µs or ns would break that). How low it is on loopback is a number for the
+        // benchmark (`probe_bench`, `accuracy_vs_ping`, next to iputils ping), not a ceiling a
+        // loaded machine could break here.
+        let rtt = s.rtt_ms_median.unwrap();
+        assert!(rtt > 0.0 && rtt < r.elapsed_s * 1e3, "{s:?}");
         assert!(s.mos.unwrap() > 4.3, "{s:?}");
         assert!(
             r.elapsed_s < 2.5,
