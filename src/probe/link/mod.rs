@@ -1,7 +1,8 @@
 //! Which link the default route goes over (Ethernet or Wi-Fi), its Wi-Fi signal where the OS
-//! tells, and the default gateway (the home router). One module per OS (Windows:
-//! `link_windows.rs`; macOS asks `route` and `networksetup`); where we cannot tell, the answer
-//! is "unknown", never a build failure.
+//! tells, and the default gateway (the home router). One module per OS behind [`detect`]:
+//! `linux.rs`, `windows.rs`, `macos.rs` (asks `route` and `networksetup`), `other.rs` (where
+//! we cannot tell, the answer is "unknown", never a build failure). The parsers of the tools'
+//! output live here, so they are tested on every OS.
 
 use std::net::IpAddr;
 
@@ -108,97 +109,21 @@ pub fn macos_link_kind(hardware_ports: &str, iface: &str) -> LinkKind {
 }
 
 #[cfg(target_os = "linux")]
-mod os {
-    use super::*;
-    use std::path::Path;
-
-    pub fn detect() -> LinkInfo {
-        let Some((iface, gw)) = std::fs::read_to_string("/proc/net/route")
-            .ok()
-            .and_then(|t| parse_proc_route(&t))
-        else {
-            return LinkInfo::unknown();
-        };
-        let sys = Path::new("/sys/class/net").join(&iface);
-        let uevent = std::fs::read_to_string(sys.join("uevent")).unwrap_or_default();
-        let devtype = uevent
-            .lines()
-            .find_map(|l| l.strip_prefix("DEVTYPE="))
-            .unwrap_or("");
-        let wifi = sys.join("wireless").exists() || devtype == "wlan";
-        // ARPHRD_ETHER = 1 in /sys/class/net/IF/type; tunnels and bridges say otherwise.
-        let arp_type = std::fs::read_to_string(sys.join("type")).unwrap_or_default();
-        let kind = if wifi {
-            LinkKind::Wifi
-        } else if arp_type.trim() == "1" && devtype.is_empty() {
-            LinkKind::Ethernet
-        } else if arp_type.trim().is_empty() {
-            LinkKind::Unknown
-        } else {
-            LinkKind::Other
-        };
-        let signal = if wifi {
-            std::fs::read_to_string("/proc/net/wireless")
-                .ok()
-                .and_then(|t| parse_proc_wireless(&t, &iface))
-        } else {
-            None
-        };
-        LinkInfo {
-            kind,
-            interface: Some(iface),
-            gateway: gw.map(IpAddr::V4),
-            wifi_signal_dbm: signal,
-        }
-    }
-}
-
-#[cfg(target_os = "windows")]
-#[path = "link_windows.rs"]
-mod os;
-
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as os;
+#[cfg(any(target_os = "macos", test))]
+mod macos;
 #[cfg(target_os = "macos")]
-mod os {
-    use super::*;
-
-    fn output(program: &str, args: &[&str]) -> Option<String> {
-        let out = std::process::Command::new(program)
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// The default route from `route -n get default`, the interface's kind from
-    /// `networksetup -listallhardwareports`. The Wi-Fi signal is not read: since macOS 14.4
-    /// only `wdutil` (as root) tells it.
-    pub fn detect() -> LinkInfo {
-        let Some((iface, gateway)) =
-            output("/sbin/route", &["-n", "get", "default"]).and_then(|t| parse_route_get(&t))
-        else {
-            return LinkInfo::unknown();
-        };
-        let kind = output("/usr/sbin/networksetup", &["-listallhardwareports"])
-            .map_or(LinkKind::Unknown, |t| macos_link_kind(&t, &iface));
-        LinkInfo {
-            kind,
-            interface: Some(iface),
-            gateway,
-            wifi_signal_dbm: None,
-        }
-    }
-}
-
+use macos as os;
 #[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
-mod os {
-    use super::*;
-
-    pub fn detect() -> LinkInfo {
-        LinkInfo::unknown()
-    }
-}
+mod other;
+#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
+use other as os;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as os;
 
 #[cfg(test)]
 mod tests {

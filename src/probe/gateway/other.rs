@@ -1,0 +1,14 @@
+//! No ICMP here: the gateway probe is unavailable.
+
+use super::GatewayStats;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// No ICMP here: unavailable.
+pub async fn ping(
+    _addr: IpAddr,
+    _duration: Duration,
+    _interval: Duration,
+) -> Result<GatewayStats, String> {
+    Err("the gateway probe is not available on this OS yet".into())
+}
