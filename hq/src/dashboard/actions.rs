@@ -1,38 +1,34 @@
 //! What an admin can do to a device from the dashboard: revoke its key or force it to enroll
 //! again, each behind a confirmation page.
 
-use super::layout::{esc, no_such_agent, page, url_enc};
+use super::layout::{Frame, no_such_agent, render, url_enc, viewer_refused};
 use crate::auth::{DashAuth, ItAuth, check_csrf, request_csrf_token};
 use crate::db::{self, Role};
 use crate::error::{ApiPath, AppError};
 use crate::state::AppState;
+use askama::Template;
 use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use std::fmt::Write;
 
-/// What an admin can do to a device. Each action is a link to a confirmation page; only that
-/// page's form changes anything.
-pub fn device_actions(id: &str, state: &str) -> String {
-    let id_u = url_enc(id);
-    let mut b = String::from(
-        "<section aria-labelledby=\"device-actions\"><h2 id=\"device-actions\">Device key</h2><p class=\"actions\">",
-    );
-    if state != "reenroll" {
-        let _ = write!(
-            b,
-            "<a class=\"button\" href=\"/agents/{id_u}/reenroll\" data-action=\"reenroll\">Force re-enrollment…</a>"
-        );
+/// What an admin can do to a device, shown on its page (`agent.html`). Each action is a link
+/// to a confirmation page; only that page's form changes anything.
+pub struct DeviceActions {
+    /// The device id, URL-encoded for the links.
+    pub id: String,
+    pub reenroll: bool,
+    pub revoke: bool,
+}
+
+impl DeviceActions {
+    pub fn new(id: &str, state: &str) -> DeviceActions {
+        DeviceActions {
+            id: url_enc(id),
+            reenroll: state != "reenroll",
+            revoke: state != "revoked",
+        }
     }
-    if state != "revoked" {
-        let _ = write!(
-            b,
-            "<a class=\"button danger\" href=\"/agents/{id_u}/revoke\" data-action=\"revoke\">Revoke…</a>"
-        );
-    }
-    b.push_str("<span class=\"muted\">Each asks for confirmation first.</span></p></section>");
-    b
 }
 
 /// A device action of the dashboard.
@@ -57,14 +53,18 @@ impl DeviceAction {
     }
 }
 
-/// The 403 page for a viewer who reached an admin action.
-fn viewer_refused(it: &ItAuth) -> Response {
-    let body = "<h1>Not allowed</h1><p class=\"error\" role=\"alert\">Revoking a device or forcing it to enroll again needs the admin role; a viewer can only read.</p><p><a href=\"/\">Back to the fleet</a></p>";
-    (
-        StatusCode::FORBIDDEN,
-        page("Not allowed", Some(&it.who), body, false),
-    )
-        .into_response()
+/// The confirmation page of an action (`confirm.html`).
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage<'a> {
+    frame: Frame<'a>,
+    /// The device id, URL-encoded for the links.
+    id: String,
+    name: &'a str,
+    action: &'static str,
+    revoke: bool,
+    csrf: String,
+    button: &'static str,
 }
 
 async fn confirm_page(
@@ -82,39 +82,23 @@ async fn confirm_page(
     };
     let (parts, _) = req.into_parts();
     let csrf = request_csrf_token(&parts).unwrap_or_default();
-    let name = esc(&d.agent.name);
-    let (title, what, button) = match action {
-        DeviceAction::Revoke => (
-            "Revoke this device?",
-            format!(
-                "<p>The device key of <strong>{name}</strong> stops working at once: HQ refuses its \
-                 reports, heartbeats and sign-ins from now on, and the agent on that computer is \
-                 told that IT revoked it. Enrolling it again needs the site's enrollment secret.</p>"
-            ),
-            "Yes, revoke the key",
-        ),
+    let (title, button) = match action {
+        DeviceAction::Revoke => ("Revoke this device?", "Yes, revoke the key"),
         DeviceAction::Reenroll => (
             "Force this device to enroll again?",
-            format!(
-                "<p>The device key of <strong>{name}</strong> stops working at once, and the agent \
-                 is told to run <code>shiftready enroll</code> again. It keeps its id and its \
-                 history at HQ.</p>"
-            ),
             "Yes, force re-enrollment",
         ),
     };
-    let id_u = url_enc(id);
-    let body = format!(
-        "<p><a href=\"/agents/{id_u}\">← {name}</a></p><section class=\"confirm\"><h1>{title}</h1>{what}\
-         <form method=\"post\" action=\"/agents/{id_u}/{path}\" class=\"actions\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"confirm\" value=\"yes\">\
-         <button type=\"submit\" class=\"danger\" id=\"confirm\">{button}</button>\
-         <a class=\"button\" href=\"/agents/{id_u}\">Cancel</a></form></section>",
-        path = action.path(),
-        csrf = esc(&csrf),
-    );
-    Ok(page(title, Some(&it.who), &body, false).into_response())
+    let page = ConfirmPage {
+        frame: Frame::new(title, Some(&it.who), false),
+        id: url_enc(id),
+        name: &d.agent.name,
+        action: action.path(),
+        revoke: action == DeviceAction::Revoke,
+        csrf,
+        button,
+    };
+    Ok(render(&page))
 }
 
 #[derive(serde::Deserialize)]

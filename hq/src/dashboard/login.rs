@@ -1,12 +1,13 @@
 //! Signing in to the dashboard and out of it.
 
-use super::layout::{esc, page};
+use super::layout::{Frame, render};
 use crate::auth::{SESSION_COOKIE, session_cookie};
 use crate::error::{ApiQuery, AppError};
 use crate::state::AppState;
+use askama::Template;
 use axum::extract::{Form, FromRequest, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 
 /// Where to go after signing in: a local path only (never another site).
 fn safe_next(next: Option<&str>) -> &str {
@@ -20,20 +21,20 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-fn login_page(error: Option<&str>, next: Option<&str>) -> Html<String> {
-    let err = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    let body = format!(
-        "<section class=\"login\"><h1>Sign in</h1>{err}<form method=\"post\" action=\"/login\">\
-         <input type=\"hidden\" name=\"next\" value=\"{next}\">\
-         <label>User name<input name=\"user\" autocomplete=\"username\" required autofocus></label>\
-         <label>Password<input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-         <button type=\"submit\">Sign in</button></form>\
-         <p class=\"muted\">Scripts can send an API token as <code>Authorization: Bearer</code> instead.</p></section>",
-        next = esc(safe_next(next))
-    );
-    page("Sign in", None, &body, false)
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    frame: Frame<'a>,
+    error: Option<&'a str>,
+    next: &'a str,
+}
+
+fn login_page(error: Option<&str>, next: Option<&str>) -> Response {
+    render(&LoginPage {
+        frame: Frame::new("Sign in", None, false),
+        error,
+        next: safe_next(next),
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -41,7 +42,7 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-pub async fn login_form(ApiQuery(q): ApiQuery<NextQuery>) -> Html<String> {
+pub async fn login_form(ApiQuery(q): ApiQuery<NextQuery>) -> Response {
     login_page(None, q.next.as_deref())
 }
 

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 
 pub use agent::chart;
 pub use fleet::PAGE_SIZE;
-pub use layout::{esc, state_label};
+pub use layout::state_label;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
