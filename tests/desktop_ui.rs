@@ -71,6 +71,24 @@ impl Server {
     }
 }
 
+/// An agent with notifications on, a shift 40 s away (inside the pre-shift minute, so the
+/// daemon checks at once) and a failing headset.
+fn failing_before_a_shift() -> Agent {
+    let start = chrono::Utc::now().with_nanosecond(0).unwrap() + chrono::Duration::seconds(40);
+    let a = Agent::new(
+        &shift_toml(start, start + chrono::Duration::seconds(60)),
+        POLICY,
+    );
+    let cfg = std::fs::read_to_string(&a.config).unwrap();
+    std::fs::write(
+        &a.config,
+        cfg.replace("notifications = false", "notifications = true"),
+    )
+    .unwrap();
+    a.set_report(&[("os", "pass"), ("headset", "fail"), ("network", "pass")]);
+    a
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_pre_shift_check_shows_a_desktop_notification() {
     let bus = Bus::start();
@@ -85,20 +103,7 @@ async fn a_failed_pre_shift_check_shows_a_desktop_notification() {
         .await
         .unwrap();
 
-    // A shift 40 s away: inside the pre-shift minute, so the daemon checks at once; the
-    // headset fails.
-    let start = chrono::Utc::now().with_nanosecond(0).unwrap() + chrono::Duration::seconds(40);
-    let mut a = Agent::new(
-        &shift_toml(start, start + chrono::Duration::seconds(60)),
-        POLICY,
-    );
-    let cfg = std::fs::read_to_string(&a.config).unwrap();
-    std::fs::write(
-        &a.config,
-        cfg.replace("notifications = false", "notifications = true"),
-    )
-    .unwrap();
-    a.set_report(&[("os", "pass"), ("headset", "fail"), ("network", "pass")]);
+    let mut a = failing_before_a_shift();
     tokio::task::block_in_place(|| {
         a.spawn(&["run", "--headless"], |c| {
             c.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
@@ -134,18 +139,7 @@ async fn a_failed_pre_shift_check_shows_a_desktop_notification() {
 #[test]
 fn without_a_notification_server_the_notice_is_logged_and_the_daemon_runs_on() {
     let bus = Bus::start();
-    let start = chrono::Utc::now().with_nanosecond(0).unwrap() + chrono::Duration::seconds(40);
-    let mut a = Agent::new(
-        &shift_toml(start, start + chrono::Duration::seconds(60)),
-        POLICY,
-    );
-    let cfg = std::fs::read_to_string(&a.config).unwrap();
-    std::fs::write(
-        &a.config,
-        cfg.replace("notifications = false", "notifications = true"),
-    )
-    .unwrap();
-    a.set_report(&[("os", "pass"), ("headset", "fail"), ("network", "pass")]);
+    let mut a = failing_before_a_shift();
     a.spawn(&["run", "--headless"], |c| {
         c.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
     });

@@ -282,11 +282,7 @@ impl Lab {
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        shiftready_testkit::proc::code_out_err(&out)
     }
 
     /// `shiftready check --only network --json --no-send`: exit code and the network check.

@@ -183,12 +183,7 @@ pub fn admin(
             let _ = si.write_all(s.as_bytes());
         }
     }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::proc::code_out_err(&child.wait_with_output().unwrap())
 }
 
 /// The last line of a command's output (secrets and tokens are printed there).

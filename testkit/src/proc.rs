@@ -58,3 +58,12 @@ pub fn terminate(child: &mut Child, limit: Duration) -> Option<std::process::Exi
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A finished command's exit code (-1 when a signal ended it), stdout and stderr as text.
+pub fn code_out_err(out: &std::process::Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -308,10 +308,6 @@ pub fn shiftready(args: &[&str]) -> (i32, String, String, Duration) {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        t.elapsed(),
-    )
+    let (code, stdout, stderr) = shiftready_testkit::proc::code_out_err(&out);
+    (code, stdout, stderr, t.elapsed())
 }
