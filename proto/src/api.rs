@@ -31,13 +31,54 @@ pub struct EventBatch {
     pub events: Vec<Event>,
 }
 
-/// `POST /api/v1/events` response: which ids HQ now holds (new or already seen).
+/// `POST /api/v1/events` response: which ids HQ now holds (new or already seen), and what
+/// became of each event of the batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventAck {
+    /// The ids HQ now holds: stored now or before. A rejected event's id is not here.
     pub accepted: Vec<uuid::Uuid>,
     /// How many of them HQ had already (a retry).
     #[serde(default)]
     pub duplicates: usize,
+    /// One answer per event, in the batch's order (empty from an HQ older than issue 12).
+    #[serde(default)]
+    pub results: Vec<EventResult>,
+}
+
+/// What HQ did with one event of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventResult {
+    /// The event's id; `null` when the event was rejected before its id could be read.
+    pub id: Option<uuid::Uuid>,
+    pub outcome: EventOutcome,
+    /// Why it was rejected, naming the field at fault (only for `rejected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The outcome of one event: HQ holds it (`stored` now, or a `duplicate` of one it held), or
+/// it was `rejected` for good (sending it again gets the same answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOutcome {
+    Stored,
+    Duplicate,
+    Rejected,
+}
+
+impl EventOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOutcome::Stored => "stored",
+            EventOutcome::Duplicate => "duplicate",
+            EventOutcome::Rejected => "rejected",
+        }
+    }
+
+    /// Whether HQ holds the event (the agent may forget it).
+    pub fn is_held(self) -> bool {
+        matches!(self, EventOutcome::Stored | EventOutcome::Duplicate)
+    }
 }
 
 /// One scheduled shift of an agent.
@@ -59,4 +100,43 @@ pub struct PolicyResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiError {
     pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_of_an_older_hq_reads_without_results() {
+        let a: EventAck = serde_json::from_str(r#"{"accepted": [], "duplicates": 0}"#).unwrap();
+        assert!(a.results.is_empty());
+    }
+
+    #[test]
+    fn results_are_snake_case_and_error_only_when_rejected() {
+        let id = uuid::Uuid::new_v4();
+        let ack = EventAck {
+            accepted: vec![id],
+            duplicates: 0,
+            results: vec![
+                EventResult {
+                    id: Some(id),
+                    outcome: EventOutcome::Stored,
+                    error: None,
+                },
+                EventResult {
+                    id: None,
+                    outcome: EventOutcome::Rejected,
+                    error: Some("`kind`: unknown".into()),
+                },
+            ],
+        };
+        let v = serde_json::to_value(&ack).unwrap();
+        assert_eq!(v["results"][0]["outcome"], "stored");
+        assert!(v["results"][0].get("error").is_none());
+        assert_eq!(v["results"][1]["outcome"], "rejected");
+        assert!(v["results"][1]["id"].is_null());
+        let back: EventAck = serde_json::from_value(v).unwrap();
+        assert_eq!(back.results, ack.results);
+    }
 }

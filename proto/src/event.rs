@@ -55,6 +55,9 @@ pub enum ShiftReason {
     Suspend,
     /// The user's session was ending.
     Logoff,
+    /// HQ signed the agent in again when its heartbeats resumed, signed in, after a
+    /// `lost_contact` sign-out.
+    ContactRestored,
 }
 
 impl ShiftReason {
@@ -66,7 +69,16 @@ impl ShiftReason {
             ShiftReason::Shutdown => "shutdown",
             ShiftReason::Suspend => "suspend",
             ShiftReason::Logoff => "logoff",
+            ShiftReason::ContactRestored => "contact_restored",
         }
+    }
+
+    /// Whether only HQ may record this reason (a device claiming it is refused).
+    pub fn is_hq_only(self) -> bool {
+        matches!(
+            self,
+            ShiftReason::LostContact | ShiftReason::ContactRestored
+        )
     }
 }
 
@@ -142,6 +154,16 @@ mod tests {
         assert_eq!(v["readiness"], "ready");
         let back: Event = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn contact_restored_is_hq_only_on_the_wire() {
+        let v = serde_json::to_value(ShiftReason::ContactRestored).unwrap();
+        assert_eq!(v, "contact_restored");
+        assert_eq!(ShiftReason::ContactRestored.as_str(), "contact_restored");
+        assert!(ShiftReason::ContactRestored.is_hq_only());
+        assert!(ShiftReason::LostContact.is_hq_only());
+        assert!(!ShiftReason::Manual.is_hq_only());
     }
 
     #[test]
