@@ -459,7 +459,7 @@ impl Db {
         for (site, offline_ms) in self.sites().await? {
             let mut tx = self.pool.begin().await?;
             let rows = sqlx::query(
-                "UPDATE devices SET signed_in = 0, shift_at = $3 \
+                "UPDATE devices SET signed_in = 0, shift_at = $3, shift_reason = 'lost_contact' \
                  WHERE site = $1 AND signed_in = 1 AND status = 'active' \
                  AND (last_seen IS NULL OR last_seen < $2) RETURNING id, readiness",
             )
@@ -472,8 +472,8 @@ impl Db {
                 let id: String = r.try_get("id")?;
                 let readiness: Option<String> = r.try_get("readiness")?;
                 sqlx::query(
-                    "INSERT INTO shift_log (device_id, kind, reason, at, readiness) \
-                     VALUES ($1, 'sign_out', 'lost_contact', $2, $3)",
+                    "INSERT INTO shift_log (device_id, kind, reason, at, readiness, received_at, \
+                     flags) VALUES ($1, 'sign_out', 'lost_contact', $2, $3, $2, '')",
                 )
                 .bind(&id)
                 .bind(now)
@@ -605,7 +605,8 @@ impl Db {
         let sql = format!(
             "SELECT d.id, d.hostname, d.site, d.readiness, d.signed_in, d.last_seen, d.skew_ms, \
              d.status, d.problem, {STATE} AS state, d.os, d.agent_version, d.enrolled_at, d.last_report, \
-             d.report_at FROM devices d JOIN sites s ON s.name = d.site WHERE d.id = $2"
+             d.report_at, d.report_received_at FROM devices d JOIN sites s ON s.name = d.site \
+             WHERE d.id = $2"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(now)
@@ -620,6 +621,7 @@ impl Db {
             agent_version: r.try_get("agent_version")?,
             enrolled_at: r.try_get("enrolled_at")?,
             report_at: r.try_get("report_at")?,
+            report_received_at: r.try_get("report_received_at")?,
             last_report: report.and_then(|s: String| serde_json::from_str(&s).ok()),
         }))
     }
@@ -657,7 +659,8 @@ impl Db {
         limit: i64,
     ) -> anyhow::Result<Vec<ShiftEntry>> {
         let rows = sqlx::query(
-            "SELECT l.device_id, d.hostname, l.kind, l.reason, l.at, l.readiness \
+            "SELECT l.device_id, d.hostname, l.kind, l.reason, l.at, l.readiness, l.received_at, \
+             l.flags \
              FROM shift_log l LEFT JOIN devices d ON d.id = l.device_id \
              WHERE l.at >= $1 AND l.at < $2 AND ($3 = '' OR l.device_id = $3) \
              ORDER BY l.at, l.id LIMIT $4",
@@ -679,6 +682,13 @@ impl Db {
                     reason: r.try_get("reason")?,
                     at: r.try_get("at")?,
                     readiness: r.try_get("readiness")?,
+                    received_at: r.try_get("received_at")?,
+                    flags: r
+                        .try_get::<String, _>("flags")?
+                        .split(',')
+                        .filter(|f| !f.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                 })
             })
             .collect()
@@ -839,7 +849,10 @@ pub struct AgentDetail {
     pub os: String,
     pub agent_version: String,
     pub enrolled_at: i64,
+    /// When the last report was made, by the agent's clock (ms).
     pub report_at: Option<i64>,
+    /// When HQ received it, by HQ's clock (ms).
+    pub report_received_at: Option<i64>,
     pub last_report: Option<proto::Report>,
 }
 
@@ -861,6 +874,12 @@ pub struct ShiftEntry {
     pub hostname: String,
     pub kind: String,
     pub reason: String,
+    /// When it happened, by the agent's clock (HQ's for `lost_contact`/`contact_restored`).
     pub at: i64,
     pub readiness: Option<String>,
+    /// When HQ received it, by HQ's clock.
+    pub received_at: Option<i64>,
+    /// `out_of_order` (dated before the device's previous shift event; it changed nothing),
+    /// `clock_off` (the device's clock was more than five minutes off HQ's).
+    pub flags: Vec<String>,
 }

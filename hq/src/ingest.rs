@@ -1,14 +1,21 @@
-//! Event ingestion: strict validation, then one writer task per process that gathers the
-//! batches of many requests into one transaction (group commit), so thousands of agents'
-//! heartbeats a second cost a few commits, not thousands of fsyncs.
+//! Event ingestion: each event checked on its own, then one writer task per process that
+//! gathers the batches of many requests into one transaction (group commit), so thousands of
+//! agents' heartbeats a second cost a few commits, not thousands of fsyncs.
 //!
 //! Idempotent on each event's id: `INSERT ... ON CONFLICT (id) DO NOTHING`, and only newly
-//! inserted events change an agent's state. An id already held for another device is refused.
+//! inserted events change an agent's state. Every event gets its own answer (`stored`,
+//! `duplicate`, or `rejected` with the reason): an event HQ cannot take (unknown kind, bad
+//! field, an id held by another device, a reason only HQ may record) never blocks the ones
+//! after it. HQ orders an agent's state by when it received events, never by the agent's
+//! clock: a shift event dated before the device's previous one is stored, flagged
+//! `out_of_order`, and changes nothing; one from a clock more than five minutes off HQ's is
+//! flagged `clock_off`.
 
 use crate::db::{Backend, Db};
 use crate::error::AppError;
 use crate::metrics::Metrics;
-use proto::event::{Event, EventBody};
+use proto::api::{EventOutcome, EventResult};
+use proto::event::{Event, EventBody, ShiftReason};
 use proto::{Readiness, Report};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
@@ -27,33 +34,58 @@ const PG_WRITERS: usize = 4;
 const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// Largest report, serialized.
 const MAX_REPORT_BYTES: usize = 64 * 1024;
+/// Longest hint or incident detail kept, in characters; longer ones are cut to this.
+const MAX_TEXT_CHARS: usize = 1000;
 /// How far ahead of HQ's clock an event may claim to have happened.
 const MAX_FUTURE_MS: i64 = 24 * 3_600_000;
 /// How old an event may be (a spool kept for a long holiday).
 const MAX_AGE_MS: i64 = 400 * 24 * 3_600_000;
+/// How far a device's clock may be off HQ's before its shift events are flagged `clock_off`.
+pub const CLOCK_TOLERANCE_MS: i64 = 5 * 60_000;
+/// The event kinds this HQ reads.
+const KINDS: [&str; 5] = ["report", "heartbeat", "sign_in", "sign_out", "incident"];
 
-/// What HQ now holds of a batch.
+/// What HQ now holds of a batch, and the answer for each of its events in batch order.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The ids HQ holds (stored now or before), each once.
     pub accepted: Vec<Uuid>,
+    /// How many of `accepted` HQ had already.
     pub duplicates: usize,
+    pub results: Vec<EventResult>,
 }
+
+/// One event of a batch after checking: ready to store, or rejected for good.
+#[derive(Debug, Clone)]
+pub enum Checked {
+    Valid(Event),
+    Rejected { id: Option<Uuid>, error: String },
+}
+
+/// The writer's answer for one event of a job: new now, held already, or refused (its id
+/// belongs to another device).
+type Stored = Result<bool, String>;
 
 struct Job {
     /// The SHA-256 of the bearer key; the writer resolves it to a device with the batch.
     key_hash: String,
     /// Filled in by the writer once the key is checked.
     device_id: String,
+    /// Filled in with `device_id`: the device is signed out for `lost_contact` (so a heartbeat
+    /// saying it is signed in restores it).
+    lost_contact: bool,
     received_at: i64,
     skew_ms: Option<i64>,
+    /// Checked events, each id once.
     events: Vec<Event>,
-    reply: oneshot::Sender<Result<Outcome, AppError>>,
+    reply: oneshot::Sender<Result<Vec<Stored>, AppError>>,
 }
 
 /// The handle to this process's writer.
 #[derive(Clone)]
 pub struct Ingest {
     tx: mpsc::Sender<Job>,
+    metrics: Arc<Metrics>,
 }
 
 impl Ingest {
@@ -72,12 +104,10 @@ impl Ingest {
         for _ in 0..writers {
             tokio::spawn(writer(db.clone(), metrics.clone(), rx.clone()));
         }
-        Ingest { tx }
+        Ingest { tx, metrics }
     }
 
-    /// Stores validated events for the device holding `key`; resolves once they are
-    /// committed. The key is checked by the writer, for the whole batch at once, so a request
-    /// costs no database round trip of its own.
+    /// Stores events (taken as checked) for the device holding `key`; see [`Self::submit_checked`].
     pub async fn submit(
         &self,
         key: &str,
@@ -85,10 +115,57 @@ impl Ingest {
         skew_ms: Option<i64>,
         events: Vec<Event>,
     ) -> Result<Outcome, AppError> {
+        let checked = events.into_iter().map(Checked::Valid).collect();
+        self.submit_checked(key, received_at, skew_ms, checked)
+            .await
+    }
+
+    /// Stores the valid events of a batch for the device holding `key`; resolves once they are
+    /// committed, with an answer per event in batch order. The key is checked by the writer,
+    /// for the whole batch at once, so a request costs no database round trip of its own; a
+    /// bad key is the only error for the whole batch. An id repeated in the batch is stored
+    /// once; its repeats get the first one's answer (`duplicate` where it was `stored`).
+    pub async fn submit_checked(
+        &self,
+        key: &str,
+        received_at: i64,
+        skew_ms: Option<i64>,
+        checked: Vec<Checked>,
+    ) -> Result<Outcome, AppError> {
+        enum Slot {
+            Rejected(Option<Uuid>, String),
+            Job(usize),
+            Repeat(usize),
+        }
+        let mut slots = Vec::with_capacity(checked.len());
+        let mut events = Vec::with_capacity(checked.len());
+        let mut first: HashMap<Uuid, usize> = HashMap::with_capacity(checked.len());
+        for c in checked {
+            slots.push(match c {
+                Checked::Rejected { id, error } => Slot::Rejected(id, error),
+                Checked::Valid(e) => match first.get(&e.id) {
+                    Some(&i) => Slot::Repeat(i),
+                    None => {
+                        first.insert(e.id, events.len());
+                        events.push(e);
+                        Slot::Job(events.len() - 1)
+                    }
+                },
+            });
+        }
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let invalid = slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Rejected(..)))
+            .count();
+        self.metrics
+            .events_rejected
+            .fetch_add(invalid as u64, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
         let job = Job {
             key_hash: crate::crypto::hash_secret(key),
             device_id: String::new(),
+            lost_contact: false,
             received_at,
             skew_ms,
             events,
@@ -98,113 +175,198 @@ impl Ingest {
             .send(job)
             .await
             .map_err(|_| AppError::Unavailable("HQ is shutting down; try again".into()))?;
-        rx.await
-            .map_err(|_| AppError::Unavailable("HQ is shutting down; try again".into()))?
+        let stored = rx
+            .await
+            .map_err(|_| AppError::Unavailable("HQ is shutting down; try again".into()))??;
+        let answer = |i: usize, repeat: bool| -> EventResult {
+            let (outcome, error) = match &stored[i] {
+                Ok(true) if !repeat => (EventOutcome::Stored, None),
+                Ok(_) => (EventOutcome::Duplicate, None),
+                Err(m) => (EventOutcome::Rejected, Some(m.clone())),
+            };
+            EventResult {
+                id: Some(ids[i]),
+                outcome,
+                error,
+            }
+        };
+        let results: Vec<EventResult> = slots
+            .into_iter()
+            .map(|s| match s {
+                Slot::Rejected(id, error) => EventResult {
+                    id,
+                    outcome: EventOutcome::Rejected,
+                    error: Some(error),
+                },
+                Slot::Job(i) => answer(i, false),
+                Slot::Repeat(i) => answer(i, true),
+            })
+            .collect();
+        let accepted: Vec<Uuid> = ids
+            .iter()
+            .zip(&stored)
+            .filter(|(_, s)| s.is_ok())
+            .map(|(id, _)| *id)
+            .collect();
+        let new = stored.iter().filter(|s| matches!(s, Ok(true))).count();
+        Ok(Outcome {
+            duplicates: accepted.len() - new,
+            accepted,
+            results,
+        })
     }
 }
 
-/// Checks a batch: size, unique ids, times, and every field's range.
+/// Parses and checks each event of a batch on its own, in batch order.
+pub fn check_batch(events: Vec<serde_json::Value>, now: i64) -> Vec<Checked> {
+    events
+        .into_iter()
+        .map(|v| match check_event(v, now) {
+            Ok(e) => Checked::Valid(e),
+            Err((id, error)) => Checked::Rejected { id, error },
+        })
+        .collect()
+}
+
+/// Checks events built in this process (the simulator's) as the handler checks an agent's:
+/// the first rejection, naming its index, as the error.
 pub fn validate(events: &[Event], now: i64) -> Result<(), AppError> {
-    let bad = |i: usize, msg: String| AppError::Unprocessable(format!("events[{i}]: {msg}"));
-    if events.is_empty() {
-        return Err(AppError::Unprocessable("the batch has no events".into()));
-    }
-    if events.len() > MAX_EVENTS {
-        return Err(AppError::TooLarge(format!(
-            "the batch has {} events; send at most {MAX_EVENTS} at a time",
-            events.len()
-        )));
-    }
-    let mut seen = HashSet::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
-        if !seen.insert(e.id) {
-            return Err(bad(
-                i,
-                format!("the id {} appears twice in the batch", e.id),
-            ));
-        }
-        if e.id.is_nil() {
-            return Err(bad(i, "the id must not be the nil UUID".into()));
-        }
-        let at = e.at.timestamp_millis();
-        if at > now + MAX_FUTURE_MS {
-            return Err(bad(
-                i,
-                format!(
-                    "`at` ({}) is far in the future; check the computer's clock",
-                    e.at
-                ),
-            ));
-        }
-        if at < now - MAX_AGE_MS {
-            return Err(bad(i, format!("`at` ({}) is more than 400 days ago", e.at)));
-        }
-        if let Some(sent) = e.sent_at {
-            let sent = sent.timestamp_millis();
-            if sent > now + MAX_FUTURE_MS || sent < now - MAX_AGE_MS {
-                return Err(bad(
-                    i,
-                    "`sent_at` is far from HQ's clock; check the computer's clock".into(),
-                ));
-            }
-        }
-        match &e.body {
-            EventBody::Report { report } => validate_report(report).map_err(|m| bad(i, m))?,
-            EventBody::Incident { name, detail, .. } => {
-                if name.is_empty()
-                    || name.len() > 64
-                    || !name
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-                {
-                    return Err(bad(
-                        i,
-                        "the incident name must be 1 to 64 characters of a-z, 0-9 and _".into(),
-                    ));
-                }
-                if detail.chars().count() > 1000 {
-                    return Err(bad(
-                        i,
-                        "the incident detail is longer than 1000 characters".into(),
-                    ));
-                }
-            }
-            EventBody::Heartbeat { .. } | EventBody::SignIn { .. } | EventBody::SignOut { .. } => {}
-        }
+        let v = serde_json::to_value(e).map_err(anyhow::Error::from)?;
+        check_event(v, now)
+            .map_err(|(_, m)| AppError::Unprocessable(format!("events[{i}]: {m}")))?;
     }
     Ok(())
 }
 
-fn validate_report(r: &Report) -> Result<(), String> {
+/// Parses one event from JSON and checks its times and every field's range. A hint or
+/// incident detail longer than [`MAX_TEXT_CHARS`] is cut to it. The error names the field at
+/// fault, with the event's id when it could be read.
+pub fn check_event(v: serde_json::Value, now: i64) -> Result<Event, (Option<Uuid>, String)> {
+    let id = v
+        .get("id")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| s.parse::<Uuid>().ok());
+    let bad = |msg: String| (id, msg);
+    match v.get("kind") {
+        _ if !v.is_object() => return Err(bad("the event is not a JSON object".into())),
+        None => return Err(bad("`kind` is missing".into())),
+        Some(serde_json::Value::String(k)) if KINDS.contains(&k.as_str()) => {}
+        Some(serde_json::Value::String(k)) => {
+            return Err(bad(format!(
+                "`kind` '{}' is not an event kind this HQ knows ({})",
+                truncate(k, 40),
+                KINDS.join(", ")
+            )));
+        }
+        Some(_) => return Err(bad("`kind` must be a string".into())),
+    }
+    let mut e: Event = serde_path_to_error::deserialize(v).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path.is_empty() || path == "." {
+            bad(format!("{inner}"))
+        } else {
+            bad(format!("`{path}`: {inner}"))
+        }
+    })?;
+    check_fields(&mut e, now).map_err(|m| (Some(e.id), m))?;
+    Ok(e)
+}
+
+/// The checks of one parsed event (see [`check_event`]).
+fn check_fields(e: &mut Event, now: i64) -> Result<(), String> {
+    if e.id.is_nil() {
+        return Err("`id` must not be the nil UUID".into());
+    }
+    let at = e.at.timestamp_millis();
+    if at > now + MAX_FUTURE_MS {
+        return Err(format!(
+            "`at` ({}) is far in the future; check the computer's clock",
+            e.at
+        ));
+    }
+    if at < now - MAX_AGE_MS {
+        return Err(format!("`at` ({}) is more than 400 days ago", e.at));
+    }
+    if let Some(sent) = e.sent_at {
+        let sent = sent.timestamp_millis();
+        if sent > now + MAX_FUTURE_MS || sent < now - MAX_AGE_MS {
+            return Err("`sent_at` is far from HQ's clock; check the computer's clock".into());
+        }
+    }
+    match &mut e.body {
+        EventBody::Report { report } => check_report(report),
+        EventBody::Incident { name, detail, .. } => {
+            if !is_name(name) {
+                return Err(
+                    "`name`: an incident name is 1 to 64 characters of a-z, 0-9 and _".into(),
+                );
+            }
+            cut(detail);
+            Ok(())
+        }
+        EventBody::SignIn { reason, .. } | EventBody::SignOut { reason, .. }
+            if reason.is_hq_only() =>
+        {
+            Err(format!(
+                "`reason` {} is recorded only by HQ; a device may not claim it",
+                reason.as_str()
+            ))
+        }
+        EventBody::Heartbeat { .. } | EventBody::SignIn { .. } | EventBody::SignOut { .. } => {
+            Ok(())
+        }
+    }
+}
+
+/// A check, incident or metric name: 1 to 64 characters of a-z, 0-9 and _. Names this build
+/// does not know are fine (a newer agent's); they are stored and shown, not judged.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Cuts a text to [`MAX_TEXT_CHARS`] characters.
+fn cut(s: &mut String) {
+    if let Some((i, _)) = s.char_indices().nth(MAX_TEXT_CHARS) {
+        s.truncate(i);
+    }
+}
+
+fn check_report(r: &mut Report) -> Result<(), String> {
     if r.schema != proto::SCHEMA {
         return Err(format!(
-            "report schema {} is not supported (HQ reads schema {})",
+            "`report.schema` {} is not supported (HQ reads schema {})",
             r.schema,
             proto::SCHEMA
         ));
     }
     if r.checks.is_empty() {
-        return Err("the report has no checks".into());
+        return Err("`report.checks`: the report has no checks".into());
     }
-    for (name, c) in &r.checks {
-        if !proto::report::CHECK_NAMES.contains(&name.as_str()) {
+    if r.checks.len() > 64 {
+        return Err("`report.checks`: the report has more than 64 checks".into());
+    }
+    for (name, c) in r.checks.iter_mut() {
+        if !is_name(name) {
             return Err(format!(
-                "the report has an unknown check '{}'",
+                "`report.checks`: the check name '{}' is not 1 to 64 characters of a-z, 0-9 and _",
                 truncate(name, 40)
             ));
         }
-        if c.hint.chars().count() > 1000 {
-            return Err(format!(
-                "the {name} check's hint is longer than 1000 characters"
-            ));
-        }
+        cut(&mut c.hint);
         if c.metrics.len() > 100 {
-            return Err(format!("the {name} check has more than 100 metrics"));
+            return Err(format!(
+                "`report.checks.{name}.metrics`: more than 100 metrics"
+            ));
         }
         for k in c.metrics.keys() {
             if k.is_empty() || k.len() > 64 {
                 return Err(format!(
-                    "the {name} check has a metric name of {} bytes",
+                    "`report.checks.{name}.metrics`: a metric name of {} bytes (1 to 64)",
                     k.len()
                 ));
             }
@@ -213,7 +375,7 @@ fn validate_report(r: &Report) -> Result<(), String> {
     let derived = Readiness::from_statuses(r.checks.values().map(|c| c.status));
     if derived != r.readiness {
         return Err(format!(
-            "the report says {} but its checks make it {}",
+            "`report.readiness`: the report says {} but its checks make it {}",
             r.readiness.as_str(),
             derived.as_str()
         ));
@@ -221,7 +383,7 @@ fn validate_report(r: &Report) -> Result<(), String> {
     let size = serde_json::to_vec(r).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > MAX_REPORT_BYTES {
         return Err(format!(
-            "the report is {size} bytes; the limit is {MAX_REPORT_BYTES}"
+            "`report`: the report is {size} bytes; the limit is {MAX_REPORT_BYTES}"
         ));
     }
     Ok(())
@@ -295,21 +457,21 @@ async fn writer(
         };
         metrics.batches_written.fetch_add(1, Ordering::Relaxed);
         for (job, result) in jobs.into_iter().zip(results) {
-            match &result {
-                Ok(o) => {
-                    metrics
-                        .events_accepted
-                        .fetch_add((o.accepted.len() - o.duplicates) as u64, Ordering::Relaxed);
-                    metrics
-                        .events_duplicate
-                        .fetch_add(o.duplicates as u64, Ordering::Relaxed);
-                }
-                Err(_) => {
-                    metrics
-                        .events_rejected
-                        .fetch_add(job.events.len() as u64, Ordering::Relaxed);
-                }
+            let (mut new, mut held, mut refused) = (0, 0, job.events.len());
+            if let Ok(stored) = &result {
+                new = stored.iter().filter(|s| matches!(s, Ok(true))).count();
+                held = stored.iter().filter(|s| matches!(s, Ok(false))).count();
+                refused = stored.len() - new - held;
             }
+            metrics
+                .events_accepted
+                .fetch_add(new as u64, Ordering::Relaxed);
+            metrics
+                .events_duplicate
+                .fetch_add(held as u64, Ordering::Relaxed);
+            metrics
+                .events_rejected
+                .fetch_add(refused as u64, Ordering::Relaxed);
             let _ = job.reply.send(result);
         }
     }
@@ -369,7 +531,7 @@ async fn write_batch_retrying(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     jobs: &mut [Job],
-) -> anyhow::Result<Vec<Result<Outcome, AppError>>> {
+) -> anyhow::Result<Vec<Result<Vec<Stored>, AppError>>> {
     let mut precheck = false;
     for _ in 0..4 {
         match write_batch(conn, backend, jobs, precheck).await {
@@ -405,7 +567,8 @@ macro_rules! update_devices_set {
 }
 
 const SQLITE: Sql = Sql {
-    devices_by_key: "SELECT d.id, d.status, d.key_hash FROM json_each($1) AS j \
+    devices_by_key: "SELECT d.id, d.status, d.key_hash, d.signed_in, d.shift_reason \
+         FROM json_each($1) AS j \
          CROSS JOIN devices AS d ON d.key_hash = j.value",
     owners: "SELECT e.id, e.device_id FROM json_each($1) AS j \
          CROSS JOIN events AS e ON e.id = j.value",
@@ -421,7 +584,8 @@ const SQLITE: Sql = Sql {
 };
 
 const PG: Sql = Sql {
-    devices_by_key: "SELECT d.id, d.status, d.key_hash FROM json_array_elements_text($1::json) AS j(v) \
+    devices_by_key: "SELECT d.id, d.status, d.key_hash, d.signed_in, d.shift_reason \
+         FROM json_array_elements_text($1::json) AS j(v) \
          JOIN devices AS d ON d.key_hash = j.v",
     owners: "SELECT e.id, e.device_id FROM json_array_elements_text($1::json) AS j(v) \
          JOIN events AS e ON e.id = j.v",
@@ -476,9 +640,13 @@ fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> anyhow::Result<Str
 /// The transaction the writer holds over one batch.
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
-/// Per job: `None` while it may still be stored, else its answer (refused keys and foreign
-/// events are answered before anything is written).
-type Verdicts = Vec<Option<Result<Outcome, AppError>>>;
+/// Per job: `None` while it may still be stored, else its refusal (an unknown or inactive
+/// key), answered before anything is written.
+type Verdicts = Vec<Option<AppError>>;
+
+/// Per job: the events refused because their id is held by (or claimed in this transaction
+/// for) another device.
+type Foreign = Vec<HashSet<Uuid>>;
 
 /// Writes the jobs in one transaction, one step per function below: resolve the keys, check
 /// the event ids' owners (only when `precheck`), claim the new events, insert them, make sure
@@ -488,7 +656,7 @@ async fn write_batch(
     backend: Backend,
     jobs: &mut [Job],
     precheck: bool,
-) -> anyhow::Result<Vec<Result<Outcome, AppError>>> {
+) -> anyhow::Result<Vec<Result<Vec<Stored>, AppError>>> {
     use sqlx::Connection;
     let sql = match backend {
         Backend::Sqlite => &SQLITE,
@@ -500,14 +668,14 @@ async fn write_batch(
             Backend::Postgres => "BEGIN",
         })
         .await?;
-    let mut verdicts = resolve_keys(&mut tx, sql, jobs).await?;
+    let verdicts = resolve_keys(&mut tx, sql, jobs).await?;
     let jobs: &[Job] = jobs;
     let owner = if precheck {
         owners(&mut tx, sql, &pending_event_ids(jobs, &verdicts)).await?
     } else {
         HashMap::new()
     };
-    let fresh = claim_fresh(jobs, &owner, &mut verdicts);
+    let (fresh, foreign) = claim_fresh(jobs, &owner, &verdicts);
     let inserted = insert_events(&mut tx, sql, jobs, &fresh).await?;
     if held_by_another_device(&mut tx, sql, jobs, &fresh, &inserted).await? {
         tx.rollback().await?;
@@ -517,35 +685,40 @@ async fn write_batch(
     let changes = gather_changes(jobs, &verdicts, &new_here);
     update_devices(&mut tx, sql, changes.deltas).await?;
     store_reports(&mut tx, &changes.reports).await?;
-    store_shift_events(&mut tx, changes.shift_events).await?;
+    store_shift_events(&mut tx, jobs, &changes.shift_events).await?;
     tx.commit().await?;
-    Ok(outcomes(jobs, verdicts, &new_here))
+    Ok(outcomes(jobs, verdicts, &foreign, &new_here))
 }
 
 /// Step 0. Whose keys are these? One query for the whole batch. Fills in each job's
-/// `device_id`; a job with an unknown or inactive key gets its 401 here.
+/// `device_id` (and whether the device is signed out for lost contact); a job with an
+/// unknown or inactive key gets its 401 here.
 async fn resolve_keys(tx: &mut Tx<'_>, sql: &Sql, jobs: &mut [Job]) -> anyhow::Result<Verdicts> {
     let mut hashes: Vec<&str> = jobs.iter().map(|j| j.key_hash.as_str()).collect();
     hashes.sort_unstable();
     hashes.dedup();
-    let mut devices: HashMap<String, (String, String)> = HashMap::with_capacity(hashes.len());
+    let mut devices: HashMap<String, (String, String, bool)> = HashMap::with_capacity(hashes.len());
     for r in sqlx::query(sql.devices_by_key)
         .bind(json_list(hashes)?)
         .fetch_all(&mut **tx)
         .await?
     {
+        let lost = r.try_get::<i64, _>("signed_in")? == 0
+            && r.try_get::<Option<String>, _>("shift_reason")?.as_deref()
+                == Some(ShiftReason::LostContact.as_str());
         devices.insert(
             r.try_get("key_hash")?,
-            (r.try_get("id")?, r.try_get("status")?),
+            (r.try_get("id")?, r.try_get("status")?, lost),
         );
     }
     let mut verdicts: Verdicts = Vec::with_capacity(jobs.len());
     for job in jobs.iter_mut() {
         verdicts.push(match devices.get(&job.key_hash) {
-            None => Some(Err(AppError::unknown_key())),
-            Some((_, status)) if status != "active" => Some(Err(AppError::inactive(status))),
-            Some((id, _)) => {
+            None => Some(AppError::unknown_key()),
+            Some((_, status, _)) if status != "active" => Some(AppError::inactive(status)),
+            Some((id, _, lost)) => {
                 job.device_id = id.clone();
+                job.lost_contact = *lost;
                 None
             }
         });
@@ -563,41 +736,42 @@ fn pending_event_ids(jobs: &[Job], verdicts: &Verdicts) -> Vec<String> {
         .collect()
 }
 
-/// Step 2. Refuses a job holding another device's event; picks the new events, each claimed
-/// by the first job that carries it, as (job index, event).
+/// Step 2. Picks the new events, each claimed by the first job that carries it, as (job
+/// index, event); an event whose id another device holds (or claimed first here) is refused
+/// alone, and the job's other events go on.
 fn claim_fresh<'j>(
     jobs: &'j [Job],
     owner: &HashMap<Uuid, String>,
-    verdicts: &mut Verdicts,
-) -> Vec<(usize, &'j Event)> {
+    verdicts: &Verdicts,
+) -> (Vec<(usize, &'j Event)>, Foreign) {
     let mut fresh: Vec<(usize, &Event)> = Vec::new();
+    let mut foreign: Foreign = vec![HashSet::new(); jobs.len()];
     let mut claimed: HashMap<&Uuid, &str> = HashMap::new();
     for (ji, job) in jobs.iter().enumerate() {
         if verdicts[ji].is_some() {
             continue;
         }
-        let foreign = job.events.iter().find(|e| {
-            owner.get(&e.id).is_some_and(|d| *d != job.device_id)
-                || claimed.get(&e.id).is_some_and(|d| *d != job.device_id)
-        });
-        if let Some(e) = foreign {
-            verdicts[ji] = Some(Err(AppError::Forbidden(format!(
-                "the event {} belongs to another device; a device may send only its own events",
-                e.id
-            ))));
-            continue;
-        }
         for e in &job.events {
-            if !owner.contains_key(&e.id) && !claimed.contains_key(&e.id) {
-                claimed.insert(&e.id, &job.device_id);
-                fresh.push((ji, e));
+            let held_by = owner
+                .get(&e.id)
+                .map(String::as_str)
+                .or_else(|| claimed.get(&e.id).copied());
+            match held_by {
+                Some(d) if d != job.device_id => {
+                    foreign[ji].insert(e.id);
+                }
+                Some(_) => {}
+                None => {
+                    claimed.insert(&e.id, &job.device_id);
+                    fresh.push((ji, e));
+                }
             }
         }
     }
     // Rows go in id order (and devices in id order), so concurrent writers take their locks
     // in the same order and cannot deadlock.
     fresh.sort_unstable_by_key(|(_, e)| e.id);
-    fresh
+    (fresh, foreign)
 }
 
 /// Step 3. Inserts the new events in one statement; ids HQ already held are skipped. Returns
@@ -691,11 +865,15 @@ impl<'a> NewHere<'a> {
 /// What the new events change, per device.
 struct Changes<'j> {
     deltas: HashMap<&'j str, DeviceDelta>,
-    shift_events: Vec<(&'j str, &'j Event)>,
-    reports: Vec<(&'j str, &'j Event, &'j Report)>,
+    /// Per job, its new sign-ins, sign-outs and heartbeats in batch order.
+    shift_events: Vec<(usize, Vec<&'j Event>)>,
+    reports: Vec<(&'j Job, &'j Event, &'j Report)>,
 }
 
-/// Step 4. Gathers each device's new state from the jobs still pending.
+/// Step 4. Gathers each device's new state from the jobs still pending. Readiness is the
+/// latest event's, in the order HQ received them, except that an event dated before the one
+/// that set it (a late arrival from a spool) does not override it; a date ahead of HQ's clock
+/// counts as HQ's clock, so a future-dated event cannot freeze it.
 fn gather_changes<'j>(jobs: &'j [Job], verdicts: &Verdicts, new_here: &NewHere) -> Changes<'j> {
     let mut c = Changes {
         deltas: HashMap::new(),
@@ -711,25 +889,33 @@ fn gather_changes<'j>(jobs: &'j [Job], verdicts: &Verdicts, new_here: &NewHere) 
         if job.skew_ms.is_some() {
             d.skew_ms = job.skew_ms;
         }
+        let mut shift = Vec::new();
         for e in job.events.iter().filter(|e| new_here.is(ji, e)) {
-            let at = e.at.timestamp_millis();
             let readiness = match &e.body {
                 EventBody::Report { report } => {
-                    c.reports.push((job.device_id.as_str(), e, report));
+                    c.reports.push((job, e, report));
                     Some(report.readiness)
                 }
-                EventBody::Heartbeat { readiness, .. } => Some(*readiness),
+                EventBody::Heartbeat { readiness, .. } => {
+                    shift.push(e);
+                    Some(*readiness)
+                }
                 EventBody::SignIn { readiness, .. } | EventBody::SignOut { readiness, .. } => {
-                    c.shift_events.push((job.device_id.as_str(), e));
+                    shift.push(e);
                     Some(*readiness)
                 }
                 EventBody::Incident { .. } => None,
             };
+            // Its time for ordering: the agent's, but never later than HQ's clock.
+            let at = e.at.timestamp_millis().min(job.received_at);
             if let Some(r) = readiness {
                 if d.readiness.is_none_or(|(t, _)| t <= at) {
                     d.readiness = Some((at, r));
                 }
             }
+        }
+        if !shift.is_empty() {
+            c.shift_events.push((ji, shift));
         }
     }
     c
@@ -765,18 +951,20 @@ async fn update_devices(
     Ok(())
 }
 
-/// Step 6. Reports: the latest is kept on the device; figures go to the charts.
-async fn store_reports(tx: &mut Tx<'_>, reports: &[(&str, &Event, &Report)]) -> anyhow::Result<()> {
-    for (device, e, report) in reports {
+/// Step 6. Reports: the latest received is kept on the device; figures go to the charts.
+async fn store_reports(tx: &mut Tx<'_>, reports: &[(&Job, &Event, &Report)]) -> anyhow::Result<()> {
+    for (job, e, report) in reports {
         let at = e.at.timestamp_millis();
         sqlx::query(
-            "UPDATE devices SET last_report = $2, report_at = $3, problem = $4 \
-             WHERE id = $1 AND (report_at IS NULL OR report_at <= $3)",
+            "UPDATE devices SET last_report = $2, report_at = $3, problem = $4, \
+             report_received_at = $5 \
+             WHERE id = $1 AND (report_received_at IS NULL OR report_received_at <= $5)",
         )
-        .bind(*device)
+        .bind(job.device_id.as_str())
         .bind(serde_json::to_string(report)?)
         .bind(at)
         .bind(problem_of(report))
+        .bind(job.received_at)
         .execute(&mut **tx)
         .await?;
         let s = sample_of(report);
@@ -786,7 +974,7 @@ async fn store_reports(tx: &mut Tx<'_>, reports: &[(&str, &Event, &Report)]) -> 
                  noise_dbfs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING",
             )
             .bind(e.id.to_string())
-            .bind(*device)
+            .bind(job.device_id.as_str())
             .bind(at)
             .bind(s[0])
             .bind(s[1])
@@ -800,62 +988,152 @@ async fn store_reports(tx: &mut Tx<'_>, reports: &[(&str, &Event, &Report)]) -> 
     Ok(())
 }
 
-/// Step 7. Shift events, oldest first: the log, and the agent's signed-in state if this is
-/// its latest change.
+/// Step 7. Shift events, per job in the order HQ received them: each goes in the log; it
+/// changes the agent's signed-in state only when it is not dated before the device's previous
+/// shift event (else it is flagged `out_of_order`). One from a clock more than
+/// [`CLOCK_TOLERANCE_MS`] off HQ's is flagged `clock_off`, and its date never moves the
+/// device's last shift time past HQ's clock, so a future date cannot freeze the state. A
+/// job's last heartbeat saying "signed in" after a `lost_contact` sign-out signs the agent in
+/// again, with reason `contact_restored`.
 async fn store_shift_events(
     tx: &mut Tx<'_>,
-    mut shift_events: Vec<(&str, &Event)>,
+    jobs: &[Job],
+    shift_events: &[(usize, Vec<&Event>)],
 ) -> anyhow::Result<()> {
-    shift_events.sort_by_key(|(_, e)| e.at);
-    for (device, e) in &shift_events {
-        let (signed_in, reason, readiness) = match &e.body {
-            EventBody::SignIn { reason, readiness } => (1i64, reason, readiness),
-            EventBody::SignOut { reason, readiness } => (0i64, reason, readiness),
-            _ => continue,
-        };
-        let at = e.at.timestamp_millis();
-        sqlx::query(
-            "INSERT INTO shift_log (device_id, kind, reason, at, readiness, event_id) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(*device)
-        .bind(e.kind())
-        .bind(reason.as_str())
-        .bind(at)
-        .bind(readiness.as_str())
-        .bind(e.id.to_string())
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE devices SET signed_in = $2, shift_at = $3 \
-             WHERE id = $1 AND (shift_at IS NULL OR shift_at <= $3)",
-        )
-        .bind(*device)
-        .bind(signed_in)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
+    for (ji, events) in shift_events {
+        let job = &jobs[*ji];
+        let device = job.device_id.as_str();
+        let received = job.received_at;
+        let skewed = job.skew_ms.is_some_and(|s| s.abs() > CLOCK_TOLERANCE_MS);
+        let mut last_heartbeat = None;
+        for e in events {
+            let (signed_in, reason, readiness) = match &e.body {
+                EventBody::SignIn { reason, readiness } => (1i64, reason, readiness),
+                EventBody::SignOut { reason, readiness } => (0i64, reason, readiness),
+                EventBody::Heartbeat {
+                    readiness,
+                    signed_in,
+                } => {
+                    last_heartbeat = Some((*e, *signed_in, *readiness));
+                    continue;
+                }
+                _ => continue,
+            };
+            last_heartbeat = None;
+            let at = e.at.timestamp_millis();
+            let applied = sqlx::query(
+                "UPDATE devices SET signed_in = $2, shift_at = $3, shift_reason = $4 \
+                 WHERE id = $1 AND (shift_at IS NULL OR shift_at <= $5) RETURNING id",
+            )
+            .bind(device)
+            .bind(signed_in)
+            .bind(at.min(received))
+            .bind(reason.as_str())
+            .bind(at)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some();
+            let mut flags = Vec::new();
+            if !applied {
+                flags.push("out_of_order");
+            }
+            if skewed || at > received + CLOCK_TOLERANCE_MS {
+                flags.push("clock_off");
+            }
+            sqlx::query(
+                "INSERT INTO shift_log (device_id, kind, reason, at, readiness, event_id, \
+                 received_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(device)
+            .bind(e.kind())
+            .bind(reason.as_str())
+            .bind(at)
+            .bind(readiness.as_str())
+            .bind(e.id.to_string())
+            .bind(received)
+            .bind(flags.join(","))
+            .execute(&mut **tx)
+            .await?;
+        }
+        if let Some((hb, true, readiness)) = last_heartbeat.filter(|_| job.lost_contact) {
+            restore_contact(
+                tx,
+                device,
+                hb.at.timestamp_millis().min(received),
+                received,
+                readiness,
+            )
+            .await?;
+        }
     }
     Ok(())
 }
 
-/// Each job's answer: its refusal, or what HQ now holds of it.
+/// Signs an agent in again, with reason `contact_restored`, if it is still signed out for lost
+/// contact (the conditional UPDATE claims it, so with several HQ processes it happens once).
+/// `at` is its heartbeat's time, never before the lost-contact sign-out.
+async fn restore_contact(
+    tx: &mut Tx<'_>,
+    device: &str,
+    at: i64,
+    received: i64,
+    readiness: Readiness,
+) -> anyhow::Result<()> {
+    let row = sqlx::query(
+        "UPDATE devices SET signed_in = 1, shift_reason = $3, \
+         shift_at = CASE WHEN shift_at IS NULL OR shift_at < $2 THEN $2 ELSE shift_at END \
+         WHERE id = $1 AND signed_in = 0 AND shift_reason = $4 RETURNING shift_at",
+    )
+    .bind(device)
+    .bind(at)
+    .bind(ShiftReason::ContactRestored.as_str())
+    .bind(ShiftReason::LostContact.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(()) };
+    let at: i64 = row.try_get("shift_at")?;
+    sqlx::query(
+        "INSERT INTO shift_log (device_id, kind, reason, at, readiness, received_at, flags) \
+         VALUES ($1, 'sign_in', $2, $3, $4, $5, '')",
+    )
+    .bind(device)
+    .bind(ShiftReason::ContactRestored.as_str())
+    .bind(at)
+    .bind(readiness.as_str())
+    .bind(received)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Each job's answer: its refusal, or per event whether it is new, held already, or refused.
 fn outcomes(
     jobs: &[Job],
     verdicts: Verdicts,
+    foreign: &Foreign,
     new_here: &NewHere,
-) -> Vec<Result<Outcome, AppError>> {
+) -> Vec<Result<Vec<Stored>, AppError>> {
     jobs.iter()
         .zip(verdicts)
         .enumerate()
-        .map(|(ji, (job, v))| {
-            v.unwrap_or_else(|| {
-                let new = job.events.iter().filter(|e| new_here.is(ji, e)).count();
-                Ok(Outcome {
-                    accepted: job.events.iter().map(|e| e.id).collect(),
-                    duplicates: job.events.len() - new,
+        .map(|(ji, (job, v))| match v {
+            Some(err) => Err(err),
+            None => Ok(job
+                .events
+                .iter()
+                .map(|e| {
+                    if foreign[ji].contains(&e.id) {
+                        Err(format!(
+                            "`id`: the event {} belongs to another device; a device may send \
+                             only its own events",
+                            e.id
+                        ))
+                    } else {
+                        Ok(new_here.is(ji, e))
+                    }
                 })
-            })
+                .collect()),
         })
         .collect()
 }
@@ -897,7 +1175,7 @@ pub fn sample_of(r: &Report) -> [Option<f64>; 5] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proto::event::ShiftReason;
+    use serde_json::json;
 
     fn hb() -> Event {
         Event::now(EventBody::Heartbeat {
@@ -906,65 +1184,114 @@ mod tests {
         })
     }
 
-    #[test]
-    fn rejects_empty_duplicate_and_future() {
-        let now = crate::db::now_ms();
-        assert!(validate(&[], now).is_err());
-        let e = hb();
-        let err = validate(&[e.clone(), e.clone()], now).unwrap_err();
-        assert!(err.to_string().contains("appears twice"), "{err}");
-        let mut f = hb();
-        f.at += chrono::Duration::days(2);
-        let err = validate(&[f], now).unwrap_err();
-        assert!(err.to_string().contains("future"), "{err}");
-        assert!(validate(&[hb()], now).is_ok());
+    fn check(e: &Event) -> Result<Event, (Option<Uuid>, String)> {
+        check_event(serde_json::to_value(e).unwrap(), crate::db::now_ms())
     }
 
     #[test]
-    fn rejects_inconsistent_or_unknown_report() {
+    fn rejects_far_future_and_nil_alone() {
+        let mut f = hb();
+        f.at += chrono::Duration::days(2);
+        let (id, err) = check(&f).unwrap_err();
+        assert_eq!(id, Some(f.id));
+        assert!(err.contains("`at`") && err.contains("future"), "{err}");
+        let mut n = hb();
+        n.id = Uuid::nil();
+        assert!(check(&n).unwrap_err().1.contains("nil"));
+        assert!(check(&hb()).is_ok());
+    }
+
+    #[test]
+    fn names_the_field_of_an_unreadable_event() {
         let now = crate::db::now_ms();
+        let id = Uuid::new_v4();
+        let (got, err) = check_event(
+            json!({"id": id, "at": chrono::Utc::now(), "kind": "drop_tables"}),
+            now,
+        )
+        .unwrap_err();
+        assert_eq!(got, Some(id));
+        assert!(
+            err.contains("`kind`") && err.contains("drop_tables"),
+            "{err}"
+        );
+        let (_, err) = check_event(
+            json!({"id": id, "at": chrono::Utc::now(), "kind": "heartbeat",
+                   "readiness": "bogus", "signed_in": true}),
+            now,
+        )
+        .unwrap_err();
+        assert!(err.contains("bogus") || err.contains("readiness"), "{err}");
+        let (got, err) =
+            check_event(json!({"id": "not-a-uuid", "kind": "heartbeat"}), now).unwrap_err();
+        assert_eq!(got, None);
+        assert!(err.contains("id"), "{err}");
+        assert!(check_event(json!([1, 2]), now).is_err());
+    }
+
+    #[test]
+    fn unknown_checks_and_metrics_are_kept_long_hints_cut() {
+        let mut checks = std::collections::BTreeMap::new();
+        checks.insert(
+            "vpn".to_string(),
+            proto::CheckResult::new(proto::Status::Warn, "x".repeat(5000)).with("tunnel_mtu", 1380),
+        );
+        let e = Event::now(EventBody::Report {
+            report: Report::new(checks),
+        });
+        let got = check(&e).unwrap();
+        let EventBody::Report { report } = got.body else {
+            panic!()
+        };
+        assert_eq!(report.checks["vpn"].hint.chars().count(), MAX_TEXT_CHARS);
+        assert_eq!(report.checks["vpn"].metric_f64("tunnel_mtu"), Some(1380.0));
+    }
+
+    #[test]
+    fn rejects_inconsistent_report() {
         let mut checks = std::collections::BTreeMap::new();
         checks.insert(
             "os".to_string(),
             proto::CheckResult::new(proto::Status::Fail, "Update Windows."),
         );
-        let mut report = Report::new(checks.clone());
+        let mut report = Report::new(checks);
         report.readiness = Readiness::Ready;
         let e = Event::now(EventBody::Report { report });
-        assert!(
-            validate(&[e], now)
-                .unwrap_err()
-                .to_string()
-                .contains("says ready")
-        );
-        checks.insert(
-            "bogus".into(),
-            proto::CheckResult::new(proto::Status::Pass, ""),
-        );
-        let e = Event::now(EventBody::Report {
-            report: Report::new(checks),
-        });
-        assert!(
-            validate(&[e], now)
-                .unwrap_err()
-                .to_string()
-                .contains("unknown check")
-        );
+        assert!(check(&e).unwrap_err().1.contains("says ready"));
     }
 
     #[test]
-    fn incident_names_are_restricted() {
-        let now = crate::db::now_ms();
+    fn incident_names_are_restricted_and_hq_reasons_refused() {
         let e = Event::now(EventBody::Incident {
             name: "x'; DROP TABLE events; --".into(),
             state: proto::event::IncidentState::Started,
             detail: String::new(),
         });
-        assert!(validate(&[e], now).is_err());
+        assert!(check(&e).is_err());
+        let e = Event::now(EventBody::Incident {
+            name: "vpn_down".into(),
+            state: proto::event::IncidentState::Started,
+            detail: String::new(),
+        });
+        assert!(
+            check(&e).is_ok(),
+            "an incident name HQ does not know is kept"
+        );
         let e = Event::now(EventBody::SignIn {
             reason: ShiftReason::Auto,
             readiness: Readiness::Ready,
         });
-        assert!(validate(&[e], now).is_ok());
+        assert!(check(&e).is_ok());
+        for reason in [ShiftReason::LostContact, ShiftReason::ContactRestored] {
+            let e = Event::now(EventBody::SignOut {
+                reason,
+                readiness: Readiness::Ready,
+            });
+            let err = check(&e).unwrap_err().1;
+            assert!(
+                err.contains("`reason`") && err.contains("only by HQ"),
+                "{err}"
+            );
+        }
     }
 }

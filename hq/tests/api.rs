@@ -264,10 +264,11 @@ async fn hostile_input(t: TestDb) {
     let cases: Vec<Case> = vec![
         ("malformed JSON", Some(&key_a), ct.to_vec(), b"{\"events\": [".to_vec(), 400),
         ("wrong type", Some(&key_a), ct.to_vec(), br#"{"events": "lots"}"#.to_vec(), 422),
-        ("missing field", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "kind": "heartbeat"}]})).unwrap(), 422),
-        ("unknown kind", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "drop_tables"}]})).unwrap(), 422),
-        ("bad readiness", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "heartbeat", "readiness": "ready'; DROP TABLE devices; --", "signed_in": true}]})).unwrap(), 422),
-        ("far future", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": "2999-01-01T00:00:00Z", "kind": "heartbeat", "readiness": "ready", "signed_in": true}]})).unwrap(), 422),
+        // One bad event is rejected alone (issue 12): 200 with its `results` entry `rejected`.
+        ("missing field", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "kind": "heartbeat"}]})).unwrap(), 200),
+        ("unknown kind", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "drop_tables"}]})).unwrap(), 200),
+        ("bad readiness", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": Utc::now(), "kind": "heartbeat", "readiness": "ready'; DROP TABLE devices; --", "signed_in": true}]})).unwrap(), 200),
+        ("far future", Some(&key_a), ct.to_vec(), serde_json::to_vec(&json!({"events": [{"id": uuid::Uuid::new_v4(), "at": "2999-01-01T00:00:00Z", "kind": "heartbeat", "readiness": "ready", "signed_in": true}]})).unwrap(), 200),
         ("empty batch", Some(&key_a), ct.to_vec(), br#"{"events": []}"#.to_vec(), 422),
         ("not JSON content type", Some(&key_a), vec![("content-type", "text/plain")], serde_json::to_vec(&json!({"events": [hb]})).unwrap(), 415),
         ("oversized body", Some(&key_a), ct.to_vec(), {
@@ -280,12 +281,17 @@ async fn hostile_input(t: TestDb) {
         ("no key", None, ct.to_vec(), serde_json::to_vec(&json!({"events": [hb]})).unwrap(), 401),
         ("unknown key", Some("sr_dev_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ct.to_vec(), serde_json::to_vec(&json!({"events": [hb]})).unwrap(), 401),
         ("SQL in key", Some("' OR '1'='1"), ct.to_vec(), serde_json::to_vec(&json!({"events": [hb]})).unwrap(), 401),
-        ("another device's event", Some(&key_b), ct.to_vec(), serde_json::to_vec(&batch(std::slice::from_ref(&own))).unwrap(), 403),
+        ("another device's event", Some(&key_b), ct.to_vec(), serde_json::to_vec(&batch(std::slice::from_ref(&own))).unwrap(), 200),
     ];
     for (what, auth, headers, body, want) in cases {
         let r = call(&f.app, "POST", "/api/v1/events", auth, &headers, body).await;
         assert_eq!(r.status.as_u16(), want, "{what}: {}", r.text());
-        let v = r.json();
+        let mut v = r.json();
+        if want == 200 {
+            assert_eq!(v["results"][0]["outcome"], "rejected", "{what}: {v}");
+            assert_eq!(v["accepted"], json!([]), "{what}: {v}");
+            v = v["results"][0].clone();
+        }
         assert!(
             v["error"].as_str().is_some_and(|e| !e.is_empty()),
             "{what}: {v}"
@@ -640,10 +646,13 @@ async fn shift_log_and_csv(t: TestDb) {
     );
     let csv = csv.text();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "agent_id,hostname,kind,reason,at,readiness");
+    assert_eq!(
+        lines[0],
+        "agent_id,hostname,kind,reason,at,received_at,readiness,flags"
+    );
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(
-        lines[1].contains(",sign_in,manual,") && lines[1].ends_with(",degraded"),
+        lines[1].contains(",sign_in,manual,") && lines[1].ends_with(",degraded,"),
         "{csv}"
     );
     // A hostname that looks like a formula is neutralised for spreadsheets.

@@ -1,12 +1,13 @@
 //! The ingest writer under concurrency, on SQLite and on PostgreSQL: requests submitted at the
 //! same moment share one transaction, and the optimistic write (insert first, look up owners
-//! only for ids already held) still refuses a request holding another device's event without
-//! storing any of its events or disturbing the other requests of the same transaction.
+//! only for ids already held) still refuses another device's event in a request, alone,
+//! without disturbing the request's other events or the other requests of the same transaction.
 
 mod common;
 
 use common::TestDb;
 use proto::Readiness;
+use proto::api::EventOutcome;
 use proto::event::{Event, EventBody};
 use shiftready_hq::db;
 use shiftready_hq::error::AppError;
@@ -57,31 +58,29 @@ async fn foreign_event_in_a_shared_transaction(t: TestDb) {
     submit(&ingest, &key_a, vec![held.clone()]).await.unwrap();
     assert_eq!(events_stored(&t).await, 1);
 
-    // At the same moment: B sends A's event with a fresh one of its own, and A sends a new
-    // event. They land in one transaction; B is refused with nothing of its batch stored,
-    // A's is stored.
+    // At the same moment: B sends A's event after a fresh one of its own, and A sends a new
+    // event. They land in one transaction; A's event in B's batch is refused alone (issue 12:
+    // it must not block B's own), B's own and A's are stored.
     let fresh_b = hb(Readiness::NotReady);
     let fresh_a = hb(Readiness::Degraded);
     let (rb, ra) = tokio::join!(
         submit(&ingest, &key_b, vec![fresh_b.clone(), held.clone()]),
         submit(&ingest, &key_a, vec![fresh_a.clone()]),
     );
-    match rb {
-        Err(AppError::Forbidden(m)) => assert!(m.contains("another device"), "{m}"),
-        other => panic!("B must be refused with 403, got {other:?}"),
-    }
+    let rb = rb.unwrap();
+    assert_eq!(rb.accepted, vec![fresh_b.id], "only B's own event is held");
+    assert_eq!(rb.results[0].outcome, EventOutcome::Stored);
+    assert_eq!(rb.results[1].outcome, EventOutcome::Rejected);
+    let m = rb.results[1].error.clone().unwrap_or_default();
+    assert!(m.contains("another device"), "{m}");
     let ra = ra.unwrap();
     assert_eq!((ra.accepted.len(), ra.duplicates), (1, 0));
     assert_eq!(owner(&t, &held.id).await.as_deref(), Some(a.as_str()));
     assert_eq!(owner(&t, &fresh_a.id).await.as_deref(), Some(a.as_str()));
-    assert_eq!(
-        owner(&t, &fresh_b.id).await,
-        None,
-        "nothing of B's batch stored"
-    );
-    assert_eq!(events_stored(&t).await, 2);
+    assert_eq!(owner(&t, &fresh_b.id).await.as_deref(), Some(b.as_str()));
+    assert_eq!(events_stored(&t).await, 3);
 
-    // B's own state did not move; A's did.
+    // B's state is its own event's; A's is A's.
     let state = |id: String| {
         let pool = t.db.pool.clone();
         async move {
@@ -96,7 +95,7 @@ async fn foreign_event_in_a_shared_transaction(t: TestDb) {
             )
         }
     };
-    assert_eq!(state(b.clone()).await, (None, None));
+    assert_eq!(state(b.clone()).await.0.as_deref(), Some("not_ready"));
     assert_eq!(state(a.clone()).await.0.as_deref(), Some("degraded"));
 
     // The same new id from two devices in one transaction: exactly one gets it.
@@ -105,19 +104,25 @@ async fn foreign_event_in_a_shared_transaction(t: TestDb) {
         submit(&ingest, &key_a, vec![contested.clone()]),
         submit(&ingest, &key_b, vec![contested.clone()]),
     );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let stored = |o: &Outcome| o.results[0].outcome == EventOutcome::Stored;
     assert!(
-        ra.is_ok() != rb.is_ok(),
+        stored(&ra) != stored(&rb),
         "exactly one may store it: {ra:?} {rb:?}"
     );
-    let winner = if ra.is_ok() { &a } else { &b };
+    let (winner, loser) = if stored(&ra) { (&a, &rb) } else { (&b, &ra) };
+    assert_eq!(loser.results[0].outcome, EventOutcome::Rejected);
+    assert!(loser.accepted.is_empty());
     assert_eq!(owner(&t, &contested.id).await.as_ref(), Some(winner));
 
-    // B's retry of its refused batch, without A's event, is stored.
-    let r = submit(&ingest, &key_b, vec![fresh_b.clone()])
+    // B's retry of its batch: its own event a duplicate, A's still refused.
+    let r = submit(&ingest, &key_b, vec![fresh_b.clone(), held.clone()])
         .await
         .unwrap();
-    assert_eq!(r.duplicates, 0);
+    assert_eq!(r.duplicates, 1);
+    assert_eq!(r.results[1].outcome, EventOutcome::Rejected);
     assert_eq!(owner(&t, &fresh_b.id).await.as_deref(), Some(b.as_str()));
+    assert_eq!(owner(&t, &held.id).await.as_deref(), Some(a.as_str()));
 }
 
 async fn concurrent_heartbeats_share_transactions(t: TestDb) {

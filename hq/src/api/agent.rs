@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use proto::api::{EnrollRequest, EnrollResponse, EventAck, EventBatch, PolicyResponse, Shift};
+use proto::api::{EnrollRequest, EnrollResponse, EventAck, PolicyResponse, Shift};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
@@ -91,28 +91,50 @@ pub async fn enroll(
     }))
 }
 
+/// The body of `POST /api/v1/events` as HQ reads it: each event stays JSON until it is
+/// checked on its own, so one event this HQ cannot read is rejected alone.
+#[derive(Debug, serde::Deserialize)]
+pub struct RawBatch {
+    events: Vec<serde_json::Value>,
+}
+
+/// `POST /api/v1/events`: an answer per event (`results`, in batch order) beside the ids HQ
+/// holds (`accepted`, `duplicates`, which an agent one release behind reads). Only a bad key
+/// (401), a body that is not `{"events": [...]}` with at least one event (400/422) or too
+/// large a batch (413) refuse the whole batch.
 pub async fn events(
     State(st): State<AppState>,
     DeviceKey(key): DeviceKey,
-    ApiJson(batch): ApiJson<EventBatch>,
+    ApiJson(batch): ApiJson<RawBatch>,
 ) -> Result<Json<EventAck>, AppError> {
     let now = db::now_ms();
-    if let Err(e) = ingest::validate(&batch.events, now) {
+    let n = batch.events.len();
+    if n == 0 {
+        return Err(AppError::Unprocessable("the batch has no events".into()));
+    }
+    if n > ingest::MAX_EVENTS {
         st.metrics
             .events_rejected
-            .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
-        return Err(e);
+            .fetch_add(n as u64, Ordering::Relaxed);
+        return Err(AppError::TooLarge(format!(
+            "the batch has {n} events; send at most {} at a time",
+            ingest::MAX_EVENTS
+        )));
     }
-    let skew = batch
-        .events
+    let checked = ingest::check_batch(batch.events, now);
+    let skew = checked
         .iter()
-        .filter_map(|e| e.sent_at)
+        .filter_map(|c| match c {
+            ingest::Checked::Valid(e) => e.sent_at,
+            ingest::Checked::Rejected { .. } => None,
+        })
         .map(|s| s.timestamp_millis() - now)
         .max();
-    let outcome = st.ingest.submit(&key, now, skew, batch.events).await?;
+    let outcome = st.ingest.submit_checked(&key, now, skew, checked).await?;
     Ok(Json(EventAck {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
+        results: outcome.results,
     }))
 }
 

@@ -68,16 +68,18 @@ pub async fn shifts_csv(
         .db
         .shift_log(from, to, q.agent.as_deref(), 1_000_000)
         .await?;
-    let mut out = String::from("agent_id,hostname,kind,reason,at,readiness\n");
+    let mut out = String::from("agent_id,hostname,kind,reason,at,received_at,readiness,flags\n");
     for s in log {
         out.push_str(&format!(
-            "{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{}\n",
             csv_field(&s.agent_id),
             csv_field(&s.hostname),
             s.kind,
             s.reason,
             rfc3339(s.at),
-            s.readiness.unwrap_or_default()
+            s.received_at.map(rfc3339).unwrap_or_default(),
+            s.readiness.unwrap_or_default(),
+            s.flags.join(";")
         ));
     }
     Ok(csv_response("shifts.csv", out))

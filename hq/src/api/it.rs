@@ -56,7 +56,9 @@ fn shift_json(s: db::ShiftEntry) -> serde_json::Value {
         "kind": s.kind,
         "reason": s.reason,
         "at": rfc3339(s.at),
+        "received_at": s.received_at.map(rfc3339),
         "readiness": s.readiness,
+        "flags": s.flags,
     })
 }
 
