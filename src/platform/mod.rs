@@ -1,9 +1,20 @@
-//! Small platform helpers shared by the checks.
+//! Small platform helpers shared by the checks and the tray. One module per OS behind each
+//! function: `windows.rs`, `macos.rs`, `xdg.rs` (Linux and the other free desktops).
 
 use std::path::{Path, PathBuf};
 
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+use macos as os;
 #[cfg(windows)]
 pub mod windows;
+#[cfg(windows)]
+use windows as os;
+#[cfg(not(any(target_os = "macos", windows)))]
+mod xdg;
+#[cfg(not(any(target_os = "macos", windows)))]
+use xdg as os;
 
 /// The root under which Linux system files (`/proc`, `/sys`, `/etc`, `/run`) are read.
 ///
@@ -30,11 +41,17 @@ pub fn read_trimmed(path: &Path) -> Option<String> {
 
 /// The user's home directory.
 pub fn home_dir() -> Option<PathBuf> {
-    #[cfg(windows)]
-    {
-        if let Some(p) = std::env::var_os("USERPROFILE") {
-            return Some(PathBuf::from(p));
+    os::home_dir()
+}
+
+/// Opens a file or URL with the desktop's default program (`xdg-open`, `open`, `start`),
+/// without waiting for it.
+pub fn open(target: &str) {
+    let (program, args) = os::opener(target);
+    match std::process::Command::new(program).args(&args).spawn() {
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
         }
+        Err(e) => tracing::warn!("could not open {target} with {program}: {e}"),
     }
-    std::env::var_os("HOME").map(PathBuf::from)
 }

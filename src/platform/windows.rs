@@ -8,6 +8,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::windows::ffi::OsStrExt;
+use std::path::PathBuf;
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
@@ -209,6 +210,18 @@ pub fn dacl_sddl(handle: &impl std::os::windows::io::AsRawHandle) -> io::Result<
         out
     };
     Ok(out)
+}
+
+/// The user's profile directory (`USERPROFILE`), else `HOME`.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("USERPROFILE")
+        .or_else(|| std::env::var_os("HOME"))
+        .map(PathBuf::from)
+}
+
+/// Files and URLs open with `cmd /C start "" TARGET`.
+pub fn opener(target: &str) -> (&'static str, Vec<&str>) {
+    ("cmd", vec!["/C", "start", "", target])
 }
 
 #[cfg(test)]

@@ -79,21 +79,3 @@ pub fn write_report_page(state_dir: &Path, status: &StatusInfo) -> anyhow::Resul
     std::fs::write(&path, page)?;
     Ok(path)
 }
-
-/// Opens a file or URL with the desktop's default program.
-pub fn open(target: &str) {
-    #[cfg(target_os = "linux")]
-    let cmd = ("xdg-open", vec![target]);
-    #[cfg(target_os = "macos")]
-    let cmd = ("open", vec![target]);
-    #[cfg(target_os = "windows")]
-    let cmd = ("cmd", vec!["/C", "start", "", target]);
-    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
-    let cmd = ("xdg-open", vec![target]);
-    match std::process::Command::new(cmd.0).args(&cmd.1).spawn() {
-        Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
-        }
-        Err(e) => tracing::warn!("could not open {target} with {}: {e}", cmd.0),
-    }
-}

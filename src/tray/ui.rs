@@ -199,13 +199,13 @@ impl Ui {
             "report" => {
                 let s = self.status_rx.borrow().clone();
                 match super::write_report_page(&self.state_dir, &s) {
-                    Ok(p) => super::open(&p.to_string_lossy()),
+                    Ok(p) => crate::platform::open(&p.to_string_lossy()),
                     Err(e) => tracing::warn!("could not write the report page: {e:#}"),
                 }
             }
             "open_hq" => {
                 if let Some(u) = &self.hq_url {
-                    super::open(u);
+                    crate::platform::open(u);
                 }
             }
             "quit" => self.quit.notify_one(),
