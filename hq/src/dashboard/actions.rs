@@ -67,6 +67,7 @@ struct ConfirmPage<'a> {
     button: &'static str,
 }
 
+/// The confirmation page; `it` is an admin.
 async fn confirm_page(
     st: &AppState,
     it: &ItAuth,
@@ -74,9 +75,6 @@ async fn confirm_page(
     action: DeviceAction,
     req: Request,
 ) -> Result<Response, AppError> {
-    if it.role != Role::Admin {
-        return Ok(viewer_refused(it));
-    }
     let Some(d) = st.db.agent(db::now_ms(), id).await? else {
         return Ok(no_such_agent(it));
     };
@@ -107,6 +105,7 @@ struct ActionForm {
     confirm: Option<String>,
 }
 
+/// Acts on a confirmed form; `it` is an admin.
 async fn do_action(
     st: &AppState,
     it: &ItAuth,
@@ -114,9 +113,6 @@ async fn do_action(
     action: DeviceAction,
     req: Request,
 ) -> Result<Response, AppError> {
-    if it.role != Role::Admin {
-        return Ok(viewer_refused(it));
-    }
     let (parts, body) = req.into_parts();
     let form = match Form::<ActionForm>::from_request(Request::from_parts(parts.clone(), body), st)
         .await
@@ -181,6 +177,9 @@ pub async fn device_action(
     DashAuth(it): DashAuth,
     req: Request,
 ) -> Result<Response, AppError> {
+    if it.role != Role::Admin {
+        return Ok(viewer_refused(&it));
+    }
     if req.method() == Method::POST {
         do_action(&st, &it, &id, action, req).await
     } else {
