@@ -478,7 +478,10 @@ async fn writer(
 }
 
 /// The writer's own connection. On SQLite it leaves checkpoints (and their fsyncs) to
-/// [`checkpointer`], so a commit never waits for one.
+/// [`checkpointer`], so a commit never waits for one, and it commits with
+/// `synchronous = FULL`: HQ acknowledges only events whose WAL frames are on the disk (with
+/// the readers' NORMAL, a power loss could drop batches the agent had already deleted). Group
+/// commit keeps that to one fsync per transaction, not per request.
 async fn writer_connection(db: &Db) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
     use sqlx::Executor;
     let mut c = db.pool.acquire().await?;
@@ -486,8 +489,28 @@ async fn writer_connection(db: &Db) -> anyhow::Result<sqlx::pool::PoolConnection
         // This connection checkpoints no more, so it never goes back to the pool: the writer
         // keeps it, or detaches it when it fails.
         c.execute("PRAGMA wal_autocheckpoint = 0").await?;
+        c.execute(writer_sync()).await?;
     }
     Ok(c)
+}
+
+/// The SQLite writer's `synchronous` pragma: FULL, unless `SHIFTREADY_HQ_WRITER_SYNC=normal`
+/// asks for NORMAL, which exists only to measure what durability costs
+/// (`scripts/bench_hq.sh`); HQ then warns that a power loss can drop acknowledged events.
+fn writer_sync() -> &'static str {
+    static SYNC: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    SYNC.get_or_init(
+        || match std::env::var("SHIFTREADY_HQ_WRITER_SYNC").as_deref() {
+            Ok(v) if v.eq_ignore_ascii_case("normal") => {
+                tracing::warn!(
+                    "SHIFTREADY_HQ_WRITER_SYNC=normal: the SQLite writer commits with \
+                     synchronous=NORMAL; a power loss can drop events HQ acknowledged"
+                );
+                "PRAGMA synchronous = NORMAL"
+            }
+            _ => "PRAGMA synchronous = FULL",
+        },
+    )
 }
 
 /// SQLite only: checkpoints the WAL into the database file every `every`, off the writer's
