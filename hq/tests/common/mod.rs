@@ -149,6 +149,8 @@ pub fn hq_cmd(db_url: &str, args: &[&str], stdin: Option<&str>) -> (i32, String,
     shiftready_testkit::hq::admin(std::path::Path::new(HQ), db_url, None, args, stdin)
 }
 
+// Not every test file that includes this module uses it.
+#[allow(unused_imports)]
 pub use shiftready_testkit::hq::last_line;
 
 pub fn client() -> reqwest::Client {
