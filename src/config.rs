@@ -32,6 +32,11 @@ pub struct HqConfig {
     /// `HOST:PORT` of HQ's UDP reflector for the voice probe; empty uses HQ's host and the
     /// default probe port.
     pub reflector: String,
+    /// Send the device key to HQ over plain `http://` to a host that is not this computer.
+    /// Off by default: without TLS anyone on the path reads the key and can send events as
+    /// this device. Plain HTTP to a loopback address (`localhost`, `127.0.0.1`, `::1`) is
+    /// always allowed; anything else needs this set to `true` explicitly.
+    pub allow_plain_http: bool,
 }
 
 /// `[agent]`: local state.

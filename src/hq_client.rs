@@ -77,6 +77,17 @@ pub enum HqError {
     BadSecret,
     #[error("HQ is limiting requests from this address; wait a minute and try again")]
     RateLimited,
+    #[error("HQ is limiting requests from this address and asks to wait {seconds} s")]
+    RetryAfter { seconds: u64 },
+    #[error(
+        "HQ at {url} answered {status} and tried to send the request to {location}; the device \
+         key is never sent after a redirect: set hq.url to HQ's real address (https://...)"
+    )]
+    Redirected {
+        url: String,
+        status: u16,
+        location: String,
+    },
     #[error("HQ refused the request ({status}): {message}")]
     Rejected { status: u16, message: String },
     #[error("HQ had a problem ({status}): {message}; try again later")]
@@ -96,7 +107,43 @@ impl HqError {
                 | HqError::Timeout { .. }
                 | HqError::Server { .. }
                 | HqError::RateLimited
+                | HqError::RetryAfter { .. }
         )
+    }
+
+    /// Whether HQ refused this device's key in a way only a new enrollment fixes (revoked,
+    /// enrollment required, unknown key, or no key at all): retrying with the same key is
+    /// pointless, and nothing waiting should be dropped either.
+    pub fn needs_enrollment(&self) -> bool {
+        matches!(
+            self,
+            HqError::Revoked | HqError::Reenroll | HqError::UnknownKey | HqError::NotEnrolled
+        )
+    }
+
+    /// Whether HQ refused the request itself for good, so the same request gets the same
+    /// answer: any 4xx but 401 (the key), 408 (a timeout) and 429 (too many requests), and
+    /// but 404 and 405: HQ always serves its endpoints, so those say hq.url points at
+    /// something else (a proxy's error page), which is not the events' fault.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, HqError::Rejected { status, .. }
+            if (400..500).contains(status) && !matches!(status, 401 | 404 | 405 | 408 | 429))
+    }
+}
+
+/// Whether `host` is this computer (`localhost`, `127.0.0.0/8`, `::1`), where plain HTTP
+/// exposes nothing on the network.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let d = host.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
     }
 }
 
@@ -116,6 +163,9 @@ pub enum PolicyFetch {
 pub struct HqClient {
     base: String,
     key: Option<String>,
+    /// The device file the key came from: read again before each request, so a key that
+    /// `shiftready enroll` wrote while the daemon runs is used at the next attempt.
+    device_file: Option<PathBuf>,
     http: reqwest::Client,
     timeout: Duration,
 }
@@ -154,9 +204,28 @@ fn tls_config(ca_file: &str) -> Result<rustls::ClientConfig, HqError> {
 }
 
 impl HqClient {
-    /// A client for HQ at `url` (`https://...`, or `http://` for a local test), trusting only
-    /// the CA in `ca_file` when it is not empty, with this device's key if it has one.
+    /// A client for HQ at `url` (`https://...`, or `http://` to this computer for a local
+    /// test), trusting only the CA in `ca_file` when it is not empty, with this device's key
+    /// if it has one.
     pub fn new(url: &str, ca_file: &str, key: Option<String>) -> Result<HqClient, HqError> {
+        HqClient::build(url, ca_file, key, false)
+    }
+
+    /// A client for HQ at `url` with the `[hq]` settings (`ca_file`, `allow_plain_http`).
+    pub fn configured(
+        url: &str,
+        hq: &crate::config::HqConfig,
+        key: Option<String>,
+    ) -> Result<HqClient, HqError> {
+        HqClient::build(url, &hq.ca_file, key, hq.allow_plain_http)
+    }
+
+    fn build(
+        url: &str,
+        ca_file: &str,
+        key: Option<String>,
+        allow_plain_http: bool,
+    ) -> Result<HqClient, HqError> {
         let base = url.trim().trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&base)
             .map_err(|e| HqError::Config(format!("the HQ URL '{base}' is not a URL: {e}")))?;
@@ -165,8 +234,18 @@ impl HqClient {
                 "the HQ URL '{base}' must look like https://hq.example.com"
             )));
         }
+        if parsed.scheme() == "http" && !allow_plain_http && !is_loopback(&parsed) {
+            return Err(HqError::Config(format!(
+                "the HQ URL '{base}' is plain http://: the device key and the enrollment secret \
+                 would cross the network unencrypted. Use https://, or set \
+                 `[hq] allow_plain_http = true` if you really mean it"
+            )));
+        }
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls_config(ca_file)?)
+            // Never follow a redirect: it would carry the device key to wherever HQ (or
+            // someone in between) points; a 3xx is an error naming where it pointed.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(TIMEOUT)
             .user_agent(concat!("shiftready/", env!("CARGO_PKG_VERSION")))
@@ -175,6 +254,7 @@ impl HqClient {
         Ok(HqClient {
             base,
             key,
+            device_file: None,
             http,
             timeout: TIMEOUT,
         })
@@ -190,7 +270,31 @@ impl HqClient {
             "" => dev.hq_url.as_str(),
             u => u,
         };
-        HqClient::new(url, &loaded.config.hq.ca_file, Some(dev.device_key)).map(Some)
+        let mut c = HqClient::configured(url, &loaded.config.hq, Some(dev.device_key))?;
+        c.device_file = Some(DeviceFile::path(loaded));
+        Ok(Some(c))
+    }
+
+    /// The device key to send now: the device file's when this client came from one (read
+    /// again each time: it is small, and `enroll` may have replaced it), else the one given.
+    fn key(&self) -> Option<String> {
+        if let Some(path) = &self.device_file {
+            if let Ok(Some(dev)) = DeviceFile::load(path) {
+                return Some(dev.device_key);
+            }
+        }
+        self.key.clone()
+    }
+
+    /// A short fingerprint of the key [`HqClient::key`] would send now (never the key
+    /// itself), to notice that a new enrollment replaced it.
+    pub fn key_fingerprint(&self) -> Option<String> {
+        use std::hash::{Hash, Hasher};
+        self.key().map(|k| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            k.hash(&mut h);
+            format!("{:016x}", h.finish())
+        })
     }
 
     /// HQ's base URL.
@@ -239,18 +343,39 @@ impl HqClient {
         let s = status.as_u16();
         Err(match (s, code) {
             (401, "revoked") => HqError::Revoked,
+        if status.is_redirection() {
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere said")
+                .to_string();
+            return Err(HqError::Redirected {
+                url: self.base.clone(),
+                status: status.as_u16(),
+                location,
+            });
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
             (401, "reenroll") => HqError::Reenroll,
             (401, "bad_secret") => HqError::BadSecret,
             (401, "no_key") => HqError::NotEnrolled,
             (401, _) => HqError::UnknownKey,
-            (429, _) => HqError::RateLimited,
+            (429, _) => match retry_after {
+                Some(seconds) => HqError::RetryAfter { seconds },
+                None => HqError::RateLimited,
+            },
             (500..=599, _) => HqError::Server { status: s, message },
             _ => HqError::Rejected { status: s, message },
         })
     }
 
     fn authed(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, HqError> {
-        match &self.key {
+        match self.key() {
             Some(k) => Ok(rb.bearer_auth(k)),
             None => Err(HqError::NotEnrolled),
         }
@@ -372,6 +497,131 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
+    /// A one-shot HTTP server answering every request with `answer`; returns its URL and the
+    /// requests it saw (head only).
+    async fn answering(answer: &'static str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let _ = conn.write_all(answer.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    /// The key never goes over plain HTTP to another computer unless the config says so.
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed() {
+        for url in [
+            "http://hq.example.com",
+            "http://10.0.0.5:8080",
+            "http://[2001:db8::1]",
+        ] {
+            let e = HqClient::new(url, "", Some("k".into())).unwrap_err();
+            assert!(
+                matches!(e, HqError::Config(ref m) if m.contains("allow_plain_http")),
+                "{url}: {e}"
+            );
+        }
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://127.3.2.1",
+            "http://localhost:1",
+            "http://[::1]:9",
+            "https://hq.example.com",
+        ] {
+            assert!(HqClient::new(url, "", None).is_ok(), "{url}");
+        }
+        let allowed = crate::config::HqConfig {
+            allow_plain_http: true,
+            ..Default::default()
+        };
+        assert!(HqClient::configured("http://hq.example.com", &allowed, None).is_ok());
+        let default = crate::config::HqConfig::default();
+        assert!(HqClient::configured("http://hq.example.com", &default, None).is_err());
+    }
+
+    /// A redirect is not followed (the key would go along): an error naming where it pointed.
+    #[tokio::test]
+    async fn a_redirect_is_an_error_and_is_not_followed() {
+        let (target, followed) =
+            answering("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}").await;
+        let answer: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {target}/api/v1/events\r\n\
+                 content-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            .into_boxed_str(),
+        );
+        let (url, _) = answering(answer).await;
+        let c = HqClient::new(&url, "", Some("secret-key".into())).unwrap();
+        let e = c.send_events(&[]).await.unwrap_err();
+        assert!(
+            matches!(e, HqError::Redirected { status: 307, ref location, .. } if location.starts_with(&target)),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains(&target), "{e}");
+        assert!(
+            followed.lock().unwrap().is_empty(),
+            "the redirect was followed"
+        );
+        assert!(!e.is_refusal() && !e.needs_enrollment());
+    }
+
+    /// `429` with `Retry-After` carries the delay; other refusals are classified for delivery.
+    #[tokio::test]
+    async fn retry_after_and_refusals_are_classified() {
+        let (url, _) = answering(
+            "HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        let c = HqClient::new(&url, "", Some("k".into())).unwrap();
+        let e = c.send_events(&[]).await.unwrap_err();
+        assert!(matches!(e, HqError::RetryAfter { seconds: 7 }), "{e:?}");
+        assert!(e.is_transient() && !e.is_refusal());
+        let (url, _) = answering(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 91\r\nconnection: close\r\n\r\n{\"error\":\"IT asked this device to enroll again: run `shiftready enroll`\",\"code\":\"reenroll\"}",
+        )
+        .await;
+        let c = HqClient::new(&url, "", Some("k".into())).unwrap();
+        let e = c.send_events(&[]).await.unwrap_err();
+        assert!(matches!(e, HqError::Reenroll), "{e:?}");
+        assert!(e.needs_enrollment() && !e.is_transient() && !e.is_refusal());
+        for (status, refusal) in [
+            (422, true),
+            (403, true),
+            (413, true),
+            (400, true),
+            (401, false),
+            (404, false),
+            (408, false),
+            (429, false),
+        ] {
+            let e = HqError::Rejected {
+                status,
+                message: String::new(),
+            };
+            assert_eq!(e.is_refusal(), refusal, "{status}");
+        }
+        assert!(HqError::Revoked.needs_enrollment() && HqError::UnknownKey.needs_enrollment());
+    }
+
         let c = HqClient::new(&format!("http://127.0.0.1:{port}"), "", Some("k".into())).unwrap();
         let e = c.send_events(&[]).await.unwrap_err();
         assert!(matches!(e, HqError::Unreachable { .. }), "{e:?}");

@@ -54,11 +54,26 @@ pub struct StatusInfo {
     pub last_check_at: Option<DateTime<Utc>>,
     /// Events in the spool not yet acknowledged by HQ.
     pub spool_events: u64,
-    /// `none` (no HQ configured), `connected` or `unreachable`.
+    /// `none` (no HQ configured), `connected`, `unreachable`, or `must_enroll` (HQ refused
+    /// this device's key: delivery is paused, nothing is dropped).
     pub hq: String,
     /// Incidents in progress (`headset_gone`, `network_degraded`, ...).
     pub incidents: Vec<String>,
     pub pid: u32,
+    /// Events HQ refused for good, set aside in the spool's quarantine (kept, not sent again).
+    #[serde(default)]
+    pub quarantined: u64,
+    /// When HQ refused this device's key: what to do, as a sentence with the command
+    /// ("This computer must be enrolled again: shiftready enroll --hq URL --token-file FILE").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enroll_again: Option<String>,
+}
+
+/// What `status` and the tray say when HQ refused this device's key.
+pub fn enroll_again_message(hq_url: &str) -> String {
+    format!(
+        "This computer must be enrolled again: shiftready enroll --hq {hq_url} --token-file FILE"
+    )
 }
 
 /// FNV-1a of `bytes`: a short, stable name for a state directory.
@@ -152,6 +167,8 @@ pub fn request(state_dir: &Path, req: Request) -> anyhow::Result<Response> {
     use std::os::unix::net::UnixStream;
     let path = socket_path(state_dir);
     let mut stream =
+            quarantined: 0,
+            enroll_again: None,
         UnixStream::connect(&path).map_err(|e| not_running(&path.display().to_string(), &e))?;
     stream.set_read_timeout(Some(ANSWER_WAIT))?;
     let mut line = serde_json::to_string(&req)?;

@@ -125,7 +125,26 @@ CREATE TABLE IF NOT EXISTS state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quarantine (
+    id     TEXT PRIMARY KEY,
+    body   TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at     TEXT NOT NULL
+);
 ";
+
+/// An event HQ refused for good, set aside by [`Spool::quarantine`]: kept (never sent again,
+/// never dropped) for IT, with HQ's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub id: Uuid,
+    /// The event as it was spooled (JSON).
+    pub body: String,
+    /// Why HQ refused it, in HQ's words.
+    pub reason: String,
+    /// When it was set aside (RFC 3339).
+    pub at: String,
+}
 
 fn is_corruption(e: &sqlx::Error) -> bool {
     match e {
@@ -593,6 +612,84 @@ impl Spool {
             },
         )
         .await
+    }
+
+    /// Moves events HQ refused for good (`id`, HQ's reason) from the queue to the quarantine
+    /// table, in one transaction: they are no longer sent, and kept with the reason. Returns
+    /// how many were moved (an id no longer queued is skipped).
+    pub async fn quarantine(&self, refused: &[(Uuid, String)]) -> anyhow::Result<u64> {
+        let ids: Vec<Uuid> = refused.iter().map(|(id, _)| *id).collect();
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let n = self
+            .with_recovery("setting refused events aside", move |pool: SqlitePool| {
+                let at = at.clone();
+                async move {
+                    let mut tx = pool.begin().await?;
+                    let mut n = 0;
+                    for (id, reason) in refused {
+                        let moved = sqlx::query(
+                            "INSERT OR REPLACE INTO quarantine (id, body, reason, at) \
+                                 SELECT id, body, ?, ? FROM events WHERE id = ?",
+                        )
+                        .bind(reason)
+                        .bind(&at)
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        sqlx::query("DELETE FROM events WHERE id = ?")
+                            .bind(id.to_string())
+                            .execute(&mut *tx)
+                            .await?;
+                        n += moved;
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                }
+            })
+            .await?;
+        self.held().remove(&ids);
+        Ok(n)
+    }
+
+    /// How many events are set aside in the quarantine.
+    pub async fn quarantined(&self) -> anyhow::Result<u64> {
+        let n: i64 = self
+            .with_recovery(
+                "counting refused events",
+                move |pool: SqlitePool| async move {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM quarantine")
+                        .fetch_one(&pool)
+                        .await
+                },
+            )
+            .await?;
+        Ok(n as u64)
+    }
+
+    /// The events set aside, oldest first.
+    pub async fn quarantined_events(&self) -> anyhow::Result<Vec<Quarantined>> {
+        let rows = self
+            .with_recovery(
+                "reading refused events",
+                move |pool: SqlitePool| async move {
+                    sqlx::query("SELECT id, body, reason, at FROM quarantine ORDER BY at, rowid")
+                        .fetch_all(&pool)
+                        .await
+                },
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(Quarantined {
+                    id: r.get::<String, _>(0).parse().ok()?,
+                    body: r.get(1),
+                    reason: r.get(2),
+                    at: r.get(3),
+                })
+            })
+            .collect())
     }
 
     /// Events waiting.

@@ -68,6 +68,9 @@ names! {
         NoisyRoom = "noisy_room",
         /// HQ could not be reached to deliver events.
         HqUnreachable = "hq_unreachable",
+        /// HQ refused events for good; the agent set them aside in its spool's quarantine
+        /// (the detail says how many and HQ's first reason) and delivers the rest.
+        EventsRejected = "events_rejected",
     }
 }
 
@@ -104,6 +107,9 @@ names! {
         None = "none",
         Connected = "connected",
         Unreachable = "unreachable",
+        /// HQ refused this device's key (revoked, or IT asked for a new enrollment): delivery
+        /// is paused until `shiftready enroll` writes a new key.
+        MustEnroll = "must_enroll",
     }
 }
 

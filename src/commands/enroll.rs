@@ -19,7 +19,7 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
         &mut std::io::stdin().lock(),
     )?;
     let secret = secret.as_str();
-    let client = HqClient::new(&args.hq, &loaded.config.hq.ca_file, None)
+    let client = HqClient::configured(&args.hq, &loaded.config.hq, None)
         .map_err(|e| ExitError::new(exit::USAGE, format!("--hq: {e}")))?;
     let resp = client
         .enroll(&enroll_request(secret))

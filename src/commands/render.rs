@@ -235,3 +235,14 @@ mod tests {
         assert!(text.find("os").unwrap() < text.find("headset").unwrap());
     }
 }
+    if s.quarantined > 0 {
+        o.push_str(&format!(
+            "Set aside:  {} event(s) HQ refused for good (kept in the spool's quarantine)\n",
+            s.quarantined
+        ));
+    }
+    if let Some(m) = &s.enroll_again {
+        o.push_str(&format!(
+            "{m}\n            Delivery to HQ is paused; no event is lost, it resumes after enrolling.\n"
+        ));
+    }

@@ -154,6 +154,8 @@ struct Core {
     delivery_wake: Arc<Notify>,
     has_hq: bool,
     hq_ok: Option<bool>,
+    /// Set while HQ refuses this device's key: what to do (see `ipc::enroll_again_message`).
+    enroll_again: Option<String>,
     last_report: Option<Report>,
     hysteresis: BTreeMap<&'static str, Hysteresis>,
     incidents: BTreeSet<String>,
@@ -182,6 +184,8 @@ fn empty_status() -> StatusInfo {
         hq: "none".into(),
         incidents: Vec::new(),
         pid: std::process::id(),
+        quarantined: 0,
+        enroll_again: None,
     }
 }
 
@@ -419,6 +423,7 @@ impl Core {
             delivery_wake: p.delivery_wake,
             has_hq: p.has_hq,
             hq_ok: None,
+            enroll_again: None,
             last_report: None,
             hysteresis: BTreeMap::new(),
             incidents: BTreeSet::new(),
@@ -789,22 +794,71 @@ impl Core {
     }
 
     async fn delivery(&mut self, now: DateTime<Utc>, a: Attempt) {
-        let ok = matches!(a, Attempt::Delivered(_));
+        let ok = match a {
+            Attempt::Delivered(_) => true,
+            Attempt::Failed(_) => false,
+            Attempt::Quarantined {
+                count,
+                reason,
+                only_own_incidents,
+            } => {
+                self.events_rejected(now, count, &reason, only_own_incidents)
+                    .await;
+                self.publish(now).await;
+                return;
+            }
+            Attempt::MustEnroll { url, error } => {
+                if self.enroll_again.is_none() {
+                    tracing::warn!("HQ refused this device's key: {error}");
+                }
+                self.enroll_again = Some(crate::ipc::enroll_again_message(&url));
+                self.publish(now).await;
+                return;
+            }
+        };
+        if self.enroll_again.take().is_some() {
+            tracing::info!("HQ accepts this device's key again; delivery resumed");
+        }
         if self.hq_ok != Some(ok) {
             match &a {
-                Attempt::Delivered(_) => tracing::info!("HQ is reachable"),
                 Attempt::Failed(e) => tracing::warn!("HQ is unreachable: {e}"),
+                _ => tracing::info!("HQ is reachable"),
             }
         }
         self.hq_ok = Some(ok);
         let detail = match &a {
             Attempt::Failed(e) => e.clone(),
-            Attempt::Delivered(_) => String::new(),
+            _ => String::new(),
         };
         if self.machine.signed_in() || self.hysteresis.contains_key("hq_unreachable") {
             self.alert(now, "hq_unreachable", !ok, &detail).await;
         }
         self.publish(now).await;
+    }
+
+    /// HQ refused `count` events for good and delivery set them aside: raises the
+    /// `events_rejected` incident (once while it is open), unless the refused events were
+    /// themselves that incident (an HQ that does not know it).
+    async fn events_rejected(
+        &mut self,
+        now: DateTime<Utc>,
+        count: usize,
+        reason: &str,
+        only_own_incidents: bool,
+    ) {
+        let name = proto::IncidentName::EventsRejected.as_str();
+        if only_own_incidents || self.incidents.contains(name) {
+            tracing::warn!(count, "HQ refused more events for good ({reason}); set aside");
+            return;
+        }
+        let detail = format!(
+            "HQ refused {count} event(s) for good; they are set aside in the spool's quarantine \
+             and delivery goes on. First reason: {reason}"
+        );
+        tracing::warn!(incident = name, "{detail}");
+        self.incidents.insert(name.to_string());
+        self.record(now, incident(name, IncidentState::Started, &detail), false)
+            .await;
     }
 
     /// A policy HQ says changed: cached with its ETag, then in force.
@@ -894,6 +948,7 @@ impl Core {
             incidents: self.incidents.iter().cloned().collect(),
             pid: std::process::id(),
         }
+            (true, _) if self.enroll_again.is_some() => proto::HqLink::MustEnroll.as_str(),
     }
 
     async fn publish(&mut self, now: DateTime<Utc>) {
@@ -915,6 +970,8 @@ impl Core {
         }
         let until = Instant::now() + limit;
         while Instant::now() < until {
+            quarantined: self.spool.quarantined().await.unwrap_or(0),
+            enroll_again: self.enroll_again.clone(),
             self.delivery_wake.notify_one();
             if self.spool.is_empty().await.unwrap_or(true) {
                 return;

@@ -27,6 +27,16 @@ fn icon(look: Look) -> anyhow::Result<Icon> {
     Ok(Icon::from_rgba(icons::rgba(look, SIZE), SIZE, SIZE)?)
 }
 
+/// The icon's tooltip: the shared one, and what to do when HQ refused this device's key.
+fn tooltip(s: &StatusInfo) -> String {
+    let mut t = super::tooltip(s);
+    if let Some(m) = &s.enroll_again {
+        t.push('\n');
+        t.push_str(m);
+    }
+    t
+}
+
 fn sign_text(signed_in: bool) -> &'static str {
     if signed_in { "Sign out" } else { "Sign in" }
 }
@@ -55,7 +65,7 @@ fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         TrayIconBuilder::new()
             .with_menu(Box::new(menu))
-            .with_tooltip(super::tooltip(status))
+            .with_tooltip(tooltip(status))
             .with_title("ShiftReady")
             .with_icon(first)
             .build()
@@ -78,7 +88,7 @@ impl Tray {
                 Err(e) => tracing::warn!("tray: {e:#}"),
             }
         }
-        let _ = self.icon.set_tooltip(Some(super::tooltip(s)));
+        let _ = self.icon.set_tooltip(Some(tooltip(s)));
         self.sign.set_text(sign_text(s.signed_in));
     }
 }
