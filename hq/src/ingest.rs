@@ -261,17 +261,44 @@ pub fn check_event(v: serde_json::Value, now: i64) -> Result<Event, (Option<Uuid
         }
         Some(_) => return Err(bad("`kind` must be a string".into())),
     }
-    let mut e: Event = serde_path_to_error::deserialize(v).map_err(|err| {
+    let mut e: Event = serde_path_to_error::deserialize(&v).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if path.is_empty() || path == "." {
-            bad(format!("{inner}"))
+            // The kind's own fields are read through `flatten`, which loses the path: find
+            // the field at fault by reading each on its own.
+            match field_at_fault(&v) {
+                Some(field) => bad(format!("{field}: {inner}")),
+                None => bad(format!("{inner}")),
+            }
         } else {
             bad(format!("`{path}`: {inner}"))
         }
     })?;
     check_fields(&mut e, now).map_err(|m| (Some(e.id), m))?;
     Ok(e)
+}
+
+/// The first field of an event that does not read as its type, as `` `field` `` (with the
+/// path inside it, e.g. `` `report.checks.os.status` ``).
+fn field_at_fault(v: &serde_json::Value) -> Option<String> {
+    fn bad<T: serde::de::DeserializeOwned>(v: &serde_json::Value, field: &str) -> Option<String> {
+        let f = v.get(field)?;
+        let err = serde_path_to_error::deserialize::<_, T>(f).err()?;
+        let path = err.path().to_string();
+        Some(if path.is_empty() || path == "." {
+            format!("`{field}`")
+        } else {
+            format!("`{field}.{path}`")
+        })
+    }
+    bad::<Readiness>(v, "readiness")
+        .or_else(|| bad::<ShiftReason>(v, "reason"))
+        .or_else(|| bad::<bool>(v, "signed_in"))
+        .or_else(|| bad::<proto::event::IncidentState>(v, "state"))
+        .or_else(|| bad::<String>(v, "name"))
+        .or_else(|| bad::<String>(v, "detail"))
+        .or_else(|| bad::<Report>(v, "report"))
 }
 
 /// The checks of one parsed event (see [`check_event`]).
@@ -1244,7 +1271,18 @@ mod tests {
             now,
         )
         .unwrap_err();
-        assert!(err.contains("bogus") || err.contains("readiness"), "{err}");
+        assert!(
+            err.starts_with("`readiness`: ") && err.contains("bogus"),
+            "{err}"
+        );
+        let (_, err) = check_event(
+            json!({"id": id, "at": chrono::Utc::now(), "kind": "report",
+                   "report": {"schema": 1, "readiness": "ready",
+                              "checks": {"os": {"status": "fine"}}}}),
+            now,
+        )
+        .unwrap_err();
+        assert!(err.starts_with("`report.checks.os.status`: "), "{err}");
         let (got, err) =
             check_event(json!({"id": "not-a-uuid", "kind": "heartbeat"}), now).unwrap_err();
         assert_eq!(got, None);
