@@ -144,6 +144,9 @@ mod tests {
         assert!(!html.contains("<b a="), "{html}");
         assert!(!html.contains("<i>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
-        assert!(html.contains("&#60;b a=&#34;1&#34;&#62;&#38;&#39;"), "{html}");
+        assert!(
+            html.contains("&#60;b a=&#34;1&#34;&#62;&#38;&#39;"),
+            "{html}"
+        );
     }
 }
