@@ -33,7 +33,10 @@ pub enum Command {
     Enroll(EnrollArgs),
     /// The daemon, with the tray icon unless --headless.
     Run(RunArgs),
-    /// Asks the running daemon to sign you in to the shift.
+    /// Asks the running daemon to sign you in to the shift. Below the site's readiness bar it
+    /// says what to fix first; exit 0 signed in, 2 refused because the site's policy
+    /// (`shift.manual_sign_in_below_bar = "refuse"`) allows no sign-in below the bar, 69 no
+    /// daemon running.
     SignIn(JsonArg),
     /// Asks the running daemon to sign you out of the shift.
     SignOut(JsonArg),
@@ -66,8 +69,8 @@ pub struct NoiseArgs {
     /// Analyse this WAV file instead of the microphone.
     #[arg(long, value_name = "WAV")]
     pub file: Option<PathBuf>,
-    /// Seconds to record (default from the policy).
-    #[arg(long)]
+    /// Seconds to record, at least 1 (default from the policy).
+    #[arg(long, allow_negative_numbers = true)]
     pub seconds: Option<f64>,
     /// Input device (name or part of it); default from the config, else the system default.
     #[arg(long, value_name = "NAME")]
@@ -81,8 +84,8 @@ pub struct ProbeArgs {
     /// The UDP reflector, HOST:PORT (HQ's by default).
     #[arg(long, value_name = "HOST:PORT")]
     pub reflector: Option<String>,
-    /// Seconds to probe (default from the policy).
-    #[arg(long)]
+    /// Seconds to probe, at least 1 (default from the policy).
+    #[arg(long, allow_negative_numbers = true)]
     pub seconds: Option<f64>,
     #[arg(long)]
     pub json: bool,

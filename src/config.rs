@@ -111,8 +111,10 @@ impl Validate for AgentConfig {
             ));
         }
         let r = self.hq.reflector.trim();
-        if !r.is_empty() && !r.contains(':') {
-            p.push(("hq.reflector".into(), format!("'{r}' must be HOST:PORT")));
+        if !r.is_empty() {
+            if let Err(e) = split_host_port(r) {
+                p.push(("hq.reflector".into(), e));
+            }
         }
         let c = &self.checks;
         for (key, v) in [
@@ -142,6 +144,30 @@ impl Validate for AgentConfig {
             }
         }
     }
+}
+
+/// Splits a reflector address `HOST:PORT` (`[v6]:PORT` for IPv6 literals), port 1–65535;
+/// the error says in words what is wrong. Checked when the config loads (`hq.reflector`) and
+/// for `probe --reflector`.
+pub fn split_host_port(s: &str) -> Result<(String, u16), String> {
+    let s = s.trim();
+    let (host, port) = if let Some(r) = s.strip_prefix('[') {
+        r.split_once("]:")
+            .ok_or_else(|| format!("'{s}' must be HOST:PORT, e.g. [::1]:8637"))?
+    } else {
+        s.rsplit_once(':')
+            .filter(|(h, _)| !h.contains(':'))
+            .ok_or_else(|| format!("'{s}' must be HOST:PORT, e.g. hq.example.com:8637"))?
+    };
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| format!("'{s}': the port '{port}' must be a number from 1 to 65535"))?;
+    if host.is_empty() {
+        return Err(format!("'{s}' has no host before the ':'"));
+    }
+    Ok((host.to_string(), port))
 }
 
 /// `[daemon]` in the agent config: how often the daemon watches what, and its spool's bound.

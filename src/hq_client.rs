@@ -316,6 +316,12 @@ impl HqClient {
         let mut tls = false;
         while let Some(s) = src {
             let t = s.to_string();
+            // What rustls calls "corrupt message of type InvalidContentType": the server
+            // answered the TLS hello in plain text, so it speaks HTTP, not HTTPS.
+            if t.contains("InvalidContentType") {
+                let detail = format!("HQ at {url} does not speak HTTPS: is the address http://?");
+                return HqError::Tls { url, detail };
+            }
             if s.downcast_ref::<rustls::Error>().is_some()
                 || t.contains("certificate")
                 || t.contains("InvalidCertificate")
@@ -337,12 +343,6 @@ impl HqClient {
         if status.is_success() || status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
-        let message = body["error"].as_str().unwrap_or("no details").to_string();
-        let code = body["code"].as_str().unwrap_or("");
-        let s = status.as_u16();
-        Err(match (s, code) {
-            (401, "revoked") => HqError::Revoked,
         if status.is_redirection() {
             let location = resp
                 .headers()
@@ -361,6 +361,12 @@ impl HqClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        let message = body["error"].as_str().unwrap_or("no details").to_string();
+        let code = body["code"].as_str().unwrap_or("");
+        let s = status.as_u16();
+        Err(match (s, code) {
+            (401, "revoked") => HqError::Revoked,
             (401, "reenroll") => HqError::Reenroll,
             (401, "bad_secret") => HqError::BadSecret,
             (401, "no_key") => HqError::NotEnrolled,
@@ -491,12 +497,6 @@ mod tests {
         assert!(HqError::Revoked.to_string().contains("ask IT"));
     }
 
-    #[tokio::test]
-    async fn unreachable_hq_is_told_apart_from_a_revoked_key() {
-        // A port nothing listens on: bind, learn the port, close.
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        drop(l);
     /// A one-shot HTTP server answering every request with `answer`; returns its URL and the
     /// requests it saw (head only).
     async fn answering(answer: &'static str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
@@ -622,6 +622,12 @@ mod tests {
         assert!(HqError::Revoked.needs_enrollment() && HqError::UnknownKey.needs_enrollment());
     }
 
+    #[tokio::test]
+    async fn unreachable_hq_is_told_apart_from_a_revoked_key() {
+        // A port nothing listens on: bind, learn the port, close.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
         let c = HqClient::new(&format!("http://127.0.0.1:{port}"), "", Some("k".into())).unwrap();
         let e = c.send_events(&[]).await.unwrap_err();
         assert!(matches!(e, HqError::Unreachable { .. }), "{e:?}");

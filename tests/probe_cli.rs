@@ -78,7 +78,7 @@ async fn probe_json_against_the_real_reflector() {
         "--reflector",
         &r,
         "--seconds",
-        "0.5",
+        "1",
     ]);
     assert_eq!(code, 0);
     assert!(

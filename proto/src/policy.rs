@@ -61,6 +61,21 @@ pub struct ShiftPolicy {
     pub lost_contact_after_missed: u32,
     /// Seconds between rechecks while the bar is not met at shift start.
     pub recheck_seconds: u32,
+    /// Whether an agent may sign in by hand (`shiftready sign-in`, the tray) while the
+    /// computer is below `readiness_bar`: `allow` signs in and says what to fix first,
+    /// `refuse` says what to fix and does not sign in.
+    pub manual_sign_in_below_bar: ManualSignIn,
+}
+
+/// What a manual sign-in below the readiness bar does (`shift.manual_sign_in_below_bar`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ManualSignIn {
+    /// Sign in, and say that the computer is not ready and what to fix first.
+    #[default]
+    Allow,
+    /// Do not sign in; say what to fix first.
+    Refuse,
 }
 
 impl Default for ShiftPolicy {
@@ -71,6 +86,7 @@ impl Default for ShiftPolicy {
             heartbeat_seconds: 30,
             lost_contact_after_missed: 3,
             recheck_seconds: 60,
+            manual_sign_in_below_bar: ManualSignIn::Allow,
         }
     }
 }

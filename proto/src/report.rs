@@ -166,6 +166,24 @@ impl Report {
             checks,
         }
     }
+
+    /// The first thing to fix: the check whose trouble weighs most (a fail before a check
+    /// that could not run, before a warning), in the order checks are shown; with its hint.
+    /// `None` when every check passed.
+    pub fn first_to_fix(&self) -> Option<(&str, &CheckResult)> {
+        let rank = |s: Status| match s {
+            Status::Fail => 0,
+            Status::Error => 1,
+            Status::Warn => 2,
+            Status::Pass => 3,
+        };
+        let shown = |name: &str| CHECK_NAMES.iter().position(|n| *n == name);
+        self.checks
+            .iter()
+            .filter(|(_, c)| c.status != Status::Pass)
+            .min_by_key(|(name, c)| (rank(c.status), shown(name).unwrap_or(usize::MAX)))
+            .map(|(name, c)| (name.as_str(), c))
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +200,26 @@ mod tests {
         assert_eq!(Readiness::from_statuses([Warn, Error]), Readiness::Unknown);
         assert_eq!(Readiness::from_statuses([Error, Fail]), Readiness::NotReady);
         assert_eq!(Readiness::from_statuses([]), Readiness::Unknown);
+    }
+
+    #[test]
+    fn first_to_fix_is_the_worst_check_in_shown_order() {
+        let mut checks = BTreeMap::new();
+        checks.insert("os".into(), CheckResult::new(Pass, ""));
+        checks.insert("noise".into(), CheckResult::new(Fail, "Quiet, please."));
+        checks.insert(
+            "headset".into(),
+            CheckResult::new(Fail, "Plug in the headset."),
+        );
+        checks.insert("network".into(), CheckResult::new(Warn, "Use a cable."));
+        let r = Report::new(checks);
+        assert_eq!(
+            r.first_to_fix().map(|(n, c)| (n, c.hint.as_str())),
+            Some(("headset", "Plug in the headset."))
+        );
+        let mut ok = BTreeMap::new();
+        ok.insert("os".into(), CheckResult::new(Pass, ""));
+        assert!(Report::new(ok).first_to_fix().is_none());
     }
 
     #[test]

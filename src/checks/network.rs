@@ -23,29 +23,7 @@ pub const STAGE_LIMIT: Duration = Duration::from_secs(5);
 
 pub use shiftready_core::checks::network::{Findings, evaluate, gateway_is_bad, hints};
 
-/// Splits `HOST:PORT` (`[v6]:PORT` for IPv6 literals).
-pub fn split_host_port(s: &str) -> Result<(String, u16), String> {
-    let s = s.trim();
-    let (host, port) = if let Some(r) = s.strip_prefix('[') {
-        let (h, p) = r
-            .split_once("]:")
-            .ok_or_else(|| format!("'{s}' must be HOST:PORT, e.g. [::1]:8637"))?;
-        (h, p)
-    } else {
-        s.rsplit_once(':')
-            .filter(|(h, _)| !h.contains(':'))
-            .ok_or_else(|| format!("'{s}' must be HOST:PORT, e.g. hq.example.com:8637"))?
-    };
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|&p| p != 0)
-        .ok_or_else(|| format!("'{s}': '{port}' is not a port number"))?;
-    if host.is_empty() {
-        return Err(format!("'{s}' has no host"));
-    }
-    Ok((host.to_string(), port))
-}
+pub use crate::config::split_host_port;
 
 /// The reflector to probe: the explicit one, else `hq.reflector`, else HQ's host on the
 /// default port. `Ok(None)` when there is nothing to probe.

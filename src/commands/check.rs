@@ -38,7 +38,10 @@ pub async fn check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render::render_report(&report, render::use_color()));
+        print!(
+            "{}",
+            render::render_report(&report, Some(&loaded.policy), render::use_color())
+        );
     }
     if !args.no_send {
         // Enrolled agents send the report to HQ; a failure warns and never changes the exit code.

@@ -19,6 +19,18 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
         &mut std::io::stdin().lock(),
     )?;
     let secret = secret.as_str();
+    // Said in words here, before the URL parser's own ("relative URL without a base").
+    let full = reqwest::Url::parse(args.hq.trim())
+        .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
+    if !full {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!(
+                "--hq '{}': must be a full address like https://hq.example.com",
+                args.hq.trim()
+            ),
+        ));
+    }
     let client = HqClient::configured(&args.hq, &loaded.config.hq, None)
         .map_err(|e| ExitError::new(exit::USAGE, format!("--hq: {e}")))?;
     let resp = client

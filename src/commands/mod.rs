@@ -36,16 +36,35 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// Prints the result of one check (`noise`, `probe`): JSON with `json`, else its line of the
 /// report. Returns the exit code of a check of that one: 0 pass, 1 warn, 2 fail, 3 error.
-fn print_one(name: &str, result: &proto::CheckResult, json: bool) -> anyhow::Result<i32> {
+fn print_one(
+    name: &str,
+    result: &proto::CheckResult,
+    policy: &proto::Policy,
+    json: bool,
+) -> anyhow::Result<i32> {
     if json {
         println!("{}", serde_json::to_string_pretty(result)?);
     } else {
         print!(
             "{}",
-            render::render_check(name, result, render::use_color())
+            render::render_check(name, result, Some(policy), render::use_color())
         );
     }
     Ok(proto::Readiness::from_statuses([result.status]).exit_code())
+}
+
+
+/// Checks a `--seconds` argument the same way in every command that takes one: a number
+/// from `min` to `max` seconds, else a usage error (exit 64) that says so, with `why_min`
+/// saying why shorter does not work.
+fn seconds_arg(seconds: f64, min: f64, max: f64, why_min: &str) -> anyhow::Result<f64> {
+    if seconds.is_finite() && seconds >= min && seconds <= max {
+        return Ok(seconds);
+    }
+    Err(crate::exit::ExitError::new(
+        crate::exit::USAGE,
+        format!("--seconds {seconds}: give a number of seconds from {min} to {max} ({why_min})"),
+    ))
 }
 
 /// Runs an async command on a multi-threaded runtime of its own.
@@ -53,4 +72,26 @@ fn block_on(
     command: impl std::future::Future<Output = anyhow::Result<i32>>,
 ) -> anyhow::Result<i32> {
     tokio::runtime::Runtime::new()?.block_on(command)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seconds_are_checked_alike() {
+        let msg = |s| {
+            super::seconds_arg(s, 1.0, 300.0, "why")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            msg(-1.0),
+            "--seconds -1: give a number of seconds from 1 to 300 (why)"
+        );
+        assert_eq!(
+            msg(0.0),
+            "--seconds 0: give a number of seconds from 1 to 300 (why)"
+        );
+        assert!(msg(f64::NAN).starts_with("--seconds NaN: give"));
+        assert_eq!(super::seconds_arg(1.0, 1.0, 300.0, "").unwrap(), 1.0);
+    }
 }

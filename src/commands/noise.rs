@@ -5,25 +5,39 @@ use crate::checks::noise::{from_device, judge};
 use crate::cli::NoiseArgs;
 use crate::config::Loaded;
 use crate::exit::{self, ExitError};
+use shiftready_core::checks::noise;
 
 /// `shiftready noise [--file WAV] [--seconds N] [--device NAME] [--json]`. Exits like
 /// `check`: 0 pass, 1 warn, 2 fail, 3 error; a bad file or argument exits 64 and above.
 pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
     if let Some(s) = args.seconds {
-        if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
-            return Err(ExitError::new(
-                exit::USAGE,
-                format!("--seconds {s}: give a number of seconds between 0 and 3600"),
-            ));
-        }
+        super::seconds_arg(
+            s,
+            noise::MIN_SECONDS,
+            3600.0,
+            "a shorter recording is too short to judge the background noise",
+        )?;
     }
     let policy = loaded.policy.noise.clone();
     let result = if let Some(path) = &args.file {
+        let path_shown = path.clone();
         let path = path.clone();
         let seconds = args.seconds;
         let mono = tokio::task::spawn_blocking(move || audio::wav::read(&path, seconds))
             .await?
             .map_err(|e| ExitError::new(e.exit_code(), e.to_string()))?;
+        let held = mono.samples.len() as f64 / f64::from(mono.sample_rate.max(1));
+        if held < noise::MIN_SECONDS {
+            return Err(ExitError::new(
+                exit::DATA,
+                format!(
+                    "{} holds only {held:.2} s of audio: too short to judge the background \
+                     noise (at least {} s are needed)",
+                    path_shown.display(),
+                    noise::MIN_SECONDS
+                ),
+            ));
+        }
         let judged = tokio::task::spawn_blocking(move || judge(&mono, 0.0, &policy)).await?;
         judged.with("source", "file")
     } else {
@@ -37,5 +51,5 @@ pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
             .await
             .with("source", "device")
     };
-    super::print_one("noise", &result, args.json)
+    super::print_one("noise", &result, &loaded.policy, args.json)
 }

@@ -8,17 +8,22 @@ use crate::probe::path::HqUrl;
 use proto::CheckResult;
 use std::time::Duration;
 
+/// The shortest probe that says something about jitter and loss (50 packets at 20 ms).
+pub const MIN_SECONDS: f64 = 1.0;
+
 /// `shiftready probe [--reflector HOST:PORT] [--seconds N] [--json]`: exit 0 pass, 1 warn,
 /// 2 fail, 3 could not run, 64 for a bad argument.
 pub async fn probe(loaded: &Loaded, args: &ProbeArgs) -> anyhow::Result<i32> {
     let pol = &loaded.policy.network;
-    let seconds = args.seconds.unwrap_or(pol.probe_seconds);
-    if !(seconds > 0.0 && seconds <= 300.0) {
-        return Err(ExitError::new(
-            exit::USAGE,
-            format!("--seconds {seconds}: must be more than 0 and at most 300"),
-        ));
-    }
+    let seconds = match args.seconds {
+        Some(s) => super::seconds_arg(
+            s,
+            MIN_SECONDS,
+            300.0,
+            "a shorter probe cannot measure jitter and loss",
+        )?,
+        None => pol.probe_seconds,
+    };
     let target = match reflector_target(args.reflector.as_deref(), &loaded.config.hq) {
         Ok(t) => t,
         Err(e) if args.reflector.is_some() => {
@@ -42,5 +47,5 @@ pub async fn probe(loaded: &Loaded, args: &ProbeArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    super::print_one("network", &result, args.json)
+    super::print_one("network", &result, &loaded.policy, args.json)
 }

@@ -5,7 +5,7 @@ use crate::ipc::StatusInfo;
 use chrono::{DateTime, Utc};
 use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use proto::{CheckResult, Readiness, Report, Status};
+use proto::{CheckResult, Policy, Readiness, Report, Status};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -55,11 +55,104 @@ fn fmt_value(v: &Value) -> String {
     }
 }
 
-/// The key figures of a check on one line, e.g. `RTT 23 ms · jitter 1.2/0.8 ms · MOS 4.4`.
-pub fn key_figures(name: &str, r: &CheckResult) -> String {
+/// `n` and the noun, plural when it is not 1 ("1 event", "2 events").
+pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A level in dB with a real minus sign, to the whole dB ("−38").
+fn db(v: f64) -> String {
+    let r = v.round();
+    if r < 0.0 {
+        format!("\u{2212}{}", -r)
+    } else {
+        format!("{r}")
+    }
+}
+
+/// What a noise class means, in words.
+pub fn noise_class_words(class: &str) -> &str {
+    match class {
+        "quiet" => "quiet",
+        "steady_noise" => "steady noise (fan, air-con, traffic)",
+        "hum" => "mains hum",
+        "voices" => "voices or TV",
+        "impulsive" => "knocks, bangs or barking",
+        "dead_input" => "silent (no signal)",
+        other => other,
+    }
+}
+
+/// The figures of the network check: those measured, then once what could not be measured.
+fn network_figures(r: &CheckResult) -> Vec<String> {
+    let f = |k: &str| r.metric_f64(k);
+    let ms = |v: f64| format!("{} ms", fmt_value(&Value::from(v)));
+    let pct = |v: f64| format!("{} %", fmt_value(&Value::from(v)));
+    let pair = |up: Option<f64>, down: Option<f64>, unit: &dyn Fn(f64) -> String| {
+        let parts: Vec<String> = [("↑", up), ("↓", down)]
+            .into_iter()
+            .filter_map(|(arrow, v)| v.map(|v| format!("{arrow}{}", unit(v))))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    };
+    let figures = [
+        ("RTT", f("rtt_ms_median").map(ms)),
+        ("jitter", pair(f("jitter_up_ms"), f("jitter_down_ms"), &ms)),
+        ("loss", pair(f("loss_up_pct"), f("loss_down_pct"), &pct)),
+        ("MOS", f("mos").map(|m| format!("{m:.1}"))),
+    ];
+    let mut out: Vec<String> = figures
+        .iter()
+        .filter_map(|(label, v)| v.as_ref().map(|v| format!("{label} {v}")))
+        .collect();
+    let missing: Vec<&str> = figures
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(label, _)| *label)
+        .collect();
+    if !missing.is_empty() {
+        out.push(format!("could not measure {}", missing.join(", ")));
+    }
+    out
+}
+
+/// The figures of the noise check: the level against the site's limit and what was heard.
+fn noise_figures(r: &CheckResult, policy: Option<&Policy>) -> Vec<String> {
+    let class = r.metrics.get("classification").and_then(Value::as_str);
+    let level = r
+        .metric_f64("laeq_calibrated_db")
+        .or_else(|| r.metric_f64("laeq_dbfs"));
+    let mut out = Vec::new();
+    match level {
+        _ if class == Some("dead_input") => out.push("silent (no signal)".to_string()),
+        Some(l) if l <= -150.0 => out.push("silent (no signal)".to_string()),
+        Some(l) => {
+            let limit = policy
+                .map(|p| format!(", limit {}", db(p.noise.laeq_dbfs_a.warn)))
+                .unwrap_or_default();
+            out.push(format!("{} dBFS(A){limit}", db(l)));
+            if let Some(c) = class {
+                out.push(noise_class_words(c).to_string());
+            }
+        }
+        None => {}
+    }
+    out
+}
+
+/// The key figures of a check on one line, e.g. `RTT 23 ms · jitter ↑1.2 ms ↓0.8 ms · MOS
+/// 4.4`: only what was measured, and once what could not be.
+pub fn key_figures(name: &str, r: &CheckResult, policy: Option<&Policy>) -> String {
     let m = &r.metrics;
-    let get = |k: &str| m.get(k).map(fmt_value);
+    let get = |k: &str| m.get(k).filter(|v| !v.is_null()).map(fmt_value);
     let pick: &[(&str, &str, &str)] = match name {
+        "network" => return network_figures(r).join(" · "),
+        "noise" => return noise_figures(r, policy).join(" · "),
         "os" => &[("name", "", ""), ("version", "", ""), ("arch", "", "")],
         "hardware" => &[
             ("cpu_load_pct", "CPU ", " %"),
@@ -68,32 +161,50 @@ pub fn key_figures(name: &str, r: &CheckResult) -> String {
             ("disk_free_gb", "disk ", " GB free"),
             ("power", "power: ", ""),
         ],
-        "network" => &[
-            ("rtt_ms_median", "RTT ", " ms"),
-            ("jitter_up_ms", "jitter ↑", " ms"),
-            ("jitter_down_ms", "↓", " ms"),
-            ("loss_up_pct", "loss ↑", " %"),
-            ("loss_down_pct", "↓", " %"),
-            ("mos", "MOS ", ""),
-        ],
         "headset" => &[("headset_name", "", ""), ("transport", "", "")],
-        "noise" => &[
-            ("laeq_dbfs", "", " dBFS(A)"),
-            ("l90_dbfs", "floor ", " dBFS(A)"),
-            ("classification", "", ""),
-        ],
         _ => &[],
     };
     let parts: Vec<String> = pick
         .iter()
-        .filter_map(|(k, pre, post)| get(k).map(|v| format!("{pre}{v}{post}")))
-        .filter(|s| !s.is_empty() && s != "n/a")
+        .filter_map(|(k, pre, post)| {
+            let v = get(k)?;
+            let v = match (*k, v.as_str()) {
+                ("power", "unknown") => return None,
+                ("transport", "usb") => "USB".to_string(),
+                ("transport", "bluetooth") => "Bluetooth".to_string(),
+                ("transport", "built_in") => "built-in".to_string(),
+                ("transport", "unknown") => return None,
+                _ => v,
+            };
+            Some(format!("{pre}{v}{post}"))
+        })
+        .filter(|s| !s.is_empty())
         .collect();
     parts.join(" · ")
 }
 
-/// One check as a line (plus its hint when it did not pass).
-pub fn render_check(name: &str, r: &CheckResult, color: bool) -> String {
+/// Wraps a hint to lines of about `width` characters, each indented by `indent`.
+fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            let _ = writeln!(out, "{indent}{line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{indent}{line}");
+    }
+    out
+}
+
+/// One check as a line (plus its hint, on lines of its own, when it did not pass).
+pub fn render_check(name: &str, r: &CheckResult, policy: Option<&Policy>, color: bool) -> String {
     let mut out = String::new();
     let m = format!("{:<8}", mark(r.status));
     let m = if color {
@@ -101,15 +212,21 @@ pub fn render_check(name: &str, r: &CheckResult, color: bool) -> String {
     } else {
         m
     };
-    let _ = writeln!(out, "  {m} {name:<9} {}", key_figures(name, r));
+    let line = format!("  {m} {name:<9} {}", key_figures(name, r, policy));
+    let _ = writeln!(out, "{}", line.trim_end());
     if r.status != Status::Pass && !r.hint.is_empty() {
-        let _ = writeln!(out, "             → {}", r.hint);
+        let hint = wrap(&r.hint, "", 76);
+        for (i, l) in hint.lines().enumerate() {
+            let lead = if i == 0 { "→ " } else { "  " };
+            let _ = writeln!(out, "             {lead}{l}");
+        }
     }
     out
 }
 
-/// The whole report as a table a home agent can act on.
-pub fn render_report(report: &Report, color: bool) -> String {
+/// The whole report as a table a home agent can act on; `policy` gives the limits shown
+/// beside the figures.
+pub fn render_report(report: &Report, policy: Option<&Policy>, color: bool) -> String {
     let mut out = String::new();
     let (headline, st) = match report.readiness {
         Readiness::Ready => ("READY for calls", Status::Pass),
@@ -125,7 +242,7 @@ pub fn render_report(report: &Report, color: bool) -> String {
     let _ = writeln!(out, "ShiftReady: {headline}\n");
     for name in proto::report::CHECK_NAMES {
         if let Some(r) = report.checks.get(name) {
-            out.push_str(&render_check(name, r, color));
+            out.push_str(&render_check(name, r, policy, color));
         }
     }
     out
@@ -206,11 +323,23 @@ pub fn render_status(s: &StatusInfo) -> String {
         ));
     }
     o.push_str(&format!(
-        "HQ:         {} ({} event(s) waiting)\n",
-        s.hq, s.spool_events
+        "HQ:         {} ({} waiting)\n",
+        s.hq,
+        plural(s.spool_events, "event")
     ));
     if !s.incidents.is_empty() {
         o.push_str(&format!("Incidents:  {}\n", s.incidents.join(", ")));
+    }
+    if s.quarantined > 0 {
+        o.push_str(&format!(
+            "Set aside:  {} event(s) HQ refused for good (kept in the spool's quarantine)\n",
+            s.quarantined
+        ));
+    }
+    if let Some(m) = &s.enroll_again {
+        o.push_str(&format!(
+            "{m}\n            Delivery to HQ is paused; no event is lost, it resumes after enrolling.\n"
+        ));
     }
     o
 }
@@ -228,21 +357,78 @@ mod tests {
             "headset".into(),
             CheckResult::new(Status::Fail, "Plug in your headset.").with("headset_name", "none"),
         );
-        let text = render_report(&Report::new(checks), false);
+        let text = render_report(&Report::new(checks), None, false);
         assert!(text.contains("NOT READY"), "{text}");
         assert!(text.contains("→ Plug in your headset."), "{text}");
         assert!(!text.contains("nothing to do"), "{text}");
         assert!(text.find("os").unwrap() < text.find("headset").unwrap());
     }
+
+    #[test]
+    fn nothing_measured_is_said_once_not_as_n_a_figures() {
+        let mut r = CheckResult::new(Status::Fail, "Nothing answers.");
+        for k in [
+            "rtt_ms_median",
+            "jitter_up_ms",
+            "jitter_down_ms",
+            "loss_up_pct",
+            "mos",
+        ] {
+            r.set(k, None::<f64>);
+        }
+        let text = render_check("network", &r, None, false);
+        assert!(!text.contains("n/a"), "{text}");
+        assert!(
+            text.contains("could not measure RTT, jitter, loss, MOS"),
+            "{text}"
+        );
+        r.set("rtt_ms_median", 23.0);
+        r.set("jitter_up_ms", 1.25);
+        let text = render_check("network", &r, None, false);
+        assert!(
+            text.contains("RTT 23.0 ms · jitter ↑1.2 ms · could not measure loss, MOS"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn noise_reads_in_words_against_the_sites_limit() {
+        let policy = Policy::default(); // fails above −35 dBFS(A)
+        let r = CheckResult::new(Status::Warn, "Steady background noise.")
+            .with("laeq_dbfs", -38.2)
+            .with("laeq_calibrated_db", -38.2)
+            .with("classification", "steady_noise");
+        let text = render_check("noise", &r, Some(&policy), false);
+        assert!(
+            text.contains(
+                "\u{2212}38 dBFS(A), limit \u{2212}35 · steady noise (fan, air-con, traffic)"
+            ),
+            "{text}"
+        );
+        let silent = CheckResult::new(Status::Fail, "No signal.")
+            .with("laeq_dbfs", -200.0)
+            .with("laeq_calibrated_db", -200.0)
+            .with("classification", "dead_input");
+        let text = render_check("noise", &silent, Some(&policy), false);
+        assert!(text.contains("silent (no signal)"), "{text}");
+        assert!(!text.contains("200"), "{text}");
+    }
+
+    #[test]
+    fn plurals_and_hints_on_their_own_lines() {
+        assert_eq!(plural(1u64, "event"), "1 event");
+        assert_eq!(plural(0u64, "event"), "0 events");
+        assert_eq!(plural(2u64, "event"), "2 events");
+        let long = "word ".repeat(40);
+        let r = CheckResult::new(Status::Fail, long.trim()).with("headset_name", "Jabra");
+        let text = render_check("headset", &r, None, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= 3, "{text}");
+        assert!(
+            !lines[0].contains("word"),
+            "the hint is not on the figures' line: {text}"
+        );
+        assert!(lines[1].trim_start().starts_with("→ word"), "{text}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 96), "{text}");
+    }
 }
-    if s.quarantined > 0 {
-        o.push_str(&format!(
-            "Set aside:  {} event(s) HQ refused for good (kept in the spool's quarantine)\n",
-            s.quarantined
-        ));
-    }
-    if let Some(m) = &s.enroll_again {
-        o.push_str(&format!(
-            "{m}\n            Delivery to HQ is paused; no event is lost, it resumes after enrolling.\n"
-        ));
-    }

@@ -6,6 +6,9 @@ use crate::ipc::{self, Request};
 use std::path::Path;
 
 /// Sends `req` to the daemon for `state_dir` and prints the answer (JSON with `json`).
+/// Exit 0 when done; 2 when `sign-in` was refused because the computer is below the site's
+/// readiness bar and `shift.manual_sign_in_below_bar = "refuse"` (2 is `check`'s "not
+/// ready"); 69 when the daemon is not running or refused otherwise.
 pub fn ask(state_dir: &Path, req: Request, json: bool) -> anyhow::Result<i32> {
     let resp = ipc::request(state_dir, req)?;
     if json {
@@ -23,5 +26,11 @@ pub fn ask(state_dir: &Path, req: Request, json: bool) -> anyhow::Result<i32> {
             print!("{}", render_status(&resp.status));
         }
     }
-    Ok(if resp.ok { 0 } else { exit::UNAVAILABLE })
+    Ok(match (resp.ok, req) {
+        (true, _) => 0,
+        // The site's policy refused a sign-in below its readiness bar: exit as `check` does
+        // for a computer that is not ready for calls.
+        (false, Request::SignIn) => proto::Readiness::NotReady.exit_code(),
+        (false, _) => exit::UNAVAILABLE,
+    })
 }

@@ -890,11 +890,33 @@ impl Core {
         let (ok, message) = match req {
             Request::Status => (true, String::new()),
             Request::SignIn => {
-                let acts = self.input(now, Input::SignIn).await;
-                if acts.iter().any(|a| matches!(a, Action::SignIn { .. })) {
-                    (true, "You are signed in.".into())
-                } else {
-                    (true, "You were already signed in.".into())
+                let below = below_bar(
+                    self.machine.readiness(),
+                    &self.loaded.policy.shift,
+                    self.last_report.as_ref(),
+                );
+                let refuse = self.loaded.policy.shift.manual_sign_in_below_bar
+                    == proto::policy::ManualSignIn::Refuse;
+                match below {
+                    Some(why) if refuse && !self.machine.signed_in() => (
+                        false,
+                        format!(
+                            "You are not signed in: your site does not allow signing in while \
+                             the computer is below its readiness bar.\n{why}"
+                        ),
+                    ),
+                    below => {
+                        let acts = self.input(now, Input::SignIn).await;
+                        let done = if acts.iter().any(|a| matches!(a, Action::SignIn { .. })) {
+                            "You are signed in."
+                        } else {
+                            "You were already signed in."
+                        };
+                        match below {
+                            Some(why) => (true, format!("{done}\n{why}")),
+                            None => (true, done.into()),
+                        }
+                    }
                 }
             }
             Request::SignOut => {
@@ -926,6 +948,7 @@ impl Core {
         let readiness = self.machine.readiness();
         let hq = match (self.has_hq, self.hq_ok) {
             (false, _) => "none",
+            (true, _) if self.enroll_again.is_some() => proto::HqLink::MustEnroll.as_str(),
             (true, Some(false)) => "unreachable",
             (true, _) => "connected",
         };
@@ -947,8 +970,9 @@ impl Core {
             hq: hq.into(),
             incidents: self.incidents.iter().cloned().collect(),
             pid: std::process::id(),
+            quarantined: self.spool.quarantined().await.unwrap_or(0),
+            enroll_again: self.enroll_again.clone(),
         }
-            (true, _) if self.enroll_again.is_some() => proto::HqLink::MustEnroll.as_str(),
     }
 
     async fn publish(&mut self, now: DateTime<Utc>) {
@@ -970,8 +994,6 @@ impl Core {
         }
         let until = Instant::now() + limit;
         while Instant::now() < until {
-            quarantined: self.spool.quarantined().await.unwrap_or(0),
-            enroll_again: self.enroll_again.clone(),
             self.delivery_wake.notify_one();
             if self.spool.is_empty().await.unwrap_or(true) {
                 return;
@@ -984,10 +1006,91 @@ impl Core {
     }
 }
 
+/// What a manual sign-in says when the computer is below the site's readiness bar: that it
+/// is not ready for calls, and the first thing to fix. `None` when the bar is met, or when
+/// no check has run yet and the bar is only not known to be met (then a refusing site still
+/// refuses, saying so).
+fn below_bar(
+    readiness: Readiness,
+    shift: &proto::policy::ShiftPolicy,
+    report: Option<&Report>,
+) -> Option<String> {
+    use proto::policy::{ManualSignIn, ReadinessBar};
+    if readiness.meets(shift.readiness_bar) {
+        return None;
+    }
+    let bar = match shift.readiness_bar {
+        ReadinessBar::Ready => "ready",
+        ReadinessBar::Degraded => "ready with warnings",
+        ReadinessBar::Any => "any",
+    };
+    let Some(report) = report else {
+        return (shift.manual_sign_in_below_bar == ManualSignIn::Refuse).then(|| {
+            format!(
+                "ShiftReady has not checked this computer yet (your site's bar: {bar}): choose \
+                 'Run check now' in the tray menu, or wait for the check before your shift."
+            )
+        });
+    };
+    let first = match report.first_to_fix() {
+        Some((_, c)) if !c.hint.is_empty() => c.hint.clone(),
+        Some((name, c)) => format!("the {name} check ({}).", c.status.as_str()),
+        None => "run the check again.".into(),
+    };
+    Some(format!(
+        "This computer is not ready for calls (readiness: {}; your site's bar: {bar}).\n\
+         Fix this first: {first}",
+        readiness.as_str().replace('_', " ")
+    ))
+}
+
 fn incident(name: &str, state: IncidentState, detail: &str) -> EventBody {
     EventBody::Incident {
         name: name.to_string(),
         state,
         detail: detail.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod below_bar_tests {
+    use super::*;
+    use proto::policy::{ManualSignIn, ShiftPolicy};
+    use proto::{CheckResult, Status};
+
+    fn report(checks: &[(&str, Status, &str)]) -> Report {
+        Report::new(
+            checks
+                .iter()
+                .map(|(n, s, h)| (n.to_string(), CheckResult::new(*s, *h)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn below_the_bar_says_not_ready_and_the_first_thing_to_fix() {
+        let shift = ShiftPolicy::default(); // bar: ready
+        let r = report(&[
+            ("os", Status::Pass, ""),
+            ("noise", Status::Warn, "Close the door."),
+            ("headset", Status::Fail, "Plug in your headset."),
+        ]);
+        let why = below_bar(r.readiness, &shift, Some(&r)).unwrap();
+        assert_eq!(
+            why,
+            "This computer is not ready for calls (readiness: not ready; your site's bar: \
+             ready).\nFix this first: Plug in your headset."
+        );
+        let ok = report(&[("os", Status::Pass, "")]);
+        assert_eq!(below_bar(ok.readiness, &shift, Some(&ok)), None);
+        // No check yet: nothing known to say when signing in is allowed …
+        assert_eq!(below_bar(Readiness::Unknown, &shift, None), None);
+        // … but a site that refuses says why it refuses.
+        let refusing = ShiftPolicy {
+            manual_sign_in_below_bar: ManualSignIn::Refuse,
+            ..ShiftPolicy::default()
+        };
+        let why = below_bar(Readiness::Unknown, &refusing, None).unwrap();
+        assert!(why.contains("has not checked this computer yet"), "{why}");
     }
 }

@@ -18,7 +18,8 @@ pub mod hints {
     pub const DNS_FAILED: &str = "Your computer cannot look up HQ's address (DNS): restart your \
         router, and tell IT if websites open normally.";
     pub const NO_HQ: &str = "No HQ is configured, so the network cannot be probed: enrol with \
-        `shiftready enroll --hq URL --token-file FILE`, or give `--reflector HOST:PORT`.";
+        `shiftready enroll --hq URL --token-file FILE`, or probe a reflector of your own with \
+        `shiftready probe --reflector HOST:PORT`.";
     pub const SEND_FAILED: &str = "Your computer cannot send to HQ (no route): check that you \
         are connected to the internet.";
     pub const HOME_WIFI: &str = "Your home network is the problem (weak or busy Wi-Fi): plug in \
@@ -31,6 +32,14 @@ pub mod hints {
         cable, pause downloads at home, and restart your router.";
     pub const WIRED_REQUIRED: &str =
         "Your site asks for a wired connection: plug a network cable into your computer.";
+    /// The reflector's host answered "port unreachable": the address is wrong or nothing
+    /// listens there (a firewall on the way drops packets silently instead).
+    pub fn nothing_answers(reflector: &str) -> String {
+        format!(
+            "Nothing answers at {reflector}: check the reflector address (`hq.reflector` in the \
+             agent configuration), and tell IT if it is right."
+        )
+    }
     pub const HTTPS_FAILED: &str = "Voice traffic gets through but HQ's website does not \
         answer: check your VPN, and tell IT if it keeps happening.";
 }
@@ -233,14 +242,18 @@ pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
     let https = path.map(|p| p.https_ok());
     let dns_failed = f.reflector_dns.is_err()
         || path.is_some_and(|p| p.failed.as_ref().is_some_and(|(st, _)| *st == Stage::Dns));
-    let (status, hint) = if dns_failed && !probe_ok.is_some_and(|p| p.answered()) {
-        (Status::Fail, hints::DNS_FAILED)
+    let (status, hint): (Status, String) = if dns_failed && !probe_ok.is_some_and(|p| p.answered())
+    {
+        (Status::Fail, hints::DNS_FAILED.into())
     } else if !probe_ok.is_some_and(|p| p.answered()) {
+        let refused = probe_ok.is_some_and(|p| p.icmp_errors > 0);
         match https {
-            Some(true) => (Status::Fail, hints::UDP_BLOCKED),
-            Some(false) => (Status::Fail, hints::HQ_UNREACHABLE),
-            None if matches!(f.probe, Some(Err(_))) => (Status::Fail, hints::SEND_FAILED),
-            None => (Status::Fail, hints::REFLECTOR_SILENT),
+            Some(false) => (Status::Fail, hints::HQ_UNREACHABLE.into()),
+            // A "port unreachable" came back: the packets got there and nothing listens.
+            _ if refused => (Status::Fail, hints::nothing_answers(&f.reflector)),
+            Some(true) => (Status::Fail, hints::UDP_BLOCKED.into()),
+            None if matches!(f.probe, Some(Err(_))) => (Status::Fail, hints::SEND_FAILED.into()),
+            None => (Status::Fail, hints::REFLECTOR_SILENT.into()),
         }
     } else {
         let s = s.expect("answered implies stats");
@@ -276,17 +289,17 @@ pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
                 Err(_) if f.link.kind == LinkKind::Wifi => hints::HOME_WIFI,
                 Err(_) => hints::GENERIC,
             };
-            (voice, hint)
+            (voice, hint.into())
         } else if https == Some(false) {
-            (Status::Warn, hints::HTTPS_FAILED)
+            (Status::Warn, hints::HTTPS_FAILED.into())
         } else if wired_warn {
-            (Status::Warn, hints::WIRED_REQUIRED)
+            (Status::Warn, hints::WIRED_REQUIRED.into())
         } else {
-            (Status::Pass, "")
+            (Status::Pass, String::new())
         }
     };
     r.status = status;
-    r.hint = hint.to_string();
+    r.hint = hint;
     r
 }
 
@@ -432,6 +445,27 @@ mod tests {
             (r.status, r.hint.as_str()),
             (Status::Fail, hints::HQ_UNREACHABLE)
         );
+    }
+
+    #[test]
+    fn port_unreachable_says_nothing_answers_not_blocked() {
+        // A closed port answers ICMP "port unreachable": the address is wrong, UDP is not
+        // blocked; silence stays "blocked on the way" (issue 13).
+        let pol = NetworkPolicy::default();
+        for https in [Some(true), None] {
+            let mut f = findings(Some(empty_stats()), https, None, LinkKind::Ethernet);
+            if let Some(Ok(p)) = f.probe.as_mut() {
+                p.icmp_errors = 3;
+            }
+            let r = evaluate(&f, &pol);
+            assert_eq!(r.status, Status::Fail);
+            assert!(
+                r.hint.starts_with("Nothing answers at hq:8637"),
+                "{}",
+                r.hint
+            );
+            assert!(!r.hint.contains("blocked"), "{}", r.hint);
+        }
     }
 
     #[test]

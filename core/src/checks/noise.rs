@@ -27,8 +27,11 @@ pub mod hints {
                                sound settings.";
     pub const NO_DEVICE: &str =
         "No microphone found: plug in your headset and make it the default microphone.";
-    pub const NOT_FOUND: &str = "The configured microphone is not connected: plug in your headset, \
-                                 or pick it again in the ShiftReady settings.";
+    pub const NOT_FOUND: &str = "The chosen microphone is not connected: plug in your headset, or \
+                                 choose one that `shiftready devices` lists (`audio.input_device` \
+                                 in the agent configuration).";
+    pub const NO_AUDIO: &str = "This computer has no microphone at all, so the background noise \
+                                cannot be measured: plug in your headset.";
     pub const PERMISSION: &str = "ShiftReady may not use the microphone: allow microphone access \
                                   for ShiftReady in the OS privacy settings.";
     pub const OPEN: &str = "The microphone could not be opened: close other programs that use it, \
@@ -36,6 +39,9 @@ pub mod hints {
     pub const STALLED: &str = "The microphone stopped sending sound: unplug the headset and plug \
                                it back in, then run the check again.";
 }
+
+/// The shortest recording judged: less says nothing about voices, knocks or a steady fan.
+pub const MIN_SECONDS: f64 = 1.0;
 
 /// Share of clipped samples above which the microphone counts as overloaded.
 pub const CLIPPED_WARN: f64 = 0.001;
