@@ -2,21 +2,28 @@
 //! a screen reader (headings, a table with a caption and header cells, no script, no colour
 //! as the only signal).
 
+use askama::Template;
 use proto::{Report, Status};
 
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
+/// `templates/report.html`: askama escapes every value it prints.
+#[derive(Template)]
+#[template(path = "report.html")]
+struct Page<'a> {
+    state: String,
+    /// RFC 3339 and the local time, for `<time datetime>`.
+    checked_at: Option<(String, String)>,
+    report: Option<Body<'a>>,
+}
+
+struct Body<'a> {
+    sentence: &'static str,
+    rows: Vec<Row<'a>>,
+}
+
+struct Row<'a> {
+    name: &'a str,
+    result: &'static str,
+    hint: &'a str,
 }
 
 fn status_word(s: Status) -> &'static str {
@@ -39,62 +46,45 @@ fn readiness_sentence(r: proto::Readiness) -> &'static str {
 
 /// The page for a report (or a page saying there is none yet).
 pub fn render(report: Option<&Report>, state: &str) -> String {
-    let mut h = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>ShiftReady report</title>\n\
-         <style>body{font:1.1rem/1.5 sans-serif;max-width:48rem;margin:1rem auto;padding:0 1rem}\
-         table{border-collapse:collapse;width:100%}th,td{border:1px solid #555;padding:.4rem;\
-         text-align:left;vertical-align:top}</style>\n</head>\n<body>\n<main>\n\
-         <h1>ShiftReady report</h1>\n",
-    );
-    h.push_str(&format!(
-        "<p>State: <strong>{}</strong></p>\n",
-        esc(&state.replace('_', " "))
-    ));
-    let Some(r) = report else {
-        h.push_str("<p>No check has run yet. Choose “Run check now” in the ShiftReady menu.</p>\n</main>\n</body>\n</html>\n");
-        return h;
-    };
-    if let Some(t) = r.taken_at {
+    let checked_at = report.and_then(|r| r.taken_at).map(|t| {
         let local = t.with_timezone(&chrono::Local);
-        h.push_str(&format!(
-            "<p>Checked at <time datetime=\"{}\">{}</time>.</p>\n",
-            t.to_rfc3339(),
-            local.format("%Y-%m-%d %H:%M")
-        ));
-    }
-    h.push_str(&format!(
-        "<h2>{}</h2>\n",
-        esc(readiness_sentence(r.readiness))
-    ));
-    h.push_str(
-        "<table>\n<caption>Every check, its result and what to do</caption>\n\
-         <thead><tr><th scope=\"col\">Check</th><th scope=\"col\">Result</th>\
-         <th scope=\"col\">What to do</th></tr></thead>\n<tbody>\n",
-    );
-    let mut names: Vec<&String> = r.checks.keys().collect();
-    names.sort_by_key(|n| {
-        proto::report::CHECK_NAMES
-            .iter()
-            .position(|c| c == n)
-            .unwrap_or(usize::MAX)
+        (t.to_rfc3339(), local.format("%Y-%m-%d %H:%M").to_string())
     });
-    for name in names {
-        let c = &r.checks[name];
-        let hint = if c.hint.is_empty() {
-            "Nothing."
-        } else {
-            &c.hint
-        };
-        h.push_str(&format!(
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td></tr>\n",
-            esc(name),
-            status_word(c.status),
-            esc(hint)
-        ));
-    }
-    h.push_str("</tbody>\n</table>\n</main>\n</body>\n</html>\n");
-    h
+    let body = report.map(|r| {
+        let mut names: Vec<&String> = r.checks.keys().collect();
+        // The contract's order first; checks this build does not know (a newer policy) after.
+        names.sort_by_key(|n| {
+            proto::CheckName::parse(n)
+                .and_then(|c| proto::CheckName::ALL.iter().position(|a| *a == c))
+                .unwrap_or(usize::MAX)
+        });
+        Body {
+            sentence: readiness_sentence(r.readiness),
+            rows: names
+                .into_iter()
+                .map(|name| {
+                    let c = &r.checks[name];
+                    Row {
+                        name,
+                        result: status_word(c.status),
+                        hint: if c.hint.is_empty() {
+                            "Nothing."
+                        } else {
+                            &c.hint
+                        },
+                    }
+                })
+                .collect(),
+        }
+    });
+    let page = Page {
+        state: state.replace('_', " "),
+        checked_at,
+        report: body,
+    };
+    // Rendering into a String fails only if a Display impl fails; ours cannot.
+    page.render()
+        .unwrap_or_else(|e| format!("<p>The report page could not be made: {e}</p>"))
 }
 
 #[cfg(test)]
@@ -115,9 +105,22 @@ mod tests {
             ),
         );
         let page = render(Some(&Report::new(checks)), "not_ready");
-        assert!(page.contains("<th scope=\"row\">headset</th><td>Fail</td><td>Plug in your headset &lt;now&gt; &amp; make it default.</td>"));
+        // askama writes numeric entities: &#60; is "<", &#62; ">", &#38; "&".
+        assert!(page.contains("<th scope=\"row\">headset</th><td>Fail</td><td>Plug in your headset &#60;now&#62; &#38; make it default.</td>"), "{page}");
+        assert!(!page.contains("<now>"));
         assert!(page.contains("<th scope=\"row\">os</th><td>Pass</td><td>Nothing.</td>"));
         assert!(page.find(">os<").unwrap() < page.find(">headset<").unwrap());
         assert!(page.contains("<html lang=\"en\">") && page.contains("<caption>"));
+    }
+
+    #[test]
+    fn page_without_a_report_says_how_to_get_one() {
+        let page = render(None, "signed_out");
+        assert!(
+            page.contains("State: <strong>signed out</strong>"),
+            "{page}"
+        );
+        assert!(page.contains("No check has run yet"));
+        assert!(!page.contains("<table>"));
     }
 }
