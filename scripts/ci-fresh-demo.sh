@@ -66,5 +66,9 @@ grep -qF "$agent_name" "$page" || fail "the dashboard does not list the demo's a
 code=$(curl -s -o /dev/null -w '%{http_code}' \
   --data-urlencode "user=$user" --data-urlencode "password=${password}x" "${url}login")
 [ "$code" = 401 ] || fail "a wrong password answered HTTP $code, not 401"
+# The demo's agent is built as a user builds it, without the test-hooks feature: it must ignore
+# every test hook (SHIFTREADY_TEST_REPORT could otherwise make it report "ready" to HQ).
+bash "$root/scripts/check-no-test-hooks.sh" "$work/target/debug/shiftready" ||
+  fail "the demo's agent (built without test-hooks) obeys a test hook"
 echo "fresh-demo: signed in: yes; the printed login opens the dashboard, which lists $agent_name"
-echo "fresh-demo: 1 passed, 0 failed"
+echo "fresh-demo: 2 passed, 0 failed"
