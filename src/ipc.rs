@@ -67,6 +67,10 @@ pub struct StatusInfo {
     /// ("This computer must be enrolled again: shiftready enroll --hq URL --token-file FILE").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enroll_again: Option<String>,
+    /// The first thing to fix, from the last check (its hint), when it did not pass: the one
+    /// source `status` and the tray say it from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_first: Option<String>,
 }
 
 /// What `status` and the tray say when HQ refused this device's key.
@@ -169,6 +173,7 @@ mod tests {
             pid: std::process::id(),
             quarantined: 0,
             enroll_again: None,
+            fix_first: None,
         }
     }
 

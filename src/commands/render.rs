@@ -305,12 +305,40 @@ pub fn render_status(s: &StatusInfo) -> String {
             .to_string()
     };
     let mut o = String::new();
-    o.push_str(&format!("State:      {}\n", s.state.replace('_', " ")));
+    // State, readiness and what to fix all from the last check, with its time.
+    let state = match s.state.as_str() {
+        "ready" => "ready for calls",
+        "degraded" => "ready for calls, with warnings",
+        "not_ready" => "not ready for calls",
+        "unknown" if s.last_check_at.is_none() => "signed in, not checked yet",
+        "unknown" => "signed in; some checks could not run",
+        "signed_out" => "signed out",
+        "offline" => "offline: HQ cannot be reached",
+        other => other,
+    };
+    o.push_str(&format!("State:      {state}\n"));
+    let readiness = match s.last_check_at {
+        None => "not checked yet".to_string(),
+        Some(t) => format!(
+            "{} (checked {})",
+            s.readiness.as_str().replace('_', " "),
+            when(t)
+        ),
+    };
     o.push_str(&format!(
-        "Signed in:  {}\nReadiness:  {}\n",
+        "Signed in:  {}\nReadiness:  {readiness}\n",
         if s.signed_in { "yes" } else { "no" },
-        s.readiness.as_str().replace('_', " ")
     ));
+    if let Some(fix) = &s.fix_first {
+        for (i, l) in wrap(fix, "", 76).lines().enumerate() {
+            let lead = if i == 0 {
+                "Fix first:  "
+            } else {
+                "            "
+            };
+            o.push_str(&format!("{lead}{l}\n"));
+        }
+    }
     match s.shift {
         Some(w) => o.push_str(&format!("Shift:      until {}\n", when(w.end))),
         None => o.push_str("Shift:      none now\n"),
@@ -332,8 +360,8 @@ pub fn render_status(s: &StatusInfo) -> String {
     }
     if s.quarantined > 0 {
         o.push_str(&format!(
-            "Set aside:  {} event(s) HQ refused for good (kept in the spool's quarantine)\n",
-            s.quarantined
+            "Set aside:  {} HQ refused for good (kept in the spool's quarantine)\n",
+            plural(s.quarantined, "event")
         ));
     }
     if let Some(m) = &s.enroll_again {
@@ -412,6 +440,48 @@ mod tests {
         let text = render_check("noise", &silent, Some(&policy), false);
         assert!(text.contains("silent (no signal)"), "{text}");
         assert!(!text.contains("200"), "{text}");
+    }
+
+    #[test]
+    fn status_says_state_readiness_and_what_to_fix_from_the_last_check() {
+        let t = chrono::Utc::now();
+        let s = StatusInfo {
+            state: "not_ready".into(),
+            signed_in: true,
+            readiness: Readiness::NotReady,
+            shift: None,
+            next_shift: None,
+            last_check_at: Some(t),
+            spool_events: 1,
+            hq: "connected".into(),
+            incidents: Vec::new(),
+            pid: 1,
+            quarantined: 0,
+            enroll_again: None,
+            fix_first: Some("Plug in your headset.".into()),
+        };
+        let text = render_status(&s);
+        assert!(text.contains("State:      not ready for calls\n"), "{text}");
+        assert!(text.contains("Readiness:  not ready (checked "), "{text}");
+        assert!(
+            text.contains("Fix first:  Plug in your headset.\n"),
+            "{text}"
+        );
+        assert!(text.contains("(1 event waiting)"), "{text}");
+        let never = StatusInfo {
+            state: "unknown".into(),
+            readiness: Readiness::Unknown,
+            last_check_at: None,
+            fix_first: None,
+            ..s
+        };
+        let text = render_status(&never);
+        assert!(
+            text.contains("State:      signed in, not checked yet"),
+            "{text}"
+        );
+        assert!(text.contains("Readiness:  not checked yet"), "{text}");
+        assert!(!text.contains("unknown"), "{text}");
     }
 
     #[test]

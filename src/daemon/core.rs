@@ -186,6 +186,7 @@ fn empty_status() -> StatusInfo {
         pid: std::process::id(),
         quarantined: 0,
         enroll_again: None,
+        fix_first: None,
     }
 }
 
@@ -972,6 +973,7 @@ impl Core {
             pid: std::process::id(),
             quarantined: self.spool.quarantined().await.unwrap_or(0),
             enroll_again: self.enroll_again.clone(),
+            fix_first: self.last_report.as_ref().and_then(fix_first),
         }
     }
 
@@ -1006,6 +1008,17 @@ impl Core {
     }
 }
 
+/// The first thing to fix in a report, as `status` and the tray say it.
+fn fix_first(report: &Report) -> Option<String> {
+    report.first_to_fix().map(|(name, c)| {
+        if c.hint.is_empty() {
+            format!("the {name} check ({}).", c.status.as_str())
+        } else {
+            c.hint.clone()
+        }
+    })
+}
+
 /// What a manual sign-in says when the computer is below the site's readiness bar: that it
 /// is not ready for calls, and the first thing to fix. `None` when the bar is met, or when
 /// no check has run yet and the bar is only not known to be met (then a refusing site still
@@ -1032,11 +1045,7 @@ fn below_bar(
             )
         });
     };
-    let first = match report.first_to_fix() {
-        Some((_, c)) if !c.hint.is_empty() => c.hint.clone(),
-        Some((name, c)) => format!("the {name} check ({}).", c.status.as_str()),
-        None => "run the check again.".into(),
-    };
+    let first = fix_first(report).unwrap_or_else(|| "run the check again.".into());
     Some(format!(
         "This computer is not ready for calls (readiness: {}; your site's bar: {bar}).\n\
          Fix this first: {first}",

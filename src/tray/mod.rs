@@ -43,6 +43,7 @@ pub fn tooltip(s: &StatusInfo) -> String {
     let state = match s.state.as_str() {
         "ready" => "Ready for calls",
         "degraded" => "Ready, with warnings",
+        "unknown" if s.last_check_at.is_none() => "Not checked yet",
         "unknown" => "Readiness unknown",
         "not_ready" => "Not ready for calls",
         "offline" => "Offline: HQ cannot be reached",
@@ -66,7 +67,12 @@ pub fn tooltip(s: &StatusInfo) -> String {
     } else {
         "signed out"
     };
-    format!("ShiftReady: {state} ({signed})\n{shift}")
+    let fix = s
+        .fix_first
+        .as_ref()
+        .map(|f| format!("\nFix first: {f}"))
+        .unwrap_or_default();
+    format!("ShiftReady: {state} ({signed})\n{shift}{fix}")
 }
 
 /// Writes the report page for the last check to the state dir and returns its path.
