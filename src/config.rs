@@ -289,37 +289,16 @@ impl CachedPolicy {
     }
 }
 
-/// The system-wide configuration that the Linux package installs (a conffile):
-/// `/etc/shiftready/agent.toml`, read under `SHIFTREADY_SYSROOT` in tests. Unix only; the
-/// Windows installer passes `--config` instead.
-pub const SYSTEM_CONFIG: &str = "/etc/shiftready/agent.toml";
+pub use crate::platform::SYSTEM_CONFIG;
 
-/// The per-user configuration file: `$XDG_CONFIG_HOME/shiftready/agent.toml` (else
-/// `~/.config/shiftready/agent.toml`) on Linux, `~/Library/Application Support/ShiftReady/
-/// agent.toml` on macOS, `%APPDATA%\ShiftReady\agent.toml` on Windows.
+/// The per-user configuration file ([`crate::platform::user_config_file`]).
 pub fn user_config_path() -> Option<PathBuf> {
-    #[cfg(target_os = "windows")]
-    {
-        std::env::var_os("APPDATA").map(|d| PathBuf::from(d).join("ShiftReady").join("agent.toml"))
-    }
-    #[cfg(target_os = "macos")]
-    {
-        std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join("Library/Application Support/ShiftReady/agent.toml"))
-    }
-    #[cfg(not(any(target_os = "windows", target_os = "macos")))]
-    {
-        std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-            .map(|d| d.join("shiftready/agent.toml"))
-    }
+    crate::platform::user_config_file()
 }
 
 /// The system-wide configuration file, if this OS has one ([`SYSTEM_CONFIG`]).
 pub fn system_config_path() -> Option<PathBuf> {
-    cfg!(unix).then(|| crate::platform::sys_path(SYSTEM_CONFIG))
+    crate::platform::system_config_file()
 }
 
 /// Which configuration file to load: `--config` when given, else the per-user file when it
@@ -394,27 +373,9 @@ impl Loaded {
     }
 }
 
-/// The platform's data directory for ShiftReady.
+/// The platform's data directory for ShiftReady ([`crate::platform::data_dir`]).
 pub fn default_state_dir() -> PathBuf {
-    #[cfg(target_os = "windows")]
-    {
-        if let Some(d) = std::env::var_os("LOCALAPPDATA") {
-            return PathBuf::from(d).join("ShiftReady");
-        }
-    }
-    #[cfg(target_os = "macos")]
-    {
-        if let Some(h) = std::env::var_os("HOME") {
-            return PathBuf::from(h).join("Library/Application Support/ShiftReady");
-        }
-    }
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("shiftready");
-    }
-    if let Some(h) = std::env::var_os("HOME") {
-        return PathBuf::from(h).join(".local/share/shiftready");
-    }
-    PathBuf::from(".shiftready")
+    crate::platform::data_dir()
 }
 
 #[cfg(test)]

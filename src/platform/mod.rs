@@ -44,6 +44,38 @@ pub fn home_dir() -> Option<PathBuf> {
     os::home_dir()
 }
 
+/// The system-wide configuration that the Linux package installs (a conffile), read under
+/// [`sysroot`] in tests. The Windows installer passes `--config` instead.
+pub const SYSTEM_CONFIG: &str = "/etc/shiftready/agent.toml";
+
+/// The per-user configuration file: `$XDG_CONFIG_HOME/shiftready/agent.toml` (else
+/// `~/.config/shiftready/agent.toml`) on Linux, `~/Library/Application Support/ShiftReady/
+/// agent.toml` on macOS, `%APPDATA%\ShiftReady\agent.toml` on Windows.
+pub fn user_config_file() -> Option<PathBuf> {
+    os::user_config_file()
+}
+
+/// The system-wide configuration file, if this OS has one ([`SYSTEM_CONFIG`]).
+pub fn system_config_file() -> Option<PathBuf> {
+    os::system_config_file()
+}
+
+/// The platform's data directory for ShiftReady: `%LOCALAPPDATA%\ShiftReady` on Windows,
+/// `~/Library/Application Support/ShiftReady` on macOS, else (and where those variables are
+/// missing) `$XDG_DATA_HOME/shiftready`, `~/.local/share/shiftready`, `.shiftready`.
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = os::data_dir() {
+        return d;
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("shiftready");
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        return PathBuf::from(h).join(".local/share/shiftready");
+    }
+    PathBuf::from(".shiftready")
+}
+
 /// Opens a file or URL with the desktop's default program (`xdg-open`, `open`, `start`),
 /// without waiting for it.
 pub fn open(target: &str) {

@@ -219,6 +219,21 @@ pub fn home_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// The per-user configuration file: `%APPDATA%\ShiftReady\agent.toml`.
+pub fn user_config_file() -> Option<PathBuf> {
+    std::env::var_os("APPDATA").map(|d| PathBuf::from(d).join("ShiftReady").join("agent.toml"))
+}
+
+/// No system-wide configuration file: the Windows installer passes `--config` instead.
+pub fn system_config_file() -> Option<PathBuf> {
+    None
+}
+
+/// The data directory: `%LOCALAPPDATA%\ShiftReady`.
+pub fn data_dir() -> Option<PathBuf> {
+    std::env::var_os("LOCALAPPDATA").map(|d| PathBuf::from(d).join("ShiftReady"))
+}
+
 /// Files and URLs open with `cmd /C start "" TARGET`.
 pub fn opener(target: &str) -> (&'static str, Vec<&str>) {
     ("cmd", vec!["/C", "start", "", target])
