@@ -377,6 +377,31 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+
+    /// Events set aside and a key HQ refused are said in words, with the command to run.
+    #[test]
+    fn status_says_what_was_set_aside_and_when_to_enroll_again() {
+        let (_, rx) = crate::daemon::core::status_channel();
+        let mut s = rx.borrow().clone();
+        let plain = render_status(&s);
+        assert!(!plain.contains("Set aside") && !plain.contains("enrolled again"));
+        s.quarantined = 2;
+        s.hq = "must_enroll".into();
+        s.enroll_again = Some(crate::ipc::enroll_again_message("https://hq.example.com"));
+        let text = render_status(&s);
+        assert!(
+            text.contains("Set aside:  2 event") && text.contains("HQ refused for good"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "This computer must be enrolled again: shiftready enroll --hq \
+                 https://hq.example.com --token-file FILE"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("no event is lost"), "{text}");
+    }
     #[test]
     fn hint_shown_only_for_checks_that_did_not_pass() {
         let mut checks = BTreeMap::new();

@@ -280,3 +280,25 @@ impl TestMenuEvents {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key HQ refused: the tooltip says what to do, with HQ's URL; otherwise nothing more.
+    #[test]
+    fn the_tooltip_says_when_the_computer_must_be_enrolled_again() {
+        let (_, rx) = status_channel();
+        let mut s = rx.borrow().clone();
+        assert!(!tooltip(&s).contains("enrolled again"));
+        s.enroll_again = Some(crate::ipc::enroll_again_message("https://hq.example.com"));
+        let t = tooltip(&s);
+        assert!(
+            t.ends_with(
+                "\nThis computer must be enrolled again: shiftready enroll --hq \
+                 https://hq.example.com --token-file FILE"
+            ),
+            "{t}"
+        );
+    }
+}
