@@ -6,6 +6,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use proto::DeviceStatus;
 
 /// The name of the dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "sr_session";
@@ -75,7 +76,7 @@ impl FromRequestParts<AppState> for DeviceAuth {
         }
         match st.db.device_by_key(key).await? {
             None => Err(AppError::unknown_key()),
-            Some((_, _, status)) if status == "revoked" || status == "reenroll" => {
+            Some((_, _, status)) if status != DeviceStatus::Active.as_str() => {
                 Err(AppError::inactive(&status))
             }
             Some((device_id, site, _)) => Ok(DeviceAuth { device_id, site }),

@@ -85,14 +85,14 @@ impl AppError {
 
     /// The 401 for a device whose status is not `active` (`revoked` or `reenroll`).
     pub fn inactive(status: &str) -> AppError {
-        if status == "reenroll" {
+        if status == proto::DeviceStatus::Reenroll.as_str() {
             AppError::unauthorized(
-                "reenroll",
+                proto::DeviceStatus::Reenroll.as_str(),
                 "IT asked this device to enroll again: run `shiftready enroll`",
             )
         } else {
             AppError::unauthorized(
-                "revoked",
+                proto::DeviceStatus::Revoked.as_str(),
                 "IT revoked this device's key; ask IT before enrolling it again",
             )
         }

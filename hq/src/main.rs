@@ -1,6 +1,7 @@
 //! `shiftready-hq`: a thin shell over the library.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use proto::DeviceStatus;
 use shiftready_hq::db::{self, Db, Role};
 use shiftready_hq::{admin, reflector, server, simulate};
 use std::io::Read;
@@ -403,10 +404,16 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::Device(cmd) => {
             let (id, status, what) = match cmd {
-                DeviceCmd::Revoke { id } => (id, "revoked", "revoked: its key no longer works"),
-                DeviceCmd::Reenroll { id } => {
-                    (id, "reenroll", "must enroll again (`shiftready enroll`)")
-                }
+                DeviceCmd::Revoke { id } => (
+                    id,
+                    DeviceStatus::Revoked.as_str(),
+                    "revoked: its key no longer works",
+                ),
+                DeviceCmd::Reenroll { id } => (
+                    id,
+                    DeviceStatus::Reenroll.as_str(),
+                    "must enroll again (`shiftready enroll`)",
+                ),
             };
             let db = open(&cli.database_url).await?;
             let id = db

@@ -51,24 +51,14 @@ pub struct FleetQuery {
     pub page: Option<i64>,
 }
 
-const STATES: [&str; 8] = [
-    "ready",
-    "degraded",
-    "not_ready",
-    "unknown",
-    "offline",
-    "revoked",
-    "reenroll",
-    "signed_in",
-];
-
 impl FleetQuery {
     pub fn filter(&self, default_limit: i64) -> Result<FleetFilter, AppError> {
         if let Some(s) = self.state.as_deref().filter(|s| !s.is_empty()) {
-            if !STATES.contains(&s) {
+            if proto::FleetState::parse(s).is_none() {
+                let all: Vec<&str> = proto::FleetState::ALL.iter().map(|f| f.as_str()).collect();
                 return Err(AppError::BadRequest(format!(
                     "state must be one of {}",
-                    STATES.join(", ")
+                    all.join(", ")
                 )));
             }
         }

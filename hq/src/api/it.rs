@@ -79,7 +79,7 @@ pub async fn revoke(
     Admin(_): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    set_status(&st, &id, "revoked").await
+    set_status(&st, &id, proto::DeviceStatus::Revoked.as_str()).await
 }
 
 pub async fn reenroll(
@@ -87,7 +87,7 @@ pub async fn reenroll(
     Admin(_): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    set_status(&st, &id, "reenroll").await
+    set_status(&st, &id, proto::DeviceStatus::Reenroll.as_str()).await
 }
 
 /// `POST /api/v1/schedules`: `{"shifts": [{"agent", "start", "end"}]}`.

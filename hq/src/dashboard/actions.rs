@@ -11,6 +11,7 @@ use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use proto::DeviceStatus;
 
 /// What an admin can do to a device, shown on its page (`agent.html`). Each action is a link
 /// to a confirmation page; only that page's form changes anything.
@@ -25,8 +26,8 @@ impl DeviceActions {
     pub fn new(id: &str, state: &str) -> DeviceActions {
         DeviceActions {
             id: url_enc(id),
-            reenroll: state != "reenroll",
-            revoke: state != "revoked",
+            reenroll: state != DeviceStatus::Reenroll.as_str(),
+            revoke: state != DeviceStatus::Revoked.as_str(),
         }
     }
 }
@@ -41,8 +42,8 @@ enum DeviceAction {
 impl DeviceAction {
     fn status(self) -> &'static str {
         match self {
-            DeviceAction::Revoke => "revoked",
-            DeviceAction::Reenroll => "reenroll",
+            DeviceAction::Revoke => DeviceStatus::Revoked.as_str(),
+            DeviceAction::Reenroll => DeviceStatus::Reenroll.as_str(),
         }
     }
     fn path(self) -> &'static str {
