@@ -319,7 +319,7 @@ impl HqClient {
             // What rustls calls "corrupt message of type InvalidContentType": the server
             // answered the TLS hello in plain text, so it speaks HTTP, not HTTPS.
             if t.contains("InvalidContentType") {
-                let detail = format!("HQ at {url} does not speak HTTPS: is the address http://?");
+                let detail = "it speaks plain HTTP, not HTTPS: is the address http://?".into();
                 return HqError::Tls { url, detail };
             }
             if s.downcast_ref::<rustls::Error>().is_some()

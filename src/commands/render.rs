@@ -110,9 +110,11 @@ fn network_figures(r: &CheckResult) -> Vec<String> {
         .iter()
         .filter_map(|(label, v)| v.as_ref().map(|v| format!("{label} {v}")))
         .collect();
+    // Only for a probe that ran: a check that could not run has no figures to miss.
+    let ran = r.metrics.contains_key("rtt_ms_median");
     let missing: Vec<&str> = figures
         .iter()
-        .filter(|(_, v)| v.is_none())
+        .filter(|(_, v)| ran && v.is_none())
         .map(|(label, _)| *label)
         .collect();
     if !missing.is_empty() {
@@ -375,8 +377,6 @@ pub fn render_status(s: &StatusInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
 
     /// Events set aside and a key HQ refused are said in words, with the command to run.
     #[test]
@@ -402,6 +402,8 @@ mod tests {
         );
         assert!(text.contains("no event is lost"), "{text}");
     }
+    use std::collections::BTreeMap;
+
     #[test]
     fn hint_shown_only_for_checks_that_did_not_pass() {
         let mut checks = BTreeMap::new();
@@ -431,6 +433,8 @@ mod tests {
         }
         let text = render_check("network", &r, None, false);
         assert!(!text.contains("n/a"), "{text}");
+        let not_run = render_check("network", &CheckResult::error("No HQ."), None, false);
+        assert!(!not_run.contains("could not measure"), "{not_run}");
         assert!(
             text.contains("could not measure RTT, jitter, loss, MOS"),
             "{text}"
