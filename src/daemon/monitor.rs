@@ -5,6 +5,7 @@
 
 use super::DaemonConfig;
 use crate::checks::CheckContext;
+use proto::{CheckName, IncidentName};
 use proto::{CheckResult, Report, Status};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,22 +42,22 @@ pub const DEBOUNCE: Duration = Duration::from_millis(500);
 pub fn specs(c: &DaemonConfig) -> Vec<Spec> {
     let mut v = vec![
         Spec {
-            check: "headset",
-            incident: "headset_gone",
+            check: CheckName::Headset.as_str(),
+            incident: IncidentName::HeadsetGone.as_str(),
             every: Duration::from_secs(c.headset_poll_seconds.max(1).into()),
             idle: Some(Duration::from_secs(c.headset_recheck_seconds.max(1).into())),
         },
         Spec {
-            check: "network",
-            incident: "network_degraded",
+            check: CheckName::Network.as_str(),
+            incident: IncidentName::NetworkDegraded.as_str(),
             every: Duration::from_secs(c.probe_interval_seconds.max(5).into()),
             idle: None,
         },
     ];
     if c.noise_interval_seconds > 0 {
         v.push(Spec {
-            check: "noise",
-            incident: "noisy_room",
+            check: CheckName::Noise.as_str(),
+            incident: IncidentName::NoisyRoom.as_str(),
             every: Duration::from_secs(c.noise_interval_seconds.into()),
             idle: None,
         });
