@@ -76,14 +76,8 @@ fn token_user_sid(process: HANDLE) -> io::Result<String> {
     if unsafe { ConvertSidToStringSidW(sid, &mut s) } == 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `s` is a NUL-terminated string from ConvertSidToStringSidW; freed once.
-    let out = unsafe {
-        let n = (0..).take_while(|&i| *s.add(i) != 0).count();
-        let out = String::from_utf16_lossy(std::slice::from_raw_parts(s, n));
-        LocalFree(s.cast());
-        out
-    };
-    Ok(out)
+    // SAFETY: `s` is a NUL-terminated string from ConvertSidToStringSidW, not used after.
+    Ok(unsafe { take_local_wide(s) })
 }
 
 /// The SID of the user this process runs as.
@@ -202,14 +196,23 @@ pub fn dacl_sddl(handle: &impl std::os::windows::io::AsRawHandle) -> io::Result<
     if ok == 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `s` is NUL-terminated, from the call above; freed once.
-    let out = unsafe {
+    // SAFETY: `s` is NUL-terminated, from the call above, not used after.
+    Ok(unsafe { take_local_wide(s) })
+}
+
+/// A NUL-terminated UTF-16 string that Windows allocated with `LocalAlloc`, as a `String`; frees
+/// it.
+///
+/// # Safety
+/// `s` must be a valid, NUL-terminated `LocalAlloc` allocation that nothing uses afterwards.
+unsafe fn take_local_wide(s: *mut u16) -> String {
+    // SAFETY: the caller promises a NUL-terminated LocalAlloc'd string, freed only here.
+    unsafe {
         let n = (0..).take_while(|&i| *s.add(i) != 0).count();
         let out = String::from_utf16_lossy(std::slice::from_raw_parts(s, n));
         LocalFree(s.cast());
         out
-    };
-    Ok(out)
+    }
 }
 
 /// The user's profile directory (`USERPROFILE`), else `HOME`.

@@ -60,7 +60,10 @@ pub async fn ping(
     duration: Duration,
     interval: Duration,
 ) -> Result<GatewayStats, String> {
-    os::ping(addr, duration, interval).await
+    let IpAddr::V4(v4) = addr else {
+        return Err("only IPv4 gateways are probed".into());
+    };
+    os::ping(v4, duration, interval).await
 }
 
 /// The Internet checksum (RFC 1071).

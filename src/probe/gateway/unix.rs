@@ -2,7 +2,7 @@
 
 use super::{Echo, GatewayStats, echo_request, parse_echo_reply, summarize};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::net::IpAddr;
+use std::net::Ipv4Addr;
 use std::net::SocketAddr;
 use std::time::Duration;
 use std::time::Instant;
@@ -23,13 +23,10 @@ fn open() -> Result<(Socket, &'static str), String> {
 }
 
 pub async fn ping(
-    addr: IpAddr,
+    v4: Ipv4Addr,
     duration: Duration,
     interval: Duration,
 ) -> Result<GatewayStats, String> {
-    let IpAddr::V4(v4) = addr else {
-        return Err("only IPv4 gateways are probed".into());
-    };
     let (sock, method) = open()?;
     sock.set_nonblocking(true).map_err(|e| e.to_string())?;
     let std_sock: std::net::UdpSocket = sock.into();
@@ -53,7 +50,7 @@ pub async fn ping(
                 sent_at[seq as usize] = ns(Instant::now());
                 if let Err(e) = sock.send_to(&pkt, to).await {
                     if seq == 0 {
-                        return Err(format!("cannot send ICMP to {addr}: {e}"));
+                        return Err(format!("cannot send ICMP to {v4}: {e}"));
                     }
                 }
                 seq += 1;
@@ -74,5 +71,5 @@ pub async fn ping(
             _ = super::super::sleep_until_opt(deadline) => break,
         }
     }
-    Ok(summarize(addr, method, n, &echoes))
+    Ok(summarize(v4.into(), method, n, &echoes))
 }

@@ -7,7 +7,7 @@
 
 use super::{Echo, GatewayStats, summarize};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 use windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE;
 use windows_sys::Win32::NetworkManagement::IpHelper::{
@@ -100,13 +100,10 @@ pub(super) fn echo(dst: Ipv4Addr, data: &[u8], timeout: Duration) -> io::Result<
 }
 
 pub async fn ping(
-    addr: IpAddr,
+    v4: Ipv4Addr,
     duration: Duration,
     interval: Duration,
 ) -> Result<GatewayStats, String> {
-    let IpAddr::V4(v4) = addr else {
-        return Err("only IPv4 gateways are probed".into());
-    };
     let n = ((duration.as_secs_f64() / interval.as_secs_f64()).round() as u32).clamp(1, 60_000);
     let token = (super::super::random_u32() as u64) << 32 | super::super::random_u32() as u64;
     let epoch = Instant::now();
@@ -144,11 +141,11 @@ pub async fn ping(
     }
     if echoes.is_empty() {
         if let Some(e) = first_error {
-            return Err(format!("IcmpSendEcho to {addr} failed: {e}"));
+            return Err(format!("IcmpSendEcho to {v4} failed: {e}"));
         }
     }
     echoes.sort_by_key(|e| e.recv_ns);
-    Ok(summarize(addr, "icmp_send_echo", n, &echoes))
+    Ok(summarize(v4.into(), "icmp_send_echo", n, &echoes))
 }
 
 #[cfg(test)]
