@@ -1,6 +1,7 @@
 //! The `hardware` check's verdict: CPU load, memory, free disk, cores and power source
 //! against the policy. Measuring them is the agent's (`checks::hardware`).
 
+use proto::metric;
 use proto::policy::HardwarePolicy;
 use proto::{CheckResult, Status};
 
@@ -56,15 +57,15 @@ fn round1(x: f64) -> f64 {
 pub fn evaluate(f: &HardwareFacts, p: &HardwarePolicy) -> CheckResult {
     let mem_pct = f.memory_used_pct();
     let mut r = CheckResult::new(Status::Pass, "")
-        .with("cpu_model", &f.cpu_model)
-        .with("cpu_cores", f.cpu_cores)
-        .with("cpu_load_pct", round1(f.cpu_load_pct))
-        .with("memory_total_gb", round1(f.memory_total_gb))
-        .with("memory_available_gb", round1(f.memory_available_gb))
-        .with("memory_used_pct", round1(mem_pct))
-        .with("disk_free_gb", f.disk_free_gb.map(round1))
+        .with(metric::CPU_MODEL, &f.cpu_model)
+        .with(metric::CPU_CORES, f.cpu_cores)
+        .with(metric::CPU_LOAD_PCT, round1(f.cpu_load_pct))
+        .with(metric::MEMORY_TOTAL_GB, round1(f.memory_total_gb))
+        .with(metric::MEMORY_AVAILABLE_GB, round1(f.memory_available_gb))
+        .with(metric::MEMORY_USED_PCT, round1(mem_pct))
+        .with(metric::DISK_FREE_GB, f.disk_free_gb.map(round1))
         .with("disk_mount", &f.disk_mount)
-        .with("power", f.power.as_str())
+        .with(metric::POWER, f.power.as_str())
         .with("battery_pct", f.battery_pct);
 
     let mut findings: Vec<(Status, String)> = Vec::new();

@@ -3,6 +3,7 @@
 //! `[network]` bands, with a hint that says where the fault is.
 
 use crate::stats::ProbeResult;
+use proto::metric;
 use proto::policy::{Codec, NetworkPolicy};
 use proto::{CheckResult, Status};
 use serde::Serialize;
@@ -177,17 +178,17 @@ pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
     let mut r = CheckResult::new(Status::Pass, "");
     let probe_ok = f.probe.as_ref().and_then(|p| p.as_ref().ok());
     let s = probe_ok.map(|p| &p.stats);
-    r.set("rtt_ms_min", s.and_then(|s| s.rtt_ms_min));
-    r.set("rtt_ms_median", s.and_then(|s| s.rtt_ms_median));
-    r.set("rtt_ms_p95", s.and_then(|s| s.rtt_ms_p95));
-    r.set("rtt_ms_max", s.and_then(|s| s.rtt_ms_max));
-    r.set("jitter_up_ms", s.and_then(|s| s.jitter_up_ms));
-    r.set("jitter_down_ms", s.and_then(|s| s.jitter_down_ms));
-    r.set("loss_up_pct", s.and_then(|s| s.loss_up_pct));
-    r.set("loss_down_pct", s.and_then(|s| s.loss_down_pct));
-    r.set("reordered", s.map(|s| s.reordered));
-    r.set("mos", s.and_then(|s| s.mos));
-    r.set("r_factor", s.and_then(|s| s.r_factor));
+    r.set(metric::RTT_MS_MIN, s.and_then(|s| s.rtt_ms_min));
+    r.set(metric::RTT_MS_MEDIAN, s.and_then(|s| s.rtt_ms_median));
+    r.set(metric::RTT_MS_P95, s.and_then(|s| s.rtt_ms_p95));
+    r.set(metric::RTT_MS_MAX, s.and_then(|s| s.rtt_ms_max));
+    r.set(metric::JITTER_UP_MS, s.and_then(|s| s.jitter_up_ms));
+    r.set(metric::JITTER_DOWN_MS, s.and_then(|s| s.jitter_down_ms));
+    r.set(metric::LOSS_UP_PCT, s.and_then(|s| s.loss_up_pct));
+    r.set(metric::LOSS_DOWN_PCT, s.and_then(|s| s.loss_down_pct));
+    r.set(metric::REORDERED, s.map(|s| s.reordered));
+    r.set(metric::MOS, s.and_then(|s| s.mos));
+    r.set(metric::R_FACTOR, s.and_then(|s| s.r_factor));
     r.set("reordered_up", s.map(|s| s.reordered_up));
     r.set("duplicates", s.map(|s| s.duplicates));
     r.set("sent", s.map(|s| s.sent));
@@ -201,10 +202,10 @@ pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
     let dns_ms = path
         .and_then(|p| p.dns_ms)
         .or(f.reflector_dns.as_ref().ok().copied());
-    r.set("dns_ms", dns_ms);
-    r.set("tcp_ms", path.and_then(|p| p.tcp_ms));
-    r.set("tls_ms", path.and_then(|p| p.tls_ms));
-    r.set("http_ms", path.and_then(|p| p.http_ms));
+    r.set(metric::DNS_MS, dns_ms);
+    r.set(metric::TCP_MS, path.and_then(|p| p.tcp_ms));
+    r.set(metric::TLS_MS, path.and_then(|p| p.tls_ms));
+    r.set(metric::HTTP_MS, path.and_then(|p| p.http_ms));
     r.set("http_status", path.and_then(|p| p.http_status));
     r.set(
         "path_error",
@@ -218,24 +219,24 @@ pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
             )
         }),
     );
-    r.set("link", f.link.kind.as_str());
+    r.set(metric::LINK, f.link.kind.as_str());
     r.set("interface", &f.link.interface);
-    r.set("wifi_signal_dbm", f.link.wifi_signal_dbm);
+    r.set(metric::WIFI_SIGNAL_DBM, f.link.wifi_signal_dbm);
     match &f.gateway {
         Ok(g) => {
             r.set("gateway", g.address.to_string());
             r.set("gateway_probe", g.method);
-            r.set("gateway_rtt_ms", g.rtt_ms_median);
-            r.set("gateway_jitter_ms", g.jitter_ms);
-            r.set("gateway_loss_pct", g.loss_pct);
+            r.set(metric::GATEWAY_RTT_MS, g.rtt_ms_median);
+            r.set(metric::GATEWAY_JITTER_MS, g.jitter_ms);
+            r.set(metric::GATEWAY_LOSS_PCT, g.loss_pct);
         }
         Err(e) => {
             r.set("gateway", f.link.gateway.map(|g| g.to_string()));
             r.set("gateway_probe", "unavailable");
             r.set("gateway_unavailable", e);
-            r.set("gateway_rtt_ms", None::<f64>);
-            r.set("gateway_jitter_ms", None::<f64>);
-            r.set("gateway_loss_pct", None::<f64>);
+            r.set(metric::GATEWAY_RTT_MS, None::<f64>);
+            r.set(metric::GATEWAY_JITTER_MS, None::<f64>);
+            r.set(metric::GATEWAY_LOSS_PCT, None::<f64>);
         }
     }
 

@@ -7,6 +7,7 @@
 //! their level says; a silent microphone fails. Only aggregates leave this module.
 
 use crate::dsp::{Analysis, Analyzer, Class, ClassifyParams};
+use proto::metric;
 use proto::policy::NoisePolicy;
 use proto::{CheckResult, Status};
 
@@ -103,17 +104,17 @@ pub fn status_of(a: &Analysis, laeq_cal: f64, policy: &NoisePolicy) -> (Status, 
 
 fn put_metrics(r: &mut CheckResult, a: &Analysis, calibration_db: f64) {
     let f = &a.features;
-    r.set("laeq_dbfs", round(a.laeq_dbfs, 2));
-    r.set("lamax_dbfs", round(a.lamax_dbfs, 2));
-    r.set("l10_dbfs", round(a.l10_dbfs, 2));
-    r.set("l90_dbfs", round(a.l90_dbfs, 2));
-    r.set("peak_dbfs", round(a.peak_dbfs, 2));
+    r.set(metric::LAEQ_DBFS, round(a.laeq_dbfs, 2));
+    r.set(metric::LAMAX_DBFS, round(a.lamax_dbfs, 2));
+    r.set(metric::L10_DBFS, round(a.l10_dbfs, 2));
+    r.set(metric::L90_DBFS, round(a.l90_dbfs, 2));
+    r.set(metric::PEAK_DBFS, round(a.peak_dbfs, 2));
     r.set("rms_dbfs", round(a.rms_dbfs, 2));
-    r.set("clipped_fraction", round(a.clipped_fraction, 6));
-    r.set("dominant_hz", round(a.dominant_hz, 1));
-    r.set("classification", a.classification.as_str());
+    r.set(metric::CLIPPED_FRACTION, round(a.clipped_fraction, 6));
+    r.set(metric::DOMINANT_HZ, round(a.dominant_hz, 1));
+    r.set(metric::CLASSIFICATION, a.classification.as_str());
     r.set("confidence", a.confidence);
-    r.set("calibration_db", calibration_db);
+    r.set(metric::CALIBRATION_DB, calibration_db);
     r.set("laeq_calibrated_db", round(a.laeq_dbfs + calibration_db, 2));
     r.set("sample_rate", a.sample_rate);
     r.set("seconds", round(a.seconds, 3));

@@ -1,6 +1,7 @@
 //! The `os` check's verdict: the facts the OS gives about itself against the policy's
 //! minimum version per family. Gathering them is the agent's (`checks::os`).
 
+use proto::metric;
 use proto::policy::{OsPolicy, parse_version, version_at_least};
 use proto::{CheckResult, Status};
 
@@ -29,15 +30,15 @@ pub struct OsFacts {
 /// Judges the facts against the policy (pure).
 pub fn evaluate(f: &OsFacts, policy: &OsPolicy) -> CheckResult {
     let mut r = CheckResult::new(Status::Pass, "")
-        .with("family", &f.family)
+        .with(metric::FAMILY, &f.family)
         .with("name", &f.name)
-        .with("version", &f.version)
-        .with("build", &f.build)
+        .with(metric::VERSION, &f.version)
+        .with(metric::BUILD, &f.build)
         .with("distro_id", &f.distro_id)
         .with("kernel", &f.kernel)
-        .with("arch", &f.arch)
-        .with("uptime_s", f.uptime_s)
-        .with("pending_reboot", f.pending_reboot);
+        .with(metric::ARCH, &f.arch)
+        .with(metric::UPTIME_S, f.uptime_s)
+        .with(metric::PENDING_REBOOT, f.pending_reboot);
 
     // (what is compared, version found, minimum) per family.
     let mut compare: Vec<(String, String, String)> = Vec::new();
