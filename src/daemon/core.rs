@@ -568,6 +568,10 @@ impl Core {
         };
         let state = with_state
             .then(|| serde_json::to_string(&self.machine.persisted()).unwrap_or_default());
+        // Said before the commit too, so every event that may reach HQ has a line even when
+        // the process is killed between the commit and "event recorded": the tests check
+        // both ways that HQ holds exactly what the daemon recorded.
+        tracing::debug!(id = %event.id, kind = event.kind(), "event to record");
         match self.spool.record(&event, state.as_deref()).await {
             Ok(_) => tracing::debug!(id = %event.id, kind = event.kind(), "event recorded"),
             Err(e) => tracing::error!(
