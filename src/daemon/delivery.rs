@@ -285,6 +285,48 @@ async fn deliver(
     batch: Vec<Event>,
     report: &mpsc::Sender<Attempt>,
 ) -> Step {
+    let mut aside = Aside::default();
+    let step = deliver_parts(spool, sink, batch, report, &mut aside).await;
+    // One word for the whole batch: how many were set aside, and HQ's first reason.
+    if let Some(reason) = aside.reason {
+        let _ = report
+            .send(Attempt::Quarantined {
+                count: aside.count,
+                reason,
+                only_own_incidents: aside.only_own,
+            })
+            .await;
+    }
+    step
+}
+
+/// What [`deliver`] set aside so far.
+#[derive(Debug)]
+struct Aside {
+    count: usize,
+    /// HQ's reason for the first one.
+    reason: Option<String>,
+    /// Every one was an `events_rejected` incident.
+    only_own: bool,
+}
+
+impl Default for Aside {
+    fn default() -> Aside {
+        Aside {
+            count: 0,
+            reason: None,
+            only_own: true,
+        }
+    }
+}
+
+async fn deliver_parts(
+    spool: &Spool,
+    sink: &dyn Sink,
+    batch: Vec<Event>,
+    report: &mpsc::Sender<Attempt>,
+    aside: &mut Aside,
+) -> Step {
     let mut parts = vec![batch];
     let mut step = Step::Done;
     while let Some(part) = parts.pop() {
@@ -297,7 +339,7 @@ async fn deliver(
                         "delivery: HQ has the events but the spool could not drop them ({e:#}); they will be sent again and HQ will ignore the copies"
                     );
                 }
-                set_aside(spool, &kinds, answer.refused.clone(), report).await;
+                set_aside(spool, &kinds, answer.refused.clone(), aside).await;
                 let _ = report.send(Attempt::Delivered(answer.held.len())).await;
                 let answered = answer.held.len() + answer.refused.len();
                 if answered < n {
@@ -317,7 +359,7 @@ async fn deliver(
                 parts.push(left);
             }
             Err(e) if e.is_refusal() => {
-                set_aside(spool, &kinds, vec![(part[0].id, e.to_string())], report).await;
+                set_aside(spool, &kinds, vec![(part[0].id, e.to_string())], aside).await;
             }
             Err(e) if e.needs_enrollment() => return Step::MustEnroll(e),
             Err(e) => return Step::Retry(e),
@@ -332,12 +374,12 @@ fn own_incident(e: &Event) -> bool {
         if name == proto::IncidentName::EventsRejected.as_str())
 }
 
-/// Moves `refused` to the spool's quarantine and tells the daemon.
+/// Moves `refused` to the spool's quarantine and counts them in `aside`.
 async fn set_aside(
     spool: &Spool,
     kinds: &[(Uuid, bool)],
     refused: Vec<(Uuid, String)>,
-    report: &mpsc::Sender<Attempt>,
+    aside: &mut Aside,
 ) {
     let Some((_, reason)) = refused.first().cloned() else {
         return;
@@ -351,13 +393,9 @@ async fn set_aside(
         return;
     }
     let own = |id: &Uuid| kinds.iter().any(|(k, own)| k == id && *own);
-    let _ = report
-        .send(Attempt::Quarantined {
-            count: refused.len(),
-            reason,
-            only_own_incidents: refused.iter().all(|(id, _)| own(id)),
-        })
-        .await;
+    aside.count += refused.len();
+    aside.reason.get_or_insert(reason);
+    aside.only_own &= refused.iter().all(|(id, _)| own(id));
 }
 
 /// Waits until the key changed (a new enrollment), looking every `key_poll`; after
@@ -503,7 +541,8 @@ mod tests {
         PerEvent,
     }
 
-    /// A stand-in for HQ: refuses incidents named `vpn` (an incident this HQ does not know),
+    /// A stand-in for HQ: refuses incidents named `vpn` or `events_rejected` (incidents this
+    /// HQ does not know),
     /// answers `413` to a batch holding an incident named `huge`, and refuses any key but
     /// its own with `401 reenroll`; or answers `503` to everything while `down`.
     struct FakeHq {
@@ -536,7 +575,9 @@ mod tests {
                 if *hq.key.lock().unwrap() != hq.good_key {
                     return Err(HqError::Reenroll);
                 }
-                let bad = |e: &Event| incident_named(e) == Some("vpn");
+                let own = proto::IncidentName::EventsRejected.as_str();
+                let bad =
+                    |e: &Event| matches!(incident_named(e), Some(n) if n == "vpn" || n == own);
                 if events.iter().any(|e| incident_named(e) == Some("huge")) {
                     return Err(HqError::Rejected {
                         status: 413,
@@ -544,15 +585,20 @@ mod tests {
                     });
                 }
                 let mut a = Answer::default();
-                if hq.era == Era::Old && events.iter().any(bad) {
+                if let Some(e) = events
+                    .iter()
+                    .find(|e| bad(e))
+                    .filter(|_| hq.era == Era::Old)
+                {
                     return Err(HqError::Rejected {
                         status: 422,
-                        message: "unknown incident vpn".into(),
+                        message: format!("unknown incident {}", incident_named(e).unwrap()),
                     });
                 }
                 for e in &events {
                     if bad(e) {
-                        a.refused.push((e.id, "unknown incident vpn".into()));
+                        let why = format!("unknown incident {}", incident_named(e).unwrap());
+                        a.refused.push((e.id, why));
                     } else {
                         hq.stored.lock().unwrap().push(e.id);
                         a.held.push(e.id);
@@ -781,42 +827,49 @@ mod tests {
     }
 
     /// Refused `events_rejected` incidents (an HQ that does not know that incident) are set
-    /// aside and flagged, so the daemon does not raise the incident about itself.
+    /// aside and flagged, so the daemon does not raise the incident about itself; mixed with
+    /// others, one word for the batch counts them all.
     #[tokio::test]
     async fn refused_own_incidents_are_flagged() {
-        let name = proto::IncidentName::EventsRejected.as_str();
-        // This fake HQ holds the incident; the flag is set where it is set aside.
-        let mut b = bench(Era::PerEvent, &["hb", name], "good").await;
+        let own = proto::IncidentName::EventsRejected.as_str();
+        let mut b = bench(Era::PerEvent, &["hb", own], "good").await;
         b.drained().await;
-        assert!(
-            !b.attempts()
-                .iter()
-                .any(|a| matches!(a, Attempt::Quarantined { .. }))
-        );
-        let e = Event::now(proto::event::EventBody::Incident {
-            name: name.into(),
-            state: proto::event::IncidentState::Started,
-            detail: String::new(),
-        });
-        assert!(own_incident(&e));
-        let (tx, mut rx) = mpsc::channel(4);
-        b.spool.push(&e).await.unwrap();
-        b.task.abort();
-        set_aside(
-            &b.spool,
-            &[(e.id, true)],
-            vec![(e.id, "unknown incident".into())],
-            &tx,
-        )
-        .await;
+        b.assert_split(&[0], &[1]).await;
+        let q: Vec<Attempt> = b
+            .attempts()
+            .into_iter()
+            .filter(|a| matches!(a, Attempt::Quarantined { .. }))
+            .collect();
         assert_eq!(
-            rx.try_recv().unwrap(),
-            Attempt::Quarantined {
+            q,
+            [Attempt::Quarantined {
                 count: 1,
-                reason: "unknown incident".into(),
+                reason: format!("unknown incident {own}"),
                 only_own_incidents: true
-            }
+            }]
         );
+        b.task.abort();
+
+        let mut b = bench(Era::Old, &["hb", own, "hb", "vpn"], "good").await;
+        b.drained().await;
+        b.assert_split(&[0, 2], &[1, 3]).await;
+        let q: Vec<Attempt> = b
+            .attempts()
+            .into_iter()
+            .filter(|a| matches!(a, Attempt::Quarantined { .. }))
+            .collect();
+        assert!(
+            matches!(
+                &q[..],
+                [Attempt::Quarantined {
+                    count: 2,
+                    only_own_incidents: false,
+                    ..
+                }]
+            ),
+            "{q:?}"
+        );
+        b.task.abort();
     }
 
     /// Started with the cached policy's ETag, the very first fetch is conditional.
