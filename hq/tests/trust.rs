@@ -370,7 +370,7 @@ async fn signed_in(f: &Fixture, id: &str) -> bool {
         .unwrap()
 }
 
-async fn backdated_and_future_shift_events(t: TestDb) {
+async fn backdated_shift_event_is_flagged_and_changes_nothing(t: TestDb) {
     let f = fixture(&t).await;
     let (id, key) = enroll(&f, "ws-clock").await;
     let now = Utc::now();
@@ -405,9 +405,26 @@ async fn backdated_and_future_shift_events(t: TestDb) {
             .any(|l| l.contains(",sign_out,manual,") && l.ends_with(",out_of_order")),
         "{csv}"
     );
+}
 
-    // A sign-in dated hours ahead (a clock set forward) is flagged and must not freeze the
-    // state: the agent's real sign-out after it still counts, as does its readiness.
+/// A sign-in dated hours ahead (a clock set forward) is flagged and must not freeze the
+/// state: the agent's real sign-out after it still counts, as does its readiness.
+async fn future_dated_events_never_freeze_state(t: TestDb) {
+    let f = fixture(&t).await;
+    let (id, key) = enroll(&f, "ws-future").await;
+    let now = Utc::now();
+    send(
+        &f,
+        &key,
+        &[js(&shift(
+            true,
+            ShiftReason::Auto,
+            now - Duration::minutes(1),
+        ))],
+    )
+    .await;
+    assert!(signed_in(&f, &id).await);
+
     let future = shift(true, ShiftReason::Manual, now + Duration::hours(3));
     let future_hb = heartbeat(Readiness::NotReady, true, now + Duration::hours(3));
     send(&f, &key, &[js(&future), js(&future_hb)]).await;
@@ -453,7 +470,8 @@ both!(
     one_bad_event_is_rejected_alone,
     newer_agent_checks_and_metrics_are_kept,
     received_at_beside_at,
-    backdated_and_future_shift_events,
+    backdated_shift_event_is_flagged_and_changes_nothing,
+    future_dated_events_never_freeze_state,
 );
 
 // ---- with the real binary ----
