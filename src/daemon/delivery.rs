@@ -550,6 +550,10 @@ mod tests {
         key: Mutex<String>,
         good_key: String,
         down: AtomicBool,
+        /// Answers the next request `429` with this `Retry-After` (seconds), once.
+        busy: AtomicUsize,
+        /// When each request came.
+        times: Mutex<Vec<std::time::Instant>>,
         stored: Mutex<Vec<Uuid>>,
         requests: AtomicUsize,
     }
@@ -566,6 +570,13 @@ mod tests {
             let hq = self.clone();
             Box::pin(async move {
                 hq.requests.fetch_add(1, Ordering::SeqCst);
+                hq.times.lock().unwrap().push(std::time::Instant::now());
+                let busy = hq.busy.swap(0, Ordering::SeqCst);
+                if busy > 0 {
+                    return Err(HqError::RetryAfter {
+                        seconds: busy as u64,
+                    });
+                }
                 if hq.down.load(Ordering::SeqCst) {
                     return Err(HqError::Server {
                         status: 503,
@@ -628,6 +639,7 @@ mod tests {
         ids: Vec<Uuid>,
         hq: Arc<FakeHq>,
         attempts: mpsc::Receiver<Attempt>,
+        wake: Arc<Notify>,
         task: tokio::task::JoinHandle<()>,
     }
 
@@ -660,6 +672,8 @@ mod tests {
             key: Mutex::new(key.into()),
             good_key: "good".into(),
             down: AtomicBool::new(false),
+            busy: AtomicUsize::new(0),
+            times: Mutex::new(Vec::new()),
             stored: Mutex::new(Vec::new()),
             requests: AtomicUsize::new(0),
         });
@@ -670,10 +684,11 @@ mod tests {
             key_poll: Duration::from_millis(10),
             key_retry: Duration::from_secs(3600),
         };
+        let wake = Arc::new(Notify::new());
         let task = tokio::spawn(run_paced(
             spool.clone(),
             Arc::new(hq.clone()),
-            Arc::new(Notify::new()),
+            wake.clone(),
             tx,
             pacing,
         ));
@@ -683,6 +698,7 @@ mod tests {
             ids,
             hq,
             attempts,
+            wake,
             task,
         }
     }
@@ -798,6 +814,27 @@ mod tests {
         b.drained().await;
         b.assert_split(&[0, 1, 2], &[]).await;
         assert!(b.attempts().iter().any(|a| matches!(a, Attempt::Failed(_))));
+        b.task.abort();
+    }
+
+    /// `429` with `Retry-After: 1`: the next try waits that second, not the 10 ms backoff.
+    #[tokio::test]
+    async fn retry_after_is_honoured() {
+        let b = bench(Era::PerEvent, &[], "good").await;
+        b.hq.busy.store(1, Ordering::SeqCst);
+        b.spool
+            .push(&Event::now(proto::event::EventBody::Heartbeat {
+                readiness: proto::Readiness::Ready,
+                signed_in: true,
+            }))
+            .await
+            .unwrap();
+        b.wake.notify_one();
+        b.drained().await;
+        let t = b.hq.times.lock().unwrap().clone();
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert!(t[1] - t[0] >= Duration::from_secs(1), "{:?}", t[1] - t[0]);
+        assert_eq!(b.spool.quarantined().await.unwrap(), 0);
         b.task.abort();
     }
 
