@@ -28,6 +28,7 @@ rm -rf "$src"
 mkdir -p "$src" "$prev/bin"
 git -C "$root" archive --format=tar "$full" | tar -x -C "$src"
 
+# shellcheck disable=SC1091
 . "${CARGO_HOME:-$HOME/.cargo}/env" 2>/dev/null || true
 locked=()
 [[ -f "$src/Cargo.lock" ]] && locked=(--locked)
