@@ -36,7 +36,15 @@ pub const DOCUMENT: &str = r##"{
       "ShiftEntry": {"type": "object", "properties": {
         "agent_id": {"type": "string"}, "hostname": {"type": "string"},
         "kind": {"type": "string", "enum": ["sign_in", "sign_out"]}, "reason": {"type": "string"},
-        "at": {"type": "string", "format": "date-time"}, "readiness": {"type": ["string", "null"]}
+        "at": {"type": "string", "format": "date-time", "description": "when it happened, by the agent's clock"},
+        "received_at": {"type": ["string", "null"], "format": "date-time", "description": "when HQ stored it, by HQ's clock (null for events stored before HQ recorded it)"},
+        "readiness": {"type": ["string", "null"]},
+        "flags": {"type": "array", "items": {"type": "string", "enum": ["out_of_order", "clock_off"]}, "description": "out_of_order: dated before the device's previous shift event (stored, changes no state); clock_off: the device's clock was more than 5 minutes off HQ's"}
+      }},
+      "EventResult": {"type": "object", "required": ["id", "outcome"], "properties": {
+        "id": {"type": ["string", "null"], "format": "uuid", "description": "null when the event was rejected before its id could be read"},
+        "outcome": {"type": "string", "enum": ["stored", "duplicate", "rejected"]},
+        "error": {"type": "string", "description": "why it was rejected (only for rejected): sending it again gets the same answer"}
       }}
     },
     "responses": {
@@ -49,7 +57,7 @@ pub const DOCUMENT: &str = r##"{
       "responses": {"200": {"description": "enrolled", "content": {"application/json": {"schema": {"type": "object", "properties": {"device_id": {"type": "string"}, "device_key": {"type": "string"}}}}}}, "401": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/events": {"post": {"summary": "Deliver a batch of this device's events (idempotent on each id; at most 1000 events, 1 MiB)", "security": [{"deviceKey": []}],
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Event"}}}}}}},
-      "responses": {"200": {"description": "stored", "content": {"application/json": {"schema": {"type": "object", "properties": {"accepted": {"type": "array", "items": {"type": "string", "format": "uuid"}}, "duplicates": {"type": "integer"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
+      "responses": {"200": {"description": "stored", "content": {"application/json": {"schema": {"type": "object", "properties": {"accepted": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "the ids HQ holds (stored now or before)"}, "duplicates": {"type": "integer"}, "results": {"type": "array", "items": {"$ref": "#/components/schemas/EventResult"}, "description": "one answer per event, in the batch's order; a rejected event never blocks the others"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/policy": {"get": {"summary": "This device's site policy and its shifts, with an ETag (send If-None-Match)", "security": [{"deviceKey": []}],
       "responses": {"200": {"description": "the policy", "headers": {"ETag": {"schema": {"type": "string"}}}}, "304": {"description": "unchanged"}, "401": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/agents": {"get": {"summary": "The fleet", "security": [{"apiToken": []}],
