@@ -55,9 +55,13 @@ struct CheckRow<'a> {
 
 struct ShiftRow {
     at: String,
+    /// When HQ received it, and how far that is from the agent's `at` (say, "+3 s").
+    received: String,
     what: &'static str,
     why: String,
     readiness: &'static str,
+    /// HQ's doubts about the event in words ("dated before the previous shift event").
+    flags: String,
 }
 
 struct IncidentRow {
@@ -150,6 +154,26 @@ fn charts(now: i64, samples: &[Sample]) -> Vec<String> {
         .collect()
 }
 
+/// "14:02:07 UTC (+3 s)": when HQ received an event and how long after the agent's `at`; "–"
+/// for events stored before HQ recorded it.
+fn received_cell(at_ms: i64, received_ms: Option<i64>) -> String {
+    let Some(r) = received_ms else {
+        return "–".into();
+    };
+    let time = chrono::DateTime::from_timestamp_millis(r)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default();
+    let secs = (r - at_ms) as f64 / 1000.0;
+    let delta = if secs.abs() < 1.0 {
+        "at once".to_string()
+    } else if secs.abs() < 120.0 {
+        format!("{secs:+.0} s")
+    } else {
+        format!("{:+.0} min", secs / 60.0)
+    };
+    format!("{time} ({delta})")
+}
+
 fn shift_rows(shifts: &[db::ShiftEntry]) -> Vec<ShiftRow> {
     shifts
         .iter()
@@ -163,7 +187,18 @@ fn shift_rows(shifts: &[db::ShiftEntry]) -> Vec<ShiftRow> {
             } else {
                 "Signed out"
             },
+            received: received_cell(s.at, s.received_at),
             why: s.reason.replace('_', " "),
+            flags: s
+                .flags
+                .iter()
+                .map(|f| match f.as_str() {
+                    "out_of_order" => "dated before the previous shift event: not applied",
+                    "clock_off" => "the computer's clock was more than 5 minutes off",
+                    other => other,
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             readiness: s
                 .readiness
                 .as_deref()
@@ -355,6 +390,32 @@ pub fn chart(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shift_row_shows_when_hq_received_it_and_its_flags_in_words() {
+        let at = 1_764_633_600_000; // 2025-12-02 00:00:00 UTC
+        let entry = db::ShiftEntry {
+            agent_id: "d1".into(),
+            hostname: "pc-1".into(),
+            kind: "sign_out".into(),
+            reason: "manual".into(),
+            at,
+            received_at: Some(at + 3_000),
+            readiness: Some("ready".into()),
+            flags: vec!["out_of_order".into()],
+        };
+        let rows = shift_rows(std::slice::from_ref(&entry));
+        assert_eq!(rows[0].received, "2025-12-02 00:00:03 UTC (+3 s)");
+        assert_eq!(
+            rows[0].flags,
+            "dated before the previous shift event: not applied"
+        );
+        assert_eq!(
+            received_cell(at, Some(at - 600_000)),
+            "2025-12-01 23:50:00 UTC (-10 min)"
+        );
+        assert_eq!(received_cell(at, None), "–");
+    }
 
     #[test]
     fn chart_describes_its_data() {
