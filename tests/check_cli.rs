@@ -198,11 +198,11 @@ fn exit_code_is_set_by_the_scenario() {
         ),
         ("no headset: fail", &no_headset[..], "", "not_ready", 2),
         (
-            "no audio system at all: the check errs",
+            "no audio system at all: the check ran and found nothing, not ready (issue 13)",
             "",
             "",
-            "unknown",
-            3,
+            "not_ready",
+            2,
         ),
     ] {
         let (v, got) = headset_only(alsa, policy);
@@ -304,13 +304,25 @@ fn bluetooth_headset_disallowed_by_policy() {
 }
 
 #[test]
-fn no_audio_system_at_all_is_an_error_not_a_panic() {
+fn no_audio_system_at_all_is_not_ready_not_a_panic() {
+    // The headset check ran and found nothing the policy requires: fail, not unknown; the
+    // noise check could not record and says why, not "close other programs" (issue 13).
     let env = Env::new("");
-    let out = env.run(&["check", "--json", "--only", "headset"]);
+    let out = env.run(&["check", "--json", "--only", "headset,noise"]);
     let v = json(&out);
-    assert_eq!(v["checks"]["headset"]["status"], "error", "{v}");
-    assert_eq!(v["readiness"], "unknown");
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(v["checks"]["headset"]["status"], "fail", "{v}");
+    assert_eq!(v["readiness"], "not_ready");
+    assert_eq!(out.status.code(), Some(2));
+    let noise = &v["checks"]["noise"];
+    assert_eq!(noise["status"], "error", "{v}");
+    assert_eq!(noise["metrics"]["capture_error"], "no_audio_device", "{v}");
+    assert!(
+        noise["hint"]
+            .as_str()
+            .unwrap()
+            .contains("no microphone at all"),
+        "{v}"
+    );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
 
@@ -354,7 +366,7 @@ fn config_with_unknown_key_wrong_type_and_bad_value_names_each_problem() {
     let f = cfg.display().to_string();
     for needle in [
         format!("{f}:3: key `hq.bogus`: unknown field"),
-        format!("{f}:6: key `checks.noise_timeout_seconds`: invalid type"),
+        format!("{f}:6: key `checks.noise_timeout_seconds`: must be a number"),
         format!("{f}:2: key `hq.url`"),
         format!("{f}:7: key `checks.os_timeout_seconds`"),
     ] {

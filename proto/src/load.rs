@@ -105,6 +105,8 @@ pub fn load_str<T: DeserializeOwned + Validate>(file: &Path, text: &str) -> Resu
                     let line = line_of_key(&spanned, text, &key);
                     problems.push(Problem { key, line, message });
                 }
+                // In the order of the file, whichever step found them.
+                problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
                 return Err(err(problems));
             }
             Err(e) => {
@@ -121,7 +123,7 @@ pub fn load_str<T: DeserializeOwned + Validate>(file: &Path, text: &str) -> Resu
                 problems.push(Problem {
                     key: key.clone(),
                     line,
-                    message: message.replace('`', "'"),
+                    message: plain_words(&message),
                 });
                 if key.is_empty() || !remove_key(&mut doc, &key) {
                     return Err(err(problems));
@@ -130,6 +132,66 @@ pub fn load_str<T: DeserializeOwned + Validate>(file: &Path, text: &str) -> Resu
         }
     }
     Err(err(problems))
+}
+
+/// serde's message for a bad value in words a person reads ("must be a number"), not in Rust
+/// types ("invalid type: string \"x\", expected f64"). Messages it does not know stay as
+/// they are, with backquotes turned into quotes.
+pub fn plain_words(message: &str) -> String {
+    let message = message.replace('`', "'");
+    let what_found = |found: &str| -> String {
+        let found = found.trim();
+        if let Some(v) = found.strip_prefix("string ") {
+            format!("it is the text {v}")
+        } else if let Some(v) = found
+            .strip_prefix("integer ")
+            .or_else(|| found.strip_prefix("floating point "))
+        {
+            format!("it is the number {}", v.trim_matches('\''))
+        } else if let Some(v) = found.strip_prefix("boolean ") {
+            format!("it is {}", v.trim_matches('\''))
+        } else {
+            match found {
+                "sequence" => "it is a list".into(),
+                "map" => "it is a table".into(),
+                other => format!("it is {other}"),
+            }
+        }
+    };
+    let wanted = |expected: &str| -> Option<&'static str> {
+        let e = expected.trim();
+        Some(match e {
+            "f64" | "f32" => "must be a number",
+            "u8" | "u16" | "u32" | "u64" | "usize" => "must be a whole number, 0 or more",
+            "i8" | "i16" | "i32" | "i64" | "isize" => "must be a whole number",
+            "a boolean" => "must be true or false",
+            "a string" => "must be text in quotes",
+            "a sequence" => "must be a list in brackets, like [\"a\", \"b\"]",
+            _ if e.starts_with("struct ") || e.starts_with("a map") => {
+                "must be a table of settings"
+            }
+            _ => return None,
+        })
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.rsplit_once(", expected ") {
+                if let Some(w) = wanted(expected) {
+                    return format!("{w} ({})", what_found(found));
+                }
+            }
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            let choices = expected.trim_start_matches("one of ").replace('\'', "\"");
+            return format!(
+                "{} is not one of the choices: {choices}",
+                found.replace('\'', "\"")
+            );
+        }
+    }
+    message
 }
 
 fn unknown_field_name(message: &str) -> Option<&str> {
@@ -267,6 +329,32 @@ mod tests {
         assert!(
             shown.contains("t.toml:2: key `bogus`: unknown field"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn values_of_the_wrong_kind_are_told_in_plain_words() {
+        // No Rust types reach a person (issue 13).
+        let e = load("x = \"three\"\n[inner]\nb = 5\n").unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            shown.contains("key `x`: must be a whole number, 0 or more (it is the text \"three\")"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("key `inner.b`: must be text in quotes (it is the number 5)"),
+            "{shown}"
+        );
+        for jargon in ["invalid type", "expected", "u32", "f64"] {
+            assert!(!shown.contains(jargon), "{jargon} in {shown}");
+        }
+        assert_eq!(
+            plain_words("invalid type: string \"soon\", expected f64"),
+            "must be a number (it is the text \"soon\")"
+        );
+        assert_eq!(
+            plain_words("unknown variant `sometimes`, expected one of `ready`, `degraded`, `any`"),
+            "\"sometimes\" is not one of the choices: \"ready\", \"degraded\", \"any\""
         );
     }
 

@@ -6,8 +6,9 @@
 use super::CheckContext;
 use crate::audio::{self, Mono, capture::CaptureError};
 use crate::config::AudioConfig;
-use proto::policy::NoisePolicy;
 use proto::CheckResult;
+use proto::policy::NoisePolicy;
+use shiftready_core::checks::headset;
 use shiftready_core::checks::noise::{self, hints};
 
 /// The `noise` check, from the configured (or default) input for the policy's duration.
@@ -27,14 +28,34 @@ pub async fn from_device(
     policy: NoisePolicy,
 ) -> CheckResult {
     let job = tokio::task::spawn_blocking(move || {
-        audio::capture::capture(device.as_deref(), seconds)
-            .map(|mono| judge(&mono, calibration(&audio_cfg, &mono.source), &policy))
+        match audio::capture::capture(device.as_deref(), seconds) {
+            Ok(mono) => judge(&mono, calibration(&audio_cfg, &mono.source), &policy),
+            // With no audio device at all, "close other programs that use it" would send the
+            // agent looking for a program that is not there: say what is missing instead.
+            Err(e) if !matches!(e, CaptureError::PermissionDenied { .. }) && no_audio_at_all() => {
+                no_microphone_at_all(&e)
+            }
+            Err(e) => capture_failed(&e),
+        }
     });
     match job.await {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => capture_failed(&e),
+        Ok(result) => result,
         Err(e) => CheckResult::error(format!("The noise check stopped unexpectedly: {e}.")),
     }
+}
+
+/// Whether this computer has no real audio device at all (what the headset check lists).
+fn no_audio_at_all() -> bool {
+    super::headset::inventory("").is_ok_and(|inv| headset::no_audio_at_all(&inv))
+}
+
+/// A capture failure on a computer with no audio device at all: the check could not measure
+/// anything, and the hint says why.
+pub fn no_microphone_at_all(e: &CaptureError) -> CheckResult {
+    let mut r = capture_failed(e);
+    r.hint = hints::NO_AUDIO.to_string();
+    r.set("capture_error", "no_audio_device");
+    r
 }
 
 /// A capture failure as an `error` result with a hint the agent can act on.
@@ -125,5 +146,16 @@ mod tests {
         });
         assert_eq!(r.hint, hints::STALLED);
         assert_eq!(r.metrics["capture_error"], "stalled");
+    }
+
+    #[test]
+    fn no_audio_device_at_all_does_not_say_close_other_programs() {
+        let r = no_microphone_at_all(&CaptureError::Open {
+            device: "default".into(),
+            reason: "ALSA: no such card".into(),
+        });
+        assert_eq!(r.status, Status::Error);
+        assert_eq!(r.hint, hints::NO_AUDIO);
+        assert!(!r.hint.contains("other programs"), "{}", r.hint);
     }
 }

@@ -145,6 +145,18 @@ pub fn classify_name(name: &str) -> (FormFactor, Transport) {
     (form, transport)
 }
 
+/// The hint when the computer has no microphone or speaker at all.
+pub const NO_AUDIO_AT_ALL: &str = "This computer has no microphone or speaker at all: plug in \
+    your headset; if it is plugged in, check that the sound driver works and that ShiftReady may \
+    use the audio devices.";
+
+/// Whether the inventory holds no real audio device at all (only virtual ones, or none).
+pub fn no_audio_at_all(inv: &Inventory) -> bool {
+    inv.devices
+        .iter()
+        .all(|d| d.transport == Transport::Virtual && !d.is_headset())
+}
+
 /// Judges the inventory against the policy (pure).
 pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
     let headsets: Vec<&AudioDevice> = inv.devices.iter().filter(|d| d.is_headset()).collect();
@@ -173,24 +185,14 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         .with("is_default_output", chosen.map(|_| out_is_headset))
         .with("bluetooth_allowed", p.bluetooth_allowed);
 
-    let real = inv
-        .devices
-        .iter()
-        .filter(|d| d.transport != Transport::Virtual)
-        .count();
     let set = |r: CheckResult, s: Status, hint: String| CheckResult {
         status: s,
         hint,
         ..r
     };
-    if real == 0 && headsets.is_empty() {
-        return set(
-            r,
-            Status::Error,
-            "No microphone or speaker was found at all: check that the sound driver works and \
-             that ShiftReady may use the audio devices."
-                .into(),
-        );
+    if no_audio_at_all(inv) {
+        // The check ran and found nothing to make calls with: not ready, not unknown.
+        return set(r, Status::Fail, NO_AUDIO_AT_ALL.into());
     }
     let Some(h) = chosen else {
         let status = if p.required {
@@ -421,9 +423,16 @@ mod tests {
     }
 
     #[test]
-    fn no_devices_at_all_is_an_error() {
+    fn no_audio_device_at_all_is_a_fail_not_unknown() {
+        // The check ran and found nothing the policy requires: not ready (issue 13).
         let r = evaluate(&inv(vec![]), &HeadsetPolicy::default());
-        assert_eq!(r.status, Status::Error);
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(r.hint, NO_AUDIO_AT_ALL);
+        let virt = dev("null", true, true, FormFactor::Unknown, Transport::Virtual);
+        let r = evaluate(&inv(vec![virt]), &HeadsetPolicy::default());
+        assert_eq!(r.status, Status::Fail);
+        assert!(no_audio_at_all(&inv(vec![])));
+        assert!(!no_audio_at_all(&inv(vec![builtin(true)])));
     }
 
     #[test]
