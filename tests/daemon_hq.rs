@@ -1,6 +1,7 @@
 //! The real daemon against a real `shiftready-hq` process: shifts from HQ, sign-in,
 //! heartbeats and sign-out in HQ's shift log; HQ stopped and restarted; the daemon killed
-//! with SIGKILL at random moments. Every event the daemon committed arrives exactly once.
+//! with SIGKILL at random moments. Every event the daemon committed arrives exactly once, and
+//! HQ holds nothing the daemon did not record.
 
 mod daemon_common;
 
@@ -15,9 +16,24 @@ fn pair(k: &str, r: &str) -> (String, String) {
     (k.to_string(), r.to_string())
 }
 
-/// Every id the daemon logged as committed is at HQ, and HQ holds nothing else for it.
+/// Ids the daemon logged as about to be committed ("event to record", said before the
+/// commit): a superset of what it recorded, even when it was killed between the commit and
+/// "event recorded". Nothing else can have reached HQ from it.
+fn to_record_ids(log: &str) -> BTreeSet<String> {
+    log.lines()
+        .filter(|l| l.contains("event to record"))
+        .filter_map(|l| l.split("id=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Exactly once, both ways: every id the daemon logged as committed is at HQ, and HQ holds
+/// nothing for this device that the daemon did not record.
 fn assert_exactly_once(a: &Agent, hq: &Hq, device: &str) -> usize {
-    let logged: Vec<String> = recorded_ids(&a.logs());
+    let log = a.logs();
+    let logged: Vec<String> = recorded_ids(&log);
     assert!(!logged.is_empty(), "the daemon logged no recorded events");
     let logged_set: BTreeSet<&String> = logged.iter().collect();
     assert_eq!(logged.len(), logged_set.len(), "an id was recorded twice");
@@ -26,6 +42,19 @@ fn assert_exactly_once(a: &Agent, hq: &Hq, device: &str) -> usize {
     assert_eq!(at_hq.len(), hq_set.len());
     let lost: Vec<_> = logged_set.difference(&hq_set).collect();
     assert!(lost.is_empty(), "events lost: {lost:?}");
+    let attempted = to_record_ids(&log);
+    assert!(
+        logged_set.iter().all(|id| attempted.contains(*id)),
+        "an event recorded without its 'event to record' line"
+    );
+    let extra: Vec<_> = hq_set
+        .iter()
+        .filter(|id| !attempted.contains(**id))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "HQ holds events the daemon never recorded: {extra:?}"
+    );
     at_hq.len()
 }
 
