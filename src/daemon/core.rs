@@ -853,7 +853,10 @@ impl Core {
     ) {
         let name = proto::IncidentName::EventsRejected.as_str();
         if only_own_incidents || self.incidents.contains(name) {
-            tracing::warn!(count, "HQ refused more events for good ({reason}); set aside");
+            tracing::warn!(
+                count,
+                "HQ refused more events for good ({reason}); set aside"
+            );
             return;
         }
         let detail = format!(
