@@ -64,6 +64,11 @@ pub struct ShiftPolicy {
     /// Whether an agent may sign in by hand (`shiftready sign-in`, the tray) while the
     /// computer is below `readiness_bar`: `allow` signs in and says what to fix first,
     /// `refuse` says what to fix and does not sign in.
+    ///
+    /// Left out of the policy HQ serves while it is `allow` (the default): an agent one
+    /// release behind denies keys it does not know, and would otherwise read no policy and no
+    /// shifts from HQ at all (tests/version_skew.rs).
+    #[serde(skip_serializing_if = "ManualSignIn::is_allow")]
     pub manual_sign_in_below_bar: ManualSignIn,
 }
 
@@ -76,6 +81,12 @@ pub enum ManualSignIn {
     Allow,
     /// Do not sign in; say what to fix first.
     Refuse,
+}
+
+impl ManualSignIn {
+    fn is_allow(&self) -> bool {
+        *self == ManualSignIn::Allow
+    }
 }
 
 impl Default for ShiftPolicy {
@@ -444,6 +455,33 @@ impl Validate for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_default_policy_serves_only_keys_the_previous_release_knows() {
+        // The previous release's [shift] table (4451ef2): a key beyond these makes it refuse
+        // the whole policy (deny_unknown_fields).
+        let v = serde_json::to_value(Policy::default()).unwrap();
+        let keys: Vec<&String> = v["shift"].as_object().unwrap().keys().collect();
+        for k in &keys {
+            assert!(
+                [
+                    "readiness_bar",
+                    "pre_shift_minutes",
+                    "heartbeat_seconds",
+                    "lost_contact_after_missed",
+                    "recheck_seconds"
+                ]
+                .contains(&k.as_str()),
+                "{k} is served to agents that do not know it"
+            );
+        }
+        let mut p = Policy::default();
+        p.shift.manual_sign_in_below_bar = ManualSignIn::Refuse;
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["shift"]["manual_sign_in_below_bar"], "refuse");
+        let back: Policy = serde_json::from_value(v).unwrap();
+        assert_eq!(back.shift.manual_sign_in_below_bar, ManualSignIn::Refuse);
+    }
 
     #[test]
     fn bar_is_met_by_better_readiness_only() {
