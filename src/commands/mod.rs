@@ -53,7 +53,6 @@ fn print_one(
     Ok(proto::Readiness::from_statuses([result.status]).exit_code())
 }
 
-
 /// Checks a `--seconds` argument the same way in every command that takes one: a number
 /// from `min` to `max` seconds, else a usage error (exit 64) that says so, with `why_min`
 /// saying why shorter does not work.

@@ -40,7 +40,17 @@ pub struct UiLink {
 /// HQ as a delivery sink, when this agent has an HQ URL and has enrolled.
 /// Without an enrollment the events stay in the spool until the next start after `enroll`.
 pub fn sink_for(loaded: &Loaded) -> Result<Option<std::sync::Arc<dyn delivery::Sink>>, HqError> {
-    let Some(c) = HqClient::for_device(loaded)? else {
+    let client = match HqClient::for_device(loaded) {
+        // A setting that keeps the key from being sent (plain http:// to another host): the
+        // daemon still runs and records every event in the spool, so an upgrade onto such a
+        // setup loses nothing; they are delivered once the setting is fixed and it restarts.
+        Err(HqError::Config(why)) => {
+            tracing::error!("not delivering events to HQ: {why}; they stay in the spool");
+            return Ok(None);
+        }
+        other => other?,
+    };
+    let Some(c) = client else {
         if !loaded.config.hq.url.trim().is_empty() {
             tracing::warn!(
                 "hq.url is set but this computer is not enrolled; events stay in the spool \
