@@ -389,17 +389,7 @@ impl HqClient {
 
     /// Trades the site's enrollment secret for this device's key.
     pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, HqError> {
-        let resp = self
-            .http
-            .post(format!("{}/api/v1/enroll", self.base))
-            .json(req)
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
-        let resp = self.check(resp).await?;
-        resp.json()
-            .await
-            .map_err(|e| HqError::BadResponse(e.to_string()))
+        self.post_json("/api/v1/enroll", req, false).await
     }
 
     /// Delivers a batch; HQ acknowledges every id it now holds (new or seen before).
@@ -408,15 +398,23 @@ impl HqClient {
         struct Batch<'a> {
             events: &'a [Event],
         }
-        let rb = self
-            .http
-            .post(format!("{}/api/v1/events", self.base))
-            .json(&Batch { events });
-        let resp = self
-            .authed(rb)?
-            .send()
+        self.post_json("/api/v1/events", &Batch { events }, true)
             .await
-            .map_err(|e| self.transport(e))?;
+    }
+
+    /// POSTs `body` as JSON to `path` (with the device key when `authed`) and reads HQ's JSON
+    /// answer; a refusal is the matching [`HqError`].
+    async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        authed: bool,
+    ) -> Result<T, HqError> {
+        let mut rb = self.http.post(format!("{}{path}", self.base)).json(body);
+        if authed {
+            rb = self.authed(rb)?;
+        }
+        let resp = rb.send().await.map_err(|e| self.transport(e))?;
         let resp = self.check(resp).await?;
         resp.json()
             .await

@@ -654,15 +654,17 @@ impl Spool {
 
     /// How many events are set aside in the quarantine.
     pub async fn quarantined(&self) -> anyhow::Result<u64> {
+        self.count("counting refused events", "SELECT COUNT(*) FROM quarantine")
+            .await
+    }
+
+    /// One number from the spool (`sql` selects a single integer), as the recovery wrapper
+    /// runs every read.
+    async fn count(&self, what: &'static str, sql: &'static str) -> anyhow::Result<u64> {
         let n: i64 = self
-            .with_recovery(
-                "counting refused events",
-                move |pool: SqlitePool| async move {
-                    sqlx::query_scalar("SELECT COUNT(*) FROM quarantine")
-                        .fetch_one(&pool)
-                        .await
-                },
-            )
+            .with_recovery(what, move |pool: SqlitePool| async move {
+                sqlx::query_scalar(sql).fetch_one(&pool).await
+            })
             .await?;
         Ok(n as u64)
     }
@@ -694,14 +696,8 @@ impl Spool {
 
     /// Events waiting.
     pub async fn len(&self) -> anyhow::Result<u64> {
-        let n: i64 = self
-            .with_recovery("counting events", move |pool: SqlitePool| async move {
-                sqlx::query_scalar("SELECT COUNT(*) FROM events")
-                    .fetch_one(&pool)
-                    .await
-            })
-            .await?;
-        Ok(n as u64)
+        self.count("counting events", "SELECT COUNT(*) FROM events")
+            .await
     }
 
     pub async fn is_empty(&self) -> anyhow::Result<bool> {
@@ -710,14 +706,11 @@ impl Spool {
 
     /// Bytes of event bodies waiting (what the bound counts).
     pub async fn bytes(&self) -> anyhow::Result<u64> {
-        let n: i64 = self
-            .with_recovery("counting bytes", move |pool: SqlitePool| async move {
-                sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0) FROM events")
-                    .fetch_one(&pool)
-                    .await
-            })
-            .await?;
-        Ok(n as u64)
+        self.count(
+            "counting bytes",
+            "SELECT COALESCE(SUM(bytes), 0) FROM events",
+        )
+        .await
     }
 
     /// The shift state last recorded with [`Spool::record`].

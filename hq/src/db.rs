@@ -129,36 +129,35 @@ impl Db {
 
     /// Creates the site with the default policy if it does not exist.
     pub async fn ensure_site(&self, site: &str) -> anyhow::Result<()> {
-        let policy = Policy::default();
-        let (json, etag, offline) = policy_row(&policy)?;
-        sqlx::query(
-            "INSERT INTO sites (name, policy, etag, offline_ms, updated_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(site)
-        .bind(json)
-        .bind(etag)
-        .bind(offline)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        const SQL: &str = "INSERT INTO sites (name, policy, etag, offline_ms, updated_at) \
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING";
+        self.write_site(SQL, site, &Policy::default()).await
     }
 
     /// Sets a site's policy (creating the site).
     pub async fn set_policy(&self, site: &str, policy: &Policy) -> anyhow::Result<()> {
+        const SQL: &str = "INSERT INTO sites (name, policy, etag, offline_ms, updated_at) \
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) \
+            DO UPDATE SET policy = $2, etag = $3, offline_ms = $4, updated_at = $5";
+        self.write_site(SQL, site, policy).await
+    }
+
+    /// Runs one of the two site upserts above with the site's policy row.
+    async fn write_site(
+        &self,
+        sql: &'static str,
+        site: &str,
+        policy: &Policy,
+    ) -> anyhow::Result<()> {
         let (json, etag, offline) = policy_row(policy)?;
-        sqlx::query(
-            "INSERT INTO sites (name, policy, etag, offline_ms, updated_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (name) DO UPDATE SET policy = $2, etag = $3, offline_ms = $4, updated_at = $5",
-        )
-        .bind(site)
-        .bind(json)
-        .bind(etag)
-        .bind(offline)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql)
+            .bind(site)
+            .bind(json)
+            .bind(etag)
+            .bind(offline)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
