@@ -89,11 +89,47 @@ pub struct Shift {
 }
 
 /// `GET /api/v1/policy` response: the thresholds for this agent's site and its shifts.
+///
+/// On the wire it also carries `probe_token` (when HQ gives one) beside `policy`; in memory
+/// that token is `policy.network.probe_token`, so whatever holds the policy holds it too
+/// ([`PolicyWire`]). An older agent ignores the key; an older HQ does not send it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "PolicyWire", into = "PolicyWire")]
 pub struct PolicyResponse {
     pub policy: Policy,
-    #[serde(default)]
     pub shifts: Vec<Shift>,
+}
+
+/// [`PolicyResponse`] as JSON: the probe token outside the policy (whose every level an
+/// older agent reads with `deny_unknown_fields`).
+#[derive(Serialize, Deserialize)]
+pub struct PolicyWire {
+    policy: Policy,
+    #[serde(default)]
+    shifts: Vec<Shift>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    probe_token: Option<crate::probe::Token>,
+}
+
+impl From<PolicyWire> for PolicyResponse {
+    fn from(w: PolicyWire) -> PolicyResponse {
+        let mut policy = w.policy;
+        policy.network.probe_token = w.probe_token;
+        PolicyResponse {
+            policy,
+            shifts: w.shifts,
+        }
+    }
+}
+
+impl From<PolicyResponse> for PolicyWire {
+    fn from(r: PolicyResponse) -> PolicyWire {
+        PolicyWire {
+            probe_token: r.policy.network.probe_token,
+            policy: r.policy,
+            shifts: r.shifts,
+        }
+    }
 }
 
 /// Every 4xx/5xx body: `{"error": "..."}`.

@@ -201,6 +201,13 @@ pub struct NetworkPolicy {
     pub probe_seconds: f64,
     /// Whether Wi-Fi warns (the site asks for a wired connection).
     pub require_wired: bool,
+    /// The probe token HQ gave this device, put in its probe packets so HQ's reflector serves
+    /// it first. Not a policy setting: never read from or written to a policy file or HQ's
+    /// site policy; it travels beside the policy, as `probe_token` in the answer to
+    /// `GET /api/v1/policy` (`proto::api::PolicyResponse`), where an older agent ignores it
+    /// (inside the policy it would make an older agent refuse the whole policy).
+    #[serde(skip)]
+    pub probe_token: Option<crate::probe::Token>,
 }
 
 impl Default for NetworkPolicy {
@@ -213,6 +220,7 @@ impl Default for NetworkPolicy {
             codec: Codec::G711Plc,
             probe_seconds: 5.0,
             require_wired: false,
+            probe_token: None,
         }
     }
 }

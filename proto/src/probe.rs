@@ -8,6 +8,7 @@
 //!      4    1 version          1
 //!      5    1 kind             1 = request (agent → reflector), 2 = reply
 //!      6    1 flags            bit 0 FLUSH: not counted by the reflector (end-of-run probes)
+//!                              bit 1 TOKEN: bytes 48..76 carry a probe token (below)
 //!      7    1 reserved         0
 //!      8    4 session          random per probe run; the reflector counts per (source, session)
 //!     12    4 sequence         0, 1, 2, … within the session
@@ -17,8 +18,15 @@
 //!     40    4 reflector_count  reply only: counted requests received from this (source,
 //!                              session) so far, including this one (FLUSH ones excluded)
 //!     44    4 reserved         0
-//!     48    …  padding          any bytes; a request is padded to look like voice (~200 B)
+//!     48   28 token            only with the TOKEN flag: the probe token HQ gave this
+//!                              device in its policy ([`Token`]); echoed back in the reply
+//!      …    …  padding          any bytes; a request is padded to look like voice (~200 B)
 //! ```
+//!
+//! The token came after version 1 was in use, as a flag, so both old forms keep working: a
+//! reflector that does not know the flag answers a request with a token like any other (it
+//! never reads the padding), and a request without the flag (an agent without a policy or
+//! from an older release) is answered by a new reflector from a small budget of its own.
 //!
 //! A request is at least [`MIN_PACKET`] bytes so that the reply fits in the same length: the
 //! reflector rewrites bytes 5 and 24..48 in place and sends back exactly as many bytes as it
@@ -38,8 +46,14 @@ pub const KIND_REQUEST: u8 = 1;
 pub const KIND_REPLY: u8 = 2;
 /// Flag: the reflector answers but does not count this request (end-of-run count queries).
 pub const FLAG_FLUSH: u8 = 0x01;
+/// Flag: bytes [`TOKEN_AT`]`..+`[`TOKEN_LEN`] carry a [`Token`].
+pub const FLAG_TOKEN: u8 = 0x02;
 /// The header's length; the shortest packet either side accepts.
 pub const MIN_PACKET: usize = 48;
+/// Where a request carries its token (right after the header).
+pub const TOKEN_AT: usize = MIN_PACKET;
+/// A probe token's length on the wire: subject (8), expiry (4), MAC (16).
+pub const TOKEN_LEN: usize = 28;
 /// The longest packet either side accepts (fits a 1500-byte MTU with IPv6 + UDP headers).
 pub const MAX_PACKET: usize = 1400;
 /// The probe's UDP payload size: about one 20 ms G.711 voice packet (160 B audio + RTP and
@@ -48,6 +62,107 @@ pub const VOICE_PAYLOAD: usize = 200;
 /// The UDP port the reflector listens on when nothing else is configured (chosen by us; not
 /// an IANA assignment). The agent uses it with HQ's host when `hq.reflector` is empty.
 pub const DEFAULT_PORT: u16 = 8637;
+
+/// A probe token: HQ's proof that a device is enrolled, carried in its probe packets so the
+/// reflector serves its sessions first. HQ makes it (an HMAC under a key only HQ and its
+/// reflector hold, see `shiftready_hq::reflector::TokenKey`); here it is only bytes:
+///
+/// ```text
+/// offset size
+///      0    8 subject   who it was given to (HQ derives it from the device id)
+///      8    4 expires   Unix seconds, big-endian; not valid from then on
+///     12   16 mac       HMAC-SHA256(key, "shiftready probe token v1" | subject | expires),
+///                       first 16 bytes
+/// ```
+///
+/// In JSON (the policy answer's `probe_token`) it is 56 lowercase hex digits. Its `Debug`
+/// shows the subject and expiry, never the MAC.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Token(pub [u8; TOKEN_LEN]);
+
+impl Token {
+    /// From its parts (as HQ makes it).
+    pub fn from_parts(subject: [u8; 8], expires: u32, mac: [u8; 16]) -> Token {
+        let mut b = [0u8; TOKEN_LEN];
+        b[..8].copy_from_slice(&subject);
+        b[8..12].copy_from_slice(&expires.to_be_bytes());
+        b[12..].copy_from_slice(&mac);
+        Token(b)
+    }
+
+    /// Who it was given to.
+    pub fn subject(&self) -> [u8; 8] {
+        let mut s = [0u8; 8];
+        s.copy_from_slice(&self.0[..8]);
+        s
+    }
+
+    /// Unix seconds from which it is no longer valid.
+    pub fn expires(&self) -> u32 {
+        u32_at(&self.0, 8)
+    }
+
+    /// The bytes the MAC covers (subject and expiry).
+    pub fn signed_part(&self) -> &[u8] {
+        &self.0[..12]
+    }
+
+    /// The MAC as carried.
+    pub fn mac(&self) -> &[u8] {
+        &self.0[12..]
+    }
+
+    /// 56 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        use std::fmt::Write;
+        self.0
+            .iter()
+            .fold(String::with_capacity(2 * TOKEN_LEN), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+    }
+
+    /// Parses [`Token::to_hex`]'s form.
+    pub fn from_hex(s: &str) -> Result<Token, String> {
+        let s = s.trim();
+        if s.len() != 2 * TOKEN_LEN || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "a probe token is {} hex digits (this is {} characters)",
+                2 * TOKEN_LEN,
+                s.len()
+            ));
+        }
+        let mut b = [0u8; TOKEN_LEN];
+        for (i, out) in b.iter_mut().enumerate() {
+            *out = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+        }
+        Ok(Token(b))
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let subject: String = self.subject().iter().map(|b| format!("{b:02x}")).collect();
+        f.debug_struct("Token")
+            .field("subject", &subject)
+            .field("expires", &self.expires())
+            .finish_non_exhaustive()
+    }
+}
+
+impl serde::Serialize for Token {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Token {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Token, D::Error> {
+        let s = String::deserialize(d)?;
+        Token::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
 
 /// Why a packet was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +251,15 @@ impl Request {
     /// # Panics
     /// If `buf` is outside those lengths: the caller chooses the size.
     pub fn encode(&self, buf: &mut [u8]) {
+        self.encode_with(buf, None);
+    }
+
+    /// [`Request::encode`] carrying `token` (with the TOKEN flag) when given.
+    ///
+    /// # Panics
+    /// As [`Request::encode`], and if a token is given and `buf` is shorter than
+    /// `TOKEN_AT + TOKEN_LEN`.
+    pub fn encode_with(&self, buf: &mut [u8], token: Option<&Token>) {
         assert!(
             (MIN_PACKET..=MAX_PACKET).contains(&buf.len()),
             "probe packet size {} outside {MIN_PACKET}..={MAX_PACKET}",
@@ -149,6 +273,22 @@ impl Request {
         buf[8..12].copy_from_slice(&self.session.to_be_bytes());
         buf[12..16].copy_from_slice(&self.seq.to_be_bytes());
         buf[16..24].copy_from_slice(&self.sender_ts_ns.to_be_bytes());
+        if let Some(t) = token {
+            buf[6] |= FLAG_TOKEN;
+            buf[TOKEN_AT..TOKEN_AT + TOKEN_LEN].copy_from_slice(&t.0);
+        }
+    }
+
+    /// The token a request carries: `None` without the TOKEN flag or when the packet is too
+    /// short to hold one (such a request is served as one without a token). Call on a
+    /// packet [`Request::decode`] accepted.
+    pub fn token(buf: &[u8]) -> Option<Token> {
+        if buf.len() < TOKEN_AT + TOKEN_LEN || buf[6] & FLAG_TOKEN == 0 {
+            return None;
+        }
+        let mut t = [0u8; TOKEN_LEN];
+        t.copy_from_slice(&buf[TOKEN_AT..TOKEN_AT + TOKEN_LEN]);
+        Some(Token(t))
     }
 
     /// Parses a request (what the reflector does with every datagram).
@@ -263,6 +403,73 @@ mod tests {
         assert_eq!(Request::decode(&v2), Err(PacketError::BadVersion(2)));
         assert!(Request::decode(&request(MIN_PACKET)).is_ok());
         assert!(Request::decode(&request(MAX_PACKET)).is_ok());
+    }
+
+    fn token() -> Token {
+        Token::from_parts(*b"subject!", 0x6000_0001, [0x5A; 16])
+    }
+
+    #[test]
+    fn a_token_rides_after_the_header_and_old_requests_have_none() {
+        let mut b = vec![0xAA; VOICE_PAYLOAD];
+        let req = Request {
+            session: 9,
+            seq: 1,
+            sender_ts_ns: 2,
+            flush: true,
+        };
+        req.encode_with(&mut b, Some(&token()));
+        assert_eq!(b[6], FLAG_FLUSH | FLAG_TOKEN);
+        assert_eq!(&b[48..56], b"subject!");
+        assert_eq!(&b[56..60], &[0x60, 0, 0, 1]);
+        assert!(b[60..76].iter().all(|&x| x == 0x5A));
+        assert!(
+            b[76..].iter().all(|&x| x == 0),
+            "padding after the token zeroed"
+        );
+        // Still a version-1 request to anyone (an older reflector answers it).
+        assert_eq!(b[4], 1);
+        assert_eq!(Request::decode(&b).unwrap(), req);
+        assert_eq!(Request::token(&b), Some(token()));
+        // The reply echoes it, and the flush flag is still read right.
+        make_reply(&mut b, 1, 1);
+        assert!(Reply::decode(&b).unwrap().flush);
+        // Without a token: no flag, nothing read even if the padding happens to hold bytes.
+        let mut old = request(VOICE_PAYLOAD);
+        assert_eq!(Request::token(&old), None);
+        old[48..76].copy_from_slice(&token().0);
+        assert_eq!(Request::token(&old), None);
+        // The flag on a packet too short for a token: no token.
+        let mut short = vec![0u8; 60];
+        req.encode(&mut short);
+        short[6] |= FLAG_TOKEN;
+        assert_eq!(Request::token(&short), None);
+    }
+
+    #[test]
+    fn a_token_reads_back_from_hex_and_debug_hides_the_mac() {
+        let t = token();
+        assert_eq!((t.subject(), t.expires()), (*b"subject!", 0x6000_0001));
+        let hex = t.to_hex();
+        assert_eq!(hex.len(), 56);
+        assert!(hex.starts_with("7375626a6563742160000001"), "{hex}");
+        assert_eq!(Token::from_hex(&hex), Ok(t));
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, format!("\"{hex}\""));
+        assert_eq!(serde_json::from_str::<Token>(&json).unwrap(), t);
+        assert!(
+            Token::from_hex("abc")
+                .unwrap_err()
+                .contains("56 hex digits")
+        );
+        assert!(Token::from_hex(&"zz".repeat(28)).is_err());
+        assert!(serde_json::from_str::<Token>("\"12\"").is_err());
+        let dbg = format!("{t:?}");
+        assert!(
+            dbg.contains("7375626a65637421") && dbg.contains("1610612737"),
+            "{dbg}"
+        );
+        assert!(!dbg.contains("5a5a") && !dbg.contains("90, 90"), "{dbg}");
     }
 
     #[test]
