@@ -481,6 +481,13 @@ impl Db {
                 .await?;
                 out.push(id);
             }
+            let signed_out: Vec<&str> = out[out.len() - rows.len()..]
+                .iter()
+                .map(String::as_str)
+                .collect();
+            let postgres = self.backend == Backend::Postgres;
+            crate::connectors::decide::after_events(&mut tx, postgres, &signed_out, &[], now)
+                .await?;
             tx.commit().await?;
         }
         Ok(out)

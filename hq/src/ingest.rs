@@ -736,6 +736,17 @@ async fn write_batch(
     update_devices(&mut tx, sql, changes.deltas).await?;
     store_reports(&mut tx, &changes.reports).await?;
     store_shift_events(&mut tx, jobs, &changes.shift_events).await?;
+    let nh = &new_here;
+    let new: Vec<(&str, &Event)> = (jobs.iter().enumerate())
+        .filter(|(ji, _)| verdicts[*ji].is_none())
+        .flat_map(|(ji, j)| {
+            let new_of_job = j.events.iter().filter(move |e| nh.is(ji, e));
+            new_of_job.map(move |e| (j.device_id.as_str(), e))
+        })
+        .collect();
+    let postgres = backend == Backend::Postgres;
+    crate::connectors::decide::after_events(&mut tx, postgres, &[], &new, crate::db::now_ms())
+        .await?;
     tx.commit().await?;
     Ok(outcomes(jobs, verdicts, &foreign, &new_here))
 }

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod connectors;
 pub mod crypto;
 pub mod dashboard;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod outbox;
 pub mod reflector;
 pub mod server;
 pub mod simulate;

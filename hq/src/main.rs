@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod connector_cli;
+
 /// Exit codes (sysexits.h), as the agent uses them.
 mod exit {
     pub const USAGE: u8 = 64;
@@ -66,6 +68,9 @@ enum Command {
     Device(DeviceCmd),
     /// A simulated fleet heartbeating against an HQ on this machine (a load test).
     Simulate(SimArgs),
+    /// A site's contact-centre connector: set, test, platform users, status.
+    #[command(subcommand)]
+    Connector(connector_cli::ConnectorCmd),
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +265,9 @@ async fn open(url: &Option<String>) -> Result<Db, Fail> {
 
 async fn run(cli: Cli) -> Result<(), Fail> {
     match cli.command {
+        Command::Connector(c) => connector_cli::run(c, &cli.database_url)
+            .await
+            .map_err(|(code, m)| fail(code, m)),
         Command::Serve(a) => {
             let probe_listen = match a.probe_listen.as_deref() {
                 Some("off") => None,

@@ -19,6 +19,7 @@ pub struct Metrics {
     pub enroll_ok: AtomicU64,
     pub enroll_rejected: AtomicU64,
     pub lost_contact_signouts: AtomicU64,
+    pub connector_pushes: crate::outbox::PushCounts,
 }
 
 impl Metrics {
@@ -109,6 +110,7 @@ pub async fn render(
             c.load(Ordering::Relaxed)
         );
     }
+    m.connector_pushes.render(&mut out);
     if let Some(r) = reflector {
         for (name, help, value) in r.snapshot().metrics() {
             let (full, kind) = if name == "senders" {

@@ -1,0 +1,107 @@
+//! Twilio TaskRouter: a Worker's Activity.
+//!
+//! <https://www.twilio.com/docs/taskrouter/api/worker>: `GET` and `POST
+//! {base}/v1/Workspaces/{WorkspaceSid}/Workers/{WorkerSid}`; the update is a form with
+//! `ActivitySid` and, moving to an unavailable activity, `RejectPendingReservations=true`
+//! (reservations already offered are rejected rather than left ringing at an empty desk).
+//! HTTP Basic with the account SID (or API key SID) and its secret
+//! (<https://www.twilio.com/docs/usage/requests-to-twilio>). The Worker's current activity is
+//! read first, so an agent on Break stays on Break.
+
+use super::config::ConnectorConfig;
+use super::push::{self, Change, PushError, Pushed, Target};
+
+const HINT_401: &str = "check credentials.id (the account SID or API key SID) and the secret \
+                        in credentials.secret_file";
+
+fn workspace_url(cfg: &ConnectorConfig) -> String {
+    let ws = cfg.twilio.as_ref().map_or("", |t| t.workspace_sid.as_str());
+    format!("{}/v1/Workspaces/{ws}", cfg.base_url.trim_end_matches('/'))
+}
+
+fn auth(cfg: &ConnectorConfig) -> Result<(String, String), PushError> {
+    let secret = cfg.secret().map_err(|m| PushError {
+        failure: push::Failure::Auth,
+        message: m,
+    })?;
+    Ok((cfg.credentials.id.clone().unwrap_or_default(), secret))
+}
+
+/// Sets the Worker's activity, unless a person put the Worker in an activity ShiftReady did
+/// not set (see [`ConnectorConfig::may_move`]).
+pub async fn push(
+    http: &reqwest::Client,
+    cfg: &ConnectorConfig,
+    c: &Change,
+    last_set: Option<&str>,
+) -> Result<Pushed, PushError> {
+    let (user, secret) = auth(cfg)?;
+    let url = format!(
+        "{}/Workers/{}",
+        workspace_url(cfg),
+        push::path_segment(&c.platform_user)
+    );
+    let target = cfg.state_id(c.state, &c.reason);
+    if c.state != Target::Offline {
+        let resp = http
+            .get(&url)
+            .basic_auth(&user, Some(&secret))
+            .send()
+            .await
+            .map_err(|e| PushError::unreachable("Twilio", &e))?;
+        let resp = push::check("Twilio", resp, HINT_401).await?;
+        let worker: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|e| PushError::retry(format!("Twilio's answer was not JSON: {e}")))?;
+        let current = worker["activity_sid"].as_str().unwrap_or("").to_string();
+        if current == target {
+            return Ok(Pushed::Set);
+        }
+        if !cfg.may_move(c.state, &current, last_set) {
+            return Ok(Pushed::LeftAlone(current));
+        }
+    }
+    let mut form = vec![("ActivitySid", target.as_str())];
+    if c.state != Target::Available {
+        form.push(("RejectPendingReservations", "true"));
+    }
+    let resp = http
+        .post(&url)
+        .basic_auth(&user, Some(&secret))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(serde_urlencoded::to_string(&form).map_err(|e| PushError::rejected(e.to_string()))?)
+        .send()
+        .await
+        .map_err(|e| PushError::unreachable("Twilio", &e))?;
+    push::check("Twilio", resp, HINT_401).await?;
+    Ok(Pushed::Set)
+}
+
+/// `connector test`: reads the workspace (harmless).
+pub async fn test(http: &reqwest::Client, cfg: &ConnectorConfig) -> Result<String, PushError> {
+    let (user, secret) = auth(cfg)?;
+    let url = workspace_url(cfg);
+    let resp = http
+        .get(&url)
+        .basic_auth(&user, Some(&secret))
+        .send()
+        .await
+        .map_err(|e| PushError::unreachable("Twilio", &e))?;
+    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        let ws = cfg.twilio.as_ref().map_or("", |t| t.workspace_sid.as_str());
+        return Err(PushError::rejected(format!(
+            "Twilio knows no workspace {ws} under this account: check twilio.workspace_sid"
+        )));
+    }
+    let resp = push::check("Twilio", resp, HINT_401).await?;
+    let v: serde_json::Value = resp.json().await.unwrap_or_default();
+    Ok(format!(
+        "Twilio accepted the credentials; workspace {} is '{}'",
+        v["sid"].as_str().unwrap_or("?"),
+        v["friendly_name"].as_str().unwrap_or("?")
+    ))
+}
