@@ -29,6 +29,11 @@ pub enum Command {
     Probe(ProbeArgs),
     /// The audio devices and what is known of each.
     Devices(JsonArg),
+    /// Makes the headset the default microphone and speaker, unmutes it and raises a
+    /// microphone volume set near zero, then runs the headset check again. Says exactly what
+    /// it changed. Exit 0–3 as the headset check after it, 69 when this system's sound
+    /// settings cannot be changed by ShiftReady.
+    Fix(FixArgs),
     /// Trades the site's enrollment secret for this device's key.
     Enroll(EnrollArgs),
     /// The daemon, with the tray icon unless --headless.
@@ -62,6 +67,16 @@ pub struct CheckArgs {
     /// Do not send the report to HQ even when enrolled.
     #[arg(long)]
     pub no_send: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Say what would change, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod enroll;
 pub mod exit;
+pub mod fix;
 pub mod hq_client;
 pub mod ipc;
 pub mod platform;

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod devices;
 pub mod enroll;
+pub mod fix;
 pub mod noise;
 pub mod probe;
 pub mod render;
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(&loaded, args.headless),
         Command::Check(args) => block_on(check::check(&loaded, &args)),
         Command::Devices(args) => devices::devices(&loaded, args.json),
+        Command::Fix(args) => block_on(fix::fix(&loaded, &args)),
         Command::Noise(args) => block_on(noise::noise(&loaded, &args)),
         Command::Probe(args) => block_on(probe::probe(&loaded, &args)),
         Command::SignIn(a) => session::ask(&loaded.state_dir(), Request::SignIn, a.json),

@@ -44,19 +44,21 @@ fn sign_text(signed_in: bool) -> &'static str {
 fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
     let menu = Menu::new();
     let check = MenuItem::with_id("run_check", "Run check now", true, None);
+    let fix = MenuItem::with_id("fix", "Fix it", true, None);
     let sign = MenuItem::with_id("sign", sign_text(status.signed_in), true, None);
     let report = MenuItem::with_id("report", "Show last report", true, None);
     let open_hq = MenuItem::with_id("open_hq", "Open HQ", hq, None);
     let quit = MenuItem::with_id("quit", "Quit", true, None);
     menu.append_items(&[
         &check,
+        &fix,
         &sign,
         &report,
         &open_hq,
         &PredefinedMenuItem::separator(),
         &quit,
     ])?;
-    let look = Look::for_state(&status.state);
+    let look = Look::for_state(status.state.as_str());
     let first = icon(look)?;
     // tray-icon panics when its platform library cannot be loaded (appindicator on Linux);
     // keep that from being reported as a bug, and run on without an icon instead.
@@ -80,7 +82,7 @@ fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
 
 impl Tray {
     fn update(&mut self, s: &StatusInfo) {
-        let look = Look::for_state(&s.state);
+        let look = Look::for_state(s.state.as_str());
         if look != self.look {
             match icon(look).map(|i| self.icon.set_icon(Some(i))) {
                 Ok(Ok(())) => self.look = look,
@@ -108,6 +110,8 @@ impl Worker {
 /// The UI's side of the daemon: its state, the requests the menu sends, and the icon.
 pub struct Ui {
     req_tx: mpsc::Sender<crate::ipc::Incoming>,
+    /// The daemon's runtime, for work a click starts (the fix).
+    rt: tokio::runtime::Handle,
     status_rx: watch::Receiver<StatusInfo>,
     quit: Arc<Notify>,
     done_rx: std::sync::mpsc::Receiver<()>,
@@ -138,6 +142,7 @@ pub fn start(loaded: Loaded, icon: bool) -> anyhow::Result<(Ui, Worker)> {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let mut ui = Ui {
         req_tx,
+        rt: rt.handle().clone(),
         status_rx,
         quit,
         done_rx,
@@ -204,6 +209,36 @@ impl Ui {
         tracing::info!(item = id, "tray menu");
         match id {
             "run_check" => self.ask(Request::Check),
+            // Changing the sound settings runs `pactl` (up to seconds): on the daemon's runtime,
+            // off the UI thread; then a notification saying what changed and a fresh check so
+            // the icon shows the result.
+            "fix" => {
+                let tx = self.req_tx.clone();
+                self.rt.spawn(async move {
+                    let outcome = tokio::task::spawn_blocking(|| crate::fix::fix(false)).await;
+                    let (summary, body) = match outcome {
+                        Ok(Ok(c)) if c.is_empty() => (
+                            "Nothing to fix",
+                            "The headset is already the default, unmuted, with its microphone \
+                             turned up."
+                                .to_string(),
+                        ),
+                        Ok(Ok(c)) => (
+                            "Sound settings fixed",
+                            c.iter()
+                                .map(|c| c.what.as_str())
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        ),
+                        Ok(Err(e)) => ("Could not fix the sound settings", e.to_string()),
+                        Err(e) => ("Could not fix the sound settings", e.to_string()),
+                    };
+                    tracing::info!(%summary, %body, "tray: fix");
+                    crate::daemon::os::notify(summary, &body);
+                    let (reply, _ignored) = oneshot::channel();
+                    let _ = tx.send((Request::Check, reply)).await;
+                });
+            }
             "sign" if signed_in => self.ask(Request::SignOut),
             "sign" => self.ask(Request::SignIn),
             "report" => {
@@ -232,7 +267,7 @@ impl Ui {
 }
 
 /// Reads the lines appended since the last look to the file named by the test hook
-/// [`crate::test_hooks::TRAY_MENU_EVENTS`]: menu item ids (`run_check`, `sign`, `report`,
+/// [`crate::test_hooks::TRAY_MENU_EVENTS`]: menu item ids (`run_check`, `fix`, `sign`, `report`,
 /// `open_hq`, `quit`), each handled exactly as a click on that item. tray-icon offers no way to
 /// inject a click, so the tests drive the menu's path from the event to the daemon through
 /// this.

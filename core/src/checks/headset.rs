@@ -257,8 +257,9 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
             status,
             format!(
                 "Your headset is plugged in, but the computer still uses {other} as the \
-                 microphone: make {} the default input in the sound settings.",
-                h.name
+                 microphone: make {} the default input in the sound settings.{}",
+                h.name,
+                fixable(inv)
             ),
         );
     }
@@ -269,12 +270,24 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
             Status::Warn,
             format!(
                 "Sound plays through {other}, not your headset: make {} the default output \
-                 in the sound settings.",
-                h.name
+                 in the sound settings.{}",
+                h.name,
+                fixable(inv)
             ),
         );
     }
     r
+}
+
+/// Where `shiftready fix` can change the defaults (a PulseAudio or PipeWire sound server), the
+/// sentence that offers it; elsewhere nothing, so no hint offers what cannot be done.
+fn fixable(inv: &Inventory) -> &'static str {
+    match inv.backend.as_str() {
+        "pulseaudio" | "pipewire" => {
+            " Or run `shiftready fix` (or choose 'Fix it' in the tray menu) to do it for you."
+        }
+        _ => "",
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,14 @@
+//! Windows and macOS: not yet. Windows has no documented API to set the default audio device
+//! for the console and communications roles; macOS's CoreAudio default-device properties are
+//! not wired in yet. Both say what to do by hand.
+
+use super::{Change, FixError};
+
+pub fn fix(_dry_run: bool) -> Result<Vec<Change>, FixError> {
+    Err(FixError::Unsupported(
+        "ShiftReady cannot change the sound settings on this system yet: open the sound \
+         settings and make your headset the default microphone and speaker (on Windows, for \
+         both \"Default Device\" and \"Default Communication Device\")."
+            .into(),
+    ))
+}
