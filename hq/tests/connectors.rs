@@ -1177,3 +1177,57 @@ async fn connect_wrong_secret_is_reported() {
     until(10, "failing", || h.status().contains("failing")).await;
     assert!(h.status().contains("1 waiting"), "{}", h.status());
 }
+
+/// Two HQ processes on one PostgreSQL database: both deliver, each change goes out once
+/// (claims under `FOR UPDATE SKIP LOCKED`), and an agent's changes keep their order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hq_processes_on_postgres_deliver_each_change_once() {
+    let Some(t) = common::postgres("two_hq_processes").await else {
+        return;
+    };
+    let mock = MockPlatform::start(|_, _| Reply {
+        delay: Duration::from_millis(30),
+        ..reply(200, json!({}))
+    })
+    .await;
+    let h = hq(
+        &t.url,
+        &webhook_toml(&mock.url()),
+        WEBHOOK_SECRET,
+        "agent-7",
+    )
+    .await;
+    let dir2 = tempfile::tempdir().unwrap();
+    let second = start_hq(&t.url, dir2.path());
+    let mut expected = Vec::new();
+    for round in 0..5 {
+        let url = if round % 2 == 0 {
+            &h.server.url
+        } else {
+            &second.url
+        };
+        for (events, state) in [
+            (vec![sign_in()], ("available", "signed_in")),
+            (
+                vec![incident("headset_gone", "started")],
+                ("not_ready", "headset_gone"),
+            ),
+            (vec![sign_out("manual")], ("offline", "manual")),
+        ] {
+            let r = client()
+                .post(format!("{url}/api/v1/events"))
+                .bearer_auth(&h.key)
+                .json(&json!({ "events": events }))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            expected.push((state.0.to_string(), state.1.to_string()));
+        }
+    }
+    until(30, "all delivered", || mock.seen().len() >= expected.len()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = mock.seen();
+    assert_eq!(seen.len(), expected.len(), "a change was delivered twice");
+    assert_eq!(webhook_states(&seen), expected);
+}
