@@ -100,6 +100,11 @@ struct ServeArgs {
     /// Reflector: probe packets per second answered in total.
     #[arg(long, default_value_t = reflector::DEFAULT_GLOBAL_PPS, value_name = "N")]
     probe_global_pps: u32,
+    /// Reflector: the key of the probe tokens HQ gives enrolled devices (64 hex digits, made
+    /// owner-only if missing); give a separate `reflector` the same file. Without it a new
+    /// key is made at each start.
+    #[arg(long, value_name = "FILE")]
+    probe_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +119,11 @@ struct ReflectorArgs {
     /// Probe packets per second answered in total.
     #[arg(long, default_value_t = reflector::DEFAULT_GLOBAL_PPS, value_name = "N")]
     global_pps: u32,
+    /// The key file `serve --probe-key-file` uses: requests with HQ's probe tokens are served
+    /// first. Without it no token is checked and every request shares the small budget of
+    /// unauthenticated ones.
+    #[arg(long, value_name = "FILE")]
+    probe_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,12 +295,17 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     "--sweep-seconds must be between 0.05 and 3600",
                 ));
             }
-            let reflector = reflector_limits(
+            let mut reflector = reflector_limits(
                 a.probe_per_source_pps,
                 a.probe_global_pps,
                 "--probe-per-source-pps",
                 "--probe-global-pps",
             )?;
+            reflector.token_key = Some(match &a.probe_key_file {
+                Some(f) => probe_key(f)?,
+                None => reflector::TokenKey::random()
+                    .map_err(|e| fail(exit::UNAVAILABLE, format!("no random probe key: {e}")))?,
+            });
             let db = open(&cli.database_url).await?;
             let opts = server::ServeOptions {
                 listen: a.listen,
@@ -305,12 +320,13 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 .map_err(|e| fail(exit::UNAVAILABLE, format!("{e:#}")))
         }
         Command::Reflector(a) => {
-            let limits = reflector_limits(
+            let mut limits = reflector_limits(
                 a.per_source_pps,
                 a.global_pps,
                 "--per-source-pps",
                 "--global-pps",
             )?;
+            limits.token_key = a.probe_key_file.as_deref().map(probe_key).transpose()?;
             let r = reflector::Reflector::bind(a.listen, limits)
                 .await
                 .map_err(|e| {
@@ -476,6 +492,12 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             Ok(())
         }
     }
+}
+
+/// The probe-token key in `path` (made if missing), or a config error naming the file.
+fn probe_key(path: &std::path::Path) -> Result<reflector::TokenKey, Fail> {
+    reflector::TokenKey::load_or_create(path)
+        .map_err(|e| fail(exit::CONFIG, format!("--probe-key-file {e}")))
 }
 
 /// The reflector's limits from the command line, or a usage error naming the flag.

@@ -111,6 +111,7 @@ pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
     let mut state = AppState::new(db);
     state.enroll_per_minute = opts.enroll_per_minute;
     state.secure_cookies = opts.tls.is_some();
+    state.probe_key = opts.reflector.token_key;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
     let mut reflector_task = None;

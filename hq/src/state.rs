@@ -17,6 +17,8 @@ pub struct AppState {
     pub ingest: Ingest,
     pub metrics: Arc<Metrics>,
     pub reflector: Option<Arc<ReflectorStats>>,
+    /// The key of the probe tokens given in the policy answer (none: no token given).
+    pub probe_key: Option<crate::reflector::TokenKey>,
     /// Enrollment attempts allowed per client address per minute.
     pub enroll_per_minute: i64,
     /// Whether the dashboard's cookie is marked `Secure` (served over HTTPS).
@@ -32,6 +34,7 @@ impl AppState {
             db,
             metrics,
             reflector: None,
+            probe_key: None,
             enroll_per_minute: 10,
             secure_cookies: false,
         }

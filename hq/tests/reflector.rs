@@ -490,3 +490,306 @@ fn bad_rate_limits_are_usage_errors() {
     );
     let _ = std::fs::remove_dir_all(&data);
 }
+
+// ---- authenticated sessions (issue 12: "HQ holds under abuse", the reflector) ----
+
+use shiftready_hq::reflector::{TokenKey, unix_now};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn key() -> TokenKey {
+    TokenKey::from_bytes([0x42; 32])
+}
+
+fn token_request(session: u32, seq: u32, len: usize, token: Option<&probe::Token>) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    Request {
+        session,
+        seq,
+        sender_ts_ns: 1000 + seq as u64,
+        flush: false,
+    }
+    .encode_with(&mut b, token);
+    b
+}
+
+/// What a flood from many loopback addresses got back.
+#[derive(Debug, Default, Clone, Copy)]
+struct FloodCount {
+    sent: u64,
+    replies: u64,
+    reply_bytes: u64,
+    seconds: f64,
+}
+
+/// A flood of voice-size requests without a token, as spoofed sources would send it: from
+/// `sources` loopback addresses (127.0.1.1, 127.0.1.2, ..., each its own socket and port),
+/// about `pps` in total, until `stop`. Runs on a thread of its own (not the test's runtime)
+/// and counts the replies that come back to those addresses: the bytes a reflection attack
+/// would have aimed at its victims.
+fn flood(
+    target: SocketAddr,
+    sources: u8,
+    pps: u64,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<FloodCount> {
+    std::thread::spawn(move || {
+        let socks: Vec<std::net::UdpSocket> = (1..=sources)
+            .map(|i| {
+                let s = std::net::UdpSocket::bind(format!("127.0.1.{i}:0")).unwrap();
+                s.set_nonblocking(true).unwrap();
+                s
+            })
+            .collect();
+        let mut pkt = request(0, 0, probe::VOICE_PAYLOAD);
+        let mut n = FloodCount::default();
+        let mut buf = [0u8; 2048];
+        let t0 = Instant::now();
+        let mut i = 0usize;
+        while !stop.load(Ordering::Relaxed) {
+            // Send what is due by now, round robin, a new session per packet.
+            let due = (t0.elapsed().as_secs_f64() * pps as f64) as u64;
+            while n.sent < due {
+                pkt[8..12].copy_from_slice(&(n.sent as u32).to_be_bytes());
+                let _ = socks[i % socks.len()].send_to(&pkt, target);
+                i += 1;
+                n.sent += 1;
+            }
+            for s in &socks {
+                while let Ok(len) = s.recv(&mut buf) {
+                    n.replies += 1;
+                    n.reply_bytes += len as u64;
+                }
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        n.seconds = t0.elapsed().as_secs_f64();
+        n
+    })
+}
+
+/// A voice probe of `n` packets at 20 ms from `bind`, with or without a token; returns the
+/// share of its packets that did not come back, in percent.
+async fn voice_loss(target: SocketAddr, bind: &str, n: u32, token: Option<probe::Token>) -> f64 {
+    let s = UdpSocket::bind(bind).await.unwrap();
+    s.connect(target).await.unwrap();
+    let session = 0x5EED_0000 + n;
+    let mut got = std::collections::BTreeSet::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut buf = vec![0u8; 2048];
+    let mut seq = 0;
+    let end = loop {
+        tokio::select! {
+            _ = tick.tick(), if seq < n => {
+                s.send(&token_request(session, seq, probe::VOICE_PAYLOAD, token.as_ref()))
+                    .await
+                    .unwrap();
+                seq += 1;
+                if seq == n {
+                    break Instant::now() + Duration::from_millis(500);
+                }
+            }
+            Ok(len) = s.recv(&mut buf) => {
+                if let Ok(r) = Reply::decode(&buf[..len]) {
+                    if r.session == session { got.insert(r.seq); }
+                }
+            }
+        }
+    };
+    while let Ok(Ok(len)) = tokio::time::timeout_at(end.into(), s.recv(&mut buf)).await {
+        if let Ok(r) = Reply::decode(&buf[..len]) {
+            if r.session == session {
+                got.insert(r.seq);
+            }
+        }
+    }
+    100.0 * (n as usize - got.len()) as f64 / n as f64
+}
+
+/// During a flood from 64 addresses at about 20,000 packets/s (ten times the global limit of
+/// 2,000/s given on the command line), the real `shiftready-hq reflector` with the probe key
+/// serves a voice probe carrying a valid token with at most 1 % loss, while the same probe
+/// without a token (sharing the flood's budget) loses most of its packets: the flood is real,
+/// and only authentication keeps the probe whole. Before tokens every request shared the
+/// global budget and the probe lost like the flood (issue 12 measured 43 %).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoofed_flood_does_not_starve_an_authenticated_probe() {
+    let data = tempfile_dir();
+    let key_file = data.join("probe.key");
+    let key = TokenKey::load_or_create(&key_file).unwrap();
+    let (mut child, addr) = spawn_reflector_binary(
+        &[
+            "reflector",
+            "--listen",
+            "127.0.0.1:0",
+            "--global-pps",
+            "2000",
+            "--probe-key-file",
+            key_file.to_str().unwrap(),
+        ],
+        &data,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = flood(addr, 64, 20_000, stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let token = key.issue("device-under-flood", unix_now());
+    let (auth, unauth) = tokio::join!(
+        voice_loss(addr, "127.0.0.1:0", 150, Some(token)),
+        voice_loss(addr, "127.0.0.2:0", 150, None),
+    );
+    stop.store(true, Ordering::Relaxed);
+    let f = flooding.join().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&data);
+    let mbit = |bytes: u64| bytes as f64 * 8.0 / f.seconds / 1e6;
+    eprintln!(
+        "flood: {} sent in {:.1} s ({:.0}/s, {:.2} Mbit/s), {} reflected ({:.3} Mbit/s); \
+         probe loss with a token {auth:.1} %, without {unauth:.1} %",
+        f.sent,
+        f.seconds,
+        f.sent as f64 / f.seconds,
+        mbit(f.sent * probe::VOICE_PAYLOAD as u64),
+        f.replies,
+        mbit(f.reply_bytes),
+    );
+    assert!(
+        f.sent as f64 / f.seconds > 10_000.0,
+        "the flood did not reach 10,000/s: {f:?}"
+    );
+    assert!(auth <= 1.0, "the authenticated probe lost {auth:.1} %");
+    assert!(
+        unauth >= 50.0,
+        "the probe without a token lost only {unauth:.1} %: the flood did not saturate"
+    );
+    // Unauthenticated replies are bounded by their budget, 120 voice packets/s (the
+    // per-source rate: 2,000/50 is less) plus its burst, whatever the flood's size.
+    let allowed = 60.0 + 120.0 * f.seconds;
+    assert!(
+        (f.replies as f64) <= allowed,
+        "{} replies to the flood in {:.1} s, budget {allowed:.0}",
+        f.replies,
+        f.seconds
+    );
+}
+
+/// A forged token, an expired one, and one made with another key are served as
+/// unauthenticated (counted, and limited with the requests without one); a valid token is
+/// served from its own budget even when the unauthenticated one is spent.
+#[tokio::test]
+async fn forged_and_expired_tokens_count_as_unauthenticated() {
+    let config = ReflectorConfig {
+        token_key: Some(key()),
+        ..ReflectorConfig::with_rates(120.0, 2000.0).unwrap()
+    };
+    let r = start("127.0.0.1:0", config).await;
+    let c = client_for(r.addr).await;
+    let now = unix_now();
+    let valid = key().issue("dev-a", now);
+    let expired = key().issue("dev-a", now - 30 * 86_400);
+    let other_key = TokenKey::from_bytes([7; 32]).issue("dev-a", now);
+    let mut forged = valid;
+    forged.0[27] ^= 1;
+    let mut later = valid;
+    later.0[11] = later.0[11].wrapping_add(1); // a longer life, claimed
+    for (i, t) in [valid, forged, expired, other_key, later]
+        .iter()
+        .enumerate()
+    {
+        c.send(&token_request(1, i as u32, probe::VOICE_PAYLOAD, Some(t)))
+            .await
+            .unwrap();
+        assert!(recv_within(&c, 2000).await.is_some(), "answered: {t:?}");
+    }
+    let s = r.stats.snapshot();
+    assert_eq!(
+        (s.authenticated, s.token_forged, s.token_expired),
+        (1, 3, 1),
+        "{s:?}"
+    );
+    // Spend the unauthenticated budget with forged tokens (a burst of 60) ...
+    let pkt = token_request(2, 0, probe::VOICE_PAYLOAD, Some(&forged));
+    for _ in 0..300 {
+        c.send(&pkt).await.unwrap();
+    }
+    let mut forged_answers = 0;
+    while recv_within(&c, 200).await.is_some() {
+        forged_answers += 1;
+    }
+    // ... and a valid token is still served: 40 requests, within its own burst.
+    for seq in 0..40 {
+        c.send(&token_request(3, seq, probe::VOICE_PAYLOAD, Some(&valid)))
+            .await
+            .unwrap();
+    }
+    let mut valid_answers = 0;
+    while recv_within(&c, 200).await.is_some() {
+        valid_answers += 1;
+    }
+    let s = r.stats.snapshot();
+    assert!(
+        forged_answers < 100,
+        "{forged_answers} answers to 300 forged: {s:?}"
+    );
+    assert!(s.rate_limited_source + s.rate_limited_unauth > 0, "{s:?}");
+    assert_eq!(valid_answers, 40, "{s:?}");
+    assert_eq!(s.authenticated, 41);
+    r.stop().await;
+}
+
+/// Requests longer than a voice packet needs are not answered, with a token or without; a
+/// reply is never longer than its request, and the bytes sent never exceed those received.
+#[tokio::test]
+async fn oversize_requests_are_not_reflected() {
+    let config = ReflectorConfig {
+        token_key: Some(key()),
+        ..ReflectorConfig::default()
+    };
+    assert_eq!(config.max_packet, 256);
+    let r = start("127.0.0.1:0", config).await;
+    let c = client_for(r.addr).await;
+    let t = key().issue("dev-b", unix_now());
+    for (len, token, answered) in [
+        (257, Some(&t), false),
+        (257, None, false),
+        (probe::MAX_PACKET, Some(&t), false),
+        (256, Some(&t), true),
+        (256, None, true),
+        (probe::VOICE_PAYLOAD, Some(&t), true),
+        (probe::TOKEN_AT + probe::TOKEN_LEN, Some(&t), true),
+    ] {
+        c.send(&token_request(4, len as u32, len, token))
+            .await
+            .unwrap();
+        match recv_within(&c, if answered { 2000 } else { 200 }).await {
+            Some(rep) => {
+                assert!(answered, "{len} bytes answered");
+                assert_eq!(rep.len(), len);
+            }
+            None => assert!(!answered, "{len} bytes not answered"),
+        }
+    }
+    let s = r.stats.snapshot();
+    assert_eq!(
+        (s.oversize, s.reflected, s.authenticated),
+        (3, 4, 3),
+        "{s:?}"
+    );
+    assert!(s.bytes_out <= s.bytes_in, "{s:?}");
+    r.stop().await;
+}
+
+/// A reflector without a key (`reflector` with no `--probe-key-file`) checks no token: every
+/// request is unauthenticated, none is refused for carrying one.
+#[tokio::test]
+async fn without_a_key_tokens_are_not_checked() {
+    let r = start("127.0.0.1:0", ReflectorConfig::default()).await;
+    let c = client_for(r.addr).await;
+    let t = key().issue("dev-c", unix_now());
+    c.send(&token_request(5, 0, probe::VOICE_PAYLOAD, Some(&t)))
+        .await
+        .unwrap();
+    assert!(recv_within(&c, 2000).await.is_some());
+    let s = r.stats.snapshot();
+    assert_eq!((s.reflected, s.authenticated, s.token_forged), (1, 0, 0));
+    r.stop().await;
+}

@@ -143,7 +143,10 @@ pub async fn policy(
     dev: DeviceAuth,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let policy = st.db.site_policy(&dev.site).await?;
+    let mut policy = st.db.site_policy(&dev.site).await?;
+    policy.network.probe_token = st
+        .probe_key
+        .map(|k| k.issue(&dev.device_id, crate::reflector::unix_now()));
     let shifts = st
         .db
         .schedule(&dev.device_id, db::now_ms())
