@@ -3,8 +3,12 @@
 //! (sysexits.h). The library returns typed errors; [`code_of`] maps them to codes, and the
 //! commands (`crate::commands`) use [`ExitError`] for what only they know (a bad argument).
 
+use crate::audio::wav::WavError;
+use crate::daemon::core::StateDirError;
+use crate::daemon::lock::LockError;
 use crate::enroll::SecretError;
 use crate::hq_client::HqError;
+use crate::ipc::IpcError;
 
 /// Bad command line.
 pub const USAGE: i32 = 64;
@@ -63,8 +67,49 @@ pub fn code_of(err: &anyhow::Error) -> i32 {
         if let Some(e) = cause.downcast_ref::<SecretError>() {
             return of_secret(e);
         }
+        if let Some(e) = cause.downcast_ref::<IpcError>() {
+            return of_ipc(e);
+        }
+        if let Some(e) = cause.downcast_ref::<LockError>() {
+            return of_lock(e);
+        }
+        if let Some(e) = cause.downcast_ref::<WavError>() {
+            return of_wav(e);
+        }
+        if cause.downcast_ref::<StateDirError>().is_some() {
+            return CANT_CREATE;
+        }
     }
     SOFTWARE
+}
+
+/// The daemon not there or not answering is [`UNAVAILABLE`]; a daemon that cannot make its
+/// endpoint [`CANT_CREATE`].
+pub fn of_ipc(e: &IpcError) -> i32 {
+    match e {
+        IpcError::CannotListen(_) => CANT_CREATE,
+        IpcError::NotRunning { .. }
+        | IpcError::NoAnswer(_)
+        | IpcError::Closed
+        | IpcError::NotOurs(_) => UNAVAILABLE,
+    }
+}
+
+/// Another daemon holding the lock is [`UNAVAILABLE`]; a lock file that cannot be opened
+/// [`CANT_CREATE`].
+pub fn of_lock(e: &LockError) -> i32 {
+    match e {
+        LockError::Open { .. } => CANT_CREATE,
+        LockError::Held { .. } => UNAVAILABLE,
+    }
+}
+
+/// A WAV file that cannot be opened is [`NO_INPUT`]; anything else about it is [`DATA`].
+pub fn of_wav(e: &WavError) -> i32 {
+    match e {
+        WavError::Open { .. } => NO_INPUT,
+        _ => DATA,
+    }
 }
 
 /// HQ's refusals: a bad `hq.*` setting is [`CONFIG`], a wrong secret or no enrollment
@@ -113,6 +158,38 @@ mod tests {
         };
         assert_eq!(code(anyhow::Error::new(unreadable)), NO_INPUT);
         assert_eq!(code(ExitError::new(CANT_CREATE, "x")), CANT_CREATE);
+        assert_eq!(code(IpcError::Closed.into()), UNAVAILABLE);
+        assert_eq!(code(IpcError::CannotListen("x".into()).into()), CANT_CREATE);
+        let held = LockError::Held {
+            pid: "1".into(),
+            path: "l".into(),
+        };
+        assert_eq!(code(held.into()), UNAVAILABLE);
+        let open = LockError::Open {
+            path: "l".into(),
+            source: std::io::Error::other("denied"),
+        };
+        assert_eq!(code(open.into()), CANT_CREATE);
+        let dir = StateDirError {
+            path: "d".into(),
+            source: std::io::Error::other("denied"),
+        };
+        let wrapped: anyhow::Result<()> = Err(dir).context("starting the daemon");
+        assert_eq!(code(wrapped.unwrap_err()), CANT_CREATE);
+        let gone = WavError::Open {
+            path: "a.wav".into(),
+            source: std::io::Error::other("gone"),
+        };
+        assert_eq!(code(gone.into()), NO_INPUT);
+        assert_eq!(
+            code(
+                WavError::Empty {
+                    path: "a.wav".into()
+                }
+                .into()
+            ),
+            DATA
+        );
         assert_eq!(code(anyhow::anyhow!("a bug")), SOFTWARE);
     }
 }

@@ -12,9 +12,8 @@
 //! its user, and the client that the server process does (so a pipe squatted by another user
 //! gets no request and gives no answer).
 
-use crate::exit::{self, ExitError};
 use chrono::{DateTime, Utc};
-use proto::Readiness;
+use proto::{DaemonState, HqLink, Readiness};
 use serde::{Deserialize, Serialize};
 use shiftready_core::shift::ShiftWindow;
 use std::path::{Path, PathBuf};
@@ -44,7 +43,7 @@ pub struct Response {
 pub struct StatusInfo {
     /// What the tray shows: `ready`, `degraded`, `not_ready`, `unknown`, `signed_out` or
     /// `offline`.
-    pub state: String,
+    pub state: DaemonState,
     pub signed_in: bool,
     pub readiness: Readiness,
     /// The shift in progress, if any.
@@ -56,7 +55,7 @@ pub struct StatusInfo {
     pub spool_events: u64,
     /// `none` (no HQ configured), `connected`, `unreachable`, or `must_enroll` (HQ refused
     /// this device's key: delivery is paused, nothing is dropped).
-    pub hq: String,
+    pub hq: HqLink,
     /// Incidents in progress (`headset_gone`, `network_degraded`, ...).
     pub incidents: Vec<String>,
     pub pid: u32,
@@ -85,7 +84,7 @@ mod conn;
 #[cfg(not(any(unix, windows)))]
 mod other;
 #[cfg(not(any(unix, windows)))]
-pub use other::{endpoint, request};
+pub use other::{Server, endpoint, request};
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -118,31 +117,46 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     dir.join(format!("shiftready-{h:016x}.sock"))
 }
 
+/// Why a client got no answer, or the daemon cannot listen (exit codes: `crate::exit`).
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    #[error(
+        "the ShiftReady daemon is not running for this user (nothing answers on {endpoint}: \
+         {detail}); start it with `shiftready run`"
+    )]
+    NotRunning { endpoint: String, detail: String },
+    #[error("the ShiftReady daemon did not answer: {0}")]
+    NoAnswer(String),
+    #[error(
+        "the ShiftReady daemon closed the connection without answering (it may be stopping, \
+         or running as another user)"
+    )]
+    Closed,
+    /// The endpoint is served by someone else, or who serves it cannot be told: nothing was
+    /// sent.
+    #[error("{0}")]
+    NotOurs(String),
+    /// The daemon cannot make its endpoint.
+    #[error("{0}")]
+    CannotListen(String),
+}
+
 fn not_running(endpoint: &str, e: &std::io::Error) -> anyhow::Error {
-    ExitError::new(
-        exit::UNAVAILABLE,
-        format!(
-            "the ShiftReady daemon is not running for this user (nothing answers on \
-             {endpoint}: {e}); start it with `shiftready run`",
-        ),
-    )
+    IpcError::NotRunning {
+        endpoint: endpoint.to_string(),
+        detail: e.to_string(),
+    }
+    .into()
 }
 
 fn no_answer(e: impl std::fmt::Display) -> anyhow::Error {
-    ExitError::new(
-        exit::UNAVAILABLE,
-        format!("the ShiftReady daemon did not answer: {e}"),
-    )
+    IpcError::NoAnswer(e.to_string()).into()
 }
 
 /// The daemon's answer line, or why there was none.
 fn parse_answer(answer: &str) -> anyhow::Result<Response> {
     if answer.trim().is_empty() {
-        return Err(ExitError::new(
-            exit::UNAVAILABLE,
-            "the ShiftReady daemon closed the connection without answering (it may be \
-             stopping, or running as another user)",
-        ));
+        return Err(IpcError::Closed.into());
     }
     Ok(serde_json::from_str(answer)?)
 }
@@ -161,14 +175,18 @@ mod tests {
 
     fn status(signed_in: bool) -> StatusInfo {
         StatusInfo {
-            state: if signed_in { "ready" } else { "signed_out" }.into(),
+            state: if signed_in {
+                DaemonState::Ready
+            } else {
+                DaemonState::SignedOut
+            },
             signed_in,
             readiness: Readiness::Ready,
             shift: None,
             next_shift: None,
             last_check_at: None,
             spool_events: 3,
-            hq: "none".into(),
+            hq: HqLink::None,
             incidents: vec!["headset_gone".into()],
             pid: std::process::id(),
             quarantined: 0,
@@ -202,7 +220,8 @@ mod tests {
     /// The real server and the real client (`request`, as `shiftready status` runs it, with
     /// its own runtime on another thread) over the platform's endpoint: a Unix socket or the
     /// named pipe. Answers arrive whole, to several clients at once, and once the server is
-    /// gone the client says the daemon is not running, with the UNAVAILABLE exit code.
+    /// gone the client says the daemon is not running (`IpcError::NotRunning`, which
+    /// `crate::exit` maps to UNAVAILABLE).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn requests_round_trip_through_the_real_endpoint() {
         let dir = tempfile::tempdir().unwrap();
@@ -231,7 +250,10 @@ mod tests {
         {
             // A second daemon for the same state dir cannot take the pipe over.
             let e = Server::bind(dir.path()).err().expect("second bind refused");
-            assert_eq!(exit::code_of(&e), exit::CANT_CREATE, "{e:#}");
+            assert!(
+                matches!(e.downcast_ref(), Some(IpcError::CannotListen(_))),
+                "{e:#}"
+            );
             let name = pipe_name(dir.path()).unwrap();
             assert!(windows::pipe_exists(&name));
             // And FILE_FLAG_FIRST_PIPE_INSTANCE alone refuses it, where it is honoured.
@@ -260,7 +282,10 @@ mod tests {
         let e = ask(dir.path().to_path_buf(), Request::Status)
             .await
             .unwrap_err();
-        assert_eq!(exit::code_of(&e), exit::UNAVAILABLE, "{e:#}");
+        assert!(
+            matches!(e.downcast_ref(), Some(IpcError::NotRunning { .. })),
+            "{e:#}"
+        );
         assert!(format!("{e:#}").contains("not running"), "{e:#}");
     }
 

@@ -30,16 +30,6 @@ pub enum WavError {
     },
 }
 
-impl WavError {
-    /// The exit code: a file we cannot open is "no input", anything else "bad data".
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            WavError::Open { .. } => crate::exit::NO_INPUT,
-            _ => crate::exit::DATA,
-        }
-    }
-}
-
 /// Reads a WAV file, at most `max_seconds` of it when given, mixed to mono.
 pub fn read(path: &Path, max_seconds: Option<f64>) -> Result<Mono, WavError> {
     let p = path.display().to_string();

@@ -25,7 +25,7 @@ pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
         let seconds = args.seconds;
         let mono = tokio::task::spawn_blocking(move || audio::wav::read(&path, seconds))
             .await?
-            .map_err(|e| ExitError::new(e.exit_code(), e.to_string()))?;
+            .map_err(anyhow::Error::new)?;
         let held = mono.samples.len() as f64 / f64::from(mono.sample_rate.max(1));
         if held < noise::MIN_SECONDS {
             return Err(ExitError::new(

@@ -5,7 +5,7 @@ use crate::ipc::StatusInfo;
 use chrono::{DateTime, Utc};
 use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use proto::{CheckResult, Policy, Readiness, Report, Status};
+use proto::{CheckResult, DaemonState, Policy, Readiness, Report, Status};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -308,15 +308,14 @@ pub fn render_status(s: &StatusInfo) -> String {
     };
     let mut o = String::new();
     // State, readiness and what to fix all from the last check, with its time.
-    let state = match s.state.as_str() {
-        "ready" => "ready for calls",
-        "degraded" => "ready for calls, with warnings",
-        "not_ready" => "not ready for calls",
-        "unknown" if s.last_check_at.is_none() => "signed in, not checked yet",
-        "unknown" => "signed in; some checks could not run",
-        "signed_out" => "signed out",
-        "offline" => "offline: HQ cannot be reached",
-        other => other,
+    let state = match s.state {
+        DaemonState::Ready => "ready for calls",
+        DaemonState::Degraded => "ready for calls, with warnings",
+        DaemonState::NotReady => "not ready for calls",
+        DaemonState::Unknown if s.last_check_at.is_none() => "signed in, not checked yet",
+        DaemonState::Unknown => "signed in; some checks could not run",
+        DaemonState::SignedOut => "signed out",
+        DaemonState::Offline => "offline: HQ cannot be reached",
     };
     o.push_str(&format!("State:      {state}\n"));
     let readiness = match s.last_check_at {
@@ -386,7 +385,7 @@ mod tests {
         let plain = render_status(&s);
         assert!(!plain.contains("Set aside") && !plain.contains("enrolled again"));
         s.quarantined = 2;
-        s.hq = "must_enroll".into();
+        s.hq = proto::HqLink::MustEnroll;
         s.enroll_again = Some(crate::ipc::enroll_again_message("https://hq.example.com"));
         let text = render_status(&s);
         assert!(
@@ -475,14 +474,14 @@ mod tests {
     fn status_says_state_readiness_and_what_to_fix_from_the_last_check() {
         let t = chrono::Utc::now();
         let s = StatusInfo {
-            state: "not_ready".into(),
+            state: DaemonState::NotReady,
             signed_in: true,
             readiness: Readiness::NotReady,
             shift: None,
             next_shift: None,
             last_check_at: Some(t),
             spool_events: 1,
-            hq: "connected".into(),
+            hq: proto::HqLink::Connected,
             incidents: Vec::new(),
             pid: 1,
             quarantined: 0,
@@ -498,7 +497,7 @@ mod tests {
         );
         assert!(text.contains("(1 event waiting)"), "{text}");
         let never = StatusInfo {
-            state: "unknown".into(),
+            state: DaemonState::Unknown,
             readiness: Readiness::Unknown,
             last_check_at: None,
             fix_first: None,

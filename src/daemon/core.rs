@@ -5,13 +5,14 @@ use super::DaemonConfig;
 use super::delivery::{self, Attempt, FreshPolicy, Sink};
 use super::lock::{self, InstanceLock};
 use super::monitor::{self, Sample};
+use super::os;
 use crate::checks::CheckContext;
 use crate::config::{CachedPolicy, Loaded};
 use crate::ipc::{Incoming, Request, Response, StatusInfo};
 use crate::spool::{Opened, Spool};
 use chrono::{DateTime, Utc};
 use proto::event::IncidentState;
-use proto::{Event, EventBody, Readiness, Report};
+use proto::{DaemonState, Event, EventBody, HqLink, IncidentName, Readiness, Report};
 use shiftready_core::hysteresis::{Change, Hysteresis};
 use shiftready_core::shift::{
     Action, CheckPurpose, Input, Notice, Params, Persisted, Schedule, ShiftMachine, ShiftWindow,
@@ -30,7 +31,6 @@ pub struct Daemon {
     state_dir: PathBuf,
     _lock: InstanceLock,
     spool: Spool,
-    #[cfg(any(unix, windows))]
     ipc: crate::ipc::Server,
     sink: Option<Arc<dyn Sink>>,
 }
@@ -39,20 +39,11 @@ impl Daemon {
     /// Takes the per-user lock, opens the spool (moving a corrupt one aside) and binds IPC.
     pub async fn start(loaded: Loaded) -> anyhow::Result<Daemon> {
         let state_dir = loaded.state_dir();
-        std::fs::create_dir_all(&state_dir).map_err(|e| {
-            crate::exit::ExitError::new(
-                crate::exit::CANT_CREATE,
-                format!(
-                    "cannot create the state directory {}: {e}",
-                    state_dir.display()
-                ),
-            )
+        std::fs::create_dir_all(&state_dir).map_err(|source| StateDirError {
+            path: state_dir.clone(),
+            source,
         })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+        os::restrict_dir(&state_dir)?;
         let lock = lock::acquire(&state_dir)?;
         let (spool, opened) = Spool::open(
             &state_dir.join("spool.db"),
@@ -65,7 +56,6 @@ impl Daemon {
                 p.display()
             );
         }
-        #[cfg(any(unix, windows))]
         let ipc = crate::ipc::Server::bind(&state_dir)?;
         let sink = super::sink_for(&loaded)?;
         Ok(Daemon {
@@ -73,7 +63,6 @@ impl Daemon {
             state_dir,
             _lock: lock,
             spool,
-            #[cfg(any(unix, windows))]
             ipc,
             sink,
         })
@@ -87,6 +76,14 @@ impl Daemon {
     pub fn hq_url(&self) -> Option<String> {
         self.sink.as_ref().map(|s| s.url())
     }
+}
+
+/// The state directory could not be made (exit code: `crate::exit::code_of`).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create the state directory {}: {source}", path.display())]
+pub struct StateDirError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
 }
 
 /// The UI's ends of [`super::UiLink`].
@@ -103,43 +100,8 @@ enum Control {
     Delivery(Attempt),
     Policy(Box<FreshPolicy>),
     Power(Input),
-    /// From logind: handled, then `done` lets the machine sleep.
-    #[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
-    Logind(Input, oneshot::Sender<()>),
-}
-
-/// `Notify` of the freedesktop notification spec on the session bus; returns the id the
-/// notification server gave it.
-#[cfg(target_os = "linux")]
-async fn desktop_notify(summary: &str, body: &str) -> zbus::Result<u32> {
-    let conn = zbus::Connection::session().await?;
-    let mut hints: std::collections::HashMap<&str, zbus::zvariant::Value<'_>> =
-        std::collections::HashMap::new();
-    // Urgency "normal" (1); the category tells servers what kind of message this is.
-    hints.insert("urgency", zbus::zvariant::Value::U8(1));
-    hints.insert("category", zbus::zvariant::Value::from("presence"));
-    let reply = tokio::time::timeout(
-        Duration::from_secs(5),
-        conn.call_method(
-            Some("org.freedesktop.Notifications"),
-            "/org/freedesktop/Notifications",
-            Some("org.freedesktop.Notifications"),
-            "Notify",
-            &(
-                "ShiftReady",
-                0u32,
-                "shiftready",
-                summary,
-                body,
-                Vec::<&str>::new(),
-                hints,
-                -1i32,
-            ),
-        ),
-    )
-    .await
-    .map_err(|_| zbus::Error::Failure("the notification server did not answer".into()))??;
-    reply.body().deserialize::<u32>()
+    /// From the OS's power events: handled, then `done` lets the machine sleep.
+    OsPower(Input, oneshot::Sender<()>),
 }
 
 struct Core {
@@ -174,14 +136,14 @@ fn fmt_local(t: DateTime<Utc>) -> String {
 
 fn empty_status() -> StatusInfo {
     StatusInfo {
-        state: "signed_out".into(),
+        state: DaemonState::SignedOut,
         signed_in: false,
         readiness: Readiness::Unknown,
         shift: None,
         next_shift: None,
         last_check_at: None,
         spool_events: 0,
-        hq: "none".into(),
+        hq: HqLink::None,
         incidents: Vec::new(),
         pid: std::process::id(),
         quarantined: 0,
@@ -202,7 +164,6 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         state_dir,
         _lock,
         spool,
-        #[cfg(any(unix, windows))]
         ipc,
         sink,
     } = d;
@@ -219,12 +180,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
         }
         None => (status_channel().0, Arc::new(Notify::new())),
     };
-    #[cfg(any(unix, windows))]
     {
-        tracing::info!(
-            "listening for sign-in, sign-out and status on {}",
-            ipc.path().display()
-        );
         let (req_tx, req_rx) = mpsc::channel::<Incoming>(16);
         tasks.spawn(ipc.serve(req_tx));
         forward(&mut tasks, req_rx, ctl_tx.clone(), |(req, reply)| {
@@ -312,21 +268,18 @@ fn wire(tasks: &mut JoinSet<()>, ctl: &mpsc::Sender<Control>, w: Wiring<'_>) {
         let ctl = ctl.clone();
         let quit = w.quit;
         tasks.spawn(async move {
-            let input = wait_for_stop(quit).await;
+            let input = os::wait_for_stop(quit).await;
             let _ = ctl.send(Control::Power(input)).await;
         });
     }
 
-    // Sleep and shutdown announced by logind (Linux), session and power messages (Windows).
-    #[cfg(any(target_os = "linux", windows))]
+    // Sleep and shutdown announced by the OS (logind on Linux, session and power messages on
+    // Windows).
     {
         let (p_tx, p_rx) = mpsc::channel(4);
-        #[cfg(target_os = "linux")]
-        tasks.spawn(super::logind::run(p_tx));
-        #[cfg(windows)]
-        tasks.spawn(super::winsession::run(p_tx));
+        tasks.spawn(os::power_events(p_tx));
         forward(tasks, p_rx, ctl.clone(), |(input, done)| {
-            Control::Logind(input, done)
+            Control::OsPower(input, done)
         });
     }
 
@@ -501,14 +454,14 @@ impl Core {
             Control::Power(input) => {
                 self.input(now, input).await;
             }
-            Control::Logind(input @ (Input::Shutdown | Input::Logoff), done) => {
+            Control::OsPower(input @ (Input::Shutdown | Input::Logoff), done) => {
                 self.input(now, input).await;
                 self.publish(now).await;
                 let _ = done.send(());
                 self.flush(Duration::from_secs(3)).await;
                 return ControlFlow::Break(());
             }
-            Control::Logind(input, done) => {
+            Control::OsPower(input, done) => {
                 self.input(now, input).await;
                 self.publish(now).await;
                 let _ = done.send(());
@@ -520,32 +473,6 @@ impl Core {
             Control::Policy(p) => self.policy(*p),
         }
         ControlFlow::Continue(())
-    }
-}
-
-#[cfg(unix)]
-async fn wait_for_stop(quit: Arc<Notify>) -> Input {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return Input::Shutdown;
-    };
-    tokio::select! {
-        _ = term.recv() => Input::Shutdown,
-        _ = tokio::signal::ctrl_c() => Input::Shutdown,
-        _ = hup.recv() => Input::Logoff,
-        _ = quit.notified() => Input::Shutdown,
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_stop(quit: Arc<Notify>) -> Input {
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => Input::Shutdown,
-        _ = quit.notified() => Input::Shutdown,
     }
 }
 
@@ -685,27 +612,11 @@ impl Core {
     }
 
     /// A desktop notification for what the agent must act on (with or without the tray icon:
-    /// `--headless` means no icon, not no desktop). Linux: `org.freedesktop.Notifications` on
-    /// the session D-Bus, straight through zbus (no `notify-send` needed); without a session
-    /// bus or a notification server it is only logged.
+    /// `--headless` means no icon, not no desktop): [`os::notify`].
     fn notify(&self, summary: &str, body: &str) {
-        if !self.cfg.notifications {
-            return;
+        if self.cfg.notifications {
+            os::notify(summary, body);
         }
-        #[cfg(target_os = "linux")]
-        {
-            let (summary, body) = (summary.to_string(), body.to_string());
-            tokio::spawn(async move {
-                match desktop_notify(&summary, &body).await {
-                    Ok(id) => tracing::info!(id, "desktop notification shown: {summary}"),
-                    Err(e) => tracing::info!(
-                        "no desktop notification ({e}); the agent was to be told: {summary}: {body}"
-                    ),
-                }
-            });
-        }
-        #[cfg(not(target_os = "linux"))]
-        tracing::info!("{summary}: {body}");
     }
 
     /// The shift machine is the one record of a check in flight: it marked the check it asks
@@ -784,7 +695,7 @@ impl Core {
                 self.incidents.insert(name.to_string());
                 self.record(now, incident(name, IncidentState::Started, detail), false)
                     .await;
-                if name != "hq_unreachable" {
+                if name != IncidentName::HqUnreachable.as_str() {
                     self.notify("Action needed", detail);
                 }
             }
@@ -835,8 +746,9 @@ impl Core {
             Attempt::Failed(e) => e.clone(),
             _ => String::new(),
         };
-        if self.machine.signed_in() || self.hysteresis.contains_key("hq_unreachable") {
-            self.alert(now, "hq_unreachable", !ok, &detail).await;
+        let hq_unreachable = IncidentName::HqUnreachable.as_str();
+        if self.machine.signed_in() || self.hysteresis.contains_key(hq_unreachable) {
+            self.alert(now, hq_unreachable, !ok, &detail).await;
         }
         self.publish(now).await;
     }
@@ -851,7 +763,7 @@ impl Core {
         reason: &str,
         only_own_incidents: bool,
     ) {
-        let name = proto::IncidentName::EventsRejected.as_str();
+        let name = IncidentName::EventsRejected.as_str();
         if only_own_incidents || self.incidents.contains(name) {
             tracing::warn!(
                 count,
@@ -955,27 +867,30 @@ impl Core {
         let signed_in = self.machine.signed_in();
         let readiness = self.machine.readiness();
         let hq = match (self.has_hq, self.hq_ok) {
-            (false, _) => "none",
-            (true, _) if self.enroll_again.is_some() => proto::HqLink::MustEnroll.as_str(),
-            (true, Some(false)) => "unreachable",
-            (true, _) => "connected",
+            (false, _) => HqLink::None,
+            (true, _) if self.enroll_again.is_some() => HqLink::MustEnroll,
+            (true, Some(false)) => HqLink::Unreachable,
+            (true, _) => HqLink::Connected,
         };
-        let state = if self.incidents.contains("hq_unreachable") {
-            "offline"
+        let state = if self
+            .incidents
+            .contains(IncidentName::HqUnreachable.as_str())
+        {
+            DaemonState::Offline
         } else if !signed_in {
-            "signed_out"
+            DaemonState::SignedOut
         } else {
-            readiness.as_str()
+            DaemonState::signed_in(readiness)
         };
         StatusInfo {
-            state: state.into(),
+            state,
             signed_in,
             readiness,
             shift: windows.iter().copied().find(|w| w.contains(now)),
             next_shift: windows.iter().copied().find(|w| w.start > now),
             last_check_at: self.last_report.as_ref().and_then(|r| r.taken_at),
             spool_events: self.spool.len().await.unwrap_or(0),
-            hq: hq.into(),
+            hq,
             incidents: self.incidents.iter().cloned().collect(),
             pid: std::process::id(),
             quarantined: self.spool.quarantined().await.unwrap_or(0),

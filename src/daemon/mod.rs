@@ -14,6 +14,7 @@ pub mod lock;
 #[cfg(target_os = "linux")]
 pub mod logind;
 pub mod monitor;
+pub mod os;
 pub mod report_page;
 #[cfg(windows)]
 pub mod winsession;

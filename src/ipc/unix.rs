@@ -2,10 +2,9 @@
 
 use super::conn::handle;
 use super::{
-    ANSWER_WAIT, Incoming, Request, Response, exit, no_answer, not_running, parse_answer,
+    ANSWER_WAIT, Incoming, IpcError, Request, Response, no_answer, not_running, parse_answer,
     socket_path,
 };
-use crate::exit::ExitError;
 use std::path::{Path, PathBuf};
 
 /// Where the daemon for `state_dir` listens: its socket.
@@ -46,10 +45,7 @@ impl Server {
         let path = socket_path(state_dir);
         let _ = std::fs::remove_file(&path);
         let listener = tokio::net::UnixListener::bind(&path).map_err(|e| {
-            ExitError::new(
-                exit::CANT_CREATE,
-                format!("cannot listen on {}: {e}", path.display()),
-            )
+            IpcError::CannotListen(format!("cannot listen on {}: {e}", path.display()))
         })?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         let uid = rustix::process::getuid().as_raw();
@@ -66,6 +62,10 @@ impl Server {
 
     /// Serves until the task is dropped.
     pub async fn serve(self, to_daemon: tokio::sync::mpsc::Sender<Incoming>) {
+        tracing::info!(
+            "listening for sign-in, sign-out and status on {}",
+            self.path.display()
+        );
         loop {
             let (stream, _) = match self.listener.accept().await {
                 Ok(s) => s,

@@ -68,19 +68,17 @@ async fn request_pipe(name: &str, req: Request) -> anyhow::Result<Response> {
     match peer_sid(&client, false) {
         Ok((_, sid)) if sid == me => {}
         Ok((pid, sid)) => {
-            return Err(ExitError::new(
-                exit::UNAVAILABLE,
-                format!(
-                    "{name} is held by process {pid} of another user ({sid}), not by \
-                     this user's ShiftReady daemon; nothing was sent"
-                ),
-            ));
+            return Err(IpcError::NotOurs(format!(
+                "{name} is held by process {pid} of another user ({sid}), not by this \
+                 user's ShiftReady daemon; nothing was sent"
+            ))
+            .into());
         }
         Err(e) => {
-            return Err(ExitError::new(
-                exit::UNAVAILABLE,
-                format!("cannot tell who serves {name} ({e}); nothing was sent"),
-            ));
+            return Err(IpcError::NotOurs(format!(
+                "cannot tell who serves {name} ({e}); nothing was sent"
+            ))
+            .into());
         }
     }
     let (r, mut w) = tokio::io::split(client);
@@ -129,22 +127,16 @@ impl Server {
         // FILE_FLAG_FIRST_PIPE_INSTANCE refuses an existing name on Windows; Wine ignores
         // that flag, so look first as well (harmless on Windows).
         if pipe_exists(&name) {
-            return Err(ExitError::new(
-                exit::CANT_CREATE,
-                format!(
-                    "cannot listen on {name}: it already exists (another ShiftReady daemon \
-                     for this state directory, or another program holds this pipe name)"
-                ),
-            ));
+            return Err(IpcError::CannotListen(format!(
+                "cannot listen on {name}: it already exists (another ShiftReady daemon for \
+                 this state directory, or another program holds this pipe name)"
+            ))
+            .into());
         }
         let first = create_instance(&name, true).map_err(|e| {
-            ExitError::new(
-                exit::CANT_CREATE,
-                format!(
-                    "cannot listen on {name}: {e} (another program already holds this \
-                     pipe name)"
-                ),
-            )
+            IpcError::CannotListen(format!(
+                "cannot listen on {name}: {e} (another program already holds this pipe name)"
+            ))
         })?;
         Ok(Server {
             path: PathBuf::from(&name),
@@ -162,6 +154,10 @@ impl Server {
     /// Serves until the task is dropped. A new instance is made as soon as a client
     /// connected, so the pipe never goes away while the daemon runs.
     pub async fn serve(self, to_daemon: tokio::sync::mpsc::Sender<Incoming>) {
+        tracing::info!(
+            "listening for sign-in, sign-out and status on {}",
+            self.name
+        );
         let Server {
             name, sid, first, ..
         } = self;

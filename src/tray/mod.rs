@@ -21,6 +21,7 @@ use windows as os;
 
 use crate::config::Loaded;
 use crate::ipc::StatusInfo;
+use proto::DaemonState;
 use std::path::{Path, PathBuf};
 
 /// Why there is no tray icon here; `shiftready run` then runs the daemon without one.
@@ -40,14 +41,14 @@ pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
 
 /// The tooltip: the state in words and the shift.
 pub fn tooltip(s: &StatusInfo) -> String {
-    let state = match s.state.as_str() {
-        "ready" => "Ready for calls",
-        "degraded" => "Ready, with warnings",
-        "unknown" if s.last_check_at.is_none() => "Not checked yet",
-        "unknown" => "Readiness unknown",
-        "not_ready" => "Not ready for calls",
-        "offline" => "Offline: HQ cannot be reached",
-        _ => "Signed out",
+    let state = match s.state {
+        DaemonState::Ready => "Ready for calls",
+        DaemonState::Degraded => "Ready, with warnings",
+        DaemonState::Unknown if s.last_check_at.is_none() => "Not checked yet",
+        DaemonState::Unknown => "Readiness unknown",
+        DaemonState::NotReady => "Not ready for calls",
+        DaemonState::Offline => "Offline: HQ cannot be reached",
+        DaemonState::SignedOut => "Signed out",
     };
     let hm = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&chrono::Local).format("%H:%M").to_string()
@@ -80,7 +81,7 @@ pub fn write_report_page(state_dir: &Path, status: &StatusInfo) -> anyhow::Resul
     let report: Option<proto::Report> = std::fs::read(state_dir.join("last-report.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    let page = crate::daemon::report_page::render(report.as_ref(), &status.state);
+    let page = crate::daemon::report_page::render(report.as_ref(), status.state.as_str());
     let path = state_dir.join("report.html");
     std::fs::write(&path, page)?;
     Ok(path)

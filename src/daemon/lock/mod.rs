@@ -7,7 +7,6 @@
 //! itself would keep a second instance from reading it to say who holds the lock; the lock
 //! belongs to the handle and goes when the process ends), `other.rs` (no lock).
 
-use crate::exit::{self, ExitError};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::Path;
@@ -31,6 +30,25 @@ pub struct InstanceLock {
     _file: File,
 }
 
+/// Why the lock was not taken (exit codes: `crate::exit`).
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot open the lock file {}: {source}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "ShiftReady is already running for this user (pid {pid}, lock {}); use `shiftready \
+         status` to talk to it",
+        path.display()
+    )]
+    Held {
+        pid: String,
+        path: std::path::PathBuf,
+    },
+}
+
 /// Takes the lock or says which process holds it.
 pub fn acquire(state_dir: &Path) -> anyhow::Result<InstanceLock> {
     let path = state_dir.join("daemon.lock");
@@ -40,24 +58,18 @@ pub fn acquire(state_dir: &Path) -> anyhow::Result<InstanceLock> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| {
-            ExitError::new(
-                exit::CANT_CREATE,
-                format!("cannot open the lock file {}: {e}", path.display()),
-            )
+        .map_err(|source| LockError::Open {
+            path: path.clone(),
+            source,
         })?;
     if !os::try_lock(&file)? {
         let mut pid = String::new();
         let _ = file.read_to_string(&mut pid);
-        return Err(ExitError::new(
-            exit::UNAVAILABLE,
-            format!(
-                "ShiftReady is already running for this user (pid {}, lock {}); use \
-                 `shiftready status` to talk to it",
-                pid.trim(),
-                path.display()
-            ),
-        ));
+        return Err(LockError::Held {
+            pid: pid.trim().to_string(),
+            path,
+        }
+        .into());
     }
     file.set_len(0)?;
     file.rewind()?;
@@ -78,7 +90,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = acquire(dir.path()).unwrap();
         let e = acquire(dir.path()).unwrap_err();
-        assert_eq!(exit::code_of(&e), exit::UNAVAILABLE, "{e:#}");
+        // Its exit code (UNAVAILABLE) is `crate::exit`'s to say, and tested there.
+        assert!(
+            matches!(e.downcast_ref::<LockError>(), Some(LockError::Held { .. })),
+            "{e:#}"
+        );
         let msg = format!("{e:#}");
         assert!(msg.contains("already running"), "{msg}");
         assert!(
