@@ -52,6 +52,55 @@ pub fn default_database_url() -> String {
 /// The site whose policy applies to devices enrolled without one.
 pub const DEFAULT_SITE: &str = "default";
 
+/// Rows one prune statement deletes at most.
+pub const PRUNE_BATCH: i64 = 5000;
+/// Prune statements per kind in one pass.
+pub const PRUNE_BATCHES: usize = 200;
+
+/// Events of kind `$3` received before `$1`, `$2` at a time.
+const EVENTS_OF_KIND: &str = "DELETE FROM events WHERE id IN (SELECT id FROM events \
+     WHERE kind = $3 AND received_at < $1 LIMIT $2)";
+/// The chart samples of reports received before `$1`, `$2` at a time.
+const SAMPLES_OF_REPORTS: &str = "DELETE FROM samples WHERE event_id IN (SELECT id FROM events \
+     WHERE kind = 'report' AND received_at < $1 LIMIT $2)";
+/// Shift-log lines received before `$1` (lines from before HQ kept `received_at`: by `at`),
+/// `$2` at a time.
+const SHIFT_LOG: &str = "DELETE FROM shift_log WHERE id IN (SELECT id FROM shift_log \
+     WHERE COALESCE(received_at, at) < $1 LIMIT $2)";
+
+/// How long each kind of event is kept, in milliseconds (`serve --keep-*-days`). Sign-ins and
+/// sign-outs are payroll records: kept for years, never shorter than the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub heartbeats_ms: i64,
+    pub reports_ms: i64,
+    pub incidents_ms: i64,
+    pub shift_events_ms: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        let day = 86_400_000;
+        Retention {
+            heartbeats_ms: 7 * day,
+            reports_ms: 90 * day,
+            incidents_ms: 90 * day,
+            shift_events_ms: 7 * 366 * day,
+        }
+    }
+}
+
+/// Rows deleted by one [`Db::prune_retention`], per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub heartbeats: u64,
+    pub reports: u64,
+    pub samples: u64,
+    pub incidents: u64,
+    pub shift_events: u64,
+    pub shift_log: u64,
+}
+
 impl Db {
     /// Connects and runs the migrations. `url` is `sqlite://PATH` or `postgres://...`.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
@@ -504,6 +553,66 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected())
+    }
+
+    /// Deletes what is older than its kind's retention: heartbeats, reports (with their chart
+    /// samples), incidents, and sign-ins/sign-outs (their events and shift-log lines), by when
+    /// HQ received them. Each statement deletes at most [`PRUNE_BATCH`] rows and yields before
+    /// the next, so pruning a large backlog never holds the write lock for long; one call does
+    /// at most [`PRUNE_BATCHES`] batches per kind (the next sweep goes on). Returns the rows
+    /// deleted per kind.
+    pub async fn prune_retention(&self, now: i64, r: &Retention) -> anyhow::Result<Pruned> {
+        let shift_cutoff = now - r.shift_events_ms;
+        let out = Pruned {
+            heartbeats: self
+                .prune_batches(EVENTS_OF_KIND, &["heartbeat"], now - r.heartbeats_ms)
+                .await?,
+            samples: self
+                .prune_batches(SAMPLES_OF_REPORTS, &[], now - r.reports_ms)
+                .await?,
+            reports: self
+                .prune_batches(EVENTS_OF_KIND, &["report"], now - r.reports_ms)
+                .await?,
+            incidents: self
+                .prune_batches(EVENTS_OF_KIND, &["incident"], now - r.incidents_ms)
+                .await?,
+            shift_events: self
+                .prune_batches(EVENTS_OF_KIND, &["sign_in"], shift_cutoff)
+                .await?
+                + self
+                    .prune_batches(EVENTS_OF_KIND, &["sign_out"], shift_cutoff)
+                    .await?,
+            shift_log: self.prune_batches(SHIFT_LOG, &[], shift_cutoff).await?,
+        };
+        sqlx::query("DELETE FROM enroll_attempts WHERE window_start < $1")
+            .bind(now - 3_600_000)
+            .execute(&self.pool)
+            .await?;
+        Ok(out)
+    }
+
+    /// Runs one of the prune statements (`$1` the cutoff, `$2` the batch size, `$3` the kind
+    /// when `kind` is given) until a batch deletes fewer than [`PRUNE_BATCH`] rows.
+    async fn prune_batches(
+        &self,
+        sql: &'static str,
+        kind: &[&str],
+        cutoff: i64,
+    ) -> anyhow::Result<u64> {
+        let mut total = 0;
+        for _ in 0..PRUNE_BATCHES {
+            let mut q = sqlx::query(sql).bind(cutoff).bind(PRUNE_BATCH);
+            if let Some(k) = kind.first() {
+                q = q.bind(*k);
+            }
+            let n = q.execute(&self.pool).await?.rows_affected();
+            total += n;
+            if n < PRUNE_BATCH as u64 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        Ok(total)
     }
 
     // ---- reading the fleet ----

@@ -72,7 +72,8 @@ struct Job {
     /// Filled in by the writer once the key is checked.
     device_id: String,
     /// Filled in with `device_id`: the device is signed out for `lost_contact` (so a heartbeat
-    /// saying it is signed in restores it).
+    /// saying it is signed in restores it), as step 0 read it; step 5 reads it again under
+    /// the row lock, which catches a sweep that committed in between.
     lost_contact: bool,
     received_at: i64,
     skew_ms: Option<i64>,
@@ -86,6 +87,7 @@ struct Job {
 pub struct Ingest {
     tx: mpsc::Sender<Job>,
     metrics: Arc<Metrics>,
+    gate: Arc<crate::quota::Gate>,
 }
 
 impl Ingest {
@@ -104,7 +106,17 @@ impl Ingest {
         for _ in 0..writers {
             tokio::spawn(writer(db.clone(), metrics.clone(), rx.clone()));
         }
-        Ingest { tx, metrics }
+        Ingest {
+            tx,
+            metrics,
+            gate: Arc::default(),
+        }
+    }
+
+    /// What a request may cost before it is stored: known keys, per-device quotas, the
+    /// queue's byte budget, and the retention the sweeper prunes by ([`crate::quota`]).
+    pub fn gate(&self) -> &crate::quota::Gate {
+        &self.gate
     }
 
     /// Stores events (taken as checked) for the device holding `key`; see [`Self::submit_checked`].
@@ -629,7 +641,8 @@ const SQLITE: Sql = Sql {
         update_devices_set!(),
         "FROM (SELECT value ->> 0 AS id, value ->> 1 AS last_seen, value ->> 2 AS skew_ms, \
              value ->> 3 AS readiness, value ->> 4 AS readiness_at FROM json_each($1)) AS v \
-         WHERE devices.id = v.id"
+         WHERE devices.id = v.id RETURNING devices.id AS id, devices.signed_in AS signed_in, \
+         devices.shift_reason AS shift_reason"
     ),
 };
 
@@ -647,7 +660,8 @@ const PG: Sql = Sql {
         "FROM (SELECT r ->> 0 AS id, (r ->> 1)::bigint AS last_seen, (r ->> 2)::bigint AS skew_ms, \
              r ->> 3 AS readiness, (r ->> 4)::bigint AS readiness_at \
              FROM json_array_elements($1::json) AS r) AS v \
-         WHERE devices.id = v.id"
+         WHERE devices.id = v.id RETURNING devices.id AS id, devices.signed_in AS signed_in, \
+         devices.shift_reason AS shift_reason"
     ),
 };
 
@@ -733,9 +747,9 @@ async fn write_batch(
     }
     let new_here = NewHere::new(&fresh, &inserted);
     let changes = gather_changes(jobs, &verdicts, &new_here);
-    update_devices(&mut tx, sql, changes.deltas).await?;
+    let lost = update_devices(&mut tx, sql, changes.deltas).await?;
     store_reports(&mut tx, &changes.reports).await?;
-    store_shift_events(&mut tx, jobs, &changes.shift_events).await?;
+    store_shift_events(&mut tx, jobs, &changes.shift_events, &lost).await?;
     let nh = &new_here;
     let new: Vec<(&str, &Event)> = (jobs.iter().enumerate())
         .filter(|(ji, _)| verdicts[*ji].is_none())
@@ -987,9 +1001,9 @@ async fn update_devices(
     tx: &mut Tx<'_>,
     sql: &Sql,
     deltas: HashMap<&str, DeviceDelta>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<HashSet<String>> {
     if deltas.is_empty() {
-        return Ok(());
+        return Ok(HashSet::new());
     }
     let mut deltas: Vec<_> = deltas.into_iter().collect();
     deltas.sort_unstable_by_key(|(id, _)| *id);
@@ -1005,11 +1019,24 @@ async fn update_devices(
             )
         })
         .collect();
-    sqlx::query(sql.update_devices)
+    // The rows as they are now, under this transaction's row locks: which devices are signed
+    // out for lost contact. Read here rather than from step 0's lookup, which a lost-contact
+    // sweep committing in between (another HQ process on PostgreSQL) would leave stale, making
+    // `contact_restored` one heartbeat late.
+    let mut lost = HashSet::new();
+    for r in sqlx::query(sql.update_devices)
         .bind(serde_json::to_string(&rows)?)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        if r.try_get::<i64, _>("signed_in")? == 0
+            && r.try_get::<Option<String>, _>("shift_reason")?.as_deref()
+                == Some(ShiftReason::LostContact.as_str())
+        {
+            lost.insert(r.try_get("id")?);
+        }
+    }
+    Ok(lost)
 }
 
 /// Step 6. Reports: the latest received is kept on the device; figures go to the charts.
@@ -1060,6 +1087,7 @@ async fn store_shift_events(
     tx: &mut Tx<'_>,
     jobs: &[Job],
     shift_events: &[(usize, Vec<&Event>)],
+    lost: &HashSet<String>,
 ) -> anyhow::Result<()> {
     for (ji, events) in shift_events {
         let job = &jobs[*ji];
@@ -1117,7 +1145,9 @@ async fn store_shift_events(
             .execute(&mut **tx)
             .await?;
         }
-        if let Some((hb, true, readiness)) = last_heartbeat.filter(|_| job.lost_contact) {
+        if let Some((hb, true, readiness)) =
+            last_heartbeat.filter(|_| job.lost_contact || lost.contains(device))
+        {
             restore_contact(
                 tx,
                 device,

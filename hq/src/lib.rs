@@ -15,6 +15,7 @@ pub mod error;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod quota;
 pub mod outbox;
 pub mod reflector;
 pub mod server;

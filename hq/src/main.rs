@@ -105,6 +105,8 @@ struct ServeArgs {
     /// key is made at each start.
     #[arg(long, value_name = "FILE")]
     probe_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    quota: shiftready_hq::quota::QuotaArgs,
 }
 
 #[derive(Debug, Args)]
@@ -314,6 +316,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 sweep_every: Duration::from_secs_f64(a.sweep_seconds),
                 enroll_per_minute: a.enroll_per_minute,
                 reflector,
+                ingest: a.quota.limits().map_err(|e| fail(exit::USAGE, e))?,
             };
             server::serve(db, opts)
                 .await

@@ -46,6 +46,8 @@ pub struct ServeOptions {
     pub enroll_per_minute: i64,
     /// The UDP reflector's rate limits.
     pub reflector: crate::reflector::ReflectorConfig,
+    /// Per-device ingest quotas, the ingest queue's byte budget and retention.
+    pub ingest: crate::quota::IngestLimits,
 }
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
@@ -98,8 +100,10 @@ pub async fn background(
         }
         if now - last_prune > 3_600_000 {
             last_prune = now;
-            if let Err(e) = st.db.prune(now, 7 * 86_400_000).await {
-                tracing::warn!("pruning old heartbeats failed: {e:#}");
+            let retention = st.ingest.gate().limits().retention;
+            match st.db.prune_retention(now, &retention).await {
+                Ok(n) => tracing::debug!(?n, "pruned events past their retention"),
+                Err(e) => tracing::warn!("pruning old events failed: {e:#}"),
             }
         }
     }
@@ -110,6 +114,7 @@ pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
     use std::io::Write;
     let mut state = AppState::new(db);
     state.enroll_per_minute = opts.enroll_per_minute;
+    state.ingest.gate().configure(opts.ingest.clone());
     state.secure_cookies = opts.tls.is_some();
     state.probe_key = opts.reflector.token_key;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

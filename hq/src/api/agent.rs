@@ -4,9 +4,10 @@ use crate::auth::{DeviceAuth, DeviceKey};
 use crate::db;
 use crate::error::{ApiJson, AppError};
 use crate::ingest;
-use crate::state::AppState;
+use crate::quota::Refused;
+use crate::state::{AppState, BODY_LIMIT};
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use proto::api::{EnrollRequest, EnrollResponse, EventAck, PolicyResponse, Shift};
@@ -100,17 +101,51 @@ pub struct RawBatch {
 
 /// `POST /api/v1/events`: an answer per event (`results`, in batch order) beside the ids HQ
 /// holds (`accepted`, `duplicates`, which an agent one release behind reads). Only a bad key
-/// (401), a body that is not `{"events": [...]}` with at least one event (400/422) or too
-/// large a batch (413) refuse the whole batch.
+/// (401), a body that is not `{"events": [...]}` with at least one event (400/422), too large
+/// a batch (413), a device over its quota (429) or a full ingest queue (503, both with
+/// `Retry-After`) refuse the whole batch.
+///
+/// The key is checked from the header before the body is read, and the device's byte quota
+/// and the queue's byte budget from `Content-Length` ([`crate::quota`]): a bogus key, a device
+/// over its quota or a full queue cost HQ no reading or parsing.
 pub async fn events(
     State(st): State<AppState>,
     DeviceKey(key): DeviceKey,
-    ApiJson(batch): ApiJson<RawBatch>,
-) -> Result<Json<EventAck>, AppError> {
+    req: Request,
+) -> Result<Json<EventAck>, Refused> {
+    let gate = st.ingest.gate();
+    let key_hash = crate::crypto::hash_secret(&key);
+    if !gate.known(&key_hash) {
+        match st.db.device_by_key(&key).await.map_err(AppError::from)? {
+            None => {
+                gate.forget(&key_hash);
+                return Err(AppError::unknown_key().into());
+            }
+            Some((_, _, status)) if status != proto::DeviceStatus::Active.as_str() => {
+                gate.forget(&key_hash);
+                return Err(AppError::inactive(&status).into());
+            }
+            Some(_) => gate.note_active(&key_hash),
+        }
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT) {
+        return Err(AppError::TooLarge(format!(
+            "the body is larger than the limit of {BODY_LIMIT} bytes"
+        ))
+        .into());
+    }
+    gate.check_bytes(&key_hash, declared.unwrap_or(0))?;
+    let _slot = gate.reserve(declared.unwrap_or(BODY_LIMIT))?;
+    let ApiJson(batch) = ApiJson::<RawBatch>::from_request(req, &st).await?;
     let now = db::now_ms();
     let n = batch.events.len();
     if n == 0 {
-        return Err(AppError::Unprocessable("the batch has no events".into()));
+        return Err(AppError::Unprocessable("the batch has no events".into()).into());
     }
     if n > ingest::MAX_EVENTS {
         st.metrics
@@ -119,8 +154,12 @@ pub async fn events(
         return Err(AppError::TooLarge(format!(
             "the batch has {n} events; send at most {} at a time",
             ingest::MAX_EVENTS
-        )));
+        ))
+        .into());
     }
+    // A chunked body has no Content-Length: its size is the events' own.
+    let bytes = declared.unwrap_or_else(|| batch.events.iter().map(|e| e.to_string().len()).sum());
+    gate.charge(&key_hash, n, bytes)?;
     let checked = ingest::check_batch(batch.events, now);
     let skew = checked
         .iter()
