@@ -790,7 +790,9 @@ async fn resolve_keys(tx: &mut Tx<'_>, sql: &Sql, jobs: &mut [Job]) -> anyhow::R
     for job in jobs.iter_mut() {
         verdicts.push(match devices.get(&job.key_hash) {
             None => Some(AppError::unknown_key()),
-            Some((_, status, _)) if status != "active" => Some(AppError::inactive(status)),
+            Some((_, status, _)) if status != proto::DeviceStatus::Active.as_str() => {
+                Some(AppError::inactive(status))
+            }
             Some((id, _, lost)) => {
                 job.device_id = id.clone();
                 job.lost_contact = *lost;
