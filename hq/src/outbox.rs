@@ -22,6 +22,8 @@ use std::time::Duration;
 pub const LEASE_MS: i64 = 60_000;
 /// Rows delivered at the same time, at most, per process.
 const IN_FLIGHT: usize = 32;
+/// Delivered rows are kept this long (to see what was sent), then deleted.
+const KEEP_DONE_MS: i64 = 7 * 86_400_000;
 /// How often an idle worker looks for due rows.
 const POLL: Duration = Duration::from_millis(200);
 /// The first retry's delay and the longest one.
@@ -177,6 +179,15 @@ pub async fn release_stale(pool: &AnyPool, postgres: bool) -> anyhow::Result<u64
     Ok(r.rows_affected())
 }
 
+/// Deletes rows delivered (or given up) more than `keep_ms` ago; pending rows are never deleted.
+pub async fn prune(pool: &AnyPool, now: i64, keep_ms: i64) -> anyhow::Result<u64> {
+    let r = sqlx::query("DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < $1")
+        .bind(now - keep_ms)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected())
+}
+
 /// Rows not yet delivered, per destination.
 pub async fn pending(pool: &AnyPool) -> anyhow::Result<BTreeMap<String, i64>> {
     let rows = sqlx::query(
@@ -216,8 +227,15 @@ pub async fn run<D: Deliver>(
     }
     let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut last_prune = 0;
     loop {
         while tasks.try_join_next().is_some() {}
+        if now_ms() - last_prune > 3_600_000 {
+            last_prune = now_ms();
+            if let Err(e) = prune(&pool, last_prune, KEEP_DONE_MS).await {
+                tracing::warn!("outbox: deleting old delivered changes failed: {e:#}");
+            }
+        }
         let free = IN_FLIGHT.saturating_sub(tasks.len());
         let mut claimed = 0;
         if free > 0 {

@@ -440,6 +440,37 @@ async fn webhook_shift(t: common::TestDb) {
         !h.log().contains(WEBHOOK_SECRET),
         "the secret is in HQ's log"
     );
+    // IT's API: the connector's health and what ShiftReady last set for the agent.
+    let (code, out, _) = hq_cmd(&h.db_url, &["token", "create", "--role", "viewer"], None);
+    assert_eq!(code, 0);
+    let token = last_line(&out);
+    let get = |path: String| {
+        let token = token.clone();
+        async move {
+            let r = client().get(path).bearer_auth(token).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let c = get(format!("{}/api/v1/connectors", h.server.url)).await;
+    assert_eq!(c["connectors"][0]["site"], "main");
+    assert_eq!(c["connectors"][0]["kind"], "webhook");
+    assert_eq!(c["connectors"][0]["health"], "ok");
+    assert_eq!(c["connectors"][0]["pending"], 0);
+    let body = c.to_string();
+    assert!(
+        !body.contains("platform.secret") && !body.contains(WEBHOOK_SECRET),
+        "{body}"
+    );
+    let a = get(format!(
+        "{}/api/v1/agents/{}/connector",
+        h.server.url, h.device
+    ))
+    .await;
+    assert_eq!(a["platform_user"], "agent-7");
+    assert_eq!(a["set_state"], "offline");
+    assert_eq!(a["result"], "set offline (manual): delivered");
+    assert!(a["set_at"].as_i64().unwrap() > 0);
 }
 
 both!(webhook_shift);

@@ -25,6 +25,8 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{id}", get(it::agent))
         .route("/agents/{id}/revoke", post(it::revoke))
         .route("/agents/{id}/reenroll", post(it::reenroll))
+        .route("/agents/{id}/connector", get(crate::connectors::api::agent))
+        .route("/connectors", get(crate::connectors::api::connectors))
         .route("/schedules", post(it::add_schedules))
         .route("/shifts", get(it::shifts))
         .route("/shifts.csv", get(csv::shifts_csv))

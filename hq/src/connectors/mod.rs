@@ -9,6 +9,7 @@
 //! delivers it with the site's connector. A person's choice stands
 //! ([`config::ConnectorConfig::may_move`]).
 
+pub mod api;
 pub mod config;
 pub mod connect;
 pub mod decide;
