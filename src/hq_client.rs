@@ -441,14 +441,37 @@ impl HqClient {
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let response = resp
+        let value: serde_json::Value = resp
             .json()
             .await
             .map_err(|e| HqError::BadResponse(e.to_string()))?;
+        // A newer HQ may send keys this agent does not know: they are left out (and named
+        // once in the debug log), never a reason to refuse the whole policy. The site's own
+        // TOML file is still read strictly, where an unknown key is a typo.
+        let (response, ignored): (PolicyResponse, Vec<String>) =
+            proto::load::from_json_ignoring_unknown(value)
+                .map_err(|e| HqError::BadResponse(e.to_string()))?;
+        note_ignored_policy_keys(&ignored);
         Ok(PolicyFetch::Fresh {
             response: Box::new(response),
             etag,
         })
+    }
+}
+
+/// Logs, at debug and once per distinct set, the policy keys from HQ this agent left out.
+fn note_ignored_policy_keys(ignored: &[String]) {
+    static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    if ignored.is_empty() {
+        return;
+    }
+    let mut logged = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
+    if logged.as_slice() != ignored {
+        tracing::debug!(
+            keys = %ignored.join(", "),
+            "HQ's policy has keys this agent does not know (a newer HQ); they are ignored"
+        );
+        *logged = ignored.to_vec();
     }
 }
 
@@ -553,6 +576,32 @@ mod tests {
         assert!(HqClient::configured("http://hq.example.com", &allowed, None).is_ok());
         let default = crate::config::HqConfig::default();
         assert!(HqClient::configured("http://hq.example.com", &default, None).is_err());
+    }
+
+    /// A stand-in for an HQ one release ahead (a local server answering the documented
+    /// `GET /api/v1/policy` body with keys this agent does not know, at every level): the
+    /// agent takes the policy, keeping what it knows. It used to refuse the whole answer
+    /// (`deny_unknown_fields`), so the next new key would leave an older agent without policy.
+    #[tokio::test]
+    async fn a_policy_with_keys_from_a_newer_hq_is_taken() {
+        let body = r#"{"policy":{"shift":{"heartbeat_seconds":7,"lunch_minutes":30},"network":{"jitter_v2":{"warn":1}},"canteen":{"open":true}},"shifts":[],"holidays":[]}"#;
+        let answer: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\netag: \"v9\"\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let (url, _) = answering(answer).await;
+        let c = HqClient::new(&url, "", Some("key".into())).unwrap();
+        match c.policy(None).await.unwrap() {
+            PolicyFetch::Fresh { response, etag } => {
+                assert_eq!(response.policy.shift.heartbeat_seconds, 7);
+                assert_eq!(etag.as_deref(), Some("\"v9\""));
+            }
+            PolicyFetch::NotModified => panic!("not modified"),
+        }
     }
 
     /// A redirect is not followed (the key would go along): an error naming where it pointed.

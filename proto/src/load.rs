@@ -199,6 +199,50 @@ fn unknown_field_name(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// Reads JSON into `T` (whose structs may `deny_unknown_fields`, as a config file's do),
+/// leaving out the keys `T` does not know instead of refusing them: what a newer sender (HQ
+/// one release ahead) added. Returns the value and the dotted paths of the keys left out. Any
+/// other problem (a known key with a bad value) is still an error.
+pub fn from_json_ignoring_unknown<T: DeserializeOwned>(
+    mut value: serde_json::Value,
+) -> Result<(T, Vec<String>), serde_json::Error> {
+    let mut ignored = Vec::new();
+    loop {
+        let err = match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(v) => return Ok((v, ignored)),
+            Err(e) => e,
+        };
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = inner.to_string();
+        let Some(name) = unknown_field_name(&message) else {
+            return Err(inner);
+        };
+        let mut parent = segments(&path);
+        if parent.last() == Some(&name) {
+            parent.pop();
+        }
+        let mut at = &mut value;
+        for seg in &parent {
+            let next = match at {
+                serde_json::Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+                serde_json::Value::Object(o) => o.get_mut(*seg),
+                _ => None,
+            };
+            match next {
+                Some(n) => at = n,
+                None => return Err(inner),
+            }
+        }
+        let removed = at.as_object_mut().and_then(|o| o.remove(name)).is_some();
+        if !removed || ignored.len() >= 256 {
+            return Err(inner);
+        }
+        parent.push(name);
+        ignored.push(parent.join("."));
+    }
+}
+
 /// Splits `a.b[2].c` into `["a", "b", "2", "c"]`.
 fn segments(key: &str) -> Vec<&str> {
     key.split(['.', '[', ']'])
@@ -276,6 +320,26 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_from_a_newer_sender_keeps_what_it_knows_and_names_what_it_left_out() {
+        let v = serde_json::json!({
+            "shift": {"heartbeat_seconds": 7, "lunch_minutes": 30},
+            "network": {"token_v9": "x"},
+            "canteen": {"open": true}
+        });
+        let (p, ignored): (crate::Policy, _) = from_json_ignoring_unknown(v).unwrap();
+        assert_eq!(p.shift.heartbeat_seconds, 7);
+        let mut ignored = ignored;
+        ignored.sort();
+        assert_eq!(
+            ignored,
+            ["canteen", "network.token_v9", "shift.lunch_minutes"]
+        );
+        // A known key with a bad value is still refused.
+        let bad = serde_json::json!({"shift": {"heartbeat_seconds": "often", "x": 1}});
+        assert!(from_json_ignoring_unknown::<crate::Policy>(bad).is_err());
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Default, Deserialize, PartialEq)]
