@@ -118,6 +118,11 @@ pub struct EnrollArgs {
     /// Reads the site's enrollment secret from a file (`-` for standard input).
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<std::path::PathBuf>,
+    /// Reads the one-time re-enrollment code IT gave you (`shiftready-hq device reenroll`)
+    /// from a file (`-` for standard input); or set SHIFTREADY_REENROLL_CODE. With it this
+    /// computer takes over the device IT asked to enroll again, keeping its history.
+    #[arg(long, value_name = "PATH")]
+    pub code_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

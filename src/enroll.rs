@@ -1,6 +1,8 @@
 //! Enrollment's local half: the site's secret from exactly one place (`--token-file PATH`,
-//! `SHIFTREADY_ENROLL_TOKEN`, or `--token SECRET`) and the device file, readable by the user
-//! alone. `shiftready enroll` itself is `crate::commands::enroll`.
+//! `SHIFTREADY_ENROLL_TOKEN`, or `--token SECRET`), IT's one-time re-enrollment code from a
+//! file or standard input (`--code-file`) or `SHIFTREADY_REENROLL_CODE` (never the command
+//! line, which every user of the computer can read), and the device file, readable by the
+//! user alone. `shiftready enroll` itself is `crate::commands::enroll`.
 
 use crate::hq_client::DeviceFile;
 use std::io::{Read, Write};
@@ -8,6 +10,9 @@ use std::path::Path;
 
 /// The environment variable that can carry the enrollment secret (not visible in `ps`).
 pub const TOKEN_ENV: &str = "SHIFTREADY_ENROLL_TOKEN";
+
+/// The environment variable that can carry the re-enrollment code.
+pub const CODE_ENV: &str = "SHIFTREADY_REENROLL_CODE";
 
 /// The longest secret file read; HQ's secrets are about 50 characters.
 const MAX_SECRET_BYTES: u64 = 4096;
@@ -99,6 +104,86 @@ pub fn secret_from(
         return Err(SecretError::NotOneWord(source));
     }
     Ok(secret.to_string())
+}
+
+/// Why the re-enrollment code could not be used: `(exit code, message)`, 66 for a file that
+/// cannot be read, 64 for the rest.
+pub type CodeError = (i32, String);
+
+/// IT's re-enrollment code, if one was given: from `--code-file PATH` (`-`: standard input,
+/// unless the secret already comes from there) or the [`CODE_ENV`] variable (`env`), not both.
+pub fn code_from(
+    code_file: Option<&Path>,
+    secret_from_stdin: bool,
+    env: Option<String>,
+    stdin: &mut dyn Read,
+) -> Result<Option<String>, CodeError> {
+    use crate::exit::{NO_INPUT, USAGE};
+    let env = env.filter(|v| !v.trim().is_empty());
+    let (source, raw) = match (code_file, env) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err((
+                USAGE,
+                format!(
+                    "the re-enrollment code was given two ways (--code-file, {CODE_ENV}): give it one way"
+                ),
+            ));
+        }
+        (None, Some(v)) => (CODE_ENV.to_string(), v),
+        (Some(path), None) => {
+            let mut buf = Vec::new();
+            let (what, read) = if path.as_os_str() == "-" {
+                if secret_from_stdin {
+                    return Err((
+                        USAGE,
+                        "--code-file - and --token-file - cannot both read standard input: put \
+                         one of them in a file"
+                            .into(),
+                    ));
+                }
+                (
+                    "standard input".to_string(),
+                    stdin.take(MAX_SECRET_BYTES + 1).read_to_end(&mut buf),
+                )
+            } else {
+                let read = std::fs::File::open(path)
+                    .and_then(|f| f.take(MAX_SECRET_BYTES + 1).read_to_end(&mut buf));
+                (path.display().to_string(), read)
+            };
+            if let Err(e) = read {
+                return Err((
+                    NO_INPUT,
+                    format!("--code-file: cannot read the re-enrollment code from {what}: {e}"),
+                ));
+            }
+            let text = String::from_utf8(buf)
+                .ok()
+                .filter(|t| t.len() as u64 <= MAX_SECRET_BYTES)
+                .ok_or_else(|| {
+                    (
+                        USAGE,
+                        format!(
+                            "--code-file: {what} must hold only the re-enrollment code IT gave you"
+                        ),
+                    )
+                })?;
+            (format!("--code-file {what}"), text)
+        }
+    };
+    let code = raw.trim();
+    if code.is_empty() {
+        return Err((USAGE, format!("{source}: the re-enrollment code is empty")));
+    }
+    if code.contains(char::is_whitespace) {
+        return Err((
+            USAGE,
+            format!(
+                "{source}: the re-enrollment code must be one word (it has spaces or several lines)"
+            ),
+        ));
+    }
+    Ok(Some(code.to_string()))
 }
 
 /// Writes the device file atomically with mode 0600 (owner read/write only).
@@ -206,6 +291,44 @@ mod tests {
             )),
             SecretError::Unreadable { .. }
         ));
+    }
+
+    #[test]
+    fn code_comes_from_a_file_stdin_or_the_environment() {
+        let none: &mut dyn Read = &mut std::io::empty();
+        assert_eq!(code_from(None, false, None, none), Ok(None));
+        assert_eq!(
+            code_from(None, false, Some("sr_re_1\n".into()), none),
+            Ok(Some("sr_re_1".into()))
+        );
+        let mut stdin = "sr_re_2\n".as_bytes();
+        assert_eq!(
+            code_from(Some(Path::new("-")), false, None, &mut stdin),
+            Ok(Some("sr_re_2".into()))
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("code");
+        std::fs::write(&f, "sr_re_3\r\n").unwrap();
+        assert_eq!(
+            code_from(Some(&f), false, None, none),
+            Ok(Some("sr_re_3".into()))
+        );
+        let code = |r: Result<Option<String>, CodeError>| r.unwrap_err().0;
+        assert_eq!(code(code_from(Some(&f), false, Some("x".into()), none)), 64);
+        assert_eq!(code(code_from(Some(Path::new("-")), true, None, none)), 64);
+        assert_eq!(
+            code(code_from(
+                Some(&dir.path().join("missing")),
+                false,
+                None,
+                none
+            )),
+            66
+        );
+        std::fs::write(&f, "two words").unwrap();
+        assert_eq!(code(code_from(Some(&f), false, None, none)), 64);
+        std::fs::write(&f, "\n").unwrap();
+        assert_eq!(code(code_from(Some(&f), false, None, none)), 64);
     }
 
     #[cfg(unix)]

@@ -482,6 +482,7 @@ pub fn enroll_request(secret: &str) -> EnrollRequest {
         hostname: sysinfo::System::host_name().unwrap_or_else(|_| "unknown-host".into()),
         os: sysinfo::System::long_os_version().unwrap_or_default(),
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        reenroll_code: None,
     }
 }
 

@@ -27,8 +27,11 @@ fn a_device_told_to_enroll_again_pauses_delivery_says_so_and_resumes_after_enrol
         s["spool_events"] == 0 && s["hq"] == "connected"
     });
 
-    let (code, _, err) = hq.cmd(&["device", "reenroll", &device]);
+    let (code, out, err) = hq.cmd(&["device", "reenroll", &device]);
     assert_eq!(code, 0, "{err}");
+    // The one-time code IT gives the person at the computer (issue 12), on the last line.
+    let code_file = a.dir.path().join("reenroll-code");
+    std::fs::write(&code_file, out.lines().last().unwrap()).unwrap();
     assert!(a.cli(&["sign-out"]).status.success());
     assert!(a.cli(&["sign-in"]).status.success());
     let want = format!(
@@ -59,8 +62,23 @@ fn a_device_told_to_enroll_again_pauses_delivery_says_so_and_resumes_after_enrol
     let refusals = a.logs().matches("delivery to HQ paused").count();
     assert_eq!(refusals, 1, "{}", a.logs());
 
-    // A new enrollment (the same computer: HQ keeps its id): delivery resumes by itself.
-    assert_eq!(a.enroll(&hq), device);
+    // A new enrollment with the code (the same computer: HQ keeps its id): delivery resumes
+    // by itself.
+    let out = a.cli(&[
+        "enroll",
+        "--hq",
+        &hq.url,
+        "--token",
+        &hq.secret,
+        "--code-file",
+        code_file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&device));
     let s = a.wait_for("delivery after enrolling", Duration::from_secs(20), |s| {
         s["spool_events"] == 0 && s["hq"] == "connected"
     });

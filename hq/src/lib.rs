@@ -11,6 +11,7 @@ pub mod connectors;
 pub mod crypto;
 pub mod dashboard;
 pub mod db;
+pub mod db_admin;
 pub mod error;
 pub mod ingest;
 pub mod limits;

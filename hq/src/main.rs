@@ -10,17 +10,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod cli;
 mod connector_cli;
 
-/// Exit codes (sysexits.h), as the agent uses them.
-mod exit {
-    pub const USAGE: u8 = 64;
-    pub const DATA: u8 = 65;
-    pub const NO_INPUT: u8 = 66;
-    pub const UNAVAILABLE: u8 = 69;
-    pub const SOFTWARE: u8 = 70;
-    pub const CONFIG: u8 = 78;
-}
+use cli::admin as cmd;
+use cli::{Fail, exit, fail};
+use shiftready_hq::db_admin::Credential;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -105,8 +100,14 @@ struct ServeArgs {
     /// key is made at each start.
     #[arg(long, value_name = "FILE")]
     probe_key_file: Option<PathBuf>,
+    /// A file whose first line is the bearer token `/metrics` then requires (at least 16
+    /// characters); without it `/metrics` is open.
+    #[arg(long, value_name = "PATH")]
+    metrics_token_file: Option<PathBuf>,
     #[command(flatten)]
     quota: shiftready_hq::quota::QuotaArgs,
+    #[command(flatten)]
+    guard: shiftready_hq::limits::GuardArgs,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +136,18 @@ enum SecretCmd {
         #[arg(long, default_value = db::DEFAULT_SITE)]
         site: String,
     },
+    /// Lists enrollment secrets: id, site, created, last used, revoked (never the secret).
+    List(JsonFlag),
+    /// Revokes an enrollment secret by the id `enroll-secret list` shows: it enrolls no new
+    /// device; devices already enrolled keep working.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+struct JsonFlag {
+    /// Print one JSON document (an array) instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -160,6 +173,10 @@ enum UserCmd {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+    /// Lists dashboard users: name, role, created.
+    List(JsonFlag),
+    /// Removes a user and ends their dashboard sessions.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,7 +185,14 @@ enum TokenCmd {
     Create {
         #[arg(long, value_enum)]
         role: RoleArg,
+        /// What the token is for, shown by `token list`.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
+    /// Lists API tokens: id, name, role, created, revoked (never the token).
+    List(JsonFlag),
+    /// Revokes an API token by the id `token list` shows.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,16 +207,61 @@ enum PolicyCmd {
 
 #[derive(Debug, Subcommand)]
 enum ShiftsCmd {
-    /// Imports shifts from CSV: agent (device id or hostname), start, end (RFC 3339).
+    /// Imports shifts from CSV: agent (device id or hostname), start, end (RFC 3339). All
+    /// lines or none: every bad line is reported at once; shifts HQ already has are skipped;
+    /// a shift overlapping another of the same agent is refused.
     Import { file: PathBuf },
+    /// Lists scheduled shifts.
+    List {
+        /// Only this agent's (device id or hostname).
+        #[arg(long, value_name = "AGENT")]
+        agent: Option<String>,
+        /// Only shifts ending after this date or RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only shifts starting before this date or RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Deletes an agent's scheduled shifts: the one starting at --start, or those starting
+    /// from --from until --to.
+    Delete {
+        /// The agent (device id or hostname).
+        #[arg(long, value_name = "AGENT")]
+        agent: String,
+        #[arg(long, value_name = "TIME", conflicts_with_all = ["from", "to"])]
+        start: Option<String>,
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum DeviceCmd {
     /// Revokes a device's key for good.
     Revoke { id: String },
-    /// Makes a device enroll again (it keeps its id and history).
+    /// Makes a device enroll again (it keeps its id and history): prints a one-time code,
+    /// valid for 7 days, that the enrollment must present (`shiftready enroll --code-file`).
     Reenroll { id: String },
+    /// Lists devices: id, hostname, site, status, last seen; warns about shared hostnames.
+    List {
+        /// Only this site's devices.
+        #[arg(long)]
+        site: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Removes a device with its shift log, reports and schedule (needs --yes).
+    Remove {
+        id: String,
+        /// Yes, delete its history too.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -215,22 +284,10 @@ struct SimArgs {
     /// Seconds spent measuring the bare axum ceiling first.
     #[arg(long, default_value_t = 5.0)]
     bare_seconds: f64,
-    /// The site the simulated devices belong to.
+    /// The site the simulated devices belong to: a site of their own, which must not exist
+    /// yet (or hold only what an interrupted simulate left); removed with them at the end.
     #[arg(long, default_value = "simulated")]
     site: String,
-}
-
-/// An error with its exit code.
-struct Fail(u8, String);
-
-impl<E: Into<anyhow::Error>> From<E> for Fail {
-    fn from(e: E) -> Fail {
-        Fail(exit::SOFTWARE, format!("{:#}", e.into()))
-    }
-}
-
-fn fail(code: u8, msg: impl Into<String>) -> Fail {
-    Fail(code, msg.into())
 }
 
 fn main() -> ExitCode {
@@ -308,6 +365,11 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 None => reflector::TokenKey::random()
                     .map_err(|e| fail(exit::UNAVAILABLE, format!("no random probe key: {e}")))?,
             });
+            if let Some(path) = &a.metrics_token_file {
+                shiftready_hq::metrics::read_token_file(path)
+                    .and_then(shiftready_hq::metrics::require_token)
+                    .map_err(|e| fail(exit::USAGE, e))?;
+            }
             let db = open(&cli.database_url).await?;
             let opts = server::ServeOptions {
                 listen: a.listen,
@@ -317,6 +379,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 enroll_per_minute: a.enroll_per_minute,
                 reflector,
                 ingest: a.quota.limits().map_err(|e| fail(exit::USAGE, e))?,
+                http: a.guard.http().map_err(|e| fail(exit::USAGE, e))?,
+                login_per_minute: a.guard.login_per_minute,
             };
             server::serve(db, opts)
                 .await
@@ -341,6 +405,68 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             println!("shiftready-hq: reflector on udp://{}", r.local_addr());
             r.run(server::shutdown_signal()).await?;
             Ok(())
+        }
+        Command::EnrollSecret(SecretCmd::List(j)) => {
+            cmd::secret_list(&open(&cli.database_url).await?, j.json).await
+        }
+        Command::EnrollSecret(SecretCmd::Revoke { id }) => {
+            let db = open(&cli.database_url).await?;
+            cmd::revoke(&db, Credential::EnrollSecret, &id).await
+        }
+        Command::User(UserCmd::List(j)) => {
+            cmd::user_list(&open(&cli.database_url).await?, j.json).await
+        }
+        Command::User(UserCmd::Remove { name }) => {
+            cmd::user_remove(&open(&cli.database_url).await?, &name).await
+        }
+        Command::Token(TokenCmd::List(j)) => {
+            cmd::token_list(&open(&cli.database_url).await?, j.json).await
+        }
+        Command::Token(TokenCmd::Revoke { id }) => {
+            let db = open(&cli.database_url).await?;
+            cmd::revoke(&db, Credential::Token, &id).await
+        }
+        Command::Shifts(ShiftsCmd::List {
+            agent,
+            from,
+            to,
+            json,
+        }) => {
+            let db = open(&cli.database_url).await?;
+            cmd::shifts_list(
+                &db,
+                agent.as_deref(),
+                from.as_deref(),
+                to.as_deref(),
+                json.json,
+            )
+            .await
+        }
+        Command::Shifts(ShiftsCmd::Delete {
+            agent,
+            start,
+            from,
+            to,
+        }) => {
+            let db = open(&cli.database_url).await?;
+            cmd::shifts_delete(
+                &db,
+                &agent,
+                start.as_deref(),
+                from.as_deref(),
+                to.as_deref(),
+            )
+            .await
+        }
+        Command::Device(DeviceCmd::List { site, json }) => {
+            let db = open(&cli.database_url).await?;
+            cmd::device_list(&db, site.as_deref(), json.json).await
+        }
+        Command::Device(DeviceCmd::Remove { id, yes }) => {
+            cmd::device_remove(&open(&cli.database_url).await?, &id, yes).await
+        }
+        Command::Device(DeviceCmd::Reenroll { id }) => {
+            cmd::device_reenroll(&open(&cli.database_url).await?, &id).await
         }
         Command::EnrollSecret(SecretCmd::Create { site }) => {
             check_name("--site", &site)?;
@@ -376,9 +502,15 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             );
             Ok(())
         }
-        Command::Token(TokenCmd::Create { role }) => {
+        Command::Token(TokenCmd::Create { role, name }) => {
+            if let Some(n) = &name {
+                check_name("--name", n)?;
+            }
             let db = open(&cli.database_url).await?;
             let token = db.create_token(role.into()).await?;
+            if let Some(n) = &name {
+                db.name_token(&token, n).await?;
+            }
             println!(
                 "API token ({}; shown once; send it as Authorization: Bearer):",
                 Role::from(role).as_str()
@@ -402,6 +534,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             })?;
             let db = open(&cli.database_url).await?;
             db.set_policy(&site, &policy).await?;
+            cmd::warn_empty_site(&db, &site).await?;
             println!(
                 "Policy for site '{site}' set from {} (heartbeat every {} s, lost contact after {} missed).",
                 file.display(),
@@ -420,7 +553,15 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             let db = open(&cli.database_url).await?;
             match admin::import_shifts(&db, &file, &text).await? {
                 Ok(n) => {
-                    println!("Imported {n} shifts from {}.", file.display());
+                    print!("Imported {} shifts from {}", n.added, file.display());
+                    if n.already > 0 {
+                        print!(
+                            "; {} HQ already had {} skipped",
+                            n.already,
+                            if n.already == 1 { "was" } else { "were" }
+                        );
+                    }
+                    println!(".");
                     Ok(())
                 }
                 Err(problems) => Err(fail(
@@ -429,26 +570,12 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 )),
             }
         }
-        Command::Device(cmd) => {
-            let (id, status, what) = match cmd {
-                DeviceCmd::Revoke { id } => (
-                    id,
-                    DeviceStatus::Revoked.as_str(),
-                    "revoked: its key no longer works",
-                ),
-                DeviceCmd::Reenroll { id } => (
-                    id,
-                    DeviceStatus::Reenroll.as_str(),
-                    "must enroll again (`shiftready enroll`)",
-                ),
-            };
+        Command::Device(DeviceCmd::Revoke { id }) => {
             let db = open(&cli.database_url).await?;
-            let id = db
-                .resolve_agent(&id)
-                .await?
-                .map_err(|m| fail(exit::DATA, m))?;
-            db.set_device_status(&id, status).await?;
-            println!("Device {id} {what}.");
+            let id = cmd::resolve(&db, &id).await?;
+            db.set_device_status(&id, DeviceStatus::Revoked.as_str())
+                .await?;
+            println!("Device {id} revoked: its key no longer works.");
             Ok(())
         }
         Command::Simulate(a) => {
@@ -481,7 +608,11 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     "--concurrency must be 1..4096 and --bare-seconds 0.5..60",
                 ));
             }
+            check_name("--site", &a.site)?;
             let db = open(&cli.database_url).await?;
+            simulate::claim_site(&db, &a.site)
+                .await?
+                .map_err(|m| fail(exit::USAGE, m))?;
             let opts = simulate::SimOptions {
                 agents: a.agents,
                 interval: a.interval,

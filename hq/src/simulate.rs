@@ -5,6 +5,11 @@
 //! devices are written straight into HQ's database (enrolling 100,000 devices through the
 //! rate-limited endpoint would take hours), then every request goes through HTTP as a real
 //! agent's would: bearer key, JSON batch, idempotent ids.
+//!
+//! The devices go into a site of their own, which must not exist before (or hold only what an
+//! interrupted run left: devices made by `simulate`), and everything the run made (the site,
+//! its devices with what they sent, the viewer token for the fleet page) is removed at the
+//! end, also when the run fails or is stopped with Ctrl-C.
 
 use crate::db::{self, Db, Role};
 use proto::Readiness;
@@ -158,8 +163,65 @@ async fn bare_ceiling(concurrency: usize, seconds: f64) -> anyhow::Result<f64> {
     Ok(done.load(Ordering::Relaxed) as f64 / secs)
 }
 
-/// Runs the simulation and prints its figures.
+/// Whether `site` is free for a simulation: `Ok(())` when it does not exist or holds only
+/// devices an earlier, interrupted simulation made (then removed now), else why not.
+pub async fn claim_site(db: &Db, site: &str) -> anyhow::Result<Result<(), String>> {
+    if !db.site_exists(site).await? {
+        return Ok(Ok(()));
+    }
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM devices WHERE site = $1 \
+         AND NOT (os = 'simulated' AND agent_version = 'sim')",
+    )
+    .bind(site)
+    .fetch_one(&db.pool)
+    .await?;
+    let real: i64 = sqlx::Row::try_get(&row, "n")?;
+    let secrets: i64 = sqlx::Row::try_get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM enroll_secrets WHERE site = $1")
+            .bind(site)
+            .fetch_one(&db.pool)
+            .await?,
+        "n",
+    )?;
+    if real > 0 || secrets > 0 {
+        return Ok(Err(format!(
+            "site '{site}' exists with real devices or enrollment secrets; simulate provisions \
+             into a site of its own and removes it afterwards: choose a --site that does not exist"
+        )));
+    }
+    let n = db.remove_site(site).await?;
+    println!("simulate: removed what an interrupted run left in site '{site}' ({n} devices)");
+    Ok(Ok(()))
+}
+
+/// Runs the simulation and prints its figures, then removes everything it made.
 pub async fn run(db: &Db, opts: &SimOptions) -> anyhow::Result<()> {
+    let token = std::sync::Mutex::new(None);
+    let outcome = tokio::select! {
+        r = run_inner(db, opts, &token) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("stopped (Ctrl-C)")),
+    };
+    let t = Instant::now();
+    let removed = db.remove_site(&opts.site).await;
+    let token = token.lock().map(|mut t| t.take()).unwrap_or(None);
+    if let Some(tok) = token {
+        db.delete_token(&tok).await?;
+    }
+    let removed = removed?;
+    println!(
+        "simulate: removed site '{}' with its {removed} devices and what they sent ({:.1} s)",
+        opts.site,
+        t.elapsed().as_secs_f64()
+    );
+    outcome
+}
+
+async fn run_inner(
+    db: &Db,
+    opts: &SimOptions,
+    made_token: &std::sync::Mutex<Option<String>>,
+) -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let base = opts.target.trim_end_matches('/').to_string();
     println!(
@@ -286,6 +348,9 @@ pub async fn run(db: &Db, opts: &SimOptions) -> anyhow::Result<()> {
 
     // The dashboard's fleet page, as IT opens it, at this fleet size.
     let token = db.create_token(Role::Viewer).await?;
+    if let Ok(mut t) = made_token.lock() {
+        *t = Some(token.clone());
+    }
     let summary = db.fleet_summary(db::now_ms()).await?;
     let mut page_ms = Vec::new();
     for path in ["/", "/?sort=last_seen&desc=true", "/?sort=state"] {

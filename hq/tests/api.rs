@@ -114,13 +114,24 @@ async fn fixture(t: &TestDb) -> Fixture {
 
 /// Enrolls a device; returns (id, key).
 async fn enroll(f: &Fixture, hostname: &str) -> (String, String) {
-    let r = post_json(
-        &f.app,
-        "/api/v1/enroll",
-        None,
-        &json!({"secret": f.secret, "hostname": hostname, "os": "Debian 12"}),
+    enroll_body(
+        f,
+        json!({"secret": f.secret, "hostname": hostname, "os": "Debian 12"}),
     )
-    .await;
+    .await
+}
+
+/// Enrolls presenting a re-enrollment code (issue 12).
+async fn enroll_with_code(f: &Fixture, hostname: &str, code: &str) -> (String, String) {
+    enroll_body(
+        f,
+        json!({"secret": f.secret, "hostname": hostname, "reenroll_code": code}),
+    )
+    .await
+}
+
+async fn enroll_body(f: &Fixture, body: serde_json::Value) -> (String, String) {
+    let r = post_json(&f.app, "/api/v1/enroll", None, &body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let v = r.json();
     (
@@ -429,10 +440,17 @@ async fn reenroll_keeps_identity(t: TestDb) {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
+    let code = r.json()["reenroll_code"].as_str().unwrap().to_string();
     let r = get(&f.app, "/api/v1/policy", Some(&key)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.json()["code"], "reenroll");
-    let (id2, key2) = enroll(&f, "ws-r").await;
+    // Without the code the hostname gets a new device (issue 12); with it, the old one.
+    let (other, _) = enroll(&f, "ws-r").await;
+    assert_ne!(
+        other, id,
+        "the hostname alone must not take the device over"
+    );
+    let (id2, key2) = enroll_with_code(&f, "ws-r", &code).await;
     assert_eq!(id2, id, "re-enrolling keeps the device id and its history");
     assert_ne!(key2, key);
     assert_eq!(
@@ -1054,10 +1072,11 @@ async fn dashboard_revoke_and_reenroll(t: TestDb) {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["status"], "reenroll");
+    let code = r.json()["reenroll_code"].as_str().unwrap().to_string();
     let (st, v) = policy_status(&f, &key2).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(v["code"], "reenroll");
-    let (id2b, key2b) = enroll(&f, "ws-re").await;
+    let (id2b, key2b) = enroll_with_code(&f, "ws-re", &code).await;
     assert_eq!(id2b, id2);
     assert_eq!(policy_status(&f, &key2b).await.0, StatusCode::OK);
 
@@ -1071,7 +1090,13 @@ async fn dashboard_revoke_and_reenroll(t: TestDb) {
         "confirm=yes",
     )
     .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    // The page shows the one-time code, once (issue 12).
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(
+        r.text().contains("id=\"reenroll-code\">sr_re_"),
+        "{}",
+        r.text()
+    );
     assert_eq!(policy_status(&f, &key2b).await.0, StatusCode::UNAUTHORIZED);
     // An unknown agent: 404.
     let r = form_post(

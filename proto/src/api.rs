@@ -15,6 +15,12 @@ pub struct EnrollRequest {
     pub os: String,
     #[serde(default)]
     pub agent_version: String,
+    /// The one-time code IT got from `shiftready-hq device reenroll` (or the dashboard): with
+    /// it this enrollment takes over that device (its id and history); without it an
+    /// enrollment is always a new device. Left out when not given, so an older HQ reads the
+    /// request as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reenroll_code: Option<String>,
 }
 
 /// `POST /api/v1/enroll` response.
@@ -23,6 +29,13 @@ pub struct EnrollResponse {
     pub device_id: String,
     /// The device's key: shown once, stored by HQ only as a hash.
     pub device_key: String,
+    /// Whether this enrollment took over an existing device with a re-enrollment code.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reenrolled: bool,
+    /// Something the person enrolling should know (another device of the site has this
+    /// hostname), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// `POST /api/v1/events` request.

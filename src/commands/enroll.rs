@@ -1,13 +1,14 @@
 //! `shiftready enroll --hq URL --token-file PATH` (or `--token SECRET`, or the secret in
 //! `SHIFTREADY_ENROLL_TOKEN`): trades the site's enrollment secret for this device's key and
-//! keeps it in the state directory, readable by the user alone.
+//! keeps it in the state directory, readable by the user alone. With IT's one-time
+//! re-enrollment code (`--code-file PATH` or `SHIFTREADY_REENROLL_CODE`) it takes over the
+//! device IT asked to enroll again, keeping its id and history.
 
 use crate::cli::EnrollArgs;
 use crate::config::Loaded;
-use crate::enroll::{TOKEN_ENV, secret_from, store};
+use crate::enroll::{CODE_ENV, TOKEN_ENV, code_from, secret_from, store};
 use crate::exit::{self, ExitError};
-use crate::hq_client::{DeviceFile, HqClient, enroll_request};
-use anyhow::Context;
+use crate::hq_client::{DeviceFile, HqClient, HqError, enroll_request};
 
 /// `shiftready enroll`. Exit 64 when the secret is given no way or several ways, or is empty;
 /// 66 when its file cannot be read; HQ's refusals as [`crate::hq_client::HqError`] says.
@@ -19,6 +20,17 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
         &mut std::io::stdin().lock(),
     )?;
     let secret = secret.as_str();
+    let from_stdin = args
+        .token_file
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() == "-");
+    let code = code_from(
+        args.code_file.as_deref(),
+        from_stdin,
+        std::env::var(CODE_ENV).ok(),
+        &mut std::io::stdin().lock(),
+    )
+    .map_err(|(code, message)| ExitError::new(code, message))?;
     // Said in words here, before the URL parser's own ("relative URL without a base").
     let full = reqwest::Url::parse(args.hq.trim())
         .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
@@ -33,10 +45,29 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
     }
     let client = HqClient::configured(&args.hq, &loaded.config.hq, None)
         .map_err(|e| ExitError::new(exit::USAGE, format!("--hq: {e}")))?;
-    let resp = client
-        .enroll(&enroll_request(secret))
-        .await
-        .context("enrollment failed")?;
+    let mut req = enroll_request(secret);
+    req.reenroll_code = code.clone();
+    let resp = match client.enroll(&req).await {
+        Ok(r) => r,
+        // A re-enrollment code or a hostname HQ cannot take: the person can fix it (65).
+        Err(HqError::Rejected {
+            status: 422,
+            message,
+        }) => {
+            return Err(ExitError::new(
+                exit::DATA,
+                format!("enrollment failed: HQ refused it: {message}"),
+            ));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("enrollment failed")),
+    };
+    if code.is_some() && !resp.reenrolled {
+        // An HQ older than re-enrollment codes ignores the code.
+        eprintln!(
+            "shiftready: warning: HQ did not use the re-enrollment code (it may be older than \
+             this agent); check with IT which device this computer is"
+        );
+    }
     let dev = DeviceFile {
         device_id: resp.device_id,
         device_key: resp.device_key,
@@ -52,10 +83,20 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
             ),
         )
     })?;
-    println!(
-        "Enrolled with HQ at {} as device {}.",
-        dev.hq_url, dev.device_id
-    );
+    if resp.reenrolled {
+        println!(
+            "Enrolled again with HQ at {} as device {} (the same device: its history is kept).",
+            dev.hq_url, dev.device_id
+        );
+    } else {
+        println!(
+            "Enrolled with HQ at {} as device {}.",
+            dev.hq_url, dev.device_id
+        );
+    }
+    if let Some(n) = &resp.notice {
+        println!("Note from HQ: {n}");
+    }
     println!(
         "The device key is in {} (readable by you alone).",
         path.display()

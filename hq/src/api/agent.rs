@@ -66,6 +66,9 @@ pub async fn enroll(
         ));
     }
     check_text("hostname", &req.hostname, 253, true)?;
+    if let Some(m) = crate::admin::hostname_problem(&req.hostname) {
+        return Err(AppError::Unprocessable(m));
+    }
     check_text("os", &req.os, 200, false)?;
     check_text("agent_version", &req.agent_version, 64, false)?;
     let site = if req.secret.len() <= 200 {
@@ -80,16 +83,10 @@ pub async fn enroll(
             "the enrollment secret is not valid; ask IT for the site's current secret",
         ));
     };
-    let (device_id, device_key) = st
-        .db
-        .enroll_device(&site, req.hostname.trim(), &req.os, &req.agent_version)
-        .await?;
+    // Re-enrollment codes and hostname warnings (issue 12): crate::admin::enroll.
+    let enrolled = crate::admin::enroll(&st.db, &site, &req).await?;
     st.metrics.enroll_ok.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(device_id, hostname = req.hostname, site, "device enrolled");
-    Ok(Json(EnrollResponse {
-        device_id,
-        device_key,
-    }))
+    Ok(Json(enrolled))
 }
 
 /// The body of `POST /api/v1/events` as HQ reads it: each event stays JSON until it is

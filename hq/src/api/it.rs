@@ -82,12 +82,22 @@ pub async fn revoke(
     set_status(&st, &id, proto::DeviceStatus::Revoked.as_str()).await
 }
 
+/// Marks the device for re-enrollment and answers its one-time code (`reenroll_code`, shown
+/// this once; the enrollment must present it) and when the code expires.
 pub async fn reenroll(
     State(st): State<AppState>,
     Admin(_): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    set_status(&st, &id, proto::DeviceStatus::Reenroll.as_str()).await
+    let Some((code, expires)) = st.db.issue_reenroll_code(&id).await? else {
+        return Err(AppError::NotFound("there is no agent with that id".into()));
+    };
+    Ok(Json(serde_json::json!({
+        "id": id,
+        "status": proto::DeviceStatus::Reenroll.as_str(),
+        "reenroll_code": code,
+        "reenroll_code_expires_at": chrono::DateTime::from_timestamp_millis(expires),
+    })))
 }
 
 /// `POST /api/v1/schedules`: `{"shifts": [{"agent", "start", "end"}]}`.

@@ -136,6 +136,9 @@ async fn do_action(
         )
         .await;
     }
+    if action == DeviceAction::Reenroll {
+        return reenroll_code_page(st, it, id).await;
+    }
     if !st.db.set_device_status(id, action.status()).await? {
         return Ok(no_such_agent(it));
     }
@@ -146,6 +149,46 @@ async fn do_action(
         "device status changed from the dashboard"
     );
     Ok(Redirect::to(&format!("/agents/{}", url_enc(id))).into_response())
+}
+
+/// The page after a confirmed re-enrollment: the one-time code, shown this once.
+#[derive(Template)]
+#[template(path = "reenroll_code.html")]
+struct ReenrollCodePage<'a> {
+    frame: Frame<'a>,
+    id: String,
+    name: &'a str,
+    code: String,
+    expires: String,
+}
+
+/// Forces re-enrollment and shows the new one-time code (`Cache-Control: no-store`).
+async fn reenroll_code_page(st: &AppState, it: &ItAuth, id: &str) -> Result<Response, AppError> {
+    let Some(d) = st.db.agent(db::now_ms(), id).await? else {
+        return Ok(no_such_agent(it));
+    };
+    let Some((code, expires)) = st.db.issue_reenroll_code(id).await? else {
+        return Ok(no_such_agent(it));
+    };
+    tracing::info!(
+        device_id = id,
+        by = it.who,
+        "re-enrollment code issued from the dashboard"
+    );
+    let page = ReenrollCodePage {
+        frame: Frame::new("Re-enrollment code", Some(&it.who), false),
+        id: url_enc(id),
+        name: &d.agent.name,
+        code,
+        expires: chrono::DateTime::from_timestamp_millis(expires)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default(),
+    };
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        render(&page),
+    )
+        .into_response())
 }
 
 /// `/agents/{id}/{action}`: the device's id and a known action; any other action is a 404,
