@@ -4,6 +4,7 @@
 //! `main.rs` is a thin shell over this library; `server::app` builds the whole HTTP
 //! application over a [`db::Db`], so tests drive it with `oneshot` or as the real binary.
 
+pub mod adherence;
 pub mod admin;
 pub mod api;
 pub mod auth;

@@ -34,6 +34,45 @@ impl Metrics {
     }
 }
 
+/// The bearer token `/metrics` requires, when `serve --metrics-token-file` gave one: set once,
+/// at start, for the whole process.
+static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Makes `/metrics` require `Authorization: Bearer TOKEN` (call once, before serving).
+pub fn require_token(token: String) -> Result<(), String> {
+    TOKEN
+        .set(token)
+        .map_err(|_| "the metrics token is already set".to_string())
+}
+
+/// The token `/metrics` requires, if any.
+pub fn required_token() -> Option<&'static str> {
+    TOKEN.get().map(String::as_str)
+}
+
+/// Reads the metrics token from a file: its first line, without surrounding whitespace; at
+/// least 16 characters, so a guessable token is refused at start rather than served.
+pub fn read_token_file(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--metrics-token-file {}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.len() < 16 {
+        return Err(format!(
+            "--metrics-token-file {}: the token on its first line must be at least 16 characters \
+             (for example the output of `openssl rand -hex 32`)",
+            path.display()
+        ));
+    }
+    Ok(token)
+}
+
+/// One Prometheus label value, escaped (`\`, `"` and newlines).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// Renders every metric in the Prometheus text format.
 pub async fn render(
     db: &Db,
@@ -54,6 +93,24 @@ pub async fn render(
         ("inactive", s.inactive),
     ] {
         let _ = writeln!(out, "shiftready_agents{{state=\"{state}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP shiftready_build_info This HQ's version.\n# TYPE shiftready_build_info gauge\n\
+         shiftready_build_info{{version=\"{}\"}} 1",
+        label(env!("CARGO_PKG_VERSION"))
+    );
+    let _ = writeln!(
+        out,
+        "# HELP shiftready_site_agents Enrolled agents by site and state.\n\
+         # TYPE shiftready_site_agents gauge"
+    );
+    for (site, state, n) in site_counts(db).await? {
+        let _ = writeln!(
+            out,
+            "shiftready_site_agents{{site=\"{}\",state=\"{state}\"}} {n}",
+            label(&site)
+        );
     }
     let _ = writeln!(
         out,
@@ -126,3 +183,41 @@ pub async fn render(
     }
     Ok(out)
 }
+
+/// Agents per site and state (`ready`, `degraded`, `not_ready`, `unknown`, `offline`; revoked
+/// and must-re-enroll devices are `inactive`, as in `shiftready_agents`), from the fleet list
+/// itself so the numbers are the fleet page's. Every state of every site is listed, 0
+/// included, so a series never disappears.
+async fn site_counts(db: &Db) -> anyhow::Result<Vec<(String, &'static str, i64)>> {
+    let (agents, _) = db
+        .fleet(crate::db::now_ms(), &crate::db::FleetFilter::default())
+        .await?;
+    let mut counts = std::collections::BTreeMap::<(String, &'static str), i64>::new();
+    for (site, _) in db.sites().await? {
+        for st in SITE_STATES {
+            counts.insert((site.clone(), st), 0);
+        }
+    }
+    for a in agents {
+        let st = SITE_STATES
+            .into_iter()
+            .find(|s| *s == a.state)
+            .unwrap_or("inactive");
+        *counts.entry((a.site, st)).or_default() += 1;
+    }
+    Ok(counts
+        .into_iter()
+        .map(|((site, st), n)| (site, st, n))
+        .collect())
+}
+
+/// The states of `shiftready_site_agents` (revoked and must-re-enroll devices are `inactive`,
+/// as in `shiftready_agents`).
+const SITE_STATES: [&str; 6] = [
+    "ready",
+    "degraded",
+    "not_ready",
+    "unknown",
+    "offline",
+    "inactive",
+];

@@ -6,6 +6,7 @@ pub mod csv;
 pub mod it;
 pub mod openapi;
 pub mod ops;
+pub mod shifts;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -30,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/schedules", post(it::add_schedules))
         .route("/shifts", get(it::shifts))
         .route("/shifts.csv", get(csv::shifts_csv))
+        .route("/adherence", get(shifts::adherence_json))
+        .route("/adherence.csv", get(shifts::adherence_csv))
         .route("/openapi.json", get(openapi::openapi))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -9,6 +9,7 @@ pub const DOCUMENT: &str = r##"{
   "components": {
     "securitySchemes": {
       "deviceKey": {"type": "http", "scheme": "bearer", "description": "A device key from POST /api/v1/enroll"},
+      "metricsToken": {"type": "http", "scheme": "bearer", "description": "Only when HQ was started with `serve --metrics-token-file PATH`: the token on that file's first line"},
       "apiToken": {"type": "http", "scheme": "bearer", "description": "An API token from `shiftready-hq token create`"},
       "session": {"type": "apiKey", "in": "cookie", "name": "sr_session", "description": "The dashboard's login session (POST /login). On admin endpoints, which change state, a session must also send its CSRF token (the `csrf` field of the dashboard's forms) in the X-CSRF-Token header, and a browser's Origin must be this host; an API token needs neither"}
     },
@@ -41,11 +42,29 @@ pub const DOCUMENT: &str = r##"{
         "readiness": {"type": ["string", "null"]},
         "flags": {"type": "array", "items": {"type": "string", "enum": ["out_of_order", "clock_off"]}, "description": "out_of_order: dated before the device's previous shift event (stored, changes no state); clock_off: the device's clock was more than 5 minutes off HQ's"}
       }},
+      "Adherence": {"type": "object", "description": "one scheduled shift against what the agent did; minutes are whole minutes, rounded down", "properties": {
+        "agent_id": {"type": "string"}, "hostname": {"type": "string"}, "site": {"type": "string"},
+        "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+        "phase": {"type": "string", "enum": ["upcoming", "running", "ended"]},
+        "first_sign_in": {"type": ["string", "null"], "format": "date-time", "description": "the first moment signed in within the shift (its start when signed in before it)"},
+        "last_sign_out": {"type": ["string", "null"], "format": "date-time", "description": "the last moment signed in within the shift; null while still signed in during a running shift"},
+        "scheduled_minutes": {"type": "integer"}, "signed_in_minutes": {"type": "integer", "description": "signed in within the shift (a lost_contact sign-out to its contact_restored sign-in is not)"},
+        "late_minutes": {"type": ["integer", "null"], "description": "start to first sign-in; null before the shift starts"},
+        "early_leave_minutes": {"type": ["integer", "null"], "description": "last sign-out to end; null until the shift ends"},
+        "no_show": {"type": "boolean", "description": "the shift ended and the agent was never signed in during it"},
+        "not_ready_minutes": {"type": "integer", "description": "signed in while the latest readiness (report, sign-in) was not_ready or a headset_gone, network_degraded or noisy_room incident was open"}
+      }},
       "EventResult": {"type": "object", "required": ["id", "outcome"], "properties": {
         "id": {"type": ["string", "null"], "format": "uuid", "description": "null when the event was rejected before its id could be read"},
         "outcome": {"type": "string", "enum": ["stored", "duplicate", "rejected"]},
         "error": {"type": "string", "description": "why it was rejected (only for rejected): sending it again gets the same answer"}
       }}
+    },
+    "parameters": {
+      "from": {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "a date (2026-12-01, the start of that day, UTC) or an RFC 3339 time", "example": "2026-12-01"},
+      "to": {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "a date (through the end of that day, UTC) or an RFC 3339 time (exclusive)", "example": "2026-12-07"},
+      "site": {"name": "site", "in": "query", "schema": {"type": "string"}, "description": "only this site's agents"},
+      "agent": {"name": "agent", "in": "query", "schema": {"type": "string"}, "description": "one agent: its device id or hostname (404 when none or several have it)"}
     },
     "responses": {
       "Error": {"description": "a bad request", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -60,11 +79,12 @@ pub const DOCUMENT: &str = r##"{
       "responses": {"200": {"description": "stored", "content": {"application/json": {"schema": {"type": "object", "properties": {"accepted": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "the ids HQ holds (stored now or before)"}, "duplicates": {"type": "integer"}, "results": {"type": "array", "items": {"$ref": "#/components/schemas/EventResult"}, "description": "one answer per event, in the batch's order; a rejected event never blocks the others"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/policy": {"get": {"summary": "This device's site policy and its shifts, with an ETag (send If-None-Match)", "security": [{"deviceKey": []}],
       "responses": {"200": {"description": "the policy", "headers": {"ETag": {"schema": {"type": "string"}}}}, "304": {"description": "unchanged"}, "401": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/agents": {"get": {"summary": "The fleet", "security": [{"apiToken": []}],
-      "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}, {"name": "state", "in": "query", "schema": {"type": "string"}}, {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["name", "state", "last_seen"]}}, {"name": "desc", "in": "query", "schema": {"type": "boolean"}}, {"name": "limit", "in": "query", "schema": {"type": "integer"}}, {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
+    "/api/v1/agents": {"get": {"summary": "The fleet", "security": [{"apiToken": []}, {"session": []}],
+      "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}, {"name": "state", "in": "query", "schema": {"type": "string"}}, {"$ref": "#/components/parameters/site"}, {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["name", "state", "last_seen"]}}, {"name": "desc", "in": "query", "schema": {"type": "boolean"}}, {"name": "limit", "in": "query", "schema": {"type": "integer"}}, {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
       "responses": {"200": {"description": "the fleet", "content": {"application/json": {"schema": {"type": "object", "properties": {"total": {"type": "integer"}, "summary": {"type": "object"}, "agents": {"type": "array", "items": {"$ref": "#/components/schemas/Agent"}}}}}}}, "401": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/agents.csv": {"get": {"summary": "The fleet as CSV", "security": [{"apiToken": []}], "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}}}},
-    "/api/v1/agents/{id}": {"get": {"summary": "One agent with its last report and its shift log of the last 7 days", "security": [{"apiToken": []}],
+    "/api/v1/agents.csv": {"get": {"summary": "The fleet as CSV (columns id, name, site, state, readiness, signed_in, last_seen, clock_skew_ms); the same filters as /api/v1/agents", "security": [{"apiToken": []}, {"session": []}],
+      "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}, {"name": "state", "in": "query", "schema": {"type": "string"}}, {"$ref": "#/components/parameters/site"}, {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["name", "state", "last_seen"]}}, {"name": "desc", "in": "query", "schema": {"type": "boolean"}}], "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}}}},
+    "/api/v1/agents/{id}": {"get": {"summary": "One agent with its last report and its shift log of the last 7 days", "security": [{"apiToken": []}, {"session": []}],
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
       "responses": {"200": {"description": "the agent"}, "404": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/agents/{id}/revoke": {"post": {"summary": "Revoke the device's key (admin): from now on HQ answers the key with 401 code `revoked`; the dashboard's agent page has the same action behind a confirmation", "security": [{"apiToken": []}, {"session": []}], "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "X-CSRF-Token", "in": "header", "required": false, "description": "required with a session cookie", "schema": {"type": "string"}}], "responses": {"200": {"description": "revoked", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["revoked"]}}}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
@@ -72,17 +92,20 @@ pub const DOCUMENT: &str = r##"{
     "/api/v1/schedules": {"post": {"summary": "Add shifts to agents' schedules (admin; with a session cookie send X-CSRF-Token)", "security": [{"apiToken": []}, {"session": []}],
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["shifts"], "properties": {"shifts": {"type": "array", "items": {"type": "object", "required": ["agent", "start", "end"], "properties": {"agent": {"type": "string", "description": "device id or hostname"}, "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}}}}}}}}},
       "responses": {"200": {"description": "added"}, "403": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/shifts": {"get": {"summary": "The shift log between two RFC 3339 times (default: the last day)", "security": [{"apiToken": []}],
+    "/api/v1/shifts": {"get": {"summary": "The shift log between two RFC 3339 times (default: the last day)", "security": [{"apiToken": []}, {"session": []}],
       "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}}, {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}}, {"name": "agent", "in": "query", "schema": {"type": "string"}}],
       "responses": {"200": {"description": "the log", "content": {"application/json": {"schema": {"type": "object", "properties": {"from": {"type": "string"}, "to": {"type": "string"}, "shifts": {"type": "array", "items": {"$ref": "#/components/schemas/ShiftEntry"}}}}}}}, "400": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/shifts.csv": {"get": {"summary": "The shift log as CSV", "security": [{"apiToken": []}], "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}}}},
-    "/api/v1/connectors": {"get": {"summary": "Each site's contact-centre connector: kind, health (ok, failing, unknown), the last error in words and when, the last success, and how many changes wait in the outbox (never a secret)", "security": [{"apiToken": []}, {"session": []}],
-      "responses": {"200": {"description": "the connectors", "content": {"application/json": {"schema": {"type": "object", "properties": {"connectors": {"type": "array", "items": {"type": "object", "properties": {"site": {"type": "string"}, "kind": {"type": "string", "enum": ["webhook", "twilio", "amazon_connect", "genesys"]}, "health": {"type": "string"}, "last_error": {"type": ["string", "null"]}, "last_error_at": {"type": ["integer", "null"]}, "last_ok_at": {"type": ["integer", "null"]}, "pending": {"type": "integer"}}}}}}}}}, "401": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/agents/{id}/connector": {"get": {"summary": "The agent's platform user, the platform state ShiftReady last set and when (ms), and the last delivery's result in words", "security": [{"apiToken": []}, {"session": []}],
-      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-      "responses": {"200": {"description": "the agent's connector line", "content": {"application/json": {"schema": {"type": "object", "properties": {"platform_user": {"type": "string"}, "set_state": {"type": ["string", "null"]}, "set_at": {"type": ["integer", "null"]}, "result": {"type": ["string", "null"]}, "result_at": {"type": ["integer", "null"]}}}}}}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/shifts.csv": {"get": {"summary": "The shift log as CSV (columns agent_id, hostname, kind, reason, at, received_at, readiness, flags); the same range as /api/v1/shifts", "security": [{"apiToken": []}, {"session": []}],
+      "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}}, {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}}, {"name": "agent", "in": "query", "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, "400": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/adherence": {"get": {"summary": "Schedule adherence: each shift scheduled to start in the range (default: the last 7 days) against the agent's sign-ins, sign-outs and readiness", "security": [{"apiToken": []}, {"session": []}],
+      "parameters": [{"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/site"}, {"$ref": "#/components/parameters/agent"}],
+      "responses": {"200": {"description": "the shifts, by start", "content": {"application/json": {"schema": {"type": "object", "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "shifts": {"type": "array", "items": {"$ref": "#/components/schemas/Adherence"}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/adherence.csv": {"get": {"summary": "Schedule adherence as CSV (columns agent_id, hostname, site, start, end, phase, first_sign_in, last_sign_out, scheduled_minutes, signed_in_minutes, late_minutes, early_leave_minutes, no_show, not_ready_minutes; an unknown value is empty)", "security": [{"apiToken": []}, {"session": []}],
+      "parameters": [{"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/site"}, {"$ref": "#/components/parameters/agent"}],
+      "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
-    "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format 0.0.4"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics: shiftready_build_info{version}, shiftready_agents{state}, shiftready_site_agents{site,state}, counters; open unless HQ was started with --metrics-token-file", "security": [{}, {"metricsToken": []}], "responses": {"200": {"description": "text format 0.0.4"}, "401": {"$ref": "#/components/responses/Error"}}}},
     "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}}
   }
 }"##;
@@ -108,14 +131,45 @@ mod tests {
             "/api/v1/schedules",
             "/api/v1/shifts",
             "/api/v1/shifts.csv",
+            "/api/v1/adherence",
+            "/api/v1/adherence.csv",
             "/api/v1/agents.csv",
-            "/api/v1/connectors",
-            "/api/v1/agents/{id}/connector",
             "/api/v1/openapi.json",
             "/metrics",
             "/healthz",
         ] {
             assert!(v["paths"][p].is_object(), "{p} missing");
         }
+        // IT's reads take a session cookie as well as a token; the CSVs list their filters.
+        for p in [
+            "/api/v1/agents",
+            "/api/v1/agents.csv",
+            "/api/v1/agents/{id}",
+            "/api/v1/shifts",
+            "/api/v1/shifts.csv",
+            "/api/v1/adherence",
+            "/api/v1/adherence.csv",
+        ] {
+            let sec = v["paths"][p]["get"]["security"].to_string();
+            assert!(
+                sec.contains("session") && sec.contains("apiToken"),
+                "{p}: {sec}"
+            );
+        }
+        for p in [
+            "/api/v1/agents.csv",
+            "/api/v1/shifts.csv",
+            "/api/v1/adherence.csv",
+        ] {
+            assert!(
+                !v["paths"][p]["get"]["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .is_empty(),
+                "{p} lists no parameters"
+            );
+        }
+        let metrics = v["paths"]["/metrics"]["get"]["security"].to_string();
+        assert!(metrics.contains("metricsToken"), "{metrics}");
     }
 }

@@ -9,6 +9,7 @@ pub mod agent;
 pub mod fleet;
 pub mod layout;
 pub mod login;
+pub mod shifts;
 
 use crate::state::AppState;
 use axum::Router;
@@ -26,6 +27,8 @@ pub fn routes() -> Router<AppState> {
             "/agents/{id}/{action}",
             get(actions::device_action).post(actions::device_action),
         )
+        .route("/shifts", get(shifts::shifts_page))
+        .route("/adherence", get(shifts::adherence_page))
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
 }
