@@ -104,10 +104,6 @@ struct ServeArgs {
     /// characters); without it `/metrics` is open.
     #[arg(long, value_name = "PATH")]
     metrics_token_file: Option<PathBuf>,
-    /// A file whose first line is the bearer token `/metrics` then requires (at least 16
-    /// characters); without it `/metrics` is open.
-    #[arg(long, value_name = "PATH")]
-    metrics_token_file: Option<PathBuf>,
     #[command(flatten)]
     quota: shiftready_hq::quota::QuotaArgs,
     #[command(flatten)]
@@ -369,11 +365,6 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 None => reflector::TokenKey::random()
                     .map_err(|e| fail(exit::UNAVAILABLE, format!("no random probe key: {e}")))?,
             });
-            if let Some(path) = &a.metrics_token_file {
-                shiftready_hq::metrics::read_token_file(path)
-                    .and_then(shiftready_hq::metrics::require_token)
-                    .map_err(|e| fail(exit::USAGE, e))?;
-            }
             if let Some(path) = &a.metrics_token_file {
                 shiftready_hq::metrics::read_token_file(path)
                     .and_then(shiftready_hq::metrics::require_token)
