@@ -7,7 +7,14 @@
 //!
 //! - `probe_cpu_cost`: CPU time of a 5-second `probe::run` (its thread's schedstat, ns).
 //! - `reflector_capacity`: replies per second of the reflector on one core (its thread pinned
-//!   to CPU 0 with `taskset`, the load generator pinned to CPU 1), limits lifted.
+//!   to CPU 0 with `taskset`, the load generator pinned to CPU 1), limits lifted; for requests
+//!   without a token, with a valid one (the token table hit), and with a forged one (an HMAC
+//!   per packet, the worst case).
+//! - `token_check_cost`: the per-packet token check alone (HMAC-SHA256 verify), ns.
+//! - `spoofed_flood`: what the reflector sends back during a flood from 64 loopback addresses at
+//!   full speed, and what a voice probe with a token loses meanwhile: with the limits before
+//!   probe tokens (one shared budget, 1400-byte requests answered; reproduced by configuration)
+//!   and with today's defaults.
 //! - `accuracy_vs_ping`: the probe's RTT next to iputils `ping` on the same loopback path at
 //!   the same time, and per-direction jitter/loss against the impairment relay's truth.
 
@@ -16,7 +23,7 @@ mod probe_support;
 use probe_support::{Dir, Impairment, reflector, relay};
 use proto::policy::Codec;
 use proto::probe::{self, Request};
-use shiftready_hq::reflector::{Reflector, ReflectorConfig};
+use shiftready_hq::reflector::{Reflector, ReflectorConfig, TokenKey, unix_now};
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -75,15 +82,41 @@ fn probe_cpu_cost() {
     );
 }
 
+/// What the capacity load carries.
+#[derive(Debug, Clone, Copy)]
+enum Carry {
+    NoToken,
+    ValidToken,
+    ForgedToken,
+}
+
 #[test]
 #[ignore = "benchmark"]
 fn reflector_capacity() {
+    for carry in [Carry::NoToken, Carry::ValidToken, Carry::ForgedToken] {
+        capacity(carry);
+    }
+}
+
+fn key() -> TokenKey {
+    TokenKey::from_bytes([0x42; 32])
+}
+
+fn capacity(carry: Carry) {
     let config = ReflectorConfig {
         per_source_pps: 1e12,
         per_source_burst: 1e12,
         global_pps: 1e12,
         global_burst: 1e12,
+        unauth_pps: 1e12,
+        unauth_burst: 1e12,
+        token_key: Some(key()),
         ..ReflectorConfig::default()
+    };
+    let token = match carry {
+        Carry::NoToken => None,
+        Carry::ValidToken => Some(key().issue("bench", unix_now())),
+        Carry::ForgedToken => Some(TokenKey::from_bytes([1; 32]).issue("bench", unix_now())),
     };
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -133,7 +166,7 @@ fn reflector_capacity() {
                 sender_ts_ns: 0,
                 flush: false,
             }
-            .encode(&mut pkt);
+            .encode_with(&mut pkt, token.as_ref());
             let _ = s.send(&pkt);
         }
     }
@@ -180,7 +213,7 @@ fn reflector_capacity() {
     // core even when the machine is shared and the closed loop cannot saturate it.
     let us_per_reply = refl_cpu_ns as f64 / 1e3 / s.reflected as f64;
     println!(
-        "reflector_capacity: {:.0} replies/s of {} B observed over {secs:.1} s (reflector pinned \
+        "reflector_capacity ({carry:?}): {:.0} replies/s of {} B observed over {secs:.1} s (reflector pinned \
          to CPU 0: {pinned0}, generator to CPU 1: {pinned1}, generator {:.0} % of a core); \
          reflector thread: {:.2} s CPU for {} replies = {us_per_reply:.2} µs per reply, i.e. \
          {:.0} replies/s at 100 % of one core; bytes out {} <= in {}",
@@ -193,6 +226,143 @@ fn reflector_capacity() {
         s.bytes_out,
         s.bytes_in
     );
+}
+
+#[test]
+#[ignore = "benchmark"]
+fn token_check_cost() {
+    let k = key();
+    let valid = k.issue("bench", unix_now());
+    let forged = TokenKey::from_bytes([1; 32]).issue("bench", unix_now());
+    let now = unix_now();
+    for (what, t) in [("valid", valid), ("forged", forged)] {
+        let n = 200_000;
+        let t0 = Instant::now();
+        let mut ok = 0u32;
+        for _ in 0..n {
+            ok += (k.check(std::hint::black_box(&t), now)
+                == shiftready_hq::reflector::TokenCheck::Valid) as u32;
+        }
+        let ns = t0.elapsed().as_nanos() as f64 / n as f64;
+        println!("token_check_cost: {what} token: {ns:.0} ns per check ({ok} valid of {n})");
+    }
+}
+
+/// A flood of `len`-byte requests without a token from 64 loopback addresses as fast as one
+/// thread sends, for `secs`, while a voice probe with a token runs; returns (flood packets
+/// sent, bytes the reflector sent, its replies, the probe's loss in %, the probe's RTT median).
+fn flood_against(config: ReflectorConfig, len: usize, secs: f64) -> (u64, u64, u64, f64, f64) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt
+        .block_on(Reflector::bind("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let addr = r.local_addr();
+    let stats = r.stats();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let task = rt.spawn(r.run(async move {
+        while !stop2.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }));
+    let stop3 = stop.clone();
+    let flood = std::thread::spawn(move || {
+        let socks: Vec<UdpSocket> = (1..=64)
+            .map(|i| UdpSocket::bind(format!("127.0.1.{i}:0")).unwrap())
+            .collect();
+        let mut pkt = vec![0u8; len];
+        Request {
+            session: 1,
+            seq: 0,
+            sender_ts_ns: 0,
+            flush: false,
+        }
+        .encode(&mut pkt);
+        let mut sent = 0u64;
+        while !stop3.load(Ordering::Relaxed) {
+            for s in &socks {
+                if s.send_to(&pkt, addr).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+        sent
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let before = stats.snapshot();
+    let t0 = Instant::now();
+    let token = key().issue("bench-probe", unix_now());
+    let probe = shiftready::probe::run_token(
+        addr,
+        Duration::from_secs_f64(secs),
+        Codec::G711Plc,
+        Some(token),
+    );
+    let p = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(probe)
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let elapsed = t0.elapsed().as_secs_f64();
+    let after = stats.snapshot();
+    stop.store(true, Ordering::Relaxed);
+    let sent = flood.join().unwrap();
+    rt.block_on(task).unwrap().unwrap();
+    let lost = 100.0 * (p.stats.sent - p.stats.received) as f64 / p.stats.sent as f64;
+    (
+        sent,
+        ((after.bytes_out - before.bytes_out) as f64 / elapsed) as u64,
+        after.reflected - before.reflected,
+        lost,
+        p.stats.rtt_ms_median.unwrap_or(f64::NAN),
+    )
+}
+
+#[test]
+#[ignore = "benchmark"]
+fn spoofed_flood() {
+    // Before probe tokens: one budget for everyone (120/s per address, 50,000/s in all) and
+    // requests up to 1400 bytes answered.
+    let d = ReflectorConfig::default();
+    let before = ReflectorConfig {
+        unauth_pps: d.global_pps,
+        unauth_burst: d.global_burst,
+        max_packet: probe::MAX_PACKET,
+        token_key: None,
+        ..d
+    };
+    let after = ReflectorConfig {
+        token_key: Some(key()),
+        ..d
+    };
+    for (what, config, len) in [
+        (
+            "before (old limits), 1400 B flood",
+            before,
+            probe::MAX_PACKET,
+        ),
+        (
+            "after (defaults + key), 1400 B flood",
+            after,
+            probe::MAX_PACKET,
+        ),
+        ("after (defaults + key), 256 B flood", after, 256),
+    ] {
+        let (sent, bps, replies, lost, rtt) = flood_against(config, len, 5.0);
+        println!(
+            "spoofed_flood {what}: flood sent {sent} in ~5.3 s; reflector sent {:.2} Mbit/s              ({replies} replies during the probe); probe with a token lost {lost:.1} %, RTT              median {rtt:.3} ms",
+            bps as f64 * 8.0 / 1e6
+        );
+    }
 }
 
 fn parse_ping(out: &str) -> Option<(f64, f64, f64, u32, u32)> {

@@ -6,7 +6,7 @@ mod probe_support;
 
 use probe_support::{Dir, Impairment, reflector, relay};
 use proto::policy::Codec;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SECONDS: f64 = 5.0;
 const N: u32 = 250; // 5 s at one packet per 20 ms
@@ -124,4 +124,119 @@ async fn clean_loopback_over_ipv4_and_ipv6() {
             r.elapsed_s
         );
     }
+}
+
+/// `shiftready-hq serve`'s `/metrics` value of `shiftready_reflector_<name>_total`.
+fn reflector_counter(hq_url: &str, name: &str) -> u64 {
+    use std::io::{Read, Write};
+    let host = hq_url.trim_start_matches("http://").trim_end_matches('/');
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        c,
+        "GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    c.read_to_string(&mut body).unwrap();
+    let metric = format!("shiftready_reflector_{name}_total ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&metric))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {metric} in /metrics:\n{body}"))
+}
+
+/// The real agent against the real HQ (issue 12, the reflector): before enrollment
+/// `shiftready probe` carries no token (HQ serves it as unauthenticated); after `shiftready
+/// enroll` the daemon fetches the policy, whose answer carries the probe token, and the next
+/// `shiftready probe` puts it in every packet: HQ's reflector counts each reply as
+/// authenticated.
+#[test]
+fn an_enrolled_agent_probes_with_its_token_and_is_served_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let hq_bin = shiftready_testkit::hq::bin();
+    let (code, out, err) = shiftready_testkit::hq::admin(
+        &hq_bin,
+        &db_url,
+        Some(dir.path()),
+        &["enroll-secret", "create", "--site", "main"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let secret = shiftready_testkit::hq::last_line(&out);
+    let probe_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let probe_listen = format!("127.0.0.1:{probe_port}");
+    let hq = shiftready_testkit::hq::Serve {
+        bin: &hq_bin,
+        db_url: &db_url,
+        data_dir: dir.path(),
+        listen: "127.0.0.1:0",
+        probe_listen: &probe_listen,
+        extra: &[],
+        log: &dir.path().join("hq.log"),
+        wrapper: &[],
+    }
+    .start();
+    let mut agent = shiftready_testkit::agent::Agent::new(
+        &format!(
+            "[hq]\nurl = \"{}\"\nreflector = \"{probe_listen}\"\n",
+            hq.url
+        ),
+        "heartbeat_seconds = 5",
+    );
+    let probe = |agent: &shiftready_testkit::agent::Agent| {
+        let out = agent.cli(&["probe", "--seconds", "1", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+        assert_eq!(
+            v["metrics"]["received"], v["metrics"]["sent"],
+            "every packet answered: {v:#}"
+        );
+        v
+    };
+
+    // Not enrolled: answered, but not as an enrolled device.
+    probe(&agent);
+    let reflected = reflector_counter(&hq.url, "reflected");
+    assert!(reflected >= 50, "{reflected} replies");
+    assert_eq!(reflector_counter(&hq.url, "authenticated"), 0);
+
+    // Enrolled, with the policy fetched by the daemon: every reply is authenticated.
+    agent.enroll_with(&hq.url, &secret);
+    agent.start();
+    let cache = agent.state.join("policy.json");
+    let until = Instant::now() + Duration::from_secs(20);
+    let cached = loop {
+        let text = std::fs::read_to_string(&cache).unwrap_or_default();
+        if text.contains("probe_token") {
+            break text;
+        }
+        assert!(
+            Instant::now() < until,
+            "no probe token in the cached policy:\n{text}\n{}",
+            agent.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let v: serde_json::Value = serde_json::from_str(&cached).unwrap();
+    assert_eq!(v["probe_token"].as_str().unwrap().len(), 56, "{v:#}");
+    assert!(v["policy"]["network"].get("probe_token").is_none());
+    agent.signal("-TERM");
+    probe(&agent);
+    let authenticated = reflector_counter(&hq.url, "authenticated");
+    let reflected_after = reflector_counter(&hq.url, "reflected");
+    assert!(authenticated >= 50, "{authenticated} authenticated replies");
+    // The daemon may have run a check (its test report stands in, no probe): every reply
+    // since enrollment was to a request carrying the token.
+    assert_eq!(
+        reflected_after - reflected,
+        authenticated,
+        "replies since enrollment all authenticated"
+    );
+    assert_eq!(reflector_counter(&hq.url, "token_forged"), 0);
 }

@@ -65,6 +65,7 @@ pub async fn gather(
     ca_file: &str,
     seconds: f64,
     codec: Codec,
+    token: Option<proto::probe::Token>,
 ) -> Findings {
     let duration = Duration::from_secs_f64(seconds);
     let link = link::detect();
@@ -78,7 +79,7 @@ pub async fn gather(
         match path::resolve(&target.0, target.1, STAGE_LIMIT).await {
             Err(e) => (Err(e), None),
             Ok((addr, dns_ms)) => {
-                let r = probe::run(addr, duration, codec)
+                let r = probe::run_token(addr, duration, codec, token)
                     .await
                     .map_err(|e| format!("cannot send to {addr}: {e}"));
                 (Ok(dns_ms), Some(r))
@@ -133,6 +134,7 @@ pub async fn run(ctx: CheckContext) -> anyhow::Result<CheckResult> {
         &ctx.config.hq.ca_file,
         pol.probe_seconds,
         pol.codec,
+        pol.probe_token,
     )
     .await;
     Ok(evaluate(&f, pol))

@@ -36,7 +36,8 @@ pub async fn probe(loaded: &Loaded, args: &ProbeArgs) -> anyhow::Result<i32> {
         Some(target) => {
             let hq = HqUrl::parse(&loaded.config.hq.url).ok();
             let limit = Duration::from_secs_f64(seconds) + STAGE_LIMIT * 4 + Duration::from_secs(2);
-            let work = gather(target, hq, &loaded.config.hq.ca_file, seconds, pol.codec);
+            let (ca, token) = (&loaded.config.hq.ca_file, pol.probe_token);
+            let work = gather(target, hq, ca, seconds, pol.codec, token);
             match tokio::time::timeout(limit, work).await {
                 Ok(f) => evaluate(&f, pol),
                 Err(_) => CheckResult::error(format!(

@@ -34,6 +34,9 @@ pub struct ProbeOptions {
     pub flush_packets: u32,
     /// Longest wait for stragglers after the last packet was sent.
     pub max_grace: Duration,
+    /// The probe token from HQ's policy, carried in every packet so HQ's reflector serves
+    /// this probe from an enrolled device's budget; `None` (no policy from HQ) sends none.
+    pub token: Option<wire::Token>,
 }
 
 impl Default for ProbeOptions {
@@ -43,6 +46,7 @@ impl Default for ProbeOptions {
             payload: wire::VOICE_PAYLOAD,
             flush_packets: 5,
             max_grace: Duration::from_secs(1),
+            token: None,
         }
     }
 }
@@ -52,6 +56,20 @@ impl Default for ProbeOptions {
 /// silence is a result with nothing received.
 pub async fn run(addr: SocketAddr, duration: Duration, codec: Codec) -> io::Result<ProbeResult> {
     run_with(addr, duration, codec, ProbeOptions::default()).await
+}
+
+/// [`run`] carrying `token` (HQ's probe token from the policy, when there is one).
+pub async fn run_token(
+    addr: SocketAddr,
+    duration: Duration,
+    codec: Codec,
+    token: Option<wire::Token>,
+) -> io::Result<ProbeResult> {
+    let opts = ProbeOptions {
+        token,
+        ..ProbeOptions::default()
+    };
+    run_with(addr, duration, codec, opts).await
 }
 
 /// [`run`] with a stream of another shape.
@@ -68,7 +86,13 @@ pub async fn run_with(
     };
     let sock = UdpSocket::bind(bind).await?;
     sock.connect(addr).await?;
-    let payload = opts.payload.clamp(wire::MIN_PACKET, wire::MAX_PACKET);
+    // Room for the token after the header when there is one.
+    let least = if opts.token.is_some() {
+        wire::TOKEN_AT + wire::TOKEN_LEN
+    } else {
+        wire::MIN_PACKET
+    };
+    let payload = opts.payload.clamp(least, wire::MAX_PACKET);
     let interval = opts.interval.max(Duration::from_micros(100));
     let n = ((duration.as_secs_f64() / interval.as_secs_f64()).round() as u32).max(1);
     let session = random_u32();
@@ -114,7 +138,7 @@ pub async fn run_with(
                     sender_ts_ns: ns(now),
                     flush: sent_seq >= n,
                 }
-                .encode(&mut out);
+                .encode_with(&mut out, opts.token.as_ref());
                 match sock.send(&out).await {
                     Ok(_) => {}
                     // An ICMP error from an earlier packet may surface on send.
