@@ -106,9 +106,9 @@ pub fn secret_from(
     Ok(secret.to_string())
 }
 
-/// Why the re-enrollment code could not be used: `(exit code, message)`, 66 for a file that
-/// cannot be read, 64 for the rest.
-pub type CodeError = (i32, String);
+/// Why the re-enrollment code could not be used: `(unreadable, message)`; `unreadable` is a
+/// file that cannot be read (exit 66), the rest a usage error (64).
+pub type CodeError = (bool, String);
 
 /// IT's re-enrollment code, if one was given: from `--code-file PATH` (`-`: standard input,
 /// unless the secret already comes from there) or the [`CODE_ENV`] variable (`env`), not both.
@@ -118,13 +118,14 @@ pub fn code_from(
     env: Option<String>,
     stdin: &mut dyn Read,
 ) -> Result<Option<String>, CodeError> {
-    use crate::exit::{NO_INPUT, USAGE};
+    const UNREADABLE: bool = true;
+    const MALFORMED: bool = false;
     let env = env.filter(|v| !v.trim().is_empty());
     let (source, raw) = match (code_file, env) {
         (None, None) => return Ok(None),
         (Some(_), Some(_)) => {
             return Err((
-                USAGE,
+                MALFORMED,
                 format!(
                     "the re-enrollment code was given two ways (--code-file, {CODE_ENV}): give it one way"
                 ),
@@ -136,7 +137,7 @@ pub fn code_from(
             let (what, read) = if path.as_os_str() == "-" {
                 if secret_from_stdin {
                     return Err((
-                        USAGE,
+                        MALFORMED,
                         "--code-file - and --token-file - cannot both read standard input: put \
                          one of them in a file"
                             .into(),
@@ -153,7 +154,7 @@ pub fn code_from(
             };
             if let Err(e) = read {
                 return Err((
-                    NO_INPUT,
+                    UNREADABLE,
                     format!("--code-file: cannot read the re-enrollment code from {what}: {e}"),
                 ));
             }
@@ -162,7 +163,7 @@ pub fn code_from(
                 .filter(|t| t.len() as u64 <= MAX_SECRET_BYTES)
                 .ok_or_else(|| {
                     (
-                        USAGE,
+                        MALFORMED,
                         format!(
                             "--code-file: {what} must hold only the re-enrollment code IT gave you"
                         ),
@@ -173,11 +174,14 @@ pub fn code_from(
     };
     let code = raw.trim();
     if code.is_empty() {
-        return Err((USAGE, format!("{source}: the re-enrollment code is empty")));
+        return Err((
+            MALFORMED,
+            format!("{source}: the re-enrollment code is empty"),
+        ));
     }
     if code.contains(char::is_whitespace) {
         return Err((
-            USAGE,
+            MALFORMED,
             format!(
                 "{source}: the re-enrollment code must be one word (it has spaces or several lines)"
             ),
@@ -313,22 +317,25 @@ mod tests {
             code_from(Some(&f), false, None, none),
             Ok(Some("sr_re_3".into()))
         );
-        let code = |r: Result<Option<String>, CodeError>| r.unwrap_err().0;
-        assert_eq!(code(code_from(Some(&f), false, Some("x".into()), none)), 64);
-        assert_eq!(code(code_from(Some(Path::new("-")), true, None, none)), 64);
-        assert_eq!(
-            code(code_from(
-                Some(&dir.path().join("missing")),
-                false,
-                None,
-                none
-            )),
-            66
-        );
+        let unreadable = |r: Result<Option<String>, CodeError>| r.unwrap_err().0;
+        assert!(!unreadable(code_from(
+            Some(&f),
+            false,
+            Some("x".into()),
+            none
+        )));
+        assert!(!unreadable(code_from(
+            Some(Path::new("-")),
+            true,
+            None,
+            none
+        )));
+        let missing = dir.path().join("missing");
+        assert!(unreadable(code_from(Some(&missing), false, None, none)));
         std::fs::write(&f, "two words").unwrap();
-        assert_eq!(code(code_from(Some(&f), false, None, none)), 64);
+        assert!(!unreadable(code_from(Some(&f), false, None, none)));
         std::fs::write(&f, "\n").unwrap();
-        assert_eq!(code(code_from(Some(&f), false, None, none)), 64);
+        assert!(!unreadable(code_from(Some(&f), false, None, none)));
     }
 
     #[cfg(unix)]

@@ -21,6 +21,11 @@ fn json_of(db: &TestDb, args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {out}"))
 }
 
+/// How many entries a list command's `--json` has.
+fn list_len(db: &TestDb, args: &[&str]) -> usize {
+    json_of(db, args).as_array().unwrap().len()
+}
+
 fn secret(db: &TestDb, site: &str) -> String {
     last_line(&ok(db, &["enroll-secret", "create", "--site", site]))
 }
@@ -172,13 +177,7 @@ async fn hostnames_with_format_characters_are_refused(t: TestDb) {
     }
     let (st, v) = enroll(&srv.url, json!({"secret": s, "hostname": "kassa-åäö"})).await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(
-        json_of(&t, &["device", "list", "--json"])
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(list_len(&t, &["device", "list", "--json"]), 1);
 }
 
 async fn tokens_and_secrets_list_without_secrets_and_revoke(t: TestDb) {
@@ -459,13 +458,7 @@ async fn shifts_import_reports_every_problem_and_never_twice(t: TestDb) {
         None,
     );
     assert_eq!(code, 65, "nothing left to delete: {err}");
-    assert_eq!(
-        json_of(&t, &["shifts", "list", "--json"])
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(list_len(&t, &["shifts", "list", "--json"]), 1);
 }
 
 async fn policy_set_warns_about_a_site_without_devices(t: TestDb) {

@@ -30,7 +30,14 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
         std::env::var(CODE_ENV).ok(),
         &mut std::io::stdin().lock(),
     )
-    .map_err(|(code, message)| ExitError::new(code, message))?;
+    .map_err(|(unreadable, message)| {
+        let code = if unreadable {
+            exit::NO_INPUT
+        } else {
+            exit::USAGE
+        };
+        ExitError::new(code, message)
+    })?;
     // Said in words here, before the URL parser's own ("relative URL without a base").
     let full = reqwest::Url::parse(args.hq.trim())
         .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
