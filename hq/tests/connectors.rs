@@ -4,151 +4,18 @@
 //! check the documented wire format exactly.
 
 mod common;
+mod connectors_common;
 
-use axum::extract::Request;
 use chrono::Utc;
 use common::{HQ, hq_cmd, last_line};
+use connectors_common::*;
 use serde_json::{Value, json};
 use shiftready_testkit::hq::Server;
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-// ---------------------------------------------------------------------------------------------
-// The mock platform
-
-/// One request a mock received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-    at: Instant,
-}
-
-impl Seen {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-    fn form(&self) -> Vec<(String, String)> {
-        serde_urlencoded::from_bytes(&self.body).unwrap()
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(String::as_str).unwrap_or("")
-    }
-}
-
-/// What a mock answers: status, headers, body, and a delay before answering.
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-fn reply(status: u16, body: Value) -> Reply {
-    Reply {
-        status,
-        headers: vec![("content-type", "application/json".into())],
-        body: body.to_string(),
-        delay: Duration::ZERO,
-    }
-}
-
-type Respond = Arc<dyn Fn(&Seen, usize) -> Reply + Send + Sync>;
-
-/// A local HTTP server standing in for a platform (a mock): records every request and answers
-/// with `respond(request, how many came before)`.
-struct MockPlatform {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    respond: Arc<Mutex<Respond>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl MockPlatform {
-    async fn start(respond: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Self {
-        Self::start_on(
-            "127.0.0.1:0".parse().unwrap(),
-            Arc::new(Mutex::new(Vec::new())),
-            respond,
-        )
-        .await
-    }
-
-    async fn start_on(
-        addr: SocketAddr,
-        seen: Arc<Mutex<Vec<Seen>>>,
-        respond: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
-    ) -> Self {
-        let respond: Arc<Mutex<Respond>> = Arc::new(Mutex::new(Arc::new(respond)));
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (s, r) = (seen.clone(), respond.clone());
-        let app = axum::Router::new().fallback(move |req: Request| {
-            let (seen, respond) = (s.clone(), r.clone());
-            async move {
-                let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap().to_vec();
-                let got = Seen {
-                    method: parts.method.to_string(),
-                    path: parts.uri.path().to_string(),
-                    query: parts.uri.query().unwrap_or("").to_string(),
-                    headers: parts
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").into()))
-                        .collect(),
-                    body,
-                    at: Instant::now(),
-                };
-                let n = {
-                    let mut s = seen.lock().unwrap();
-                    s.push(got.clone());
-                    s.len() - 1
-                };
-                let f = respond.lock().unwrap().clone();
-                let rep = f(&got, n);
-                if !rep.delay.is_zero() {
-                    tokio::time::sleep(rep.delay).await;
-                }
-                let mut b = axum::http::Response::builder().status(rep.status);
-                for (k, v) in rep.headers {
-                    b = b.header(k, v);
-                }
-                b.body(axum::body::Body::from(rep.body)).unwrap()
-            }
-        });
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        MockPlatform {
-            addr,
-            seen,
-            respond,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-    fn answer(&self, respond: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) {
-        *self.respond.lock().unwrap() = Arc::new(respond);
-    }
-    /// The platform goes down: nothing listens on its port any more.
-    fn stop(self) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
-        self.task.abort();
-        (self.addr, self.seen)
-    }
-}
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
 // HQ and a device
@@ -196,15 +63,6 @@ fn start_hq(db_url: &str, dir: &Path) -> Server {
         &["--sweep-seconds", "0.2"],
         &dir.join("hq.log"),
     )
-}
-
-/// A secret file (mode 0600) holding `secret`.
-fn secret_file(dir: &Path, name: &str, secret: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = dir.join(name);
-    std::fs::write(&p, secret).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
 }
 
 /// HQ on `db_url` with site `main`, one enrolled device `ws-1` mapped to `platform_user`, and
@@ -287,15 +145,6 @@ impl Hq {
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("hq.log")).unwrap_or_default()
-    }
-}
-
-/// Waits up to `secs` for `f` to hold.
-async fn until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -750,62 +599,6 @@ async fn users_import_reports_unknown_agents_by_line_and_imports_nothing() {
 
 // ---------------------------------------------------------------------------------------------
 // Twilio TaskRouter
-
-const TW_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-const TW_TOKEN: &str = "twilio-auth-token-42";
-
-fn twilio_toml(url: &str) -> String {
-    format!(
-        "kind = \"twilio\"\nbase_url = \"{url}\"\n[credentials]\nid = \"{TW_ACCOUNT}\"\n\
-         secret_file = \"SECRET\"\n[twilio]\nworkspace_sid = \"WS42\"\n\
-         [states]\navailable = \"WA_avail\"\nnot_ready = \"WA_notready\"\noffline = \"WA_offline\"\n\
-         [states.not_ready_for]\nheadset_gone = \"WA_headset\"\n"
-    )
-}
-
-/// A TaskRouter stand-in: a Worker whose activity the POSTs change (and the test can change,
-/// as a supervisor or the agent would).
-fn twilio_mock(activity: Arc<Mutex<String>>) -> impl Fn(&Seen, usize) -> Reply + Send + Sync {
-    move |s, _| {
-        let basic = format!(
-            "Basic {}",
-            base64_encode(format!("{TW_ACCOUNT}:{TW_TOKEN}").as_bytes())
-        );
-        if s.header("authorization") != basic {
-            return reply(401, json!({"code": 20003, "message": "Authenticate"}));
-        }
-        if s.method == "POST" {
-            let form: HashMap<String, String> = s.form().into_iter().collect();
-            *activity.lock().unwrap() = form["ActivitySid"].clone();
-        }
-        if s.path == "/v1/Workspaces/WS42" {
-            return reply(200, json!({"sid": "WS42", "friendly_name": "Support"}));
-        }
-        reply(
-            200,
-            json!({"sid": "WK7", "activity_sid": *activity.lock().unwrap()}),
-        )
-    }
-}
-
-/// RFC 4648 base64, written here so the test does not trust HQ's encoder.
-fn base64_encode(b: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
-}
 
 /// The documented TaskRouter update (<https://www.twilio.com/docs/taskrouter/api/worker>):
 /// POST form `ActivitySid` (+ `RejectPendingReservations=true` to an unavailable activity),
