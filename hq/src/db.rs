@@ -620,9 +620,10 @@ impl Db {
     /// Counts per state (`ready`, `degraded`, `not_ready`, `unknown`, `offline`, `revoked`,
     /// `reenroll`) and how many are signed in now.
     pub async fn fleet_summary(&self, now: i64) -> anyhow::Result<FleetSummary> {
+        let st = self.state_sql();
         let q = format!(
-            "SELECT {STATE} AS state, COUNT(*) AS n FROM devices d JOIN sites s ON s.name = d.site \
-             GROUP BY {STATE}"
+            "SELECT {st} AS state, COUNT(*) AS n FROM devices d JOIN sites s ON s.name = d.site \
+             GROUP BY {st}"
         );
         let rows = sqlx::query(AssertSqlSafe(q))
             .bind(now)
@@ -653,6 +654,7 @@ impl Db {
 
     /// One page of the fleet.
     pub async fn fleet(&self, now: i64, f: &FleetFilter) -> anyhow::Result<(Vec<AgentRow>, i64)> {
+        let (st, rd) = (self.state_sql(), self.readiness_sql());
         // `$1` (now) is always bound, so every statement must use it.
         let mut wheres = vec!["$1 >= 0".to_string()];
         let mut n = 1;
@@ -674,9 +676,14 @@ impl Db {
                 wheres.push("d.signed_in = 1".into());
             } else {
                 n += 1;
-                wheres.push(format!("{STATE} = ${n}"));
+                wheres.push(format!("{st} = ${n}"));
                 binds.push(state.to_string());
             }
+        }
+        if let Some(site) = f.site.as_deref().filter(|s| !s.is_empty()) {
+            n += 1;
+            wheres.push(format!("d.site = ${n}"));
+            binds.push(site.to_string());
         }
         let where_sql = format!("WHERE {}", wheres.join(" AND "));
         let desc = if f.desc { "DESC" } else { "ASC" };
@@ -684,7 +691,7 @@ impl Db {
             Sort::Name => format!("d.hostname {desc}, d.id {desc}"),
             Sort::LastSeen => format!("d.last_seen {desc}, d.id {desc}"),
             Sort::State => format!(
-                "CASE {STATE} WHEN 'not_ready' THEN 0 WHEN 'offline' THEN 1 WHEN 'unknown' THEN 2 \
+                "CASE {st} WHEN 'not_ready' THEN 0 WHEN 'offline' THEN 1 WHEN 'unknown' THEN 2 \
                  WHEN 'degraded' THEN 3 WHEN 'ready' THEN 4 ELSE 5 END {desc}, d.hostname, d.id"
             ),
         };
@@ -697,8 +704,7 @@ impl Db {
         }
         let total: i64 = cq.fetch_one(&self.pool).await?.try_get("n")?;
         let sql = format!(
-            "SELECT d.id, d.hostname, d.site, d.readiness, d.signed_in, d.last_seen, d.skew_ms, \
-             d.status, d.problem, {STATE} AS state FROM devices d JOIN sites s ON s.name = d.site {where_sql} \
+            "SELECT {ROW_COLUMNS}, {rd} AS eff_readiness, {st} AS state FROM devices d JOIN sites s ON s.name = d.site {where_sql} \
              ORDER BY {order} LIMIT {} OFFSET {}",
             f.limit.clamp(1, 1_000_000),
             f.offset.max(0)
@@ -717,10 +723,10 @@ impl Db {
 
     /// One agent with its last report.
     pub async fn agent(&self, now: i64, id: &str) -> anyhow::Result<Option<AgentDetail>> {
+        let (st, rd) = (self.state_sql(), self.readiness_sql());
         let sql = format!(
-            "SELECT d.id, d.hostname, d.site, d.readiness, d.signed_in, d.last_seen, d.skew_ms, \
-             d.status, d.problem, {STATE} AS state, d.os, d.agent_version, d.enrolled_at, d.last_report, \
-             d.report_at, d.report_received_at FROM devices d JOIN sites s ON s.name = d.site \
+            "SELECT {ROW_COLUMNS}, {rd} AS eff_readiness, {st} AS state, d.os, d.agent_version, d.enrolled_at, d.last_report \
+             FROM devices d JOIN sites s ON s.name = d.site \
              WHERE d.id = $2"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
@@ -735,17 +741,15 @@ impl Db {
             os: r.try_get("os")?,
             agent_version: r.try_get("agent_version")?,
             enrolled_at: r.try_get("enrolled_at")?,
-            report_at: r.try_get("report_at")?,
-            report_received_at: r.try_get("report_received_at")?,
             last_report: report.and_then(|s: String| serde_json::from_str(&s).ok()),
         }))
     }
 
-    /// An agent's probe and noise figures since `since`.
+    /// An agent's probe and noise figures since `since`, oldest first (the newest 20000).
     pub async fn samples(&self, id: &str, since: i64) -> anyhow::Result<Vec<Sample>> {
         let rows = sqlx::query(
             "SELECT at, rtt_ms, jitter_ms, loss_pct, mos, noise_dbfs FROM samples \
-             WHERE device_id = $1 AND at >= $2 ORDER BY at LIMIT 5000",
+             WHERE device_id = $1 AND at >= $2 ORDER BY at DESC LIMIT 20000",
         )
         .bind(id)
         .bind(since)
@@ -762,6 +766,7 @@ impl Db {
                     noise_dbfs: r.try_get("noise_dbfs")?,
                 })
             })
+            .rev()
             .collect()
     }
 
@@ -833,11 +838,45 @@ impl Db {
     }
 }
 
-/// The state of an agent, in SQL: its status unless active, `offline` when not heard from
-/// within its site's limit, else its last readiness. `$1` is now in ms.
-const STATE: &str = "CASE WHEN d.status <> 'active' THEN d.status \
-    WHEN d.last_seen IS NULL OR d.last_seen < $1 - s.offline_ms THEN 'offline' \
-    ELSE COALESCE(d.readiness, 'unknown') END";
+/// The columns of a device that [`AgentRow::from_row`] reads (`d` is `devices`).
+const ROW_COLUMNS: &str = "d.id, d.hostname, d.site, d.readiness, d.readiness_at, d.signed_in, \
+    d.last_seen, d.skew_ms, d.status, d.problem, d.report_at, d.report_received_at";
+
+impl Db {
+    /// The state of an agent, in SQL: its status unless active, `offline` when not heard from
+    /// within its site's limit, else its readiness as [`crate::readiness`] defines it: the
+    /// latest of report, heartbeat and shift event, except that an `unknown` from a heartbeat
+    /// (a daemon that has not checked since it started) does not hide the last report's
+    /// result. `$1` is now in ms. The report's readiness is read from its JSON only in that
+    /// case, so the fleet's scans parse no JSON.
+    fn state_sql(&self) -> String {
+        format!(
+            "CASE WHEN d.status <> 'active' THEN d.status \
+             WHEN d.last_seen IS NULL OR d.last_seen < $1 - s.offline_ms THEN 'offline' \
+             ELSE COALESCE({}, 'unknown') END",
+            self.readiness_sql()
+        )
+    }
+
+    /// An agent's readiness in SQL (`NULL` before its first report or heartbeat): see
+    /// [`Db::state_sql`].
+    fn readiness_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => {
+                "CASE WHEN COALESCE(d.readiness, 'unknown') = 'unknown' \
+                 AND d.last_report IS NOT NULL \
+                 THEN COALESCE(json_extract(d.last_report, '$.readiness'), 'unknown') \
+                 ELSE d.readiness END"
+            }
+            Backend::Postgres => {
+                "CASE WHEN COALESCE(d.readiness, 'unknown') = 'unknown' \
+                 AND d.last_report IS NOT NULL \
+                 THEN COALESCE(d.last_report::json ->> 'readiness', 'unknown') \
+                 ELSE d.readiness END"
+            }
+        }
+    }
+}
 
 const SESSION_MS: i64 = 12 * 3_600_000;
 
@@ -899,6 +938,8 @@ pub enum Sort {
 pub struct FleetFilter {
     pub q: Option<String>,
     pub state: Option<String>,
+    /// Only this site's agents.
+    pub site: Option<String>,
     pub sort: Sort,
     pub desc: bool,
     pub limit: i64,
@@ -910,6 +951,7 @@ impl Default for FleetFilter {
         FleetFilter {
             q: None,
             state: None,
+            site: None,
             sort: Sort::Name,
             desc: false,
             limit: 1_000_000,
@@ -918,14 +960,21 @@ impl Default for FleetFilter {
     }
 }
 
-/// One agent as the fleet lists it.
+/// One agent as the fleet lists it. `readiness`, `readiness_at`, `readiness_source` and `fix`
+/// are the one truth of [`crate::readiness`]; `problem` is the last report's, as it was.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AgentRow {
     pub id: String,
     pub name: String,
     pub site: String,
-    /// The last readiness the agent reported (`null` before its first report or heartbeat).
+    /// The agent's readiness (`null` before its first report or heartbeat).
     pub readiness: Option<String>,
+    /// When the source below said it (RFC 3339).
+    pub readiness_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// `report` or `heartbeat` (a heartbeat or sign-in/out after the last report).
+    pub readiness_source: Option<crate::readiness::Source>,
+    /// What to fix, agreeing with `readiness` (`null` when ready).
+    pub fix: Option<String>,
     /// `ready`, `degraded`, `not_ready`, `unknown`, `offline`, `revoked` or `reenroll`.
     pub state: String,
     pub signed_in: bool,
@@ -936,27 +985,53 @@ pub struct AgentRow {
     pub status: String,
     /// The most serious problem of its last report (`noise fail: Move to a quieter room.`).
     pub problem: Option<String>,
+    /// When the last report was made, by the agent's clock (ms), and received by HQ's.
+    #[serde(skip)]
+    pub report_at_ms: Option<i64>,
+    #[serde(skip)]
+    pub report_received_at_ms: Option<i64>,
 }
 
 impl AgentRow {
     fn from_row(r: &AnyRow) -> anyhow::Result<AgentRow> {
         let last_seen: Option<i64> = r.try_get("last_seen")?;
+        let readiness: Option<String> = r.try_get("eff_readiness")?;
+        let stored: Option<String> = r.try_get("readiness")?;
+        let status: String = r.try_get("status")?;
+        let problem: Option<String> = r.try_get("problem")?;
+        let report_at_ms: Option<i64> = r.try_get("report_at")?;
+        let report_received_at_ms: Option<i64> = r.try_get("report_received_at")?;
+        let truth = crate::readiness::derive(&crate::readiness::Facts {
+            readiness: readiness.as_deref(),
+            stored: stored.as_deref(),
+            stored_at: r.try_get("readiness_at")?,
+            report_at: report_at_ms,
+            report_received_at: report_received_at_ms,
+            problem: problem.as_deref(),
+            status: &status,
+        });
         Ok(AgentRow {
             id: r.try_get("id")?,
             name: r.try_get("hostname")?,
             site: r.try_get("site")?,
-            readiness: r.try_get("readiness")?,
+            readiness: truth.readiness,
+            readiness_at: truth.at.and_then(chrono::DateTime::from_timestamp_millis),
+            readiness_source: truth.source,
+            fix: truth.fix,
             state: r.try_get("state")?,
             signed_in: r.try_get::<i64, _>("signed_in")? != 0,
             last_seen: last_seen.and_then(chrono::DateTime::from_timestamp_millis),
             clock_skew_ms: r.try_get("skew_ms")?,
-            status: r.try_get("status")?,
-            problem: r.try_get("problem")?,
+            status,
+            problem,
+            report_at_ms,
+            report_received_at_ms,
         })
     }
 }
 
-/// One agent with its last report.
+/// One agent with its last report. The times in ms (`enrolled_at`, `report_at`,
+/// `report_received_at`) stay for the clients that read them; each has an RFC 3339 twin.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AgentDetail {
     #[serde(flatten)]
@@ -964,10 +1039,6 @@ pub struct AgentDetail {
     pub os: String,
     pub agent_version: String,
     pub enrolled_at: i64,
-    /// When the last report was made, by the agent's clock (ms).
-    pub report_at: Option<i64>,
-    /// When HQ received it, by HQ's clock (ms).
-    pub report_received_at: Option<i64>,
     pub last_report: Option<proto::Report>,
 }
 

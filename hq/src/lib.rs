@@ -17,6 +17,7 @@ pub mod error;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod readiness;
 pub mod quota;
 pub mod outbox;
 pub mod reflector;

@@ -41,12 +41,13 @@ impl AppState {
     }
 }
 
-/// `?q=&state=&sort=&desc=&limit=&offset=` of the fleet list.
+/// `?q=&state=&site=&sort=&desc=&limit=&offset=` of the fleet list.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetQuery {
     pub q: Option<String>,
     pub state: Option<String>,
+    pub site: Option<String>,
     pub sort: Option<Sort>,
     pub desc: Option<bool>,
     pub limit: Option<i64>,
@@ -55,6 +56,28 @@ pub struct FleetQuery {
 }
 
 impl FleetQuery {
+    /// [`FleetQuery::filter`], with `site` checked against the sites HQ knows (a 400 that
+    /// lists them).
+    pub async fn filter_checked(
+        &self,
+        db: &Db,
+        default_limit: i64,
+    ) -> Result<FleetFilter, AppError> {
+        let f = self.filter(default_limit)?;
+        if let Some(site) = f.site.as_deref() {
+            let sites = db.sites().await?;
+            if !sites.iter().any(|(s, _)| s == site) {
+                let names: Vec<&str> = sites.iter().map(|(s, _)| s.as_str()).collect();
+                return Err(AppError::BadRequest(format!(
+                    "there is no site '{}'; the sites are: {}",
+                    site.chars().take(64).collect::<String>(),
+                    names.join(", ")
+                )));
+            }
+        }
+        Ok(f)
+    }
+
     pub fn filter(&self, default_limit: i64) -> Result<FleetFilter, AppError> {
         if let Some(s) = self.state.as_deref().filter(|s| !s.is_empty()) {
             if proto::FleetState::parse(s).is_none() {
@@ -86,7 +109,8 @@ impl FleetQuery {
         }
         Ok(FleetFilter {
             q: self.q.clone(),
-            state: self.state.clone(),
+            state: self.state.clone().filter(|s| !s.is_empty()),
+            site: self.site.clone().filter(|s| !s.is_empty()),
             sort: self.sort.unwrap_or_default(),
             desc: self.desc.unwrap_or(false),
             limit,

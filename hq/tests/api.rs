@@ -678,7 +678,9 @@ async fn shift_log_and_csv(t: TestDb) {
     let csv = get(&f.app, "/api/v1/agents.csv", Some(&f.viewer))
         .await
         .text();
-    assert!(csv.starts_with("id,name,site,state,readiness,signed_in,last_seen,clock_skew_ms\n"));
+    assert!(csv.starts_with(
+        "id,name,site,state,readiness,signed_in,last_seen,clock_skew_ms,readiness_at,fix\n"
+    ));
     assert!(csv.contains(&id));
 }
 
@@ -1110,7 +1112,276 @@ async fn dashboard_revoke_and_reenroll(t: TestDb) {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
+/// `readiness::report_readiness` reads ingest's own wording of a report's problem back into the
+/// report's readiness, so a change of that wording breaks here.
+#[test]
+fn problem_text_tells_the_reports_readiness() {
+    use shiftready_hq::{ingest::problem_of, readiness::report_readiness};
+    for (status, want) in [
+        (Status::Fail, "not_ready"),
+        (Status::Warn, "degraded"),
+        (Status::Error, "unknown"),
+    ] {
+        let mut checks = BTreeMap::new();
+        checks.insert(
+            "hardware".to_string(),
+            CheckResult::new(status, "No microphone: plug one in: now."),
+        );
+        let r = Report::new(checks);
+        assert_eq!(r.readiness.as_str(), want);
+        let p = problem_of(&r);
+        assert_eq!(report_readiness(p.as_deref()), want, "{p:?}");
+    }
+    assert_eq!(report_readiness(None), "ready");
+}
+
+/// One truth about readiness (issue 13): an agent whose last report is not ready, followed by
+/// a heartbeat from a daemon that has not checked since it started (`unknown`), is "Not ready"
+/// with the report's problem on the fleet row, its page, the API and the CSV. Before, the
+/// state said unknown beside "What to fix: noise fail".
+async fn one_truth_about_readiness(t: TestDb) {
+    let f = fixture(&t).await;
+    let (id, key) = enroll(&f, "ws-truth").await;
+    let hint = "Move to a quieter room or close the door.";
+    let mut rep = Event::now(EventBody::Report {
+        report: report(Status::Fail, hint),
+    });
+    rep.at = Utc::now() - chrono::Duration::minutes(10);
+    let mut hb = Event::now(EventBody::Heartbeat {
+        readiness: Readiness::Unknown,
+        signed_in: true,
+    });
+    hb.at = Utc::now() - chrono::Duration::minutes(1);
+    assert_eq!(send(&f, &key, &[rep, hb]).await.status, StatusCode::OK);
+    // A second agent: ready by report, then degraded by in-shift monitoring.
+    let (id2, key2) = enroll(&f, "ws-later").await;
+    let mut rep2 = Event::now(EventBody::Report {
+        report: report(Status::Pass, ""),
+    });
+    rep2.at = Utc::now() - chrono::Duration::minutes(10);
+    let hb2 = Event::now(EventBody::Heartbeat {
+        readiness: Readiness::Degraded,
+        signed_in: true,
+    });
+    assert_eq!(send(&f, &key2, &[rep2, hb2]).await.status, StatusCode::OK);
+    let fix = format!("noise fail: {hint}");
+
+    // The API's fleet.
+    let v = get(&f.app, "/api/v1/agents?sort=name", Some(&f.viewer))
+        .await
+        .json();
+    // By name: ws-later, ws-truth.
+    let a = &v["agents"][1];
+    assert_eq!(a["id"], id.as_str(), "{v}");
+    assert_eq!(a["state"], "not_ready", "{v}");
+    assert_eq!(a["readiness"], "not_ready", "{v}");
+    assert_eq!(a["readiness_source"], "report", "{v}");
+    assert_eq!(a["fix"], fix.as_str(), "{v}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(a["readiness_at"].as_str().unwrap()).is_ok(),
+        "{v}"
+    );
+    assert_eq!(v["summary"]["not_ready"], 1, "{v}");
+    assert_eq!(v["summary"]["unknown"], 0, "{v}");
+    let b = &v["agents"][0];
+    assert_eq!(b["id"], id2.as_str(), "{v}");
+    assert_eq!(b["state"], "degraded", "{v}");
+    assert_eq!(b["readiness_source"], "heartbeat", "{v}");
+    assert!(
+        b["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("Degraded by in-shift monitoring"),
+        "{v}"
+    );
+    // The state filter agrees with what the rows say.
+    let v = get(&f.app, "/api/v1/agents?state=not_ready", Some(&f.viewer))
+        .await
+        .json();
+    assert_eq!(v["total"], 1, "{v}");
+    assert_eq!(v["agents"][0]["id"], id.as_str());
+
+    // One agent.
+    let v = get(&f.app, &format!("/api/v1/agents/{id}"), Some(&f.viewer))
+        .await
+        .json();
+    assert_eq!(v["state"], "not_ready", "{v}");
+    assert_eq!(v["readiness"], "not_ready", "{v}");
+    assert_eq!(v["fix"], fix.as_str(), "{v}");
+    assert_eq!(v["last_report"]["readiness"], "not_ready", "{v}");
+
+    // The CSV.
+    let csv = get(&f.app, "/api/v1/agents.csv", Some(&f.viewer))
+        .await
+        .text();
+    let line = csv.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(line.contains(",not_ready,not_ready,"), "{csv}");
+    assert!(line.ends_with(&format!("\"{fix}\"")), "{csv}");
+
+    // The dashboard: the fleet row and the agent page.
+    let html = get(&f.app, "/", Some(&f.viewer)).await.text();
+    let row = html
+        .split(&format!("data-agent=\"{id}\""))
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap();
+    assert!(row.contains("data-state=\"not_ready\""), "{row}");
+    assert!(
+        row.contains("Not ready") && !row.contains("Unknown"),
+        "{row}"
+    );
+    assert!(row.contains(hint), "{row}");
+    let html = get(&f.app, &format!("/agents/{id}"), Some(&f.viewer))
+        .await
+        .text();
+    let header = html.split("<section class=\"now\"").next().unwrap();
+    assert!(
+        header.contains("Not ready") && !header.contains("Unknown"),
+        "{html}"
+    );
+    let top = html.split("id=\"report\"").next().unwrap();
+    assert!(top.contains("id=\"readiness-word\">Not ready<"), "{top}");
+    assert!(top.contains("from its last report"), "{top}");
+    assert!(top.contains(&fix), "{top}");
+}
+
+/// Fleet filters by site and state, validated (issue 13); times and figures tidy in the API.
+async fn fleet_filters_and_tidy_api(t: TestDb) {
+    let f = fixture(&t).await;
+    let (id, key) = enroll(&f, "ws-main").await;
+    let remote = t.db.create_enroll_secret("remote").await.unwrap();
+    let r = post_json(
+        &f.app,
+        "/api/v1/enroll",
+        None,
+        &json!({"secret": remote, "hostname": "ws-remote", "os": "Debian 12"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let remote_id = r.json()["device_id"].as_str().unwrap().to_string();
+
+    let names = |v: &Value| -> Vec<String> {
+        v["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let v = get(&f.app, "/api/v1/agents?site=remote", Some(&f.viewer))
+        .await
+        .json();
+    assert_eq!(names(&v), ["ws-remote"], "{v}");
+    // Neither has been heard from since enrolling: offline.
+    let v = get(
+        &f.app,
+        "/api/v1/agents?site=main&state=offline",
+        Some(&f.viewer),
+    )
+    .await
+    .json();
+    assert_eq!(names(&v), ["ws-main"], "{v}");
+    let csv = get(&f.app, "/api/v1/agents.csv?site=remote", Some(&f.viewer))
+        .await
+        .text();
+    assert!(csv.contains(&remote_id) && !csv.contains(&id), "{csv}");
+    // An unknown site or state: 400, naming what exists.
+    let r = get(&f.app, "/api/v1/agents?site=mars", Some(&f.viewer)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let e = r.json()["error"].as_str().unwrap().to_string();
+    assert!(e.contains("mars") && e.contains("main, remote"), "{e}");
+    let r = get(&f.app, "/api/v1/agents?state=fine", Some(&f.viewer)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let e = r.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        e.contains("ready, degraded, not_ready, unknown, offline"),
+        "{e}"
+    );
+    // The fleet page filters by site too, and offers the sites.
+    let html = get(&f.app, "/?site=remote", Some(&f.viewer)).await.text();
+    assert!(
+        html.contains("ws-remote") && !html.contains("ws-main"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"remote\" selected>remote</option>"),
+        "{html}"
+    );
+
+    // Figures rounded to what was measured; RFC 3339 next to the ms times.
+    let mut checks = BTreeMap::new();
+    checks.insert(
+        "network".to_string(),
+        CheckResult::new(Status::Pass, "")
+            .with("rtt_ms_median", 23.456_789)
+            .with("loss_down_pct", 0.300_000_000_000_000_04)
+            .with("mos", 4.299_999),
+    );
+    let ev = Event::now(EventBody::Report {
+        report: Report::new(checks),
+    });
+    assert_eq!(send(&f, &key, &[ev]).await.status, StatusCode::OK);
+    let v = get(&f.app, &format!("/api/v1/agents/{id}"), Some(&f.viewer))
+        .await
+        .json();
+    let m = &v["last_report"]["checks"]["network"]["metrics"];
+    assert_eq!(m["rtt_ms_median"], json!(23.5), "{v}");
+    assert_eq!(m["loss_down_pct"], json!(0.3), "{v}");
+    assert_eq!(m["mos"], json!(4.3), "{v}");
+    assert!(v["enrolled_at"].is_i64(), "kept for existing clients: {v}");
+    let enrolled = v["enrolled_at_rfc3339"].as_str().unwrap();
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(enrolled)
+            .unwrap()
+            .timestamp(),
+        v["enrolled_at"].as_i64().unwrap() / 1000,
+        "{v}"
+    );
+    assert!(v["report_at"].is_i64(), "{v}");
+    assert!(v["report_at_rfc3339"].is_string(), "{v}");
+
+    // The shift log: a date for `from`/`to`, and `agent=` by hostname.
+    let e = Event::now(EventBody::SignIn {
+        reason: ShiftReason::Manual,
+        readiness: Readiness::Ready,
+    });
+    assert_eq!(send(&f, &key, &[e]).await.status, StatusCode::OK);
+    let today = Utc::now().date_naive().to_string();
+    let r = get(
+        &f.app,
+        &format!("/api/v1/shifts?from={today}&to={today}&agent=ws-main"),
+        Some(&f.viewer),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["shifts"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["shifts"][0]["agent_id"], id.as_str());
+    assert!(v["from"].as_str().unwrap().ends_with("T00:00:00Z"), "{v}");
+    let csv = get(&f.app, "/api/v1/shifts.csv?agent=ws-main", Some(&f.viewer))
+        .await
+        .text();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    let r = get(&f.app, "/api/v1/shifts?agent=ws-nobody", Some(&f.viewer)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().contains("ws-nobody"));
+    let r = get(&f.app, "/api/v1/shifts?from=yesterday", Some(&f.viewer)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("a date like 2026-01-31"),
+        "{}",
+        r.text()
+    );
+}
+
 both!(
+    one_truth_about_readiness,
+    fleet_filters_and_tidy_api,
     enroll_ingest_idempotent,
     hostile_input,
     reenroll_keeps_identity,

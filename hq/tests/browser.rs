@@ -506,6 +506,39 @@ impl Cdp {
         }
     }
 
+    /// Shows the page `width` CSS pixels wide, as a phone (`mobile`) or a desk screen would.
+    fn set_width(&mut self, width: u32, mobile: bool) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile}),
+        );
+    }
+
+    /// Goes to `url` in the current page and waits until it has loaded.
+    fn go(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url}));
+        self.wait_true(
+            url,
+            &format!(
+                "location.href === {} && document.readyState === 'complete'",
+                json!(url)
+            ),
+        );
+    }
+
+    /// A screenshot of the whole page, not just the window.
+    fn screenshot_full(&mut self, path: &Path) {
+        use base64::Engine;
+        let r = self.call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true}),
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().unwrap())
+            .unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+
     fn screenshot(&mut self, path: &Path) {
         use base64::Engine;
         let r = self.call("Page.captureScreenshot", json!({"format": "png"}));
@@ -644,4 +677,209 @@ async fn admin_revokes_a_device_in_a_real_browser() {
     // The device's key no longer works.
     assert_eq!(policy_status(key).await, 401);
     println!("screenshots: {} {}", shot.display(), after.display());
+}
+
+/// The dashboard at a desk (1400 px) and on a phone (400 px): nothing wider than the screen,
+/// tables as cards, the login card centred with a styled button, and the agent page leading
+/// with readiness, what to fix and the headline figures. Screenshots of each page at both
+/// widths go to `target/screenshots/` (issue 13: looked at, not only taken).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_at_desk_and_phone_width() {
+    if !Path::new(CHROMIUM).exists() {
+        if std::env::var("SHIFTREADY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!(
+                "SHIFTREADY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
+            );
+        }
+        println!("SKIPPED dashboard_at_desk_and_phone_width: {CHROMIUM} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let secret = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "main"], None).1);
+    assert_eq!(
+        hq_cmd(
+            &db,
+            &["user", "add", "it-viewer", "--role", "viewer"],
+            Some(PASSWORD)
+        )
+        .0,
+        0
+    );
+    let server = Server::start(&db, &[]);
+    let url = server.url.clone();
+    let mut ids = Vec::new();
+    for (i, host) in [
+        "reception-desk-workstation-with-a-long-name-01",
+        "ws-02",
+        "ws-03",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r: Value = client()
+            .post(format!("{url}/api/v1/enroll"))
+            .json(&json!({"secret": secret, "hostname": host, "os": "Debian GNU/Linux 12"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let key = r["device_key"].as_str().unwrap().to_string();
+        ids.push(r["device_id"].as_str().unwrap().to_string());
+        let (st, hints) = if i == 0 {
+            (
+                ["pass", "pass", "pass", "fail", "warn"],
+                [
+                    "",
+                    "",
+                    "",
+                    "Plug in your headset and make it the default microphone in the sound settings of this computer.",
+                    "Background voices were heard; close the door or move to a quieter room.",
+                ],
+            )
+        } else {
+            (["pass"; 5], [""; 5])
+        };
+        // Loss that never moved (0 %): the chart that once ran from -1 to 1.
+        let mut rep = report(st, hints, 31.25, 4.3123, -41.0);
+        rep["checks"]["network"]["metrics"]["loss_up_pct"] = json!(0.0);
+        rep["checks"]["network"]["metrics"]["loss_down_pct"] = json!(0.0);
+        let at = Utc::now() - chrono::Duration::minutes(5);
+        send(
+            &url,
+            &key,
+            vec![
+                ev("report", at, json!({ "report": rep })),
+                // A daemon that has not checked since it started: it must not hide the report.
+                ev(
+                    "heartbeat",
+                    Utc::now(),
+                    json!({"readiness": "unknown", "signed_in": true}),
+                ),
+            ],
+        )
+        .await;
+    }
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let (url2, id0, shots2) = (url.clone(), ids[0].clone(), shots.clone());
+    let taken = tokio::task::spawn_blocking(move || {
+        let mut b = Cdp::start(profile.path());
+        b.open("about:blank");
+        let mut taken = Vec::new();
+        let mut look = |b: &mut Cdp, name: &str| {
+            for (width, mobile) in [(1400, false), (400, true)] {
+                b.set_width(width, mobile);
+                // Layout settles after the resize.
+                b.wait_true("the layout", &format!("window.innerWidth === {width}"));
+                let sw = b.eval("document.documentElement.scrollWidth");
+                assert!(
+                    sw.as_u64().unwrap() <= width as u64,
+                    "{name} at {width} px is {sw} px wide"
+                );
+                let png = shots2.join(format!("{name}-{width}.png"));
+                b.screenshot_full(&png);
+                taken.push(png);
+            }
+        };
+        // The login page: a centred card with a styled button.
+        b.go(&format!("{url2}/login"));
+        look(&mut b, "login");
+        let centred = b.eval(
+            "(() => { const r = document.querySelector('.login').getBoundingClientRect(); \
+             return Math.abs(r.left - (window.innerWidth - r.right)) < 2; })()",
+        );
+        assert_eq!(centred, json!(true), "the login card is centred at 400 px");
+        let bg = b.eval("getComputedStyle(document.querySelector('.login button')).backgroundColor");
+        assert_eq!(bg, json!("rgb(22, 50, 79)"), "the sign-in button is styled");
+        b.set_width(1400, false);
+        let centred = b.eval(
+            "(() => { const r = document.querySelector('.login').getBoundingClientRect(); \
+             return Math.abs(r.left - (window.innerWidth - r.right)) < 2; })()",
+        );
+        assert_eq!(centred, json!(true), "the login card is centred at 1400 px");
+        b.eval(&format!(
+            "document.querySelector('[name=user]').value = 'it-viewer'; \
+             document.querySelector('[name=password]').value = {}; \
+             document.querySelector('.login form').submit(); true",
+            json!(PASSWORD)
+        ));
+        b.wait_true(
+            "the fleet after signing in",
+            "location.pathname === '/' && !!document.getElementById('agents')",
+        );
+        look(&mut b, "fleet");
+        // At 400 px the table is cards: each row a block, its cells labelled.
+        let display = b.eval("getComputedStyle(document.querySelector('#agents tbody tr')).display");
+        assert_eq!(display, json!("block"));
+        let text = b.eval(&format!(
+            "document.querySelector('tr[data-agent=\"{id0}\"]').innerText"
+        ));
+        let text = text.as_str().unwrap();
+        assert!(text.contains("Not ready") && !text.contains("Unknown"), "{text}");
+        assert!(text.contains("headset fail: Plug in your headset"), "{text}");
+        let label = b.eval(&format!(
+            "getComputedStyle(document.querySelector('tr[data-agent=\"{id0}\"] td.fix'), '::before').content"
+        ));
+        assert_eq!(label, json!("\"What to fix: \""), "each cell says what it is");
+
+        b.go(&format!("{url2}/agents/{id0}"));
+        look(&mut b, "agent");
+        // What matters first: readiness and what to fix before the facts and the report;
+        // the raw figures folded away; the device actions after the report.
+        let order = b.eval(
+            "(() => { const y = s => document.querySelector(s).getBoundingClientRect().top; \
+             return y('#readiness-word') < y('dl.facts') && y('#fix') < y('#report') \
+             && y('dl.headline') < y('#report'); })()",
+        );
+        assert_eq!(order, json!(true));
+        assert_eq!(b.eval("document.getElementById('readiness-word').innerText"), json!("Not ready"));
+        assert_eq!(b.eval("document.getElementById('figures').open"), json!(false));
+        let head = b.eval("document.querySelector('dl.headline').innerText");
+        let head = head.as_str().unwrap();
+        for want in ["MOS", "4.31", "Packet loss", "0.00 %", "Jitter", "Round-trip time", "31.3 ms", "Background noise", "Headset", "Jabra Evolve2 40"] {
+            assert!(head.contains(want), "{want} in {head}");
+        }
+        // The loss chart starts at 0 and draws the site's limits with their words.
+        let loss = b.eval(
+            "[...document.querySelectorAll('figure.chart')].find(f => f.innerText.startsWith('Packet loss')).querySelector('svg').textContent",
+        );
+        let loss = loss.as_str().unwrap();
+        assert!(loss.contains("0.00") && !loss.contains("-1.0"), "{loss}");
+        assert!(loss.contains("pass ≤") && loss.contains("warn ≤"), "{loss}");
+        // The 7-day link.
+        b.eval("document.querySelector('nav.ranges a[href^=\"?range=7d\"]').click(); true");
+        b.wait_true(
+            "the 7-day charts",
+            "location.search === '?range=7d' && document.readyState === 'complete' && !!document.querySelector('nav.ranges a.cur')",
+        );
+        assert_eq!(b.eval("document.querySelector('nav.ranges a.cur').innerText"), json!("7 d"));
+        assert_eq!(b.eval("document.getElementById('charts').innerText"), json!("Last 7 days"));
+        taken
+    })
+    .await
+    .unwrap();
+    for png in &taken {
+        assert!(
+            std::fs::metadata(png)
+                .map(|m| m.len() > 5_000)
+                .unwrap_or(false),
+            "{}",
+            png.display()
+        );
+    }
+    println!(
+        "screenshots: {}",
+        taken
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }

@@ -1,6 +1,6 @@
 //! IT's API as CSV: the fleet and the shift log, safe to open in a spreadsheet.
 
-use super::it::{RangeQuery, parse_range, rfc3339};
+use super::it::{RangeQuery, parse_range, resolve_agent_query, rfc3339};
 use crate::auth::ItAuth;
 use crate::db;
 use crate::error::{ApiQuery, AppError};
@@ -38,11 +38,15 @@ pub async fn agents_csv(
     _it: ItAuth,
     ApiQuery(q): ApiQuery<FleetQuery>,
 ) -> Result<Response, AppError> {
-    let (agents, _) = st.db.fleet(db::now_ms(), &q.filter(1_000_000)?).await?;
-    let mut out = String::from("id,name,site,state,readiness,signed_in,last_seen,clock_skew_ms\n");
+    let filter = q.filter_checked(&st.db, 1_000_000).await?;
+    let (agents, _) = st.db.fleet(db::now_ms(), &filter).await?;
+    // The first eight columns are the contract's; readiness_at and fix extend it.
+    let mut out = String::from(
+        "id,name,site,state,readiness,signed_in,last_seen,clock_skew_ms,readiness_at,fix\n",
+    );
     for a in agents {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{}\n",
             csv_field(&a.id),
             csv_field(&a.name),
             csv_field(&a.site),
@@ -52,7 +56,11 @@ pub async fn agents_csv(
             a.last_seen
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
-            a.clock_skew_ms.map(|s| s.to_string()).unwrap_or_default()
+            a.clock_skew_ms.map(|s| s.to_string()).unwrap_or_default(),
+            a.readiness_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default(),
+            csv_field(a.fix.as_deref().unwrap_or_default()),
         ));
     }
     Ok(csv_response("agents.csv", out))
@@ -64,9 +72,10 @@ pub async fn shifts_csv(
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Response, AppError> {
     let (from, to) = parse_range(&q)?;
+    let agent = resolve_agent_query(&st, q.agent.as_deref()).await?;
     let log = st
         .db
-        .shift_log(from, to, q.agent.as_deref(), 1_000_000)
+        .shift_log(from, to, agent.as_deref(), 1_000_000)
         .await?;
     let mut out = String::from("agent_id,hostname,kind,reason,at,received_at,readiness,flags\n");
     for s in log {

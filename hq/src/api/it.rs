@@ -14,7 +14,8 @@ pub async fn agents(
     ApiQuery(q): ApiQuery<FleetQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let now = db::now_ms();
-    let (agents, total) = st.db.fleet(now, &q.filter(1_000_000)?).await?;
+    let filter = q.filter_checked(&st.db, 1_000_000).await?;
+    let (agents, total) = st.db.fleet(now, &filter).await?;
     let summary = st.db.fleet_summary(now).await?;
     Ok(Json(
         serde_json::json!({"total": total, "summary": summary, "agents": agents}),
@@ -45,8 +46,45 @@ pub async fn agent(
         .await?;
     let shifts: Vec<_> = shifts.into_iter().map(shift_json).collect();
     let mut v = serde_json::to_value(&detail).map_err(anyhow::Error::from)?;
+    // The times in ms stay (clients read them); each gets its RFC 3339 twin.
+    let a = &detail.agent;
+    v["report_at"] = serde_json::json!(a.report_at_ms);
+    v["report_received_at"] = serde_json::json!(a.report_received_at_ms);
+    v["enrolled_at_rfc3339"] = serde_json::json!(rfc3339(detail.enrolled_at));
+    v["report_at_rfc3339"] = serde_json::json!(a.report_at_ms.map(rfc3339));
+    v["report_received_at_rfc3339"] = serde_json::json!(a.report_received_at_ms.map(rfc3339));
+    if let Some(checks) = v
+        .pointer_mut("/last_report/checks")
+        .and_then(|c| c.as_object_mut())
+    {
+        for check in checks.values_mut() {
+            if let Some(m) = check.get_mut("metrics").and_then(|m| m.as_object_mut()) {
+                for (k, x) in m.iter_mut() {
+                    if let Some(f) = x.as_f64().filter(|_| x.is_f64()) {
+                        *x = serde_json::json!(round_metric(k, f));
+                    }
+                }
+            }
+        }
+    }
     v["shifts"] = serde_json::Value::Array(shifts);
     Ok(Json(v))
+}
+
+/// The decimals a figure is measured to, by its name: MOS and percentages 2, milliseconds,
+/// decibels and the rest 1 (`0.30000000000000004` is noise, not precision).
+pub fn decimals(metric: &str) -> i32 {
+    if metric == "mos" || metric.ends_with("_pct") || metric.contains("ratio") {
+        2
+    } else {
+        1
+    }
+}
+
+/// A figure rounded to what was measured ([`decimals`]).
+pub fn round_metric(metric: &str, v: f64) -> f64 {
+    let p = 10f64.powi(decimals(metric));
+    (v * p).round() / p
 }
 
 fn shift_json(s: db::ShiftEntry) -> serde_json::Value {
@@ -150,7 +188,8 @@ pub async fn add_schedules(
     Ok(Json(serde_json::json!({"added": resolved.len()})))
 }
 
-/// `?from=&to=` (RFC 3339) of the shift log.
+/// `?from=&to=&agent=` of the shift log: times in RFC 3339 or dates (`2026-12-01`, UTC: `from`
+/// its start, `to` its end); `agent` a device id or a hostname, as `shifts import` takes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
@@ -161,24 +200,54 @@ pub struct RangeQuery {
 
 pub fn parse_range(q: &RangeQuery) -> Result<(i64, i64), AppError> {
     let now = db::now_ms();
-    let parse = |name: &str, v: &Option<String>, default: i64| -> Result<i64, AppError> {
-        match v.as_deref().filter(|s| !s.is_empty()) {
-            None => Ok(default),
-            Some(s) => chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.timestamp_millis())
-                .map_err(|e| {
-                    AppError::BadRequest(format!(
-                        "`{name}` must be an RFC 3339 time like 2026-01-31T08:00:00Z ({e})"
-                    ))
-                }),
-        }
-    };
-    let from = parse("from", &q.from, now - 86_400_000)?;
-    let to = parse("to", &q.to, now + 1)?;
+    let from = parse_time("from", q.from.as_deref(), false)?.unwrap_or(now - 86_400_000);
+    let to = parse_time("to", q.to.as_deref(), true)?.unwrap_or(now + 1);
     if to < from {
         return Err(AppError::BadRequest("`to` is before `from`".into()));
     }
     Ok((from, to))
+}
+
+/// A time of a query (ms): RFC 3339, or a date in UTC (its start, or with `end` the start of
+/// the next day, so `from=2026-12-01&to=2026-12-01` is that whole day).
+pub fn parse_time(name: &str, v: Option<&str>, end: bool) -> Result<Option<i64>, AppError> {
+    let Some(s) = v.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(Some(t.timestamp_millis()));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+        return Ok(Some(
+            d.and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp_millis(),
+        ));
+    }
+    Err(AppError::BadRequest(format!(
+        "`{name}` must be a date like 2026-01-31 or an RFC 3339 time like 2026-01-31T08:00:00Z, \
+         not '{}'",
+        s.chars().take(64).collect::<String>()
+    )))
+}
+
+/// The device id of `?agent=` (an id or a hostname); `None` without one.
+pub async fn resolve_agent_query(
+    st: &AppState,
+    agent: Option<&str>,
+) -> Result<Option<String>, AppError> {
+    match agent.map(str::trim).filter(|a| !a.is_empty()) {
+        None => Ok(None),
+        Some(a) => {
+            let a: String = a.chars().take(256).collect();
+            st.db
+                .resolve_agent(&a)
+                .await?
+                .map(Some)
+                .map_err(|m| AppError::BadRequest(format!("`agent`: {m}")))
+        }
+    }
 }
 
 pub async fn shifts(
@@ -187,9 +256,10 @@ pub async fn shifts(
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let (from, to) = parse_range(&q)?;
+    let agent = resolve_agent_query(&st, q.agent.as_deref()).await?;
     let log = st
         .db
-        .shift_log(from, to, q.agent.as_deref(), 1_000_000)
+        .shift_log(from, to, agent.as_deref(), 1_000_000)
         .await?;
     Ok(Json(serde_json::json!({
         "from": rfc3339(from),

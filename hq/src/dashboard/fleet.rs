@@ -21,6 +21,7 @@ struct FleetPage<'a> {
     total_agents: i64,
     q: String,
     states: Vec<Choice>,
+    sites: Vec<SiteChoice>,
     sorts: Vec<Choice>,
     desc: bool,
     rows: Vec<Row<'a>>,
@@ -37,6 +38,12 @@ struct SummaryItem {
     n: i64,
     sym: &'static str,
     label: &'static str,
+}
+
+/// An `<option>` of the site `<select>`.
+struct SiteChoice {
+    name: String,
+    selected: bool,
 }
 
 /// An `<option>` of a `<select>`.
@@ -68,11 +75,7 @@ fn row(now: i64, a: &AgentRow) -> Row<'_> {
         name: &a.name,
         sym,
         label,
-        problem: if a.state == "ready" {
-            ""
-        } else {
-            a.problem.as_deref().unwrap_or_default()
-        },
+        problem: a.fix.as_deref().unwrap_or_default(),
         signed: if a.signed_in { "Yes" } else { "No" },
         seen: ago(now, a.last_seen),
         skew: skew_text(a.clock_skew_ms),
@@ -86,10 +89,21 @@ pub async fn fleet(
     ApiQuery(q): ApiQuery<FleetQuery>,
 ) -> Result<Response, AppError> {
     let now = db::now_ms();
-    let mut filter = q.filter(PAGE_SIZE)?;
+    let mut filter = q.filter_checked(&st.db, PAGE_SIZE).await?;
     filter.limit = filter.limit.min(500);
-    let (summary, (agents, total)) =
-        tokio::try_join!(st.db.fleet_summary(now), st.db.fleet(now, &filter))?;
+    let (summary, (agents, total), sites) = tokio::try_join!(
+        st.db.fleet_summary(now),
+        st.db.fleet(now, &filter),
+        st.db.sites()
+    )?;
+    let cur_site = filter.site.clone().unwrap_or_default();
+    let sites = sites
+        .into_iter()
+        .map(|(name, _)| SiteChoice {
+            selected: name == cur_site,
+            name,
+        })
+        .collect();
     let summary_items = [
         ("ready", summary.ready, "Ready"),
         ("degraded", summary.degraded, "Degraded"),
@@ -151,9 +165,10 @@ pub async fn fleet(
     let last = (filter.offset + agents.len() as i64).min(total);
     let page_no = filter.offset / filter.limit + 1;
     let base = format!(
-        "/?q={}&state={}&sort={}&desc={}",
+        "/?q={}&state={}&site={}&sort={}&desc={}",
         url_enc(&cur_q),
         url_enc(&cur_state),
+        url_enc(&cur_site),
         match filter.sort {
             Sort::Name => "name",
             Sort::State => "state",
@@ -167,6 +182,7 @@ pub async fn fleet(
         total_agents: summary.total,
         q: cur_q.clone(),
         states,
+        sites,
         sorts,
         desc: filter.desc,
         rows: agents.iter().map(|a| row(now, a)).collect(),

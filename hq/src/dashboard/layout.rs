@@ -8,6 +8,8 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+pub use crate::readiness::state_label;
+
 /// Seconds between the pages' automatic refreshes.
 pub const REFRESH_SECONDS: u32 = 30;
 
@@ -70,19 +72,6 @@ pub fn url_enc(s: &str) -> String {
     serde_urlencoded::to_string([("", s)])
         .map(|x| x.trim_start_matches('=').to_string())
         .unwrap_or_default()
-}
-
-/// The word and symbol for a state.
-pub fn state_label(state: &str) -> (&'static str, &'static str) {
-    match state {
-        "ready" => ("✓", "Ready"),
-        "degraded" => ("!", "Degraded"),
-        "not_ready" => ("✗", "Not ready"),
-        "offline" => ("⌁", "Offline"),
-        "revoked" => ("⊘", "Revoked"),
-        "reenroll" => ("↻", "Must re-enroll"),
-        _ => ("?", "Unknown"),
-    }
 }
 
 /// A time as people read it ("5 min ago") and as machines do (RFC 3339, in `<time>`);
