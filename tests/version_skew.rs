@@ -131,26 +131,21 @@ impl SkewHq {
             .collect()
     }
 
+    /// HQ's shift log for the device is one manual sign-in and its manual sign-out.
+    fn assert_one_manual_shift(&self, device: &str) {
+        assert_eq!(
+            self.shift_log(device),
+            [pair("sign_in", "manual"), pair("sign_out", "manual")],
+            "HQ log:\n{}",
+            self.log()
+        );
+    }
+
     /// Every event id HQ holds for the device (its database).
     fn event_ids(&self, device: &str) -> BTreeSet<String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            use sqlx::Connection;
-            let opts = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&self.db_path)
-                .read_only(true);
-            let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-            let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM events WHERE device_id = ?")
-                .bind(device)
-                .fetch_all(&mut c)
-                .await
-                .unwrap();
-            let _ = c.close().await;
-            ids.into_iter().collect()
-        })
+        daemon_common::event_ids(&self.db_path, device)
+            .into_iter()
+            .collect()
     }
 }
 
@@ -287,6 +282,24 @@ impl SkewAgent {
     }
 
     /// SIGTERM and wait.
+    /// Starts the daemon, signs in by hand, runs the check and waits until its report and two
+    /// heartbeats are recorded.
+    fn start_shift(&mut self) {
+        self.start();
+        self.ok(&["sign-in"]);
+        self.run_check();
+        self.wait_recorded("report", 1, Duration::from_secs(20));
+        self.wait_recorded("heartbeat", 2, Duration::from_secs(20));
+    }
+
+    /// Signs out and waits until the spool is empty (everything delivered or set aside).
+    fn end_shift(&self) {
+        self.ok(&["sign-out"]);
+        self.wait_for("delivery", Duration::from_secs(30), |s| {
+            s["spool_events"] == 0
+        });
+    }
+
     fn stop(&mut self) {
         let mut child = self.a.child.take().unwrap();
         let _ = shiftready_testkit::proc::terminate(&mut child, Duration::from_secs(20));
@@ -317,6 +330,21 @@ impl SkewAgent {
     }
 }
 
+/// HQ holds exactly `want` of the device's events: none the agent did not record (or set
+/// aside), and every one it did.
+fn assert_exactly(at_hq: &BTreeSet<String>, want: &BTreeSet<String>, agent_log: &str) {
+    assert_eq!(
+        at_hq.difference(want).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "HQ holds events the agent did not record (or set aside)"
+    );
+    assert_eq!(
+        want.difference(at_hq).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "events the agent recorded (and did not set aside) never reached HQ:\n{agent_log}"
+    );
+}
+
 fn pair(k: &str, r: &str) -> (String, String) {
     (k.to_string(), r.to_string())
 }
@@ -338,11 +366,7 @@ fn an_agent_ahead_of_hq_delivers_everything_hq_can_take() {
         ("vpn", "pass"),
     ]);
     let device = a.enroll(&hq);
-    a.start();
-    a.ok(&["sign-in"]);
-    a.run_check();
-    a.wait_recorded("report", 1, Duration::from_secs(20));
-    a.wait_recorded("heartbeat", 2, Duration::from_secs(20));
+    a.start_shift();
     let s = a.wait_for(
         "the refused report set aside",
         Duration::from_secs(30),
@@ -362,18 +386,10 @@ fn an_agent_ahead_of_hq_delivers_everything_hq_can_take() {
         human.contains("Set aside:") && human.contains("HQ refused"),
         "{human}"
     );
-    a.ok(&["sign-out"]);
-    a.wait_for("delivery", Duration::from_secs(30), |s| {
-        s["spool_events"] == 0
-    });
+    a.end_shift();
     a.stop();
 
-    assert_eq!(
-        hq.shift_log(&device),
-        [pair("sign_in", "manual"), pair("sign_out", "manual")],
-        "HQ log:\n{}",
-        hq.log()
-    );
+    hq.assert_one_manual_shift(&device);
     let recorded = a.recorded();
     let aside = a.quarantined();
     assert!(!aside.is_empty());
@@ -389,17 +405,7 @@ fn an_agent_ahead_of_hq_delivers_everything_hq_can_take() {
     }
     let aside: BTreeSet<String> = aside.iter().map(|q| q.id.to_string()).collect();
     let want: BTreeSet<String> = recorded.difference(&aside).cloned().collect();
-    let at_hq = hq.event_ids(&device);
-    assert_eq!(
-        at_hq.difference(&want).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "HQ holds events the agent did not record (or set aside)"
-    );
-    assert_eq!(
-        want.difference(&at_hq).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "events recorded and not set aside that never reached HQ"
-    );
+    assert_exactly(&hq.event_ids(&device), &want, &a.a.logs());
     let heartbeats =
         a.a.logs()
             .lines()
@@ -417,38 +423,15 @@ fn an_agent_behind_hq_delivers_every_event() {
     let hq = SkewHq::start(&shiftready_testkit::hq::bin());
     let mut a = SkewAgent::new(&prev_agent);
     let device = a.enroll(&hq);
-    a.start();
-    a.ok(&["sign-in"]);
-    a.run_check();
-    a.wait_recorded("report", 1, Duration::from_secs(20));
-    a.wait_recorded("heartbeat", 2, Duration::from_secs(20));
-    a.ok(&["sign-out"]);
-    a.wait_for("delivery", Duration::from_secs(30), |s| {
-        s["spool_events"] == 0
-    });
+    a.start_shift();
+    a.end_shift();
     let s = a.status();
     assert_eq!(s["hq"], "connected", "{s}");
     a.stop();
 
-    assert_eq!(
-        hq.shift_log(&device),
-        [pair("sign_in", "manual"), pair("sign_out", "manual")],
-        "HQ log:\n{}",
-        hq.log()
-    );
+    hq.assert_one_manual_shift(&device);
     let recorded = a.recorded();
-    let at_hq = hq.event_ids(&device);
-    assert_eq!(
-        at_hq.difference(&recorded).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "HQ holds events the agent did not record"
-    );
-    assert_eq!(
-        recorded.difference(&at_hq).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "events the agent recorded never reached HQ:\n{}",
-        a.a.logs()
-    );
+    assert_exactly(&hq.event_ids(&device), &recorded, &a.a.logs());
 }
 
 /// The previous agent reads this HQ's policy and its shifts (`GET /api/v1/policy`): a shift

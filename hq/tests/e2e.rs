@@ -4,34 +4,9 @@
 mod common;
 
 use chrono::Utc;
-use common::{HQ, Server, client, hq_cmd, last_line};
+use common::{HQ, Server, client, enroll, get_json, hq_cmd, last_line, post_events};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-
-async fn enroll(url: &str, secret: &str, hostname: &str) -> (String, String) {
-    let r = client()
-        .post(format!("{url}/api/v1/enroll"))
-        .json(&json!({"secret": secret, "hostname": hostname}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    let v: Value = r.json().await.unwrap();
-    (
-        v["device_id"].as_str().unwrap().into(),
-        v["device_key"].as_str().unwrap().into(),
-    )
-}
-
-async fn post_events(url: &str, key: &str, events: Value) -> reqwest::Response {
-    client()
-        .post(format!("{url}/api/v1/events"))
-        .bearer_auth(key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap()
-}
 
 fn ev(kind: &str, extra: Value) -> Value {
     let mut v =
@@ -40,12 +15,6 @@ fn ev(kind: &str, extra: Value) -> Value {
         v[k] = x.clone();
     }
     v
-}
-
-async fn get_json(url: &str, token: &str) -> Value {
-    let r = client().get(url).bearer_auth(token).send().await.unwrap();
-    assert!(r.status().is_success(), "{url}: {}", r.status());
-    r.json().await.unwrap()
 }
 
 const FAST_POLICY: &str = "[shift]\nheartbeat_seconds = 5\nlost_contact_after_missed = 1\n";
@@ -224,18 +193,7 @@ async fn cli_and_server(db_url: String) {
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_and_server_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    cli_and_server(format!("sqlite://{}", dir.path().join("hq.db").display())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_and_server_postgres() {
-    if let Some(url) = common::postgres_url("cli_and_server").await {
-        cli_and_server(url).await;
-    }
-}
+both_urls!(cli_and_server);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_database_url_and_usage_exit_codes() {

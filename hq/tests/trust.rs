@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Duration, Utc};
-use common::{Server, TestDb, client, hq_cmd, last_line};
+use common::{Server, TestDb, hq_cmd, last_line};
 use http_body_util::BodyExt;
 use proto::event::{Event, EventBody, IncidentState, ShiftReason};
 use proto::{CheckResult, Readiness, Report, Status};
@@ -127,6 +127,13 @@ fn report(checks: Vec<(&str, CheckResult)>) -> Event {
     })
 }
 
+/// (kind, reason) of each shift-log entry, in order.
+fn kinds_and_reasons(log: &[Value]) -> Vec<(&str, &str)> {
+    log.iter()
+        .map(|s| (s["kind"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .collect()
+}
+
 fn outcomes(ack: &Value) -> Vec<String> {
     ack["results"]
         .as_array()
@@ -219,10 +226,7 @@ async fn one_bad_event_is_rejected_alone(t: TestDb) {
 
     // The stored ones are in the shift log; the claimed lost_contact is not.
     let log = shift_log(&f, &b).await;
-    let reasons: Vec<(&str, &str)> = log
-        .iter()
-        .map(|s| (s["kind"].as_str().unwrap(), s["reason"].as_str().unwrap()))
-        .collect();
+    let reasons = kinds_and_reasons(&log);
     assert_eq!(
         reasons,
         [("sign_in", "auto"), ("sign_out", "manual")],
@@ -370,21 +374,23 @@ async fn signed_in(f: &Fixture, id: &str) -> bool {
         .unwrap()
 }
 
+/// An agent enrolled as `hostname` that signed in a minute before `now`: (id, key).
+async fn signed_in_agent(
+    f: &Fixture,
+    hostname: &str,
+    now: chrono::DateTime<Utc>,
+) -> (String, String) {
+    let (id, key) = enroll(f, hostname).await;
+    let sign_in = shift(true, ShiftReason::Auto, now - Duration::minutes(1));
+    send(f, &key, &[js(&sign_in)]).await;
+    assert!(signed_in(f, &id).await);
+    (id, key)
+}
+
 async fn backdated_shift_event_is_flagged_and_changes_nothing(t: TestDb) {
     let f = fixture(&t).await;
-    let (id, key) = enroll(&f, "ws-clock").await;
     let now = Utc::now();
-    send(
-        &f,
-        &key,
-        &[js(&shift(
-            true,
-            ShiftReason::Auto,
-            now - Duration::minutes(1),
-        ))],
-    )
-    .await;
-    assert!(signed_in(&f, &id).await);
+    let (id, key) = signed_in_agent(&f, "ws-clock", now).await;
 
     // A sign-out dated before the sign-in HQ already has: stored, flagged, changes nothing.
     let backdated = shift(false, ShiftReason::Manual, now - Duration::hours(1));
@@ -411,19 +417,8 @@ async fn backdated_shift_event_is_flagged_and_changes_nothing(t: TestDb) {
 /// state: the agent's real sign-out after it still counts, as does its readiness.
 async fn future_dated_events_never_freeze_state(t: TestDb) {
     let f = fixture(&t).await;
-    let (id, key) = enroll(&f, "ws-future").await;
     let now = Utc::now();
-    send(
-        &f,
-        &key,
-        &[js(&shift(
-            true,
-            ShiftReason::Auto,
-            now - Duration::minutes(1),
-        ))],
-    )
-    .await;
-    assert!(signed_in(&f, &id).await);
+    let (id, key) = signed_in_agent(&f, "ws-future", now).await;
 
     let future = shift(true, ShiftReason::Manual, now + Duration::hours(3));
     let future_hb = heartbeat(Readiness::NotReady, true, now + Duration::hours(3));
@@ -478,29 +473,16 @@ both!(
 
 const FAST_POLICY: &str = "[shift]\nheartbeat_seconds = 5\nlost_contact_after_missed = 1\n";
 
+/// Posts events to the real server; it must answer 2xx, per event.
 async fn post(url: &str, key: &str, events: Value) -> Value {
-    let r = client()
-        .post(format!("{url}/api/v1/events"))
-        .bearer_auth(key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
+    let r = common::post_events(url, key, events).await;
     assert!(r.status().is_success(), "{}", r.status());
     r.json().await.unwrap()
 }
 
 async fn real_log(url: &str, token: &str) -> Vec<Value> {
     let to = (Utc::now() + Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let v: Value = client()
-        .get(format!("{url}/api/v1/shifts?to={to}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = common::get_json(&format!("{url}/api/v1/shifts?to={to}"), token).await;
     v["shifts"].as_array().unwrap().clone()
 }
 
@@ -527,19 +509,7 @@ async fn contact_restored(db_url: String) {
     assert_eq!(code, 0, "{err}");
     let server = Server::start(&db_url, &["--sweep-seconds", "0.2"]);
     let url = server.url.clone();
-    let r: Value = client()
-        .post(format!("{url}/api/v1/enroll"))
-        .json(&json!({"secret": secret, "hostname": "ws-restore"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (id, key) = (
-        r["device_id"].as_str().unwrap().to_string(),
-        r["device_key"].as_str().unwrap().to_string(),
-    );
+    let (id, key) = common::enroll(&url, &secret, "ws-restore").await;
     let ack = post(
         &url,
         &key,
@@ -570,10 +540,7 @@ async fn contact_restored(db_url: String) {
         );
     }
     let log = real_log(&url, &token).await;
-    let reasons: Vec<(&str, &str)> = log
-        .iter()
-        .map(|s| (s["kind"].as_str().unwrap(), s["reason"].as_str().unwrap()))
-        .collect();
+    let reasons = kinds_and_reasons(&log);
     assert_eq!(
         reasons,
         [
@@ -585,27 +552,8 @@ async fn contact_restored(db_url: String) {
     );
     assert_eq!(log[2]["readiness"], "degraded");
     assert!(log[2]["received_at"].is_string(), "{log:?}");
-    let a: Value = client()
-        .get(format!("{url}/api/v1/agents/{id}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let a = common::get_json(&format!("{url}/api/v1/agents/{id}"), &token).await;
     assert_eq!(a["signed_in"], true, "{a}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contact_restored_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    contact_restored(format!("sqlite://{}", dir.path().join("hq.db").display())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contact_restored_postgres() {
-    if let Some(url) = common::postgres_url("contact_restored").await {
-        contact_restored(url).await;
-    }
-}
+both_urls!(contact_restored);

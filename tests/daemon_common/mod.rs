@@ -174,25 +174,32 @@ impl Hq {
 
     /// The ids of every event HQ holds for a device (read from its database).
     pub fn event_ids(&self, device_id: &str) -> Vec<String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            use sqlx::Connection;
-            let opts = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&self.db_path)
-                .read_only(true);
-            let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-            let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM events WHERE device_id = ?")
-                .bind(device_id)
-                .fetch_all(&mut c)
-                .await
-                .unwrap();
-            let _ = c.close().await;
-            ids
-        })
+        event_ids(&self.db_path, device_id)
     }
+}
+
+/// The ids of every event an HQ's SQLite database at `db_path` holds for a device, read
+/// without writing (HQ may be running). Any release's HQ: the `events` table's `id` and
+/// `device_id` are as old as HQ.
+pub fn event_ids(db_path: &Path, device_id: &str) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db_path)
+            .read_only(true);
+        let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM events WHERE device_id = ?")
+            .bind(device_id)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        let _ = c.close().await;
+        ids
+    })
 }
 
 /// The (kind, reason) of a device's shift-log entries at HQ, in order.

@@ -401,19 +401,8 @@ mod tests {
         );
         assert_eq!(r.status, Status::Pass, "{r:?}");
         assert_eq!(r.hint, "");
-        for k in [
-            "rtt_ms_min",
-            "rtt_ms_median",
-            "rtt_ms_p95",
-            "rtt_ms_max",
-            "jitter_up_ms",
-            "jitter_down_ms",
-            "loss_up_pct",
-            "loss_down_pct",
-            "reordered",
-            "mos",
-            "r_factor",
-        ] {
+        // Every key the contract requires of the network check, measured (not null).
+        for &k in proto::metric::required(proto::CheckName::Network) {
             assert!(
                 r.metrics.get(k).is_some_and(|v| !v.is_null()),
                 "{k} missing in {r:?}"

@@ -160,3 +160,61 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// `POST /api/v1/enroll` on a real server; returns (device id, device key).
+pub async fn enroll(url: &str, secret: &str, hostname: &str) -> (String, String) {
+    let r = client()
+        .post(format!("{url}/api/v1/enroll"))
+        .json(&serde_json::json!({"secret": secret, "hostname": hostname}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let v: serde_json::Value = r.json().await.unwrap();
+    (
+        v["device_id"].as_str().unwrap().into(),
+        v["device_key"].as_str().unwrap().into(),
+    )
+}
+
+/// `POST /api/v1/events` with the device's key on a real server; the answer as it came.
+pub async fn post_events(url: &str, key: &str, events: serde_json::Value) -> reqwest::Response {
+    client()
+        .post(format!("{url}/api/v1/events"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({ "events": events }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// GET `url` with a bearer token; it must answer 2xx with JSON.
+pub async fn get_json(url: &str, token: &str) -> serde_json::Value {
+    let r = client().get(url).bearer_auth(token).send().await.unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Runs `async fn $name(db_url: String)` (a test against the real binary) on a fresh SQLite
+/// file and on a fresh PostgreSQL database, as `$name::sqlite` and `$name::postgres`.
+#[macro_export]
+macro_rules! both_urls {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$name(format!("sqlite://{}", dir.path().join("hq.db").display()))
+                        .await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(url) = $crate::common::postgres_url(stringify!($name)).await {
+                        super::$name(url).await;
+                    }
+                }
+            }
+        )*
+    };
+}
