@@ -346,15 +346,19 @@ impl Db {
 
     /// Resolves an agent named by device id or hostname.
     pub async fn resolve_agent(&self, name: &str) -> anyhow::Result<Result<String, String>> {
-        let rows = sqlx::query("SELECT id FROM devices WHERE id = $1 OR hostname = $1 LIMIT 2")
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(match rows.len() {
-            0 => Err(format!("no enrolled agent has the id or hostname '{name}'")),
-            1 => Ok(rows[0].try_get("id")?),
-            _ => Err(format!(
-                "several agents have the hostname '{name}'; use the device id"
+        // An exact id wins; a hostname several devices share names them all (db_admin.rs).
+        let found = self.devices_named(name).await?;
+        Ok(match found.as_slice() {
+            [] => Err(format!("no enrolled agent has the id or hostname '{name}'")),
+            [(id, ..)] => Ok(id.clone()),
+            several => Err(format!(
+                "{} agents have the hostname '{name}' ({}); use the device id",
+                several.len(),
+                several
+                    .iter()
+                    .map(|d| d.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         })
     }

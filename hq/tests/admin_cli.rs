@@ -383,6 +383,19 @@ async fn shifts_import_reports_every_problem_and_never_twice(t: TestDb) {
         json!([]),
         "all or none"
     );
+    // The API names both devices of a shared hostname too.
+    let admin = last_line(&ok(&t, &["token", "create", "--role", "admin"]));
+    let r = client()
+        .post(format!("{}/api/v1/schedules", srv.url))
+        .bearer_auth(&admin)
+        .json(&json!({"shifts": [{"agent": "twin", "start": "2030-01-05T08:00:00Z", "end": "2030-01-05T16:00:00Z"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let v: Value = r.json().await.unwrap();
+    let m = v["error"].as_str().unwrap();
+    assert!(m.contains(&ids[1]) && m.contains(&ids[2]), "{v}");
 
     // A good file: imported; again: nothing new; an overlapping shift: refused.
     std::fs::write(
