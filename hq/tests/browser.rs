@@ -133,22 +133,24 @@ fn shot_path(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_in_a_real_browser() {
-    if !Path::new(CHROMIUM).exists() {
-        if std::env::var("SHIFTREADY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!(
-                "SHIFTREADY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
-            );
-        }
-        println!("SKIPPED dashboard_in_a_real_browser: {CHROMIUM} is not installed");
-        return;
+/// Whether the test must be skipped for want of Chromium (it says so); with
+/// `SHIFTREADY_REQUIRE_BROWSER=1` a missing Chromium fails the test instead.
+fn no_browser(test: &str) -> bool {
+    if Path::new(CHROMIUM).exists() {
+        return false;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("hq.db").display());
+    if std::env::var("SHIFTREADY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+        panic!("SHIFTREADY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)");
+    }
+    println!("SKIPPED {test}: {CHROMIUM} is not installed");
+    true
+}
+
+/// A fresh SQLite database in `dir` with the user `it-viewer` and an enrollment secret for the
+/// site `main`: (database URL, secret).
+fn hq_with_viewer(dir: &Path) -> (String, String) {
+    let db = format!("sqlite://{}", dir.join("hq.db").display());
     let secret = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "main"], None).1);
-    // A remote site with a 5 s lost-contact window, so one agent can go offline quickly.
-    let remote = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "remote"], None).1);
     assert_eq!(
         hq_cmd(
             &db,
@@ -158,6 +160,35 @@ async fn dashboard_in_a_real_browser() {
         .0,
         0
     );
+    (db, secret)
+}
+
+/// Enrolls `host` with `secret`: (device id, device key).
+async fn enroll(url: &str, secret: &str, host: &str) -> (String, String) {
+    let r: Value = client()
+        .post(format!("{url}/api/v1/enroll"))
+        .json(&json!({"secret": secret, "hostname": host, "os": "Debian GNU/Linux 12"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        r["device_id"].as_str().unwrap().to_string(),
+        r["device_key"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_a_real_browser() {
+    if no_browser("dashboard_in_a_real_browser") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (db, secret) = hq_with_viewer(dir.path());
+    // A remote site with a 5 s lost-contact window, so one agent can go offline quickly.
+    let remote = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "remote"], None).1);
     let policy = dir.path().join("p.toml");
     std::fs::write(
         &policy,
@@ -193,19 +224,7 @@ async fn dashboard_in_a_real_browser() {
             10 => "ws-gone-10".to_string(),
             _ => format!("ws-{i:02}"),
         };
-        let r: Value = client()
-            .post(format!("{url}/api/v1/enroll"))
-            .json(&json!({"secret": if i == 10 { &remote } else { &secret }, "hostname": host, "os": "Debian GNU/Linux 12"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        keys.push((
-            r["device_id"].as_str().unwrap().to_string(),
-            r["device_key"].as_str().unwrap().to_string(),
-        ));
+        keys.push(enroll(&url, if i == 10 { &remote } else { &secret }, &host).await);
     }
     // The one that goes offline reports first, then falls silent.
     let pass = ["pass"; 5];
@@ -560,41 +579,24 @@ impl Drop for Cdp {
 /// a viewer is offered no such button.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_revokes_a_device_in_a_real_browser() {
-    if !Path::new(CHROMIUM).exists() {
-        if std::env::var("SHIFTREADY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!(
-                "SHIFTREADY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
-            );
-        }
-        println!("SKIPPED admin_revokes_a_device_in_a_real_browser: {CHROMIUM} is not installed");
+    if no_browser("admin_revokes_a_device_in_a_real_browser") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("hq.db").display());
-    let secret = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "main"], None).1);
+    let (db, secret) = hq_with_viewer(dir.path());
     let admin_pw = "admin password 42";
-    for (user, role, pw) in [
-        ("it-viewer", "viewer", PASSWORD),
-        ("it-admin", "admin", admin_pw),
-    ] {
-        assert_eq!(
-            hq_cmd(&db, &["user", "add", user, "--role", role], Some(pw)).0,
-            0
-        );
-    }
+    assert_eq!(
+        hq_cmd(
+            &db,
+            &["user", "add", "it-admin", "--role", "admin"],
+            Some(admin_pw)
+        )
+        .0,
+        0
+    );
     let server = Server::start(&db, &[]);
     let url = server.url.clone();
-    let r: Value = client()
-        .post(format!("{url}/api/v1/enroll"))
-        .json(&json!({"secret": secret, "hostname": "ws-to-revoke", "os": "Debian GNU/Linux 12"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = r["device_id"].as_str().unwrap().to_string();
-    let key = r["device_key"].as_str().unwrap().to_string();
+    let (id, key) = enroll(&url, &secret, "ws-to-revoke").await;
     send(
         &url,
         &key,
@@ -685,27 +687,11 @@ async fn admin_revokes_a_device_in_a_real_browser() {
 /// widths go to `target/screenshots/` (issue 13: looked at, not only taken).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_at_desk_and_phone_width() {
-    if !Path::new(CHROMIUM).exists() {
-        if std::env::var("SHIFTREADY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!(
-                "SHIFTREADY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
-            );
-        }
-        println!("SKIPPED dashboard_at_desk_and_phone_width: {CHROMIUM} is not installed");
+    if no_browser("dashboard_at_desk_and_phone_width") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("hq.db").display());
-    let secret = last_line(&hq_cmd(&db, &["enroll-secret", "create", "--site", "main"], None).1);
-    assert_eq!(
-        hq_cmd(
-            &db,
-            &["user", "add", "it-viewer", "--role", "viewer"],
-            Some(PASSWORD)
-        )
-        .0,
-        0
-    );
+    let (db, secret) = hq_with_viewer(dir.path());
     let server = Server::start(&db, &[]);
     let url = server.url.clone();
     let mut ids = Vec::new();
@@ -717,17 +703,8 @@ async fn dashboard_at_desk_and_phone_width() {
     .iter()
     .enumerate()
     {
-        let r: Value = client()
-            .post(format!("{url}/api/v1/enroll"))
-            .json(&json!({"secret": secret, "hostname": host, "os": "Debian GNU/Linux 12"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let key = r["device_key"].as_str().unwrap().to_string();
-        ids.push(r["device_id"].as_str().unwrap().to_string());
+        let (id, key) = enroll(&url, &secret, host).await;
+        ids.push(id);
         let (st, hints) = if i == 0 {
             (
                 ["pass", "pass", "pass", "fail", "warn"],
