@@ -199,8 +199,10 @@ impl Db {
                 (id, false)
             }
         };
+        // Hostnames compare without case, as DNS does (SQLite's LOWER folds ASCII only).
         let rows = sqlx::query(
-            "SELECT id, status FROM devices WHERE site = $1 AND hostname = $2 AND id <> $3 \
+            "SELECT id, status FROM devices WHERE site = $1 AND LOWER(hostname) = LOWER($2) \
+             AND id <> $3 \
              AND status <> 'revoked' ORDER BY enrolled_at, id",
         )
         .bind(site)

@@ -177,7 +177,14 @@ async fn hostnames_with_format_characters_are_refused(t: TestDb) {
     }
     let (st, v) = enroll(&srv.url, json!({"secret": s, "hostname": "kassa-åäö"})).await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(list_len(&t, &["device", "list", "--json"]), 1);
+    assert!(v.get("notice").is_none(), "{v}");
+    // The same name in other letter case is the same name: enrolled, with a notice.
+    let (_, first) = enroll(&srv.url, json!({"secret": s, "hostname": "ws-8"})).await;
+    let (st, v) = enroll(&srv.url, json!({"secret": s, "hostname": "WS-8"})).await;
+    assert_eq!(st, 200, "{v}");
+    let notice = v["notice"].as_str().unwrap_or_default();
+    assert!(notice.contains(first["device_id"].as_str().unwrap()), "{v}");
+    assert_eq!(list_len(&t, &["device", "list", "--json"]), 3);
 }
 
 async fn tokens_and_secrets_list_without_secrets_and_revoke(t: TestDb) {
