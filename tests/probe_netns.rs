@@ -268,8 +268,8 @@ impl Lab {
             format!("[network]\nprobe_seconds = {SECONDS:.1}\n"),
         )
         .unwrap();
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.agent])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.agent])
             .arg(env!("CARGO_BIN_EXE_shiftready"))
             .arg("--config")
             .arg(&cfg)
@@ -279,9 +279,10 @@ impl Lab {
             .env("HOME", self.dir.path())
             .env("XDG_DATA_HOME", self.dir.path())
             .env("XDG_CONFIG_HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+            .env("NO_COLOR", "1");
+        // A run still going after `HANG` is killed and fails the test: "never hangs" without
+        // a bound on how fast, which a loaded machine could break.
+        let out = shiftready_testkit::proc::output_within(&mut cmd, shiftready_testkit::proc::HANG);
         shiftready_testkit::proc::code_out_err(&out)
     }
 
@@ -528,9 +529,7 @@ fn udp_blocked_while_http_works_fails_with_the_exact_hint() {
            }}
          }}"
     ));
-    let t0 = Instant::now();
     let (code, v) = lab.check();
-    let took = t0.elapsed();
     assert_eq!(v["status"], "fail", "{v:#}");
     assert_eq!(code, 2);
     assert_eq!(
@@ -545,7 +544,6 @@ fn udp_blocked_while_http_works_fails_with_the_exact_hint() {
     assert_eq!(num(&v, "received"), 0.0);
     assert_eq!(num(&v, "gateway_loss_pct"), 0.0);
     assert!(lab.counter("udp_drop") >= SENT, "every probe was dropped");
-    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 #[test]

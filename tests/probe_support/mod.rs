@@ -301,13 +301,13 @@ pub fn agent_files(hq_url: &str, reflector: &str, require_wired: bool) -> AgentF
 pub fn shiftready(args: &[&str]) -> (i32, String, String, Duration) {
     shiftready::test_hooks::require(shiftready::test_hooks::PROBE_GATEWAY);
     let t = Instant::now();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shiftready"))
-        .args(args)
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shiftready"));
+    cmd.args(args)
         // Never ping this machine's real router from a test: loopback stands in for it.
         .env("SHIFTREADY_PROBE_GATEWAY", "127.0.0.1")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+        .env("NO_COLOR", "1");
+    // Killed and failed if it hangs.
+    let out = shiftready_testkit::proc::output_within(&mut cmd, shiftready_testkit::proc::HANG);
     let (code, stdout, stderr) = shiftready_testkit::proc::code_out_err(&out);
     (code, stdout, stderr, t.elapsed())
 }
