@@ -135,10 +135,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let v = v.to_ascii_lowercase();
-                v.starts_with("application/json") || v.contains("+json")
-            })
+            .map(is_json_media_type)
             .unwrap_or(false);
         if !json_type {
             return Err(AppError::UnsupportedMediaType(
@@ -159,6 +156,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             })?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// Whether a `Content-Type` is `application/json`, with or without parameters
+/// (`application/json; charset=utf-8`): the media type itself must match exactly, so
+/// `application/jsonfoo` is not JSON.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case("application/json")
 }
 
 /// Parses JSON, naming the path of the first bad field.
@@ -205,5 +210,33 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .await
             .map(|p| ApiPath(p.0))
             .map_err(|e| AppError::BadRequest(format!("bad path: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_type_is_matched_exactly() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            " application/json ",
+        ] {
+            assert!(is_json_media_type(ok), "{ok}");
+        }
+        for bad in [
+            "application/jsonfoo",
+            "application/json-seq",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "",
+            "text/plain; application/json",
+        ] {
+            assert!(!is_json_media_type(bad), "{bad}");
+        }
     }
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub enroll_per_minute: i64,
     /// Whether the dashboard's cookie is marked `Secure` (served over HTTPS).
     pub secure_cookies: bool,
+    /// The sign-in throttles (per client address, per user name).
+    pub login: Arc<crate::limits::LoginGuard>,
 }
 
 impl AppState {
@@ -37,9 +39,14 @@ impl AppState {
             probe_key: None,
             enroll_per_minute: 10,
             secure_cookies: false,
+            login: Arc::default(),
         }
     }
 }
+
+/// The largest fleet offset accepted: far past any fleet, and far from overflowing the page
+/// arithmetic (`offset=9223372036854775807` panicked the dashboard).
+pub const MAX_OFFSET: i64 = 1_000_000_000;
 
 /// `?q=&state=&site=&sort=&desc=&limit=&offset=` of the fleet list.
 #[derive(Debug, Default, Deserialize)]
@@ -104,8 +111,10 @@ impl FleetQuery {
             (None, Some(p)) => (p.max(1) - 1).saturating_mul(limit),
             (None, None) => 0,
         };
-        if offset < 0 {
-            return Err(AppError::BadRequest("offset must not be negative".into()));
+        if !(0..=MAX_OFFSET).contains(&offset) {
+            return Err(AppError::BadRequest(format!(
+                "offset (or page × limit) must be between 0 and {MAX_OFFSET}"
+            )));
         }
         Ok(FleetFilter {
             q: self.q.clone(),
