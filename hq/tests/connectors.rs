@@ -73,13 +73,8 @@ async fn hq(db_url: &str, toml: &str, secret: &str, platform_user: &str) -> Hq {
     assert_eq!(code, 0, "{err}");
     let enroll_secret = last_line(&out);
     let file = secret_file(dir.path(), "platform.secret", secret);
-    let cfg = dir.path().join("connector.toml");
-    std::fs::write(&cfg, toml.replace("SECRET", &file.display().to_string())).unwrap();
-    let (code, out, err) = hq_cmd(
-        db_url,
-        &["connector", "set", "--site", "main", cfg.to_str().unwrap()],
-        None,
-    );
+    let toml = toml.replace("SECRET", &file.display().to_string());
+    let (code, out, err) = with_file(db_url, dir.path(), "connector.toml", &toml, CONNECTOR_SET);
     assert_eq!(code, 0, "{out}{err}");
     let server = start_hq(db_url, dir.path());
     let r = client()
@@ -90,20 +85,12 @@ async fn hq(db_url: &str, toml: &str, secret: &str, platform_user: &str) -> Hq {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let v: Value = r.json().await.unwrap();
-    let csv = dir.path().join("users.csv");
-    std::fs::write(&csv, format!("agent,platform_user\nws-1,{platform_user}\n")).unwrap();
-    let (code, out, err) = hq_cmd(
-        db_url,
-        &[
-            "connector",
-            "users",
-            "import",
-            "--site",
-            "main",
-            csv.to_str().unwrap(),
-        ],
-        None,
+    let csv = format!(
+        "agent,platform_user
+ws-1,{platform_user}
+"
     );
+    let (code, out, err) = with_file(db_url, dir.path(), "users.csv", &csv, USERS_IMPORT);
     assert_eq!(code, 0, "{out}{err}");
     Hq {
         server,
@@ -213,19 +200,28 @@ fn webhook_states(seen: &[Seen]) -> Vec<(String, String)> {
     out
 }
 
-fn ok_hook(_: &Seen, _: usize) -> Reply {
-    reply(200, json!({"received": true}))
-}
-
-async fn webhook_shift(t: common::TestDb) {
-    let mock = MockPlatform::start(ok_hook).await;
+/// A webhook receiver answering with `respond`, and HQ sending to it.
+async fn webhook_hq(
+    db_url: &str,
+    respond: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
+) -> (MockPlatform, Hq) {
+    let mock = MockPlatform::start(respond).await;
     let h = hq(
-        &t.url,
+        db_url,
         &webhook_toml(&mock.url()),
         WEBHOOK_SECRET,
         "agent-7",
     )
     .await;
+    (mock, h)
+}
+
+fn ok_hook(_: &Seen, _: usize) -> Reply {
+    reply(200, json!({"received": true}))
+}
+
+async fn webhook_shift(t: common::TestDb) {
+    let (mock, h) = webhook_hq(&t.url, ok_hook).await;
     h.post(vec![sign_in()]).await;
     until(10, "available", || mock.seen().len() == 1).await;
     h.post(vec![incident("headset_gone", "started")]).await;
@@ -329,7 +325,7 @@ both!(webhook_shift);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_failures_are_retried_in_order() {
     let t = common::sqlite().await;
-    let mock = MockPlatform::start(|_, n| match n {
+    let (mock, h) = webhook_hq(&t.url, |_, n| match n {
         0 | 1 => reply(503, json!({"error": "busy"})),
         2 => Reply {
             headers: vec![("retry-after", "2".into())],
@@ -337,13 +333,6 @@ async fn webhook_failures_are_retried_in_order() {
         },
         _ => reply(200, json!({})),
     })
-    .await;
-    let h = hq(
-        &t.url,
-        &webhook_toml(&mock.url()),
-        WEBHOOK_SECRET,
-        "agent-7",
-    )
     .await;
     h.post(vec![sign_in()]).await;
     h.post(vec![incident("headset_gone", "started")]).await;
@@ -395,14 +384,7 @@ async fn webhook_failures_are_retried_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn platform_down_then_back_delivers_in_order() {
     let t = common::sqlite().await;
-    let mock = MockPlatform::start(ok_hook).await;
-    let h = hq(
-        &t.url,
-        &webhook_toml(&mock.url()),
-        WEBHOOK_SECRET,
-        "agent-7",
-    )
-    .await;
+    let (mock, h) = webhook_hq(&t.url, ok_hook).await;
     let (addr, seen) = mock.stop();
     h.post(vec![sign_in()]).await;
     h.post(vec![incident("network_degraded", "started")]).await;
@@ -437,7 +419,7 @@ async fn platform_down_then_back_delivers_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hq_killed_mid_delivery_loses_and_doubles_nothing() {
     let t = common::sqlite().await;
-    let mock = MockPlatform::start(|_, n| Reply {
+    let (mock, mut h) = webhook_hq(&t.url, |_, n| Reply {
         delay: if n == 0 {
             Duration::from_secs(5)
         } else {
@@ -445,13 +427,6 @@ async fn hq_killed_mid_delivery_loses_and_doubles_nothing() {
         },
         ..reply(200, json!({}))
     })
-    .await;
-    let mut h = hq(
-        &t.url,
-        &webhook_toml(&mock.url()),
-        WEBHOOK_SECRET,
-        "agent-7",
-    )
     .await;
     h.post(vec![sign_in()]).await;
     h.post(vec![incident("headset_gone", "started")]).await;
@@ -482,25 +457,9 @@ async fn hq_killed_mid_delivery_loses_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_contact_sets_offline() {
     let t = common::sqlite().await;
-    let mock = MockPlatform::start(ok_hook).await;
-    let h = hq(
-        &t.url,
-        &webhook_toml(&mock.url()),
-        WEBHOOK_SECRET,
-        "agent-7",
-    )
-    .await;
-    let policy = h.dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
-        "[shift]\nheartbeat_seconds = 5\nlost_contact_after_missed = 1\n",
-    )
-    .unwrap();
-    let (code, _, err) = hq_cmd(
-        &h.db_url,
-        &["policy", "set", "--site", "main", policy.to_str().unwrap()],
-        None,
-    );
+    let (mock, h) = webhook_hq(&t.url, ok_hook).await;
+    let policy = "[shift]\nheartbeat_seconds = 5\nlost_contact_after_missed = 1\n";
+    let (code, _, err) = with_file(&h.db_url, h.dir.path(), "policy.toml", policy, POLICY_SET);
     assert_eq!(code, 0, "{err}");
     h.post(vec![sign_in()]).await;
     until(30, "offline", || mock.seen().len() == 2).await;
@@ -522,21 +481,12 @@ async fn connector_set_lists_every_problem_with_its_key() {
     let open = dir.path().join("open.secret");
     std::fs::write(&open, "x").unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let cfg = dir.path().join("c.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "kind = \"twilio\"\nbase_url = \"ftp://x\"\nbogus = 1\n[credentials]\nsecret_file = \"{}\"\n\
+    let toml = format!(
+        "kind = \"twilio\"\nbase_url = \"ftp://x\"\nbogus = 1\n[credentials]\nsecret_file = \"{}\"\n\
              [states]\navailable = \"WA1\"\n",
-            open.display()
-        ),
-    )
-    .unwrap();
-    let (code, _, err) = hq_cmd(
-        &t.url,
-        &["connector", "set", "--site", "main", cfg.to_str().unwrap()],
-        None,
+        open.display()
     );
+    let (code, _, err) = with_file(&t.url, dir.path(), "c.toml", &toml, CONNECTOR_SET);
     assert_eq!(code, 78, "{err}");
     for needle in [
         "bogus",
@@ -558,32 +508,9 @@ async fn connector_set_lists_every_problem_with_its_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_import_reports_unknown_agents_by_line_and_imports_nothing() {
     let t = common::sqlite().await;
-    let mock = MockPlatform::start(ok_hook).await;
-    let h = hq(
-        &t.url,
-        &webhook_toml(&mock.url()),
-        WEBHOOK_SECRET,
-        "agent-7",
-    )
-    .await;
-    let csv = h.dir.path().join("more.csv");
-    std::fs::write(
-        &csv,
-        "agent,platform_user\nws-1,agent-8\nws-nope,agent-9\nws-1\n",
-    )
-    .unwrap();
-    let (code, _, err) = hq_cmd(
-        &h.db_url,
-        &[
-            "connector",
-            "users",
-            "import",
-            "--site",
-            "main",
-            csv.to_str().unwrap(),
-        ],
-        None,
-    );
+    let (mock, h) = webhook_hq(&t.url, ok_hook).await;
+    let csv = "agent,platform_user\nws-1,agent-8\nws-nope,agent-9\nws-1\n";
+    let (code, _, err) = with_file(&h.db_url, h.dir.path(), "more.csv", csv, USERS_IMPORT);
     assert_eq!(code, 65, "{err}");
     assert!(err.contains("nothing imported"), "{err}");
     assert!(
@@ -1009,17 +936,10 @@ async fn two_hq_processes_on_postgres_deliver_each_change_once() {
     let Some(t) = common::postgres("two_hq_processes").await else {
         return;
     };
-    let mock = MockPlatform::start(|_, _| Reply {
+    let (mock, h) = webhook_hq(&t.url, |_, _| Reply {
         delay: Duration::from_millis(30),
         ..reply(200, json!({}))
     })
-    .await;
-    let h = hq(
-        &t.url,
-        &webhook_toml(&mock.url()),
-        WEBHOOK_SECRET,
-        "agent-7",
-    )
     .await;
     let dir2 = tempfile::tempdir().unwrap();
     let second = start_hq(&t.url, dir2.path());

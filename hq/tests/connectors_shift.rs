@@ -51,30 +51,12 @@ async fn a_whole_shift_with_the_real_daemon_reaches_twilio() {
     let secret = last_line(&out);
     // The real checks run on this machine: the site signs in whatever they say, so only the
     // headset's incident takes the agent off calls.
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
-        "[shift]\nreadiness_bar = \"any\"\nheartbeat_seconds = 5\n",
-    )
-    .unwrap();
-    let (code, _, err) = hq_cmd(
-        &t.url,
-        &["policy", "set", "--site", "main", policy.to_str().unwrap()],
-        None,
-    );
+    let policy = "[shift]\nreadiness_bar = \"any\"\nheartbeat_seconds = 5\n";
+    let (code, _, err) = with_file(&t.url, dir.path(), "policy.toml", policy, POLICY_SET);
     assert_eq!(code, 0, "{err}");
     let token = secret_file(dir.path(), "twilio.token", TW_TOKEN);
-    let cfg = dir.path().join("twilio.toml");
-    std::fs::write(
-        &cfg,
-        twilio_toml(&mock.url()).replace("SECRET", &token.display().to_string()),
-    )
-    .unwrap();
-    let (code, out, err) = hq_cmd(
-        &t.url,
-        &["connector", "set", "--site", "main", cfg.to_str().unwrap()],
-        None,
-    );
+    let toml = twilio_toml(&mock.url()).replace("SECRET", &token.display().to_string());
+    let (code, out, err) = with_file(&t.url, dir.path(), "twilio.toml", &toml, CONNECTOR_SET);
     assert_eq!(code, 0, "{out}{err}");
     let server = shiftready_testkit::hq::Server::start(
         Path::new(HQ),
@@ -91,20 +73,12 @@ async fn a_whole_shift_with_the_real_daemon_reaches_twilio() {
         "readiness_bar = \"any\"",
     );
     let device = a.enroll_with(&server.url, &secret);
-    let csv = dir.path().join("users.csv");
-    std::fs::write(&csv, format!("agent,platform_user\n{device},WK7\n")).unwrap();
-    let (code, out, err) = hq_cmd(
-        &t.url,
-        &[
-            "connector",
-            "users",
-            "import",
-            "--site",
-            "main",
-            csv.to_str().unwrap(),
-        ],
-        None,
+    let csv = format!(
+        "agent,platform_user
+{device},WK7
+"
     );
+    let (code, out, err) = with_file(&t.url, dir.path(), "users.csv", &csv, USERS_IMPORT);
     assert_eq!(code, 0, "{out}{err}");
     a.spawn(&["run", "--headless"], |c| {
         c.env_remove("SHIFTREADY_TEST_REPORT").envs(pa.env());

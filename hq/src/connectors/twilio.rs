@@ -27,6 +27,25 @@ fn auth(cfg: &ConnectorConfig) -> Result<(String, String), PushError> {
     Ok((cfg.credentials.id.clone().unwrap_or_default(), secret))
 }
 
+/// Sends a request with HTTP Basic and reads the answer.
+async fn send(
+    req: reqwest::RequestBuilder,
+    (user, secret): &(String, String),
+) -> Result<reqwest::Response, PushError> {
+    let resp = req
+        .basic_auth(user, Some(secret))
+        .send()
+        .await
+        .map_err(|e| PushError::unreachable("Twilio", &e))?;
+    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        return Err(PushError::rejected(format!(
+            "Twilio has no {} (HTTP 404): check twilio.workspace_sid and the platform user",
+            resp.url().path()
+        )));
+    }
+    push::check("Twilio", resp, HINT_401).await
+}
+
 /// Sets the Worker's activity, unless a person put the Worker in an activity ShiftReady did
 /// not set (see [`ConnectorConfig::may_move`]).
 pub async fn push(
@@ -35,7 +54,7 @@ pub async fn push(
     c: &Change,
     last_set: Option<&str>,
 ) -> Result<Pushed, PushError> {
-    let (user, secret) = auth(cfg)?;
+    let auth = auth(cfg)?;
     let url = format!(
         "{}/Workers/{}",
         workspace_url(cfg),
@@ -43,13 +62,7 @@ pub async fn push(
     );
     let target = cfg.state_id(c.state, &c.reason);
     if c.state != Target::Offline {
-        let resp = http
-            .get(&url)
-            .basic_auth(&user, Some(&secret))
-            .send()
-            .await
-            .map_err(|e| PushError::unreachable("Twilio", &e))?;
-        let resp = push::check("Twilio", resp, HINT_401).await?;
+        let resp = send(http.get(&url), &auth).await?;
         let worker: serde_json::Value = resp
             .json()
             .await
@@ -66,38 +79,28 @@ pub async fn push(
     if c.state != Target::Available {
         form.push(("RejectPendingReservations", "true"));
     }
-    let resp = http
+    let req = http
         .post(&url)
-        .basic_auth(&user, Some(&secret))
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(serde_urlencoded::to_string(&form).map_err(|e| PushError::rejected(e.to_string()))?)
-        .send()
-        .await
-        .map_err(|e| PushError::unreachable("Twilio", &e))?;
-    push::check("Twilio", resp, HINT_401).await?;
+        .body(serde_urlencoded::to_string(&form).map_err(|e| PushError::rejected(e.to_string()))?);
+    send(req, &auth).await?;
     Ok(Pushed::Set)
 }
 
 /// `connector test`: reads the workspace (harmless).
 pub async fn test(http: &reqwest::Client, cfg: &ConnectorConfig) -> Result<String, PushError> {
-    let (user, secret) = auth(cfg)?;
-    let url = workspace_url(cfg);
-    let resp = http
-        .get(&url)
-        .basic_auth(&user, Some(&secret))
-        .send()
-        .await
-        .map_err(|e| PushError::unreachable("Twilio", &e))?;
-    if resp.status() == reqwest::StatusCode::NOT_FOUND {
-        let ws = cfg.twilio.as_ref().map_or("", |t| t.workspace_sid.as_str());
-        return Err(PushError::rejected(format!(
-            "Twilio knows no workspace {ws} under this account: check twilio.workspace_sid"
-        )));
-    }
-    let resp = push::check("Twilio", resp, HINT_401).await?;
+    let resp = match send(http.get(workspace_url(cfg)), &auth(cfg)?).await {
+        Err(e) if e.message.contains("HTTP 404") => {
+            let ws = cfg.twilio.as_ref().map_or("", |t| t.workspace_sid.as_str());
+            return Err(PushError::rejected(format!(
+                "Twilio knows no workspace {ws} under this account: check twilio.workspace_sid"
+            )));
+        }
+        r => r?,
+    };
     let v: serde_json::Value = resp.json().await.unwrap_or_default();
     Ok(format!(
         "Twilio accepted the credentials; workspace {} is '{}'",

@@ -219,3 +219,23 @@ pub fn base64_encode(b: &[u8]) -> String {
     }
     s
 }
+
+/// Writes `content` to `dir/name`, then runs `shiftready-hq ARGS... DIR/NAME` against
+/// `db_url` (`policy set`, `connector set`, `connector users import`); (code, stdout, stderr).
+pub fn with_file(
+    db_url: &str,
+    dir: &Path,
+    name: &str,
+    content: &str,
+    args: &[&str],
+) -> (i32, String, String) {
+    let file = dir.join(name);
+    std::fs::write(&file, content).unwrap();
+    let mut all = args.to_vec();
+    all.push(file.to_str().unwrap());
+    crate::common::hq_cmd(db_url, &all, None)
+}
+
+pub const CONNECTOR_SET: &[&str] = &["connector", "set", "--site", "main"];
+pub const USERS_IMPORT: &[&str] = &["connector", "users", "import", "--site", "main"];
+pub const POLICY_SET: &[&str] = &["policy", "set", "--site", "main"];
