@@ -85,15 +85,15 @@ fn probe_cpu_cost() {
 /// What the capacity load carries.
 #[derive(Debug, Clone, Copy)]
 enum Carry {
-    NoToken,
-    ValidToken,
-    ForgedToken,
+    None,
+    Valid,
+    Forged,
 }
 
 #[test]
 #[ignore = "benchmark"]
 fn reflector_capacity() {
-    for carry in [Carry::NoToken, Carry::ValidToken, Carry::ForgedToken] {
+    for carry in [Carry::None, Carry::Valid, Carry::Forged] {
         capacity(carry);
     }
 }
@@ -114,9 +114,9 @@ fn capacity(carry: Carry) {
         ..ReflectorConfig::default()
     };
     let token = match carry {
-        Carry::NoToken => None,
-        Carry::ValidToken => Some(key().issue("bench", unix_now())),
-        Carry::ForgedToken => Some(TokenKey::from_bytes([1; 32]).issue("bench", unix_now())),
+        Carry::None => None,
+        Carry::Valid => Some(key().issue("bench", unix_now())),
+        Carry::Forged => Some(TokenKey::from_bytes([1; 32]).issue("bench", unix_now())),
     };
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -213,7 +213,7 @@ fn capacity(carry: Carry) {
     // core even when the machine is shared and the closed loop cannot saturate it.
     let us_per_reply = refl_cpu_ns as f64 / 1e3 / s.reflected as f64;
     println!(
-        "reflector_capacity ({carry:?}): {:.0} replies/s of {} B observed over {secs:.1} s (reflector pinned \
+        "reflector_capacity (token: {carry:?}): {:.0} replies/s of {} B observed over {secs:.1} s (reflector pinned \
          to CPU 0: {pinned0}, generator to CPU 1: {pinned1}, generator {:.0} % of a core); \
          reflector thread: {:.2} s CPU for {} replies = {us_per_reply:.2} µs per reply, i.e. \
          {:.0} replies/s at 100 % of one core; bytes out {} <= in {}",
