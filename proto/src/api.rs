@@ -56,6 +56,12 @@ pub struct EventAck {
     /// One answer per event, in the batch's order (empty from an HQ older than issue 12).
     #[serde(default)]
     pub results: Vec<EventResult>,
+    /// When IT asked this device to run its full check now ("Run the check now" on its page in
+    /// HQ's dashboard), while that request waits: the daemon runs the check and sends the
+    /// report, and HQ drops the request when a report arrives. Absent when nothing is asked
+    /// (and from an HQ older than issue 13); an agent that does not know it ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_requested_at: Option<DateTime<Utc>>,
 }
 
 /// What HQ did with one event of a batch.
@@ -159,12 +165,27 @@ mod tests {
     fn ack_of_an_older_hq_reads_without_results() {
         let a: EventAck = serde_json::from_str(r#"{"accepted": [], "duplicates": 0}"#).unwrap();
         assert!(a.results.is_empty());
+        assert_eq!(a.check_requested_at, None);
+    }
+
+    #[test]
+    fn a_check_request_rides_on_the_ack_only_when_there_is_one() {
+        let mut a: EventAck = serde_json::from_str(r#"{"accepted": [], "duplicates": 0}"#).unwrap();
+        let v = serde_json::to_value(&a).unwrap();
+        assert!(v.get("check_requested_at").is_none(), "{v}");
+        let at: DateTime<Utc> = "2026-12-02T03:00:00Z".parse().unwrap();
+        a.check_requested_at = Some(at);
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["check_requested_at"], "2026-12-02T03:00:00Z");
+        let back: EventAck = serde_json::from_value(v).unwrap();
+        assert_eq!(back.check_requested_at, Some(at));
     }
 
     #[test]
     fn results_are_snake_case_and_error_only_when_rejected() {
         let id = uuid::Uuid::new_v4();
         let ack = EventAck {
+            check_requested_at: None,
             accepted: vec![id],
             duplicates: 0,
             results: vec![

@@ -723,6 +723,11 @@ impl Core {
                 self.publish(now).await;
                 return;
             }
+            Attempt::CheckRequested(at) => {
+                tracing::info!(%at, "IT asked through HQ for the check now");
+                self.spawn_check(None);
+                return;
+            }
             Attempt::MustEnroll { url, error } => {
                 if self.enroll_again.is_none() {
                     tracing::warn!("HQ refused this device's key: {error}");

@@ -25,6 +25,8 @@ pub struct Answer {
     pub held: Vec<Uuid>,
     /// The ids HQ refused for good, with its reason: set aside.
     pub refused: Vec<(Uuid, String)>,
+    /// IT asked for a check now (HQ's "Run the check now"), at this time by HQ's clock.
+    pub check_requested_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Answer {
@@ -34,10 +36,14 @@ impl Answer {
             return Answer {
                 held: ack.accepted,
                 refused: Vec::new(),
+                check_requested_at: ack.check_requested_at,
             };
         }
         let in_order = ack.results.len() == events.len();
-        let mut a = Answer::default();
+        let mut a = Answer {
+            check_requested_at: ack.check_requested_at,
+            ..Answer::default()
+        };
         for (i, r) in ack.results.into_iter().enumerate() {
             // An event refused before HQ could read its id is named by its place.
             let Some(id) = r.id.or_else(|| in_order.then(|| events[i].id)) else {
@@ -150,6 +156,9 @@ pub enum Attempt {
         /// know that incident): no new incident for it, or it would never end.
         only_own_incidents: bool,
     },
+    /// IT asked, through HQ, for the full check now; sent once per request (HQ repeats the
+    /// request in each answer until the report arrives).
+    CheckRequested(chrono::DateTime<chrono::Utc>),
     /// HQ refused this device's key: delivery is paused until a new enrollment.
     MustEnroll {
         /// HQ's URL, for the command to run.
@@ -201,6 +210,8 @@ pub async fn run_paced(
     pacing: Pacing,
 ) {
     let mut backoff = Backoff::new(pacing.base, pacing.cap);
+    // The check request last passed on, so each is acted on once.
+    let mut asked = None;
     loop {
         let batch = match spool.peek(BATCH).await {
             Ok(b) => b,
@@ -223,7 +234,7 @@ pub async fn run_paced(
                 e
             })
             .collect();
-        let step = deliver(&spool, sink.as_ref(), batch, &report).await;
+        let step = deliver(&spool, sink.as_ref(), batch, &report, &mut asked).await;
         match step {
             Step::Done => backoff.succeed(),
             Step::Partial => {
@@ -284,9 +295,10 @@ async fn deliver(
     sink: &dyn Sink,
     batch: Vec<Event>,
     report: &mpsc::Sender<Attempt>,
+    asked: &mut Option<chrono::DateTime<chrono::Utc>>,
 ) -> Step {
     let mut aside = Aside::default();
-    let step = deliver_parts(spool, sink, batch, report, &mut aside).await;
+    let step = deliver_parts(spool, sink, batch, report, &mut aside, asked).await;
     // One word for the whole batch: how many were set aside, and HQ's first reason.
     if let Some(reason) = aside.reason {
         let _ = report
@@ -326,6 +338,7 @@ async fn deliver_parts(
     batch: Vec<Event>,
     report: &mpsc::Sender<Attempt>,
     aside: &mut Aside,
+    asked: &mut Option<chrono::DateTime<chrono::Utc>>,
 ) -> Step {
     let mut parts = vec![batch];
     let mut step = Step::Done;
@@ -341,6 +354,10 @@ async fn deliver_parts(
                 }
                 set_aside(spool, &kinds, answer.refused.clone(), aside).await;
                 let _ = report.send(Attempt::Delivered(answer.held.len())).await;
+                if let Some(at) = answer.check_requested_at.filter(|at| *asked != Some(*at)) {
+                    *asked = Some(at);
+                    let _ = report.send(Attempt::CheckRequested(at)).await;
+                }
                 let answered = answer.held.len() + answer.refused.len();
                 if answered < n {
                     tracing::warn!(sent = n, answered, "HQ acknowledged only part of a batch");

@@ -166,11 +166,35 @@ pub async fn events(
         })
         .map(|s| s.timestamp_millis() - now)
         .max();
-    let outcome = st.ingest.submit_checked(&key, now, skew, checked).await?;
+    // The latest report in the batch answers a pending "Run the check now".
+    let report_at = checked
+        .iter()
+        .filter_map(|c| match c {
+            ingest::Checked::Valid(e) if e.kind() == "report" => Some(e.at.timestamp_millis()),
+            _ => None,
+        })
+        .max();
+    let outcome = match st.ingest.submit_checked(&key, now, skew, checked).await {
+        Ok(o) => {
+            // The writer found the key active: trusted for another while.
+            gate.note_active(&key_hash);
+            o
+        }
+        Err(e) => {
+            if matches!(e, AppError::Unauthorized { .. }) {
+                gate.forget(&key_hash);
+            }
+            return Err(e.into());
+        }
+    };
+    let check_requested_at = super::check_now::after_batch(&st.db, &key, report_at)
+        .await
+        .map_err(AppError::from)?;
     Ok(Json(EventAck {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
         results: outcome.results,
+        check_requested_at,
     }))
 }
 

@@ -2,6 +2,7 @@
 //! [`csv`] as CSV) and the API document ([`openapi`]); `/metrics` and `/healthz` ([`ops`]).
 
 pub mod agent;
+pub mod check_now;
 pub mod csv;
 pub mod it;
 pub mod openapi;

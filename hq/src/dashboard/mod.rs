@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod agent;
+pub mod check_now;
 pub mod fleet;
 pub mod layout;
 pub mod login;
@@ -23,6 +24,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(fleet::fleet))
         .route("/agents/{id}", get(agent::agent_page))
+        .route(
+            "/agents/{id}/check",
+            get(check_now::check_now_page).post(check_now::check_now_page),
+        )
         .route(
             "/agents/{id}/{action}",
             get(actions::device_action).post(actions::device_action),
