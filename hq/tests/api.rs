@@ -1274,6 +1274,10 @@ async fn fleet_filters_and_tidy_api(t: TestDb) {
         .await
         .json();
     assert_eq!(names(&v), ["ws-remote"], "{v}");
+    // The counts are the site's.
+    assert_eq!(v["summary"]["total"], 1, "{v}");
+    let v = get(&f.app, "/api/v1/agents", Some(&f.viewer)).await.json();
+    assert_eq!(v["summary"]["total"], 2, "{v}");
     // Neither has been heard from since enrolling: offline.
     let v = get(
         &f.app,
@@ -1307,6 +1311,11 @@ async fn fleet_filters_and_tidy_api(t: TestDb) {
     );
     assert!(
         html.contains("<option value=\"remote\" selected>remote</option>"),
+        "{html}"
+    );
+    assert!(html.contains("Summary of the site remote"), "{html}");
+    assert!(
+        html.contains("data-count=\"total\"><span class=\"n\">1<"),
         "{html}"
     );
 

@@ -16,7 +16,8 @@ pub async fn agents(
     let now = db::now_ms();
     let filter = q.filter_checked(&st.db, 1_000_000).await?;
     let (agents, total) = st.db.fleet(now, &filter).await?;
-    let summary = st.db.fleet_summary(now).await?;
+    // The counts of the site asked for (of the whole fleet without one).
+    let summary = st.db.site_summary(now, filter.site.as_deref()).await?;
     Ok(Json(
         serde_json::json!({"total": total, "summary": summary, "agents": agents}),
     ))

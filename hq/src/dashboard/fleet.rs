@@ -22,6 +22,9 @@ struct FleetPage<'a> {
     q: String,
     states: Vec<Choice>,
     sites: Vec<SiteChoice>,
+    /// The site filtered by (the summary counts only its agents), and URL-encoded for links.
+    site: String,
+    site_q: String,
     sorts: Vec<Choice>,
     desc: bool,
     rows: Vec<Row<'a>>,
@@ -92,7 +95,7 @@ pub async fn fleet(
     let mut filter = q.filter_checked(&st.db, PAGE_SIZE).await?;
     filter.limit = filter.limit.min(500);
     let (summary, (agents, total), sites) = tokio::try_join!(
-        st.db.fleet_summary(now),
+        st.db.site_summary(now, filter.site.as_deref()),
         st.db.fleet(now, &filter),
         st.db.sites()
     )?;
@@ -183,6 +186,8 @@ pub async fn fleet(
         q: cur_q.clone(),
         states,
         sites,
+        site_q: url_enc(&cur_site),
+        site: cur_site.clone(),
         sorts,
         desc: filter.desc,
         rows: agents.iter().map(|a| row(now, a)).collect(),
