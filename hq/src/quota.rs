@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 
 /// How long a known key is trusted without a new lookup. The ingest writer checks every
 /// batch's key again in its transaction, so a key revoked within this time is still refused
-/// there; this only decides how often a known device costs a lookup of its own.
-const KNOWN_FOR: Duration = Duration::from_secs(60);
+/// there; this only decides how often a known device costs a lookup of its own (longer than
+/// a heartbeat interval, so a heartbeating device costs one lookup in ten minutes).
+const KNOWN_FOR: Duration = Duration::from_secs(600);
 
 /// The per-device quotas and the queue's byte budget.
 #[derive(Debug, Clone, PartialEq)]
