@@ -79,15 +79,18 @@ pub fn restrict_to_owner(db_file: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Password checks allowed to run at once: one per core (at most 8). Each argon2 check takes
-/// about 19 MiB and a core's worth of work for tens of milliseconds. Run unbounded, 64 parallel
+/// Password checks allowed to run at once: one per two cores (at least 1, at most 8), so
+/// sign-ins never take every core from ingest and the pages (scripts/bench_abuse.sh on 2 busy
+/// cores with the throttle lifted: with two checks at once the heartbeats' p99 went from about
+/// 200 to 550 ms).
+/// Each argon2 check takes about 19 MiB and a core's worth of work for tens of milliseconds. Run unbounded, 64 parallel
 /// logins took HQ's memory from 740 MB to 1.5 GB and, on the async workers, stalled every other
 /// request. The checks run on this many threads of their own, started once: on tokio's
 /// blocking pool they would land on ever new threads, each keeping its own malloc arena with a
 /// freed 19 MiB in it (measured: 30 → 414 MiB for 64 parallel wrong passwords with only two at
 /// once), while a fixed set of threads reuses the same memory.
 fn password_slots() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8))
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8))
 }
 
 /// A password check for the password threads: the password, the stored hash (none: check the
@@ -200,8 +203,8 @@ pub const PASSWORD_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_s
 #[error("HQ is busy checking other sign-ins; try again in a few seconds")]
 pub struct PasswordBusy;
 
-/// [`verify_password`] off the async workers, on the password threads, at most one per core
-/// at once (see [`password_slots`]). With no stored hash (an unknown user) it checks against a
+/// [`verify_password`] off the async workers, on the password threads, at most
+/// [`password_slots`] at once. With no stored hash (an unknown user) it checks against a
 /// dummy hash all the same, so an unknown name takes as long as a wrong password and names
 /// cannot be probed by timing.
 pub async fn verify_password_bounded(
