@@ -178,10 +178,9 @@ impl Hq {
     }
 }
 
-/// The ids of every event an HQ's SQLite database at `db_path` holds for a device, read
-/// without writing (HQ may be running). Any release's HQ: the `events` table's `id` and
-/// `device_id` are as old as HQ.
-pub fn event_ids(db_path: &Path, device_id: &str) -> Vec<String> {
+/// Runs `f` on a read-only connection to an HQ's SQLite database at `db_path` (HQ may be
+/// running: nothing is written).
+pub fn read_hq_db<T>(db_path: &Path, f: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> T) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -192,13 +191,21 @@ pub fn event_ids(db_path: &Path, device_id: &str) -> Vec<String> {
             .filename(db_path)
             .read_only(true);
         let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM events WHERE device_id = ?")
-            .bind(device_id)
-            .fetch_all(&mut c)
-            .await
-            .unwrap();
+        let out = f(&mut c).await;
         let _ = c.close().await;
-        ids
+        out
+    })
+}
+
+/// The ids of every event an HQ's SQLite database at `db_path` holds for a device. Any
+/// release's HQ: the `events` table's `id` and `device_id` are as old as HQ.
+pub fn event_ids(db_path: &Path, device_id: &str) -> Vec<String> {
+    read_hq_db(db_path, async |c| {
+        sqlx::query_scalar("SELECT id FROM events WHERE device_id = ?")
+            .bind(device_id)
+            .fetch_all(c)
+            .await
+            .unwrap()
     })
 }
 
