@@ -84,7 +84,7 @@ pub async fn run(cmd: ConnectorCmd, database_url: &Option<String>) -> Result<(),
                  `shiftready-hq connector test --site {site}`.",
                 file.display(),
                 cfg.kind.as_str(),
-                cfg.base_url
+                cfg.endpoint()
             );
             Ok(())
         }

@@ -142,8 +142,8 @@ const WEBHOOK_SECRET: &str = "whsec_8f1d2c7a9b";
 
 fn webhook_toml(url: &str) -> String {
     format!(
-        "kind = \"webhook\"\nbase_url = \"{url}/hook\"\n[credentials]\nsecret_file = \"SECRET\"\n\
-         [states.not_ready_for]\nheadset_gone = \"Workstation issue\"\n"
+        "kind = \"webhook\"\nurl = \"{url}/hook\"\nsecret_file = \"SECRET\"\n\
+         [states.not_ready]\nheadset_gone = \"Workstation issue\"\n"
     )
 }
 
@@ -359,7 +359,7 @@ async fn webhook_failures_are_retried_in_order() {
     let status = h.status();
     assert!(
         status.contains("refused our credentials (HTTP 401)")
-            && status.contains("credentials.secret_file")
+            && status.contains("secret_file hold the same secret")
             && status.contains("1 waiting"),
         "{status}"
     );
@@ -482,8 +482,8 @@ async fn connector_set_lists_every_problem_with_its_key() {
     std::fs::write(&open, "x").unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
     let toml = format!(
-        "kind = \"twilio\"\nbase_url = \"ftp://x\"\nbogus = 1\n[credentials]\nsecret_file = \"{}\"\n\
-             [states]\navailable = \"WA1\"\n",
+        "kind = \"twilio\"\nbase_url = \"ftp://x\"\nbogus = 1\nauth_token_file = \"{}\"\n\
+         region = \"eu-central-1\"\n[states]\navailable = \"WA1\"\n",
         open.display()
     );
     let (code, _, err) = with_file(&t.url, dir.path(), "c.toml", &toml, CONNECTOR_SET);
@@ -491,12 +491,13 @@ async fn connector_set_lists_every_problem_with_its_key() {
     for needle in [
         "bogus",
         "base_url",
-        "credentials.secret_file",
+        "key `auth_token_file`",
         "chmod 600",
-        "credentials.id",
-        "states.not_ready",
-        "states.offline",
-        "twilio",
+        "key `account_sid`: is missing",
+        "key `states.not_ready`: is missing",
+        "key `states.offline`: is missing",
+        "key `workspace_sid`",
+        "key `region`: is not a key of kind = \"twilio\"",
     ] {
         assert!(err.contains(needle), "{needle} missing from:\n{err}");
     }
@@ -616,7 +617,7 @@ async fn twilio_test_says_what_is_wrong() {
     let (code, _, err) = hq_cmd(&h.db_url, &["connector", "test", "--site", "main"], None);
     assert_eq!(code, 69, "{err}");
     assert!(
-        err.contains("Twilio refused our credentials (HTTP 401)") && err.contains("credentials.id"),
+        err.contains("Twilio refused our credentials (HTTP 401)") && err.contains("account_sid"),
         "{err}"
     );
     assert!(
@@ -638,8 +639,8 @@ const GC_SECRET: &str = "gc-secret-xyz";
 
 fn genesys_toml(url: &str) -> String {
     format!(
-        "kind = \"genesys\"\nbase_url = \"{url}\"\n[credentials]\nid = \"{GC_CLIENT}\"\n\
-         secret_file = \"SECRET\"\n[genesys]\nlogin_url = \"{url}/login\"\n\
+        "kind = \"genesys\"\nbase_url = \"{url}\"\nclient_id = \"{GC_CLIENT}\"\n\
+         client_secret_file = \"SECRET\"\nlogin_url = \"{url}/login\"\n\
          [states]\navailable = \"p-onqueue\"\nnot_ready = \"p-busy\"\noffline = \"p-offline\"\n"
     )
 }
@@ -815,8 +816,8 @@ mod sigv4 {
 
 fn connect_toml(url: &str) -> String {
     format!(
-        "kind = \"amazon_connect\"\nbase_url = \"{url}\"\n[credentials]\nid = \"{AWS_KEY_ID}\"\n\
-         secret_file = \"SECRET\"\n[amazon_connect]\nregion = \"eu-central-1\"\ninstance_id = \"{INSTANCE}\"\n\
+        "kind = \"amazon_connect\"\nbase_url = \"{url}\"\naccess_key_id = \"{AWS_KEY_ID}\"\n\
+         secret_access_key_file = \"SECRET\"\nregion = \"eu-central-1\"\ninstance_id = \"{INSTANCE}\"\n\
          [states]\navailable = \"st-available\"\nnot_ready = \"st-workstation\"\noffline = \"st-offline\"\n"
     )
 }

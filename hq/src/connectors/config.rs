@@ -39,31 +39,53 @@ impl Kind {
     }
 }
 
-/// The whole file.
+/// The whole file. Keys follow DESIGN.md's contract: per kind, `twilio`: `account_sid`,
+/// `auth_token_file`, `workspace_sid`; `amazon_connect`: `region`, `instance_id`,
+/// `access_key_id`, `secret_access_key_file`; `genesys`: `login_url`, `client_id`,
+/// `client_secret_file`; `webhook`: `url`, `secret_file`. Each secret may come from HQ's
+/// environment instead (the same key with `_env` for `_file`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorConfig {
     /// `webhook`, `twilio`, `amazon_connect` or `genesys`.
     pub kind: Kind,
-    /// webhook: the URL each change is posted to; twilio: `https://taskrouter.twilio.com`;
-    /// amazon_connect: `https://connect.REGION.amazonaws.com`; genesys: the API, e.g.
-    /// `https://api.mypurecloud.com`.
-    pub base_url: String,
+    /// The platform's API (regions, tests). Default: `https://taskrouter.twilio.com`,
+    /// `https://connect.REGION.amazonaws.com`, `https://api.mypurecloud.com`.
+    pub base_url: Option<String>,
+    /// webhook: the URL each change is posted to.
+    pub url: Option<String>,
     /// Incidents that take an agent off calls while they last (default: `headset_gone`,
-    /// `network_degraded`); every name under `[states.not_ready_for]` counts too.
+    /// `network_degraded`); every incident named under `[states.not_ready]` counts too.
     #[serde(default = "default_block_on")]
     pub block_on: Vec<String>,
-    #[serde(default)]
-    pub credentials: Credentials,
-    /// Twilio: the TaskRouter workspace.
-    #[serde(default)]
-    pub twilio: Option<TwilioSettings>,
-    /// Amazon Connect: the region and instance.
-    #[serde(default)]
-    pub amazon_connect: Option<ConnectSettings>,
-    /// Genesys Cloud: the login server and presence source.
-    #[serde(default)]
-    pub genesys: Option<GenesysSettings>,
+    /// twilio: the account SID (AC...) or API key SID (SK...).
+    pub account_sid: Option<String>,
+    /// twilio: a file (mode 0600) holding the auth token or API key secret.
+    pub auth_token_file: Option<PathBuf>,
+    pub auth_token_env: Option<String>,
+    /// twilio: the TaskRouter workspace (WS...).
+    pub workspace_sid: Option<String>,
+    /// amazon_connect: e.g. `eu-central-1`.
+    pub region: Option<String>,
+    /// amazon_connect: the Connect instance id (a UUID).
+    pub instance_id: Option<String>,
+    /// amazon_connect: the IAM access key id.
+    pub access_key_id: Option<String>,
+    /// amazon_connect: a file (mode 0600) holding the secret access key.
+    pub secret_access_key_file: Option<PathBuf>,
+    pub secret_access_key_env: Option<String>,
+    /// genesys: the login server, e.g. `https://login.mypurecloud.com`.
+    pub login_url: Option<String>,
+    /// genesys: the OAuth client (client-credentials grant).
+    pub client_id: Option<String>,
+    /// genesys: a file (mode 0600) holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    pub client_secret_env: Option<String>,
+    /// genesys: the presence source of `PATCH .../presences/{source}` (default `PURECLOUD`).
+    pub presence_source: Option<String>,
+    /// webhook: a file (mode 0600) holding the signing secret.
+    pub secret_file: Option<PathBuf>,
+    pub secret_env: Option<String>,
     #[serde(default)]
     pub states: States,
 }
@@ -72,62 +94,49 @@ fn default_block_on() -> Vec<String> {
     vec!["headset_gone".into(), "network_degraded".into()]
 }
 
-/// Who we are to the platform. The secret is read when it is needed, from a file (that only
-/// its owner may read) or from HQ's environment; HQ never stores it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Credentials {
-    /// twilio: the account SID or API key SID; amazon_connect: the access key id; genesys:
-    /// the OAuth client id. (webhook: not used.)
-    pub id: Option<String>,
-    /// A file holding the secret (Twilio auth token or API key secret, AWS secret access key,
-    /// Genesys client secret, the webhook's signing secret); mode 0600.
-    pub secret_file: Option<PathBuf>,
-    /// Or the name of an environment variable of `shiftready-hq serve` holding it.
-    pub secret_env: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TwilioSettings {
-    /// `WS...`
-    pub workspace_sid: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectSettings {
-    /// e.g. `eu-central-1`.
-    pub region: String,
-    /// The Connect instance id (a UUID).
-    pub instance_id: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GenesysSettings {
-    /// The login server, e.g. `https://login.mypurecloud.com`.
-    pub login_url: String,
-    /// The presence source of `PATCH /api/v2/users/{userId}/presences/{source}`.
-    #[serde(default = "default_source")]
-    pub presence_source: String,
-}
-
-fn default_source() -> String {
-    "PURECLOUD".into()
-}
-
 /// The platform's ids of the three states (Twilio activity SIDs, Connect agent status ids,
 /// Genesys presence definition ids; for a webhook, any text, default the state's name).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct States {
     pub available: Option<String>,
-    pub not_ready: Option<String>,
+    /// One id, or a table per incident name with `default` for the rest (and `below_bar`).
+    pub not_ready: Option<NotReady>,
     pub offline: Option<String>,
-    /// A not-ready state per incident name (e.g. `headset_gone = "..."`), else `not_ready`.
-    #[serde(default)]
-    pub not_ready_for: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NotReady {
+    One(String),
+    PerIncident(BTreeMap<String, String>),
+}
+
+/// The keys of a kind: its secret's file and environment keys, its id key.
+struct KindKeys {
+    secret_file: &'static str,
+    secret_env: &'static str,
+    id: Option<&'static str>,
+}
+
+impl Kind {
+    fn keys(self) -> KindKeys {
+        let k = |secret_file, secret_env, id| KindKeys {
+            secret_file,
+            secret_env,
+            id,
+        };
+        match self {
+            Kind::Webhook => k("secret_file", "secret_env", None),
+            Kind::Twilio => k("auth_token_file", "auth_token_env", Some("account_sid")),
+            Kind::AmazonConnect => k(
+                "secret_access_key_file",
+                "secret_access_key_env",
+                Some("access_key_id"),
+            ),
+            Kind::Genesys => k("client_secret_file", "client_secret_env", Some("client_id")),
+        }
+    }
 }
 
 impl ConnectorConfig {
@@ -136,14 +145,64 @@ impl ConnectorConfig {
         let s = &self.states;
         let id = match target {
             Target::Available => s.available.clone(),
-            Target::NotReady => s
-                .not_ready_for
-                .get(reason)
-                .cloned()
-                .or_else(|| s.not_ready.clone()),
+            Target::NotReady => match &s.not_ready {
+                Some(NotReady::One(id)) => Some(id.clone()),
+                Some(NotReady::PerIncident(m)) => {
+                    m.get(reason).or_else(|| m.get("default")).cloned()
+                }
+                None => None,
+            },
             Target::Offline => s.offline.clone(),
         };
         id.unwrap_or_else(|| target.as_str().to_string())
+    }
+
+    /// Where requests go: `url` (webhook), else `base_url` or the platform's default.
+    pub fn endpoint(&self) -> String {
+        let url = match self.kind {
+            Kind::Webhook => self.url.clone().unwrap_or_default(),
+            Kind::Twilio => self
+                .base_url
+                .clone()
+                .unwrap_or_else(|| "https://taskrouter.twilio.com".into()),
+            Kind::AmazonConnect => self.base_url.clone().unwrap_or_else(|| {
+                format!(
+                    "https://connect.{}.amazonaws.com",
+                    self.region.as_deref().unwrap_or("")
+                )
+            }),
+            Kind::Genesys => self
+                .base_url
+                .clone()
+                .unwrap_or_else(|| "https://api.mypurecloud.com".into()),
+        };
+        url.trim_end_matches('/').to_string()
+    }
+
+    /// Who we are to the platform: the account SID, access key id or client id.
+    pub fn key_id(&self) -> &str {
+        match self.kind {
+            Kind::Webhook => "",
+            Kind::Twilio => self.account_sid.as_deref().unwrap_or(""),
+            Kind::AmazonConnect => self.access_key_id.as_deref().unwrap_or(""),
+            Kind::Genesys => self.client_id.as_deref().unwrap_or(""),
+        }
+    }
+
+    /// The secret's file and environment variable for this kind.
+    fn secret_source(&self) -> (Option<&PathBuf>, Option<&String>) {
+        match self.kind {
+            Kind::Webhook => (self.secret_file.as_ref(), self.secret_env.as_ref()),
+            Kind::Twilio => (self.auth_token_file.as_ref(), self.auth_token_env.as_ref()),
+            Kind::AmazonConnect => (
+                self.secret_access_key_file.as_ref(),
+                self.secret_access_key_env.as_ref(),
+            ),
+            Kind::Genesys => (
+                self.client_secret_file.as_ref(),
+                self.client_secret_env.as_ref(),
+            ),
+        }
     }
 
     /// Whether ShiftReady may move an agent whose platform state is `current` to `target`,
@@ -167,22 +226,29 @@ impl ConnectorConfig {
     /// Whether an open incident of this name takes the agent off calls.
     pub fn blocks(&self, incident: &str) -> bool {
         self.block_on.iter().any(|b| b == incident)
-            || self.states.not_ready_for.contains_key(incident)
+            || matches!(&self.states.not_ready, Some(NotReady::PerIncident(m))
+                if incident != "default" && m.contains_key(incident))
     }
 
     /// The secret, read now from its file or environment variable. The error says where it
     /// looked, never what it found.
     pub fn secret(&self) -> Result<String, String> {
-        let c = &self.credentials;
-        let s = if let Some(f) = &c.secret_file {
-            std::fs::read_to_string(f)
-                .map_err(|e| format!("cannot read the secret file {}: {e}", f.display()))?
-        } else if let Some(v) = &c.secret_env {
-            std::env::var(v).map_err(|_| {
-                format!("the environment variable {v} (credentials.secret_env) is not set for HQ")
-            })?
-        } else {
-            return Err("no secret configured (credentials.secret_file or secret_env)".into());
+        let keys = self.kind.keys();
+        let s = match self.secret_source() {
+            (Some(f), _) => std::fs::read_to_string(f)
+                .map_err(|e| format!("cannot read the secret file {}: {e}", f.display()))?,
+            (None, Some(v)) => std::env::var(v).map_err(|_| {
+                format!(
+                    "the environment variable {v} ({}) is not set for HQ",
+                    keys.secret_env
+                )
+            })?,
+            (None, None) => {
+                return Err(format!(
+                    "no secret configured ({} or {})",
+                    keys.secret_file, keys.secret_env
+                ));
+            }
         };
         let s = s.trim().to_string();
         if s.is_empty() {
@@ -195,15 +261,135 @@ impl ConnectorConfig {
 impl proto::load::Validate for ConnectorConfig {
     fn validate(&self, problems: &mut Vec<(String, String)>) {
         let mut bad = |k: &str, m: String| problems.push((k.to_string(), m));
-        match url::Url::parse(&self.base_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => bad(
+        let url_ok = |u: &str| {
+            url::Url::parse(u)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        };
+        let kind = self.kind.as_str();
+        let is = |k: Kind| self.kind == k;
+        // Keys that belong to another kind.
+        let present: [(&str, bool, bool); 17] = [
+            ("url", self.url.is_some(), is(Kind::Webhook)),
+            ("secret_file", self.secret_file.is_some(), is(Kind::Webhook)),
+            ("secret_env", self.secret_env.is_some(), is(Kind::Webhook)),
+            ("account_sid", self.account_sid.is_some(), is(Kind::Twilio)),
+            (
+                "auth_token_file",
+                self.auth_token_file.is_some(),
+                is(Kind::Twilio),
+            ),
+            (
+                "auth_token_env",
+                self.auth_token_env.is_some(),
+                is(Kind::Twilio),
+            ),
+            (
+                "workspace_sid",
+                self.workspace_sid.is_some(),
+                is(Kind::Twilio),
+            ),
+            ("region", self.region.is_some(), is(Kind::AmazonConnect)),
+            (
+                "instance_id",
+                self.instance_id.is_some(),
+                is(Kind::AmazonConnect),
+            ),
+            (
+                "access_key_id",
+                self.access_key_id.is_some(),
+                is(Kind::AmazonConnect),
+            ),
+            (
+                "secret_access_key_file",
+                self.secret_access_key_file.is_some(),
+                is(Kind::AmazonConnect),
+            ),
+            (
+                "secret_access_key_env",
+                self.secret_access_key_env.is_some(),
+                is(Kind::AmazonConnect),
+            ),
+            ("login_url", self.login_url.is_some(), is(Kind::Genesys)),
+            ("client_id", self.client_id.is_some(), is(Kind::Genesys)),
+            (
+                "client_secret_file",
+                self.client_secret_file.is_some(),
+                is(Kind::Genesys),
+            ),
+            (
+                "client_secret_env",
+                self.client_secret_env.is_some(),
+                is(Kind::Genesys),
+            ),
+            (
+                "presence_source",
+                self.presence_source.is_some(),
+                is(Kind::Genesys),
+            ),
+        ];
+        for (key, here, ours) in present {
+            if here && !ours {
+                bad(key, format!("is not a key of kind = \"{kind}\""));
+            }
+        }
+        if is(Kind::Webhook) {
+            match &self.url {
+                None => bad("url", "is missing: the URL each change is posted to".into()),
+                Some(u) if !url_ok(u) => bad(
+                    "url",
+                    format!("'{}' is not an http:// or https:// URL", cut(u)),
+                ),
+                _ => {}
+            }
+            if self.base_url.is_some() {
+                bad(
+                    "base_url",
+                    "is not used by kind = \"webhook\"; give the receiver as url".into(),
+                );
+            }
+        } else if let Some(u) = self.base_url.as_deref().filter(|u| !url_ok(u)) {
+            bad(
                 "base_url",
+                format!("'{}' is not an http:// or https:// URL", cut(u)),
+            );
+        }
+        let keys = self.kind.keys();
+        match self.secret_source() {
+            (Some(_), Some(_)) => bad(
+                keys.secret_env,
                 format!(
-                    "'{}' is not an http:// or https:// URL",
-                    self.base_url.chars().take(100).collect::<String>()
+                    "give the secret in {} or {}, not both",
+                    keys.secret_file, keys.secret_env
                 ),
             ),
+            (None, None) => bad(
+                keys.secret_file,
+                format!(
+                    "is missing: the file holding the secret (or {}, an environment variable's name)",
+                    keys.secret_env
+                ),
+            ),
+            (Some(f), None) => {
+                if let Some(m) = secret_file_problem(f) {
+                    bad(keys.secret_file, m);
+                }
+            }
+            (None, Some(v)) => {
+                if v.is_empty() || !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                    bad(
+                        keys.secret_env,
+                        "must be an environment variable's name (A-Z, 0-9 and _)".into(),
+                    );
+                }
+            }
+        }
+        if let Some(id) = keys.id.filter(|_| self.key_id().is_empty()) {
+            let what = match self.kind {
+                Kind::Twilio => "the account SID (AC...) or API key SID (SK...)",
+                Kind::AmazonConnect => "the IAM access key id",
+                _ => "the OAuth client id",
+            };
+            bad(id, format!("is missing: {what}"));
         }
         for (i, n) in self.block_on.iter().enumerate() {
             if !is_name(n) {
@@ -213,130 +399,88 @@ impl proto::load::Validate for ConnectorConfig {
                 );
             }
         }
-        for n in self.states.not_ready_for.keys() {
-            if !is_name(n) {
+        let platform = !is(Kind::Webhook);
+        let s = &self.states;
+        for (k, v) in [
+            ("states.available", &s.available),
+            ("states.offline", &s.offline),
+        ] {
+            if platform && v.as_deref().is_none_or(str::is_empty) {
                 bad(
-                    &format!("states.not_ready_for.{n}"),
-                    "is not an incident name (a-z, 0-9 and _)".into(),
+                    k,
+                    format!("is missing: the {} id of this state", self.kind.label()),
                 );
             }
         }
-        let c = &self.credentials;
-        match (&c.secret_file, &c.secret_env) {
-            (Some(_), Some(_)) => bad(
-                "credentials.secret_env",
-                "give the secret in a file or an environment variable, not both".into(),
+        match &s.not_ready {
+            None if platform => bad(
+                "states.not_ready",
+                format!(
+                    "is missing: the {} id of the not-ready state (or a table per incident with default)",
+                    self.kind.label()
+                ),
             ),
-            (None, None) => bad(
-                "credentials.secret_file",
-                "is missing: the file holding the secret (or secret_env, an environment \
-                 variable's name)"
-                    .into(),
-            ),
-            (Some(f), None) => {
-                if let Some(m) = secret_file_problem(f) {
-                    bad("credentials.secret_file", m);
-                }
-            }
-            (None, Some(v)) => {
-                if v.is_empty() || !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            Some(NotReady::PerIncident(m)) => {
+                for n in m.keys().filter(|n| *n != "default" && !is_name(n)) {
                     bad(
-                        "credentials.secret_env",
-                        "must be an environment variable's name (A-Z, 0-9 and _)".into(),
+                        &format!("states.not_ready.{n}"),
+                        "is not an incident name (a-z, 0-9 and _)".into(),
+                    );
+                }
+                if platform && !m.contains_key("default") {
+                    bad(
+                        "states.not_ready.default",
+                        "is missing: the state for incidents not listed and for a readiness under the bar".into(),
                     );
                 }
             }
+            _ => {}
         }
-        let needs_id = self.kind != Kind::Webhook;
-        if needs_id && c.id.as_deref().is_none_or(str::is_empty) {
-            let what = match self.kind {
-                Kind::Twilio => "the account SID (AC...) or API key SID (SK...)",
-                Kind::AmazonConnect => "the AWS access key id",
-                _ => "the OAuth client id",
-            };
-            bad("credentials.id", format!("is missing: {what}"));
-        }
-        if needs_id {
-            for (k, v) in [
-                ("states.available", &self.states.available),
-                ("states.not_ready", &self.states.not_ready),
-                ("states.offline", &self.states.offline),
-            ] {
-                if v.as_deref().is_none_or(str::is_empty) {
-                    bad(
-                        k,
-                        format!("is missing: the {} id of this state", self.kind.label()),
-                    );
-                }
-            }
-        }
-        let section = |present: bool, name: &str, wanted: bool| -> Option<(String, String)> {
-            match (present, wanted) {
-                (false, true) => Some((
-                    name.to_string(),
-                    format!("is missing: kind = \"{}\" needs a [{name}] table", name),
-                )),
-                (true, false) => Some((
-                    name.to_string(),
-                    format!("is for kind = \"{name}\", not \"{}\"", self.kind.as_str()),
-                )),
-                _ => None,
-            }
-        };
-        for p in [
-            section(self.twilio.is_some(), "twilio", self.kind == Kind::Twilio),
-            section(
-                self.amazon_connect.is_some(),
-                "amazon_connect",
-                self.kind == Kind::AmazonConnect,
-            ),
-            section(
-                self.genesys.is_some(),
-                "genesys",
-                self.kind == Kind::Genesys,
-            ),
-        ]
-        .into_iter()
-        .flatten()
+        if is(Kind::Twilio)
+            && !self
+                .workspace_sid
+                .as_deref()
+                .is_some_and(|w| w.starts_with("WS"))
         {
-            problems.push(p);
+            bad(
+                "workspace_sid",
+                "must be the TaskRouter workspace SID (WS...)".into(),
+            );
         }
-        if let Some(t) = &self.twilio {
-            if !t.workspace_sid.starts_with("WS") {
-                problems.push((
-                    "twilio.workspace_sid".into(),
-                    "must be a TaskRouter workspace SID (WS...)".into(),
-                ));
-            }
-        }
-        if let Some(a) = &self.amazon_connect {
-            if a.region.is_empty()
-                || !a
-                    .region
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
-            {
-                problems.push((
-                    "amazon_connect.region".into(),
+        if is(Kind::AmazonConnect) {
+            let region_ok = self.region.as_deref().is_some_and(|r| {
+                !r.is_empty()
+                    && r.chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            });
+            if !region_ok {
+                bad(
+                    "region",
                     "must be an AWS region such as eu-central-1".into(),
-                ));
+                );
             }
-            if uuid::Uuid::parse_str(&a.instance_id).is_err() {
-                problems.push((
-                    "amazon_connect.instance_id".into(),
+            if self
+                .instance_id
+                .as_deref()
+                .is_none_or(|i| uuid::Uuid::parse_str(i).is_err())
+            {
+                bad(
+                    "instance_id",
                     "must be the Connect instance id (a UUID)".into(),
-                ));
+                );
             }
         }
-        if let Some(g) = &self.genesys {
-            if url::Url::parse(&g.login_url).is_err() {
-                problems.push((
-                    "genesys.login_url".into(),
-                    "must be the login server's URL, e.g. https://login.mypurecloud.com".into(),
-                ));
-            }
+        if is(Kind::Genesys) && !self.login_url.as_deref().is_some_and(url_ok) {
+            bad(
+                "login_url",
+                "must be the login server's URL, e.g. https://login.mypurecloud.com".into(),
+            );
         }
     }
+}
+
+fn cut(s: &str) -> String {
+    s.chars().take(100).collect()
 }
 
 /// A secret file HQ may use: readable, and by its owner only.

@@ -13,9 +13,9 @@ use super::config::ConnectorConfig;
 use super::push::{self, Change, PushError, Pushed};
 use std::time::SystemTime;
 
-const HINT_401: &str = "check credentials.id (the access key id), the secret access key in \
-                        credentials.secret_file, the IAM policy (connect:PutUserStatus), \
-                        amazon_connect.region, and this server's clock";
+const HINT_401: &str = "check access_key_id, the secret access key in \
+                        secret_access_key_file, the IAM policy (connect:PutUserStatus), \
+                        region, and this server's clock";
 
 /// Who signs, where, and when.
 pub struct Signer<'a> {
@@ -74,11 +74,8 @@ async fn send(
         failure: push::Failure::Auth,
         message: m,
     })?;
-    let region = cfg
-        .amazon_connect
-        .as_ref()
-        .map_or("", |a| a.region.as_str());
-    let key_id = cfg.credentials.id.as_deref().unwrap_or("");
+    let region = cfg.region.as_deref().unwrap_or("");
+    let key_id = cfg.key_id();
     let content_type = [("content-type", "application/json")];
     let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &content_type };
     let signed = sign(
@@ -120,9 +117,7 @@ async fn send(
 }
 
 fn instance(cfg: &ConnectorConfig) -> &str {
-    cfg.amazon_connect
-        .as_ref()
-        .map_or("", |a| a.instance_id.as_str())
+    cfg.instance_id.as_deref().unwrap_or("")
 }
 
 /// Sets the agent status (always: Connect cannot be asked what a person chose).
@@ -133,7 +128,7 @@ pub async fn push(
 ) -> Result<Pushed, PushError> {
     let url = format!(
         "{}/users/{}/{}/status",
-        cfg.base_url.trim_end_matches('/'),
+        cfg.endpoint(),
         push::path_segment(instance(cfg)),
         push::path_segment(&c.platform_user)
     );
@@ -148,13 +143,13 @@ pub async fn push(
 pub async fn test(http: &reqwest::Client, cfg: &ConnectorConfig) -> Result<String, PushError> {
     let url = format!(
         "{}/agent-status/{}?maxResults=1",
-        cfg.base_url.trim_end_matches('/'),
+        cfg.endpoint(),
         push::path_segment(instance(cfg))
     );
     let resp = send(http, cfg, reqwest::Method::GET, &url, Vec::new()).await;
     match resp {
         Err(e) if e.message.contains("HTTP 404") => Err(PushError::rejected(format!(
-            "Amazon Connect knows no instance {} in this region: check amazon_connect.instance_id \
+            "Amazon Connect knows no instance {} in this region: check instance_id \
              and region ({})",
             instance(cfg),
             e.message

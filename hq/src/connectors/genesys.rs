@@ -15,8 +15,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const HINT_401: &str = "check credentials.id (the OAuth client id) and the client secret in \
-                        credentials.secret_file, and that the client uses the client-credentials grant";
+const HINT_401: &str = "check client_id and the client secret in client_secret_file, and that the client uses the client-credentials grant";
 
 /// Tokens per (login URL, client id), kept until they expire.
 #[derive(Debug, Default)]
@@ -37,10 +36,8 @@ impl Tokens {
 
 fn key(cfg: &ConnectorConfig) -> (String, String) {
     (
-        cfg.genesys
-            .as_ref()
-            .map_or(String::new(), |g| g.login_url.clone()),
-        cfg.credentials.id.clone().unwrap_or_default(),
+        cfg.login_url.clone().unwrap_or_default(),
+        cfg.key_id().to_string(),
     )
 }
 
@@ -101,7 +98,7 @@ async fn call(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Result<reqwest::Response, PushError> {
-    let url = format!("{}{path}", cfg.base_url.trim_end_matches('/'));
+    let url = format!("{}{path}", cfg.endpoint());
     for attempt in 0..2 {
         let t = token(http, cfg, tokens).await?;
         let mut req = http.request(method.clone(), &url).bearer_auth(t);
@@ -129,10 +126,7 @@ pub async fn push(
     c: &Change,
     last_set: Option<&str>,
 ) -> Result<Pushed, PushError> {
-    let source = cfg
-        .genesys
-        .as_ref()
-        .map_or("PURECLOUD", |g| g.presence_source.as_str());
+    let source = cfg.presence_source.as_deref().unwrap_or("PURECLOUD");
     let user = push::path_segment(&c.platform_user);
     let presence = format!("/api/v2/users/{user}/presences/{source}");
     let target = cfg.state_id(c.state, &c.reason);

@@ -11,12 +11,12 @@
 use super::config::ConnectorConfig;
 use super::push::{self, Change, PushError, Pushed, Target};
 
-const HINT_401: &str = "check credentials.id (the account SID or API key SID) and the secret \
-                        in credentials.secret_file";
+const HINT_401: &str = "check account_sid (the account SID or API key SID) and the secret in \
+                        auth_token_file";
 
 fn workspace_url(cfg: &ConnectorConfig) -> String {
-    let ws = cfg.twilio.as_ref().map_or("", |t| t.workspace_sid.as_str());
-    format!("{}/v1/Workspaces/{ws}", cfg.base_url.trim_end_matches('/'))
+    let ws = cfg.workspace_sid.as_deref().unwrap_or("");
+    format!("{}/v1/Workspaces/{ws}", cfg.endpoint())
 }
 
 fn auth(cfg: &ConnectorConfig) -> Result<(String, String), PushError> {
@@ -24,7 +24,7 @@ fn auth(cfg: &ConnectorConfig) -> Result<(String, String), PushError> {
         failure: push::Failure::Auth,
         message: m,
     })?;
-    Ok((cfg.credentials.id.clone().unwrap_or_default(), secret))
+    Ok((cfg.key_id().to_string(), secret))
 }
 
 /// Sends a request with HTTP Basic and reads the answer.
@@ -39,7 +39,7 @@ async fn send(
         .map_err(|e| PushError::unreachable("Twilio", &e))?;
     if resp.status() == reqwest::StatusCode::NOT_FOUND {
         return Err(PushError::rejected(format!(
-            "Twilio has no {} (HTTP 404): check twilio.workspace_sid and the platform user",
+            "Twilio has no {} (HTTP 404): check workspace_sid and the platform user",
             resp.url().path()
         )));
     }
@@ -94,9 +94,9 @@ pub async fn push(
 pub async fn test(http: &reqwest::Client, cfg: &ConnectorConfig) -> Result<String, PushError> {
     let resp = match send(http.get(workspace_url(cfg)), &auth(cfg)?).await {
         Err(e) if e.message.contains("HTTP 404") => {
-            let ws = cfg.twilio.as_ref().map_or("", |t| t.workspace_sid.as_str());
+            let ws = cfg.workspace_sid.as_deref().unwrap_or("");
             return Err(PushError::rejected(format!(
-                "Twilio knows no workspace {ws} under this account: check twilio.workspace_sid"
+                "Twilio knows no workspace {ws} under this account: check workspace_sid"
             )));
         }
         r => r?,

@@ -57,7 +57,7 @@ async fn post(
     let bytes = serde_json::to_vec(body).map_err(|e| PushError::rejected(e.to_string()))?;
     let t = chrono::Utc::now().timestamp();
     let resp = http
-        .post(&cfg.base_url)
+        .post(cfg.endpoint())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(SIGNATURE_HEADER, signature(&secret, t, &bytes))
         .header(IDEMPOTENCY_HEADER, key)
@@ -68,7 +68,7 @@ async fn post(
     push::check(
         cfg.kind.label(),
         resp,
-        "check that the receiver and credentials.secret_file hold the same secret",
+        "check that the receiver and secret_file hold the same secret",
     )
     .await?;
     Ok(())
@@ -93,7 +93,7 @@ pub async fn test(http: &reqwest::Client, cfg: &ConnectorConfig) -> Result<Strin
     post(http, cfg, &body, &id.to_string()).await?;
     Ok(format!(
         "the receiver at {} accepted a signed test",
-        cfg.base_url
+        cfg.endpoint()
     ))
 }
 

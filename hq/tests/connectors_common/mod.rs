@@ -169,10 +169,10 @@ pub const TW_TOKEN: &str = "twilio-auth-token-42";
 
 pub fn twilio_toml(url: &str) -> String {
     format!(
-        "kind = \"twilio\"\nbase_url = \"{url}\"\n[credentials]\nid = \"{TW_ACCOUNT}\"\n\
-         secret_file = \"SECRET\"\n[twilio]\nworkspace_sid = \"WS42\"\n\
-         [states]\navailable = \"WA_avail\"\nnot_ready = \"WA_notready\"\noffline = \"WA_offline\"\n\
-         [states.not_ready_for]\nheadset_gone = \"WA_headset\"\n"
+        "kind = \"twilio\"\nbase_url = \"{url}\"\naccount_sid = \"{TW_ACCOUNT}\"\n\
+         auth_token_file = \"SECRET\"\nworkspace_sid = \"WS42\"\n\
+         [states]\navailable = \"WA_avail\"\noffline = \"WA_offline\"\n\
+         [states.not_ready]\ndefault = \"WA_notready\"\nheadset_gone = \"WA_headset\"\n"
     )
 }
 
