@@ -327,6 +327,15 @@ pub async fn background(
     }
 }
 
+/// Both header timeouts on a server, with or without TLS.
+fn header_timeouts<Acc>(
+    mut server: axum_server::Server<SocketAddr, Acc>,
+    timeout: Duration,
+) -> axum_server::Server<SocketAddr, Acc> {
+    server.http_builder().http1().header_read_timeout(timeout);
+    server.first_request_timeout(timeout)
+}
+
 /// `shiftready-hq serve`.
 pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
     use std::io::Write;
@@ -405,24 +414,18 @@ pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
                     )
                 })?;
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config).acceptor(cap);
-            let mut server = axum_server::from_tcp(std_listener)?
-                .acceptor(acceptor)
-                .first_request_timeout(header_timeout);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(header_timeout);
-            server.handle(handle).serve(make).await?;
+            let server = axum_server::from_tcp(std_listener)?.acceptor(acceptor);
+            header_timeouts(server, header_timeout)
+                .handle(handle)
+                .serve(make)
+                .await?;
         }
         None => {
-            let mut server = axum_server::from_tcp(std_listener)?
-                .acceptor(cap)
-                .first_request_timeout(header_timeout);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(header_timeout);
-            server.handle(handle).serve(make).await?;
+            let server = axum_server::from_tcp(std_listener)?.acceptor(cap);
+            header_timeouts(server, header_timeout)
+                .handle(handle)
+                .serve(make)
+                .await?;
         }
     }
     let _ = stop_tx.send(true);

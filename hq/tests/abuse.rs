@@ -306,45 +306,30 @@ async fn a_user_is_throttled_across_addresses_and_enrollment_counts_forwarded_cl
 
     // Enrollment: 2 a minute per client. A forged left part of X-Forwarded-For does not make
     // a new client: the right-most untrusted address counts.
-    let enroll = |fwd: &'static str| {
-        let c = client();
-        let url = url.to_string();
-        async move {
-            c.post(format!("{url}/api/v1/enroll"))
-                .header("x-forwarded-for", fwd)
-                .json(&serde_json::json!({"secret": "sr_enr_wrong", "hostname": "pc1"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(enroll("198.51.100.1").await, 401);
-    assert_eq!(enroll("9.9.9.9, 198.51.100.1").await, 401);
-    assert_eq!(enroll("8.8.8.8, 198.51.100.1").await, 429);
+    assert_eq!(enroll(url, "198.51.100.1").await, 401);
+    assert_eq!(enroll(url, "9.9.9.9, 198.51.100.1").await, 401);
+    assert_eq!(enroll(url, "8.8.8.8, 198.51.100.1").await, 429);
     // Another client behind the same proxy has its own budget.
-    assert_eq!(enroll("198.51.100.2").await, 401);
+    assert_eq!(enroll(url, "198.51.100.2").await, 401);
 
     // Without --trusted-proxy the header is never believed: one bucket for the peer.
     let plain = start(&["--enroll-per-minute", "2"]);
-    let send = |fwd: &'static str| {
-        let c = client();
-        let url = plain.url().to_string();
-        async move {
-            c.post(format!("{url}/api/v1/enroll"))
-                .header("x-forwarded-for", fwd)
-                .json(&serde_json::json!({"secret": "sr_enr_wrong", "hostname": "pc1"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(send("198.51.100.1").await, 401);
-    assert_eq!(send("198.51.100.2").await, 401);
-    assert_eq!(send("198.51.100.3").await, 429);
+    assert_eq!(enroll(plain.url(), "198.51.100.1").await, 401);
+    assert_eq!(enroll(plain.url(), "198.51.100.2").await, 401);
+    assert_eq!(enroll(plain.url(), "198.51.100.3").await, 429);
+}
+
+/// The status of an enrollment with a wrong secret that says it was forwarded for `fwd`.
+async fn enroll(url: &str, fwd: &str) -> u16 {
+    client()
+        .post(format!("{url}/api/v1/enroll"))
+        .header("x-forwarded-for", fwd)
+        .json(&serde_json::json!({"secret": "sr_enr_wrong", "hostname": "pc1"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// Reads until the server closes the connection; returns what it sent and when it closed, or
