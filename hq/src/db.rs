@@ -135,6 +135,7 @@ impl Db {
                         .with_context(|| format!("creating {}", parent.display()))?;
                 }
             }
+            crypto::restrict_to_owner(std::path::Path::new(file))?;
             let url = match query {
                 Some(q) => format!("sqlite://{file}?{q}"),
                 None => format!("sqlite://{file}?mode=rwc"),
@@ -365,8 +366,14 @@ impl Db {
 
     // ---- users, tokens, sessions ----
 
+    /// Adds a user, or sets an existing user's password and role; either way the sessions
+    /// signed in under that name end.
     pub async fn add_user(&self, name: &str, password: &str, role: Role) -> anyhow::Result<()> {
         let hash = crypto::hash_password(password)?;
+        sqlx::query("DELETE FROM sessions WHERE user_name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET password_hash = $2, role = $3",
@@ -388,18 +395,12 @@ impl Db {
             .await?;
         let Some(row) = row else {
             // Spend the same time as a real check so names cannot be probed by timing.
-            static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-            let dummy = DUMMY.get_or_init(|| crypto::hash_password("dummy").unwrap_or_default());
-            let _ = crypto::verify_password(password, dummy);
+            crypto::verify_password_bounded(password, None).await?;
             return Ok(None);
         };
         let stored: String = row.try_get("password_hash")?;
         let role: String = row.try_get("role")?;
-        let ok = tokio::task::spawn_blocking({
-            let password = password.to_string();
-            move || crypto::verify_password(&password, &stored)
-        })
-        .await?;
+        let ok = crypto::verify_password_bounded(password, Some(stored)).await?;
         Ok(ok.then(|| Role::parse(&role)).flatten())
     }
 
@@ -445,8 +446,10 @@ impl Db {
     }
 
     pub async fn session(&self, id: &str) -> anyhow::Result<Option<(String, Role)>> {
+        // A session holds only while its user still exists with the role it signed in with.
         let row =
-            sqlx::query("SELECT user_name, role FROM sessions WHERE hash = $1 AND expires_at > $2")
+            sqlx::query("SELECT s.user_name, s.role FROM sessions s JOIN users u \
+                ON u.name = s.user_name AND u.role = s.role WHERE s.hash = $1 AND s.expires_at > $2")
                 .bind(crypto::hash_secret(id))
                 .bind(now_ms())
                 .fetch_optional(&self.pool)
