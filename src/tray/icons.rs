@@ -22,13 +22,14 @@ impl Look {
     ];
 
     /// The look for the daemon's `state` (`ipc::StatusInfo::state`).
-    pub fn for_state(state: &str) -> Look {
+    pub fn for_state(state: proto::DaemonState) -> Look {
+        use proto::DaemonState as S;
         match state {
-            "ready" => Look::Ready,
-            "degraded" | "unknown" => Look::Degraded,
-            "not_ready" => Look::NotReady,
-            "offline" => Look::Offline,
-            _ => Look::SignedOut,
+            S::Ready => Look::Ready,
+            S::Degraded | S::Unknown => Look::Degraded,
+            S::NotReady => Look::NotReady,
+            S::Offline => Look::Offline,
+            S::SignedOut => Look::SignedOut,
         }
     }
 
@@ -279,10 +280,12 @@ mod tests {
 
     #[test]
     fn state_maps_to_look() {
-        assert_eq!(Look::for_state("ready"), Look::Ready);
-        assert_eq!(Look::for_state("unknown"), Look::Degraded);
-        assert_eq!(Look::for_state("not_ready"), Look::NotReady);
-        assert_eq!(Look::for_state("signed_out"), Look::SignedOut);
-        assert_eq!(Look::for_state("offline"), Look::Offline);
+        use proto::DaemonState as S;
+        assert_eq!(Look::for_state(S::Ready), Look::Ready);
+        assert_eq!(Look::for_state(S::Degraded), Look::Degraded);
+        assert_eq!(Look::for_state(S::Unknown), Look::Degraded);
+        assert_eq!(Look::for_state(S::NotReady), Look::NotReady);
+        assert_eq!(Look::for_state(S::SignedOut), Look::SignedOut);
+        assert_eq!(Look::for_state(S::Offline), Look::Offline);
     }
 }

@@ -58,7 +58,7 @@ fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
         &PredefinedMenuItem::separator(),
         &quit,
     ])?;
-    let look = Look::for_state(status.state.as_str());
+    let look = Look::for_state(status.state);
     let first = icon(look)?;
     // tray-icon panics when its platform library cannot be loaded (appindicator on Linux);
     // keep that from being reported as a bug, and run on without an icon instead.
@@ -82,7 +82,7 @@ fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
 
 impl Tray {
     fn update(&mut self, s: &StatusInfo) {
-        let look = Look::for_state(s.state.as_str());
+        let look = Look::for_state(s.state);
         if look != self.look {
             match icon(look).map(|i| self.icon.set_icon(Some(i))) {
                 Ok(Ok(())) => self.look = look,
