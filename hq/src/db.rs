@@ -811,27 +811,7 @@ impl Db {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ShiftEntry {
-                    agent_id: r.try_get("device_id")?,
-                    hostname: r
-                        .try_get::<Option<String>, _>("hostname")?
-                        .unwrap_or_default(),
-                    kind: r.try_get("kind")?,
-                    reason: r.try_get("reason")?,
-                    at: r.try_get("at")?,
-                    readiness: r.try_get("readiness")?,
-                    received_at: r.try_get("received_at")?,
-                    flags: r
-                        .try_get::<String, _>("flags")?
-                        .split(',')
-                        .filter(|f| !f.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                })
-            })
-            .collect()
+        rows.iter().map(ShiftEntry::from_row).collect()
     }
 
     /// An agent's latest incidents: `(at, name, state, detail)`, newest first.
@@ -1088,4 +1068,28 @@ pub struct ShiftEntry {
     /// `out_of_order` (dated before the device's previous shift event; it changed nothing),
     /// `clock_off` (the device's clock was more than five minutes off HQ's).
     pub flags: Vec<String>,
+}
+
+impl ShiftEntry {
+    /// A row of `shift_log l LEFT JOIN devices d` with `l.device_id, d.hostname, l.kind,
+    /// l.reason, l.at, l.readiness, l.received_at, l.flags`.
+    pub fn from_row(r: &AnyRow) -> anyhow::Result<ShiftEntry> {
+        Ok(ShiftEntry {
+            agent_id: r.try_get("device_id")?,
+            hostname: r
+                .try_get::<Option<String>, _>("hostname")?
+                .unwrap_or_default(),
+            kind: r.try_get("kind")?,
+            reason: r.try_get("reason")?,
+            at: r.try_get("at")?,
+            readiness: r.try_get("readiness")?,
+            received_at: r.try_get("received_at")?,
+            flags: r
+                .try_get::<String, _>("flags")?
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect(),
+        })
+    }
 }

@@ -84,6 +84,18 @@ async fn post_events(url: &str, key: &str, events: &[Event]) {
     );
 }
 
+/// `POST /api/v1/schedules` as an admin.
+async fn schedule(url: &str, admin: &str, shifts: &[Value]) {
+    let r = client()
+        .post(format!("{url}/api/v1/schedules"))
+        .bearer_auth(admin)
+        .json(&json!({ "shifts": shifts }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
 async fn get(url: &str, token: Option<&str>) -> (u16, String) {
     let mut r = client().get(url);
     if let Some(t) = token {
@@ -129,14 +141,7 @@ async fn adherence_api_and_csv(t: TestDb) {
         .chain([json!({"agent": "ws-late", "start": rfc(next_start),
             "end": rfc(next_end)})])
         .collect();
-    let r = client()
-        .post(format!("{url}/api/v1/schedules"))
-        .bearer_auth(&admin)
-        .json(&json!({ "shifts": shifts }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    schedule(url, &admin, &shifts).await;
 
     // ws-late: a ready report before the shift; signs in 7 min late; a failing report at 60
     // and a passing one at 90 (30 min not ready); a headset_gone incident 200..215 (15 more);
@@ -503,14 +508,7 @@ async fn shift_pages_in_a_real_browser() {
     .iter()
     .map(|a| json!({"agent": a, "start": rfc(start), "end": rfc(end)}))
     .collect();
-    let r = client()
-        .post(format!("{url}/api/v1/schedules"))
-        .bearer_auth(&admin)
-        .json(&json!({ "shifts": shifts }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    schedule(&url, &admin, &shifts).await;
     post_events(
         &url,
         &keys[0].1,

@@ -356,25 +356,7 @@ pub async fn shift_log_page(
     .await?;
     let entries = rows
         .iter()
-        .map(|r| -> anyhow::Result<ShiftEntry> {
-            Ok(ShiftEntry {
-                agent_id: r.try_get("device_id")?,
-                hostname: r
-                    .try_get::<Option<String>, _>("hostname")?
-                    .unwrap_or_default(),
-                kind: r.try_get("kind")?,
-                reason: r.try_get("reason")?,
-                at: r.try_get("at")?,
-                readiness: r.try_get("readiness")?,
-                received_at: r.try_get("received_at")?,
-                flags: r
-                    .try_get::<String, _>("flags")?
-                    .split(',')
-                    .filter(|f| !f.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            })
-        })
+        .map(ShiftEntry::from_row)
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((from, to, entries, total))
 }
