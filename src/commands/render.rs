@@ -373,6 +373,25 @@ pub fn render_status(s: &StatusInfo) -> String {
     o
 }
 
+/// What `shiftready fix` changed (or, with `dry_run`, would change), one line each.
+pub fn render_fix(changes: &[crate::fix::Change], dry_run: bool) -> String {
+    if changes.is_empty() {
+        return "Nothing to change: the headset is already the default, unmuted, with its \
+                microphone turned up.\n\n"
+            .to_string();
+    }
+    let mut out = String::from(if dry_run {
+        "Would change (nothing changed yet; run `shiftready fix` to do it):\n"
+    } else {
+        "Changed:\n"
+    });
+    for c in changes {
+        out.push_str(&format!("  • {}\n", c.what));
+    }
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,23 +548,4 @@ mod tests {
         assert!(lines[1].trim_start().starts_with("→ word"), "{text}");
         assert!(lines.iter().all(|l| l.chars().count() <= 96), "{text}");
     }
-}
-
-/// What `shiftready fix` changed (or, with `dry_run`, would change), one line each.
-pub fn render_fix(changes: &[crate::fix::Change], dry_run: bool) -> String {
-    if changes.is_empty() {
-        return "Nothing to change: the headset is already the default, unmuted, with its \
-                microphone turned up.\n\n"
-            .to_string();
-    }
-    let mut out = String::from(if dry_run {
-        "Would change (nothing changed yet; run `shiftready fix` to do it):\n"
-    } else {
-        "Changed:\n"
-    });
-    for c in changes {
-        out.push_str(&format!("  • {}\n", c.what));
-    }
-    out.push('\n');
-    out
 }
