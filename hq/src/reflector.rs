@@ -254,6 +254,9 @@ pub const UNAUTH_SHARE: f64 = 50.0;
 /// bytes, the most the agent sends; this leaves room for a larger codec frame and no more.
 pub const MAX_ANSWERED: usize = 256;
 
+/// The receive buffer the reflector asks for, bytes: about 4,000 voice packets' worth.
+pub const RECV_BUFFER: usize = 4 << 20;
+
 /// Requests per second answered per source IP address by default.
 pub const DEFAULT_PER_SOURCE_PPS: u32 = 120;
 /// Requests per second answered in total by default.
@@ -596,6 +599,11 @@ impl Reflector {
     /// Binds the reflector's UDP socket.
     pub async fn bind(addr: SocketAddr, config: ReflectorConfig) -> io::Result<Reflector> {
         let socket = UdpSocket::bind(addr).await?;
+        // A flood fills the default receive queue (about 200 KB) in a few milliseconds while
+        // the reflector waits for a CPU, and the kernel then drops any packet, an enrolled
+        // device's too, before the budgets can tell them apart. Ask for more; the OS caps it
+        // at net.core.rmem_max (raise that on a busy HQ), and failing to get it is not fatal.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER);
         let local = socket.local_addr()?;
         Ok(Reflector {
             socket,
