@@ -56,10 +56,15 @@ pub async fn postgres_url(test: &str) -> Option<String> {
         match sqlx::PgConnection::connect(&admin).await {
             Ok(mut c) => {
                 let name = format!("hqtest_{}", uuid::Uuid::new_v4().simple());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
+                // Copied from template0, which takes no connections: a copy of template1 fails
+                // with "source database is being accessed by other users" while another test's
+                // admin connection is on it (seen when test binaries ran at once).
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE DATABASE {name} TEMPLATE template0"
+                )))
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
                 let _ = c.close().await;
                 let url = admin.replacen("/template1", &format!("/{name}"), 1);
                 assert_ne!(url, admin, "the admin URL must name the database template1");
