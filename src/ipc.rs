@@ -63,7 +63,8 @@ pub struct StatusInfo {
     #[serde(default)]
     pub quarantined: u64,
     /// When HQ refused this device's key: what to do, as a sentence with the command
-    /// ("This computer must be enrolled again: shiftready enroll --hq URL --token-file FILE").
+    /// ("This computer must be enrolled again (...): shiftready enroll --hq URL --token-file FILE
+    /// --code-file CODE").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enroll_again: Option<String>,
     /// The first thing to fix, from the last check (its hint), when it did not pass: the one
@@ -75,7 +76,8 @@ pub struct StatusInfo {
 /// What `status` and the tray say when HQ refused this device's key.
 pub fn enroll_again_message(hq_url: &str) -> String {
     format!(
-        "This computer must be enrolled again: shiftready enroll --hq {hq_url} --token-file FILE"
+        "This computer must be enrolled again (IT gives you the secret and, for this computer, a \
+         re-enrollment code): shiftready enroll --hq {hq_url} --token-file FILE --code-file CODE"
     )
 }
 

@@ -35,7 +35,8 @@ fn a_device_told_to_enroll_again_pauses_delivery_says_so_and_resumes_after_enrol
     assert!(a.cli(&["sign-out"]).status.success());
     assert!(a.cli(&["sign-in"]).status.success());
     let want = format!(
-        "This computer must be enrolled again: shiftready enroll --hq {} --token-file FILE",
+        "This computer must be enrolled again (IT gives you the secret and, for this computer, a \
+         re-enrollment code): shiftready enroll --hq {} --token-file FILE --code-file CODE",
         hq.url
     );
     let s = a.wait_for("must enroll", Duration::from_secs(20), |s| {

@@ -413,8 +413,9 @@ mod tests {
         );
         assert!(
             text.contains(
-                "This computer must be enrolled again: shiftready enroll --hq \
-                 https://hq.example.com --token-file FILE"
+                "This computer must be enrolled again (IT gives you the secret and, for this \
+                 computer, a re-enrollment code): shiftready enroll --hq https://hq.example.com \
+                 --token-file FILE --code-file CODE"
             ),
             "{text}"
         );

@@ -330,8 +330,9 @@ mod tests {
         let t = tooltip(&s);
         assert!(
             t.ends_with(
-                "\nThis computer must be enrolled again: shiftready enroll --hq \
-                 https://hq.example.com --token-file FILE"
+                "\nThis computer must be enrolled again (IT gives you the secret and, for this \
+                 computer, a re-enrollment code): shiftready enroll --hq https://hq.example.com \
+                 --token-file FILE --code-file CODE"
             ),
             "{t}"
         );
