@@ -21,6 +21,7 @@
 
 use serde_json::Value;
 use shiftready::checks::network::hints;
+use shiftready_core::i18n::english_id as english;
 use shiftready_testkit::hq::{Serve, Server};
 use std::io::Write;
 use std::path::PathBuf;
@@ -467,7 +468,7 @@ fn losses_on_the_home_link_point_at_the_home_network() {
     let (icmp_drop, udp_drop) = (lab.counter("icmp_drop"), lab.counter("udp_drop"));
     assert_eq!(v["status"], "fail", "{v:#}");
     assert_eq!(code, 2);
-    assert_eq!(v["hint"], hints::HOME_LINE, "{v:#}");
+    assert_eq!(v["hint"], english(hints::HOME_LINE), "{v:#}");
     assert_eq!(v["metrics"]["gateway_probe"], "raw_socket");
     assert!(icmp_drop > 0.0 && udp_drop > 0.0);
     // The figures are what the router did, exactly.
@@ -503,7 +504,7 @@ fn losses_beyond_a_clean_router_point_beyond_the_home() {
     let udp_drop = lab.counter("udp_drop");
     assert_eq!(v["status"], "fail", "{v:#}");
     assert_eq!(code, 2);
-    assert_eq!(v["hint"], hints::BEYOND_HOME, "{v:#}");
+    assert_eq!(v["hint"], english(hints::BEYOND_HOME), "{v:#}");
     assert_eq!(v["metrics"]["gateway_probe"], "ping_socket");
     assert_eq!(num(&v, "gateway_loss_pct"), 0.0, "{v:#}");
     assert!(udp_drop > 0.0);
@@ -568,7 +569,7 @@ fn a_router_slow_to_answer_points_at_the_home_network() {
     let answered = router.finish();
     assert_eq!(v["status"], "fail", "{v:#}");
     assert_eq!(code, 2);
-    assert_eq!(v["hint"], hints::HOME_LINE, "{v:#}");
+    assert_eq!(v["hint"], english(hints::HOME_LINE), "{v:#}");
     assert_eq!(v["metrics"]["gateway_probe"], "ping_socket");
     assert_eq!(answered.len() as f64, SENT, "every ping answered");
     assert_eq!(num(&v, "gateway_loss_pct"), 0.0, "{v:#}");

@@ -7,5 +7,6 @@ pub mod checks;
 pub mod dsp;
 pub mod emodel;
 pub mod hysteresis;
+pub mod i18n;
 pub mod shift;
 pub mod stats;

@@ -15,7 +15,7 @@ pub mod report;
 pub use event::{Event, EventBody, ShiftReason};
 pub use names::{CheckName, DaemonState, DeviceStatus, FleetState, HqLink, IncidentName, metric};
 pub use policy::Policy;
-pub use report::{CheckResult, Readiness, Report, Status};
+pub use report::{CheckResult, Msg, MsgArg, Readiness, Report, Status};
 
 /// The schema version of reports and events. Bumped only for incompatible changes.
 pub const SCHEMA: u32 = 1;

@@ -92,8 +92,53 @@ impl Readiness {
     }
 }
 
+/// An argument of a localised message (issue 16).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MsgArg {
+    /// Shown as is (a device name, a version).
+    Text(String),
+    /// A number shown with this many decimals, in the language's own way ("7.5" / "7,5").
+    Num(f64, u8),
+    /// A whole number, also used to choose a plural form ("1 core", "2 cores").
+    Count(i64),
+    /// Another message of the bundle, shown in the same language ("another device").
+    Id(&'static str),
+}
+
+/// A message of the agent's localisation bundles: its id and arguments. Kept beside a check's
+/// English `hint` only in the process (never on the wire), so the agent's own terminal, tray
+/// and pages can show the hint in the agent's language while HQ keeps the English text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Msg {
+    pub id: &'static str,
+    pub args: Vec<(&'static str, MsgArg)>,
+}
+
+impl Msg {
+    pub fn new(id: &'static str) -> Msg {
+        Msg {
+            id,
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds an argument (builder style).
+    pub fn arg(mut self, name: &'static str, value: MsgArg) -> Msg {
+        self.args.push((name, value));
+        self
+    }
+
+    /// Adds a text argument.
+    pub fn text(self, name: &'static str, value: impl Into<String>) -> Msg {
+        self.arg(name, MsgArg::Text(value.into()))
+    }
+}
+
 /// One check's result: `{"status", "metrics", "hint"}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Equality compares what goes on the wire (status, metrics, hint), not the in-process
+/// message id of the hint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     pub status: Status,
     /// Measured values, keyed by the metric names of `docs/DESIGN.md`. Only aggregates: never raw
@@ -103,6 +148,16 @@ pub struct CheckResult {
     /// One sentence telling the agent what to do; empty when the check passed.
     #[serde(default)]
     pub hint: String,
+    /// The hint's message id and arguments, so the agent can show it in the agent's language;
+    /// never serialized (the wire keeps the English `hint`), `None` after deserializing.
+    #[serde(skip)]
+    pub hint_msg: Option<Msg>,
+}
+
+impl PartialEq for CheckResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status && self.metrics == other.metrics && self.hint == other.hint
+    }
 }
 
 impl CheckResult {
@@ -111,6 +166,7 @@ impl CheckResult {
             status,
             metrics: Map::new(),
             hint: hint.into(),
+            hint_msg: None,
         }
     }
 

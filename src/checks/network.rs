@@ -116,7 +116,12 @@ pub async fn run(ctx: CheckContext) -> anyhow::Result<CheckResult> {
     let pol = &ctx.policy.network;
     let target = match reflector_target(None, &ctx.config.hq) {
         Ok(Some(t)) => t,
-        Ok(None) => return Ok(CheckResult::error(hints::NO_HQ)),
+        Ok(None) => {
+            return Ok(shiftready_core::i18n::hinted(
+                proto::Status::Error,
+                proto::Msg::new(hints::NO_HQ),
+            ));
+        }
         Err(e) => {
             return Ok(CheckResult::error(format!(
                 "The HQ address in the configuration is wrong ({e}): ask IT to fix it."

@@ -53,7 +53,7 @@ fn no_audio_at_all() -> bool {
 /// anything, and the hint says why.
 pub fn no_microphone_at_all(e: &CaptureError) -> CheckResult {
     let mut r = capture_failed(e);
-    r.hint = hints::NO_AUDIO.to_string();
+    shiftready_core::i18n::set_hint(&mut r, proto::Msg::new(hints::NO_AUDIO));
     r.set("capture_error", "no_audio_device");
     r
 }
@@ -75,7 +75,7 @@ pub fn capture_failed(e: &CaptureError) -> CheckResult {
         CaptureError::Stream { .. } => "stream_failed",
         CaptureError::Stalled { .. } => "stalled",
     };
-    let mut r = CheckResult::error(hint)
+    let mut r = shiftready_core::i18n::hinted(proto::Status::Error, proto::Msg::new(hint))
         .with("capture_error", kind)
         .with("detail", e.to_string());
     match e {
@@ -118,6 +118,7 @@ mod signals;
 mod tests {
     use super::*;
     use proto::Status;
+    use shiftready_core::i18n::english_id;
     use std::collections::BTreeMap;
 
     #[test]
@@ -139,12 +140,12 @@ mod tests {
     fn capture_errors_are_error_status_with_a_hint() {
         let r = capture_failed(&CaptureError::NoDevice);
         assert_eq!(r.status, Status::Error);
-        assert_eq!(r.hint, hints::NO_DEVICE);
+        assert_eq!(r.hint, english_id(hints::NO_DEVICE));
         let r = capture_failed(&CaptureError::Stalled {
             device: "x".into(),
             seconds: 0.2,
         });
-        assert_eq!(r.hint, hints::STALLED);
+        assert_eq!(r.hint, english_id(hints::STALLED));
         assert_eq!(r.metrics["capture_error"], "stalled");
     }
 
@@ -155,7 +156,7 @@ mod tests {
             reason: "ALSA: no such card".into(),
         });
         assert_eq!(r.status, Status::Error);
-        assert_eq!(r.hint, hints::NO_AUDIO);
+        assert_eq!(r.hint, english_id(hints::NO_AUDIO));
         assert!(!r.hint.contains("other programs"), "{}", r.hint);
     }
 }

@@ -32,7 +32,7 @@ pub async fn probe(loaded: &Loaded, args: &ProbeArgs) -> anyhow::Result<i32> {
         Err(e) => return Err(ExitError::new(exit::CONFIG, format!("hq: {e}"))),
     };
     let result = match target {
-        None => CheckResult::error(hints::NO_HQ),
+        None => shiftready_core::i18n::hinted(proto::Status::Error, proto::Msg::new(hints::NO_HQ)),
         Some(target) => {
             let hq = HqUrl::parse(&loaded.config.hq.url).ok();
             let limit = Duration::from_secs_f64(seconds) + STAGE_LIMIT * 4 + Duration::from_secs(2);

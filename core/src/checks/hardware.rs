@@ -3,7 +3,7 @@
 
 use proto::metric;
 use proto::policy::HardwarePolicy;
-use proto::{CheckResult, Status};
+use proto::{CheckResult, Msg, MsgArg, Status};
 
 /// Power source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,55 +68,40 @@ pub fn evaluate(f: &HardwareFacts, p: &HardwarePolicy) -> CheckResult {
         .with(metric::POWER, f.power.as_str())
         .with("battery_pct", f.battery_pct);
 
-    let mut findings: Vec<(Status, String)> = Vec::new();
+    let mut findings: Vec<(Status, Msg)> = Vec::new();
     let cpu = p.cpu_pct.status(f.cpu_load_pct);
     if cpu != Status::Pass {
         findings.push((
             cpu,
-            format!(
-                "The processor is {:.0} % busy: close programs you do not need for calls.",
-                f.cpu_load_pct
-            ),
+            Msg::new("hw-cpu-busy").arg("pct", MsgArg::Num(f.cpu_load_pct, 0)),
         ));
     }
     let mem = p.memory_pct.status(mem_pct);
     if mem != Status::Pass {
         findings.push((
             mem,
-            format!(
-                "Memory is {mem_pct:.0} % used: close programs and browser tabs you do not need."
-            ),
+            Msg::new("hw-memory").arg("pct", MsgArg::Num(mem_pct, 0)),
         ));
     }
     match f.disk_free_gb {
         Some(free) => {
             let s = p.disk_free_gb.status(free);
             if s != Status::Pass {
-                findings.push((
-                    s,
-                    format!("Only {free:.1} GB of disk space is free: delete files you do not need or ask IT."),
-                ));
+                findings.push((s, Msg::new("hw-disk-low").arg("free", MsgArg::Num(free, 1))));
             }
         }
-        None => findings.push((
-            Status::Warn,
-            "Could not find the disk holding your home folder; tell IT if this repeats.".into(),
-        )),
+        None => findings.push((Status::Warn, Msg::new("hw-disk-unknown"))),
     }
     if (f.cpu_cores as u64) < u64::from(p.min_cores) {
         findings.push((
             Status::Warn,
-            format!(
-                "This computer has {} processor core(s), fewer than the {} required: ask IT about a newer computer.",
-                f.cpu_cores, p.min_cores
-            ),
+            Msg::new("hw-cores")
+                .arg("cores", MsgArg::Count(f.cpu_cores as i64))
+                .arg("min", MsgArg::Count(i64::from(p.min_cores))),
         ));
     }
     if f.power == Power::Battery && p.battery_warns {
-        findings.push((
-            Status::Warn,
-            "The computer is running on battery: plug in the charger before your shift.".into(),
-        ));
+        findings.push((Status::Warn, Msg::new("hw-battery")));
     }
     // Worst first; among equals the order above (CPU, memory, disk, cores, power).
     if let Some((status, hint)) = findings
@@ -126,7 +111,7 @@ pub fn evaluate(f: &HardwareFacts, p: &HardwarePolicy) -> CheckResult {
         .map(|(_, f)| f.clone())
     {
         r.status = status;
-        r.hint = hint;
+        crate::i18n::set_hint(&mut r, hint);
     }
     r
 }

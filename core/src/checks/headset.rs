@@ -3,7 +3,7 @@
 //! fallback classification.
 
 use proto::policy::HeadsetPolicy;
-use proto::{CheckResult, Status};
+use proto::{CheckResult, Msg, MsgArg, Status};
 use serde::Serialize;
 
 /// What kind of device it is.
@@ -146,9 +146,7 @@ pub fn classify_name(name: &str) -> (FormFactor, Transport) {
 }
 
 /// The hint when the computer has no microphone or speaker at all.
-pub const NO_AUDIO_AT_ALL: &str = "This computer has no microphone or speaker at all: plug in \
-    your headset; if it is plugged in, check that the sound driver works and that ShiftReady may \
-    use the audio devices.";
+pub const NO_AUDIO_AT_ALL: &str = "headset-no-audio";
 
 /// Whether the inventory holds no real audio device at all (only virtual ones, or none).
 pub fn no_audio_at_all(inv: &Inventory) -> bool {
@@ -185,14 +183,16 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         .with("is_default_output", chosen.map(|_| out_is_headset))
         .with("bluetooth_allowed", p.bluetooth_allowed);
 
-    let set = |r: CheckResult, s: Status, hint: String| CheckResult {
-        status: s,
-        hint,
-        ..r
+    let set = |mut r: CheckResult, s: Status, hint: Option<Msg>| {
+        r.status = s;
+        if let Some(m) = hint {
+            crate::i18n::set_hint(&mut r, m);
+        }
+        r
     };
     if no_audio_at_all(inv) {
         // The check ran and found nothing to make calls with: not ready, not unknown.
-        return set(r, Status::Fail, NO_AUDIO_AT_ALL.into());
+        return set(r, Status::Fail, Some(Msg::new(NO_AUDIO_AT_ALL)));
     }
     let Some(h) = chosen else {
         let status = if p.required {
@@ -200,12 +200,8 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         } else {
             Status::Pass
         };
-        let hint = if p.required {
-            "No headset found: plug in your headset and make it the default microphone."
-        } else {
-            ""
-        };
-        return set(r, status, hint.into());
+        let hint = p.required.then(|| Msg::new("headset-none"));
+        return set(r, status, hint);
     };
     if with_mic.is_empty() {
         let status = if p.required {
@@ -216,21 +212,14 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         return set(
             r,
             status,
-            format!(
-                "{} has no microphone: use a headset with a microphone for calls.",
-                h.name
-            ),
+            Some(Msg::new("headset-no-mic").text("name", &h.name)),
         );
     }
     if h.transport == Transport::Bluetooth && !p.bluetooth_allowed {
         return set(
             r,
             Status::Fail,
-            format!(
-                "{} is a Bluetooth headset, which your site does not allow: use a wired USB \
-                 or analog headset.",
-                h.name
-            ),
+            Some(Msg::new("headset-bluetooth").text("name", &h.name)),
         );
     }
     if !h.default_input {
@@ -239,10 +228,10 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
             return set(
                 r,
                 Status::Warn,
-                format!(
-                    "Make sure {} is the default microphone in the sound settings \
-                     (ShiftReady could not tell: {why}).",
-                    h.name
+                Some(
+                    Msg::new("headset-default-unknown")
+                        .text("name", &h.name)
+                        .text("why", why),
                 ),
             );
         }
@@ -251,28 +240,32 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         } else {
             Status::Warn
         };
-        let other = default_in.map_or("another device".to_string(), |d| d.name.clone());
+        let other = default_in.map_or(MsgArg::Id("headset-another-device"), |d| {
+            MsgArg::Text(d.name.clone())
+        });
         return set(
             r,
             status,
-            format!(
-                "Your headset is plugged in, but the computer still uses {other} as the \
-                 microphone: make {} the default input in the sound settings.{}",
-                h.name,
-                fixable(inv)
+            Some(
+                Msg::new("headset-not-default")
+                    .arg("other", other)
+                    .text("name", &h.name)
+                    .text("fix", fixable(inv)),
             ),
         );
     }
     if !out_is_headset && inv.default_unknown.is_none() {
-        let other = default_out.map_or("another device".to_string(), |d| d.name.clone());
+        let other = default_out.map_or(MsgArg::Id("headset-another-device"), |d| {
+            MsgArg::Text(d.name.clone())
+        });
         return set(
             r,
             Status::Warn,
-            format!(
-                "Sound plays through {other}, not your headset: make {} the default output \
-                 in the sound settings.{}",
-                h.name,
-                fixable(inv)
+            Some(
+                Msg::new("headset-output")
+                    .arg("other", other)
+                    .text("name", &h.name)
+                    .text("fix", fixable(inv)),
             ),
         );
     }
@@ -280,13 +273,12 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
 }
 
 /// Where `shiftready fix` can change the defaults (a PulseAudio or PipeWire sound server), the
-/// sentence that offers it; elsewhere nothing, so no hint offers what cannot be done.
+/// sentence that offers it ("yes" selects it in the bundles); elsewhere "no", so no hint
+/// offers what cannot be done.
 fn fixable(inv: &Inventory) -> &'static str {
     match inv.backend.as_str() {
-        "pulseaudio" | "pipewire" => {
-            " Or run `shiftready fix` (or choose 'Fix it' in the tray menu) to do it for you."
-        }
-        _ => "",
+        "pulseaudio" | "pipewire" => "yes",
+        _ => "no",
     }
 }
 
@@ -440,7 +432,7 @@ mod tests {
         // The check ran and found nothing the policy requires: not ready (issue 13).
         let r = evaluate(&inv(vec![]), &HeadsetPolicy::default());
         assert_eq!(r.status, Status::Fail);
-        assert_eq!(r.hint, NO_AUDIO_AT_ALL);
+        assert_eq!(r.hint, crate::i18n::english_id(NO_AUDIO_AT_ALL));
         let virt = dev("null", true, true, FormFactor::Unknown, Transport::Virtual);
         let r = evaluate(&inv(vec![virt]), &HeadsetPolicy::default());
         assert_eq!(r.status, Status::Fail);

@@ -5,44 +5,31 @@
 use crate::stats::ProbeResult;
 use proto::metric;
 use proto::policy::{Codec, NetworkPolicy};
-use proto::{CheckResult, Status};
+use proto::{CheckResult, Msg, Status};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 
-/// The hints, in one place for translation. Each is one sentence saying what to do.
+/// The hints: message ids, translated in `core/i18n/*.ftl`;
+/// `crate::i18n::english_id(id)` gives the English text HQ receives. Each is one sentence saying what to do.
 pub mod hints {
-    pub const UDP_BLOCKED: &str = "UDP to HQ is blocked (firewall or VPN): voice calls will fail";
-    pub const HQ_UNREACHABLE: &str = "HQ cannot be reached at all: check that your internet \
-        connection works, and tell IT if websites open normally.";
-    pub const REFLECTOR_SILENT: &str = "The probe reflector did not answer: check the address, \
-        and that no firewall or VPN blocks UDP.";
-    pub const DNS_FAILED: &str = "Your computer cannot look up HQ's address (DNS): restart your \
-        router, and tell IT if websites open normally.";
-    pub const NO_HQ: &str = "No HQ is configured, so the network cannot be probed: enrol with \
-        `shiftready enroll --hq URL --token-file FILE`, or probe a reflector of your own with \
-        `shiftready probe --reflector HOST:PORT`.";
-    pub const SEND_FAILED: &str = "Your computer cannot send to HQ (no route): check that you \
-        are connected to the internet.";
-    pub const HOME_WIFI: &str = "Your home network is the problem (weak or busy Wi-Fi): plug in \
-        a network cable or move closer to the router, and pause big downloads at home.";
-    pub const HOME_LINE: &str = "Your home network is the problem (the router or a busy line at \
-        home): pause downloads and streaming at home, and restart your router.";
-    pub const BEYOND_HOME: &str = "The problem is beyond your home network (your internet \
-        provider or the way to HQ): restart your router, and call your provider if it persists.";
-    pub const GENERIC: &str = "Your connection is not good enough for calls: use a network \
-        cable, pause downloads at home, and restart your router.";
-    pub const WIRED_REQUIRED: &str =
-        "Your site asks for a wired connection: plug a network cable into your computer.";
+    use proto::Msg;
+    pub const UDP_BLOCKED: &str = "net-udp-blocked";
+    pub const HQ_UNREACHABLE: &str = "net-hq-unreachable";
+    pub const REFLECTOR_SILENT: &str = "net-reflector-silent";
+    pub const DNS_FAILED: &str = "net-dns-failed";
+    pub const NO_HQ: &str = "net-no-hq";
+    pub const SEND_FAILED: &str = "net-send-failed";
+    pub const HOME_WIFI: &str = "net-home-wifi";
+    pub const HOME_LINE: &str = "net-home-line";
+    pub const BEYOND_HOME: &str = "net-beyond-home";
+    pub const GENERIC: &str = "net-generic";
+    pub const WIRED_REQUIRED: &str = "net-wired-required";
+    pub const HTTPS_FAILED: &str = "net-https-failed";
     /// The reflector's host answered "port unreachable": the address is wrong or nothing
     /// listens there (a firewall on the way drops packets silently instead).
-    pub fn nothing_answers(reflector: &str) -> String {
-        format!(
-            "Nothing answers at {reflector}: check the reflector address (`hq.reflector` in the \
-             agent configuration), and tell IT if it is right."
-        )
+    pub fn nothing_answers(reflector: &str) -> Msg {
+        Msg::new("net-nothing-answers").text("reflector", reflector)
     }
-    pub const HTTPS_FAILED: &str = "Voice traffic gets through but HQ's website does not \
-        answer: check your VPN, and tell IT if it keeps happening.";
 }
 
 /// The kind of link the default route uses.
@@ -243,70 +230,75 @@ pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
     let https = path.map(|p| p.https_ok());
     let dns_failed = f.reflector_dns.is_err()
         || path.is_some_and(|p| p.failed.as_ref().is_some_and(|(st, _)| *st == Stage::Dns));
-    let (status, hint): (Status, String) = if dns_failed && !probe_ok.is_some_and(|p| p.answered())
-    {
-        (Status::Fail, hints::DNS_FAILED.into())
-    } else if !probe_ok.is_some_and(|p| p.answered()) {
-        let refused = probe_ok.is_some_and(|p| p.icmp_errors > 0);
-        match https {
-            Some(false) => (Status::Fail, hints::HQ_UNREACHABLE.into()),
-            // A "port unreachable" came back: the packets got there and nothing listens.
-            _ if refused => (Status::Fail, hints::nothing_answers(&f.reflector)),
-            Some(true) => (Status::Fail, hints::UDP_BLOCKED.into()),
-            None if matches!(f.probe, Some(Err(_))) => (Status::Fail, hints::SEND_FAILED.into()),
-            None => (Status::Fail, hints::REFLECTOR_SILENT.into()),
-        }
-    } else {
-        let s = s.expect("answered implies stats");
-        let nan = f64::NAN;
-        let jitter = s
-            .jitter_up_ms
-            .unwrap_or(0.0)
-            .max(s.jitter_down_ms.unwrap_or(0.0));
-        let loss = s
-            .loss_up_pct
-            .unwrap_or(nan)
-            .max(s.loss_down_pct.unwrap_or(nan));
-        let voice = [
-            pol.rtt_ms.status(s.rtt_ms_median.unwrap_or(nan)),
-            pol.jitter_ms.status(jitter),
-            pol.loss_pct.status(loss),
-            pol.mos.status(s.mos.unwrap_or(nan)),
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(Status::Error);
-        let wired_warn = pol.require_wired && f.link.kind == LinkKind::Wifi;
-        if voice > Status::Pass {
-            let hint = match &f.gateway {
-                Ok(g) if gateway_is_bad(g, pol) => {
-                    if f.link.kind == LinkKind::Wifi {
-                        hints::HOME_WIFI
-                    } else {
-                        hints::HOME_LINE
-                    }
+    let (status, hint): (Status, Option<Msg>) =
+        if dns_failed && !probe_ok.is_some_and(|p| p.answered()) {
+            (Status::Fail, Some(Msg::new(hints::DNS_FAILED)))
+        } else if !probe_ok.is_some_and(|p| p.answered()) {
+            let refused = probe_ok.is_some_and(|p| p.icmp_errors > 0);
+            match https {
+                Some(false) => (Status::Fail, Some(Msg::new(hints::HQ_UNREACHABLE))),
+                // A "port unreachable" came back: the packets got there and nothing listens.
+                _ if refused => (Status::Fail, Some(hints::nothing_answers(&f.reflector))),
+                Some(true) => (Status::Fail, Some(Msg::new(hints::UDP_BLOCKED))),
+                None if matches!(f.probe, Some(Err(_))) => {
+                    (Status::Fail, Some(Msg::new(hints::SEND_FAILED)))
                 }
-                Ok(_) => hints::BEYOND_HOME,
-                Err(_) if f.link.kind == LinkKind::Wifi => hints::HOME_WIFI,
-                Err(_) => hints::GENERIC,
-            };
-            (voice, hint.into())
-        } else if https == Some(false) {
-            (Status::Warn, hints::HTTPS_FAILED.into())
-        } else if wired_warn {
-            (Status::Warn, hints::WIRED_REQUIRED.into())
+                None => (Status::Fail, Some(Msg::new(hints::REFLECTOR_SILENT))),
+            }
         } else {
-            (Status::Pass, String::new())
-        }
-    };
+            let s = s.expect("answered implies stats");
+            let nan = f64::NAN;
+            let jitter = s
+                .jitter_up_ms
+                .unwrap_or(0.0)
+                .max(s.jitter_down_ms.unwrap_or(0.0));
+            let loss = s
+                .loss_up_pct
+                .unwrap_or(nan)
+                .max(s.loss_down_pct.unwrap_or(nan));
+            let voice = [
+                pol.rtt_ms.status(s.rtt_ms_median.unwrap_or(nan)),
+                pol.jitter_ms.status(jitter),
+                pol.loss_pct.status(loss),
+                pol.mos.status(s.mos.unwrap_or(nan)),
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(Status::Error);
+            let wired_warn = pol.require_wired && f.link.kind == LinkKind::Wifi;
+            if voice > Status::Pass {
+                let hint = match &f.gateway {
+                    Ok(g) if gateway_is_bad(g, pol) => {
+                        if f.link.kind == LinkKind::Wifi {
+                            hints::HOME_WIFI
+                        } else {
+                            hints::HOME_LINE
+                        }
+                    }
+                    Ok(_) => hints::BEYOND_HOME,
+                    Err(_) if f.link.kind == LinkKind::Wifi => hints::HOME_WIFI,
+                    Err(_) => hints::GENERIC,
+                };
+                (voice, Some(Msg::new(hint)))
+            } else if https == Some(false) {
+                (Status::Warn, Some(Msg::new(hints::HTTPS_FAILED)))
+            } else if wired_warn {
+                (Status::Warn, Some(Msg::new(hints::WIRED_REQUIRED)))
+            } else {
+                (Status::Pass, None)
+            }
+        };
     r.status = status;
-    r.hint = hint;
+    if let Some(m) = hint {
+        crate::i18n::set_hint(&mut r, m);
+    }
     r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::english_id;
     use crate::stats::{ProbeResult, ProbeStats};
 
     fn stats(rtt: f64, jit: f64, loss: f64) -> ProbeStats {
@@ -433,7 +425,7 @@ mod tests {
         );
         assert_eq!(
             (r.status, r.hint.as_str()),
-            (Status::Fail, hints::HQ_UNREACHABLE)
+            (Status::Fail, english_id(hints::HQ_UNREACHABLE).as_str())
         );
     }
 
@@ -469,22 +461,22 @@ mod tests {
         );
         assert_eq!(
             (r.status, r.hint.as_str()),
-            (Status::Warn, hints::HOME_WIFI)
+            (Status::Warn, english_id(hints::HOME_WIFI).as_str())
         );
         let r = evaluate(
             &findings(bad(), Some(true), Some((3.0, 0.5)), LinkKind::Ethernet),
             &pol,
         );
-        assert_eq!(r.hint, hints::HOME_LINE);
+        assert_eq!(r.hint, english_id(hints::HOME_LINE).as_str());
         // Router clean: beyond the home.
         let r = evaluate(
             &findings(bad(), Some(true), Some((0.0, 0.3)), LinkKind::Ethernet),
             &pol,
         );
-        assert_eq!(r.hint, hints::BEYOND_HOME);
+        assert_eq!(r.hint, english_id(hints::BEYOND_HOME).as_str());
         // Router unknown: generic advice.
         let r = evaluate(&findings(bad(), Some(true), None, LinkKind::Ethernet), &pol);
-        assert_eq!(r.hint, hints::GENERIC);
+        assert_eq!(r.hint, english_id(hints::GENERIC).as_str());
     }
 
     #[test]
@@ -536,7 +528,7 @@ mod tests {
         let r = evaluate(&f, &pol);
         assert_eq!(
             (r.status, r.hint.as_str()),
-            (Status::Warn, hints::WIRED_REQUIRED)
+            (Status::Warn, english_id(hints::WIRED_REQUIRED).as_str())
         );
     }
 }

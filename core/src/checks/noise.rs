@@ -9,36 +9,24 @@
 use crate::dsp::{Analysis, Analyzer, Class, ClassifyParams};
 use proto::metric;
 use proto::policy::NoisePolicy;
-use proto::{CheckResult, Status};
+use proto::{CheckResult, Msg, Status};
 
-/// What the agent is told, in one place so it can be translated.
+/// What the agent is told: message ids, translated in `core/i18n/*.ftl`;
+/// `crate::i18n::english_id(id)` gives the English text HQ receives.
 pub mod hints {
-    pub const DEAD_INPUT: &str =
-        "No signal from the microphone: unmute it or check the OS microphone permission.";
-    pub const VOICES: &str =
-        "Voices or a TV in the background: close the door or move away from them.";
-    pub const IMPULSIVE: &str = "Barking, knocking or banging in the background: close the door \
-                                 or move to a room away from it.";
-    pub const HUM: &str = "Mains hum: check the headset cable and unplug chargers near it.";
-    pub const STEADY: &str = "Steady background noise (a fan, air-con or traffic): switch it off, \
-                              close the window or move to a quieter room.";
-    pub const TOO_LOUD: &str = "The room is too noisy for calls: close the door and window or move \
-                                to a quieter room.";
-    pub const CLIPPED: &str = "The microphone is overloaded: turn its input volume down in the \
-                               sound settings.";
-    pub const NO_DEVICE: &str =
-        "No microphone found: plug in your headset and make it the default microphone.";
-    pub const NOT_FOUND: &str = "The chosen microphone is not connected: plug in your headset, or \
-                                 choose one that `shiftready devices` lists (`audio.input_device` \
-                                 in the agent configuration).";
-    pub const NO_AUDIO: &str = "This computer has no microphone at all, so the background noise \
-                                cannot be measured: plug in your headset.";
-    pub const PERMISSION: &str = "ShiftReady may not use the microphone: allow microphone access \
-                                  for ShiftReady in the OS privacy settings.";
-    pub const OPEN: &str = "The microphone could not be opened: close other programs that use it, \
-                            or unplug the headset and plug it back in.";
-    pub const STALLED: &str = "The microphone stopped sending sound: unplug the headset and plug \
-                               it back in, then run the check again.";
+    pub const DEAD_INPUT: &str = "noise-dead-input";
+    pub const VOICES: &str = "noise-voices";
+    pub const IMPULSIVE: &str = "noise-impulsive";
+    pub const HUM: &str = "noise-hum";
+    pub const STEADY: &str = "noise-steady";
+    pub const TOO_LOUD: &str = "noise-too-loud";
+    pub const CLIPPED: &str = "noise-clipped";
+    pub const NO_DEVICE: &str = "noise-no-device";
+    pub const NOT_FOUND: &str = "noise-not-found";
+    pub const NO_AUDIO: &str = "noise-no-audio";
+    pub const PERMISSION: &str = "noise-permission";
+    pub const OPEN: &str = "noise-open";
+    pub const STALLED: &str = "noise-stalled";
 }
 
 /// The shortest recording judged: less says nothing about voices, knocks or a steady fan.
@@ -66,7 +54,10 @@ pub fn judge(
     let a = Analyzer::new(sample_rate).analyze_with(samples, &params);
     let laeq_cal = a.laeq_dbfs + calibration_db;
     let (status, hint) = status_of(&a, laeq_cal, policy);
-    let mut r = CheckResult::new(status, hint);
+    let mut r = CheckResult::new(status, "");
+    if !hint.is_empty() {
+        crate::i18n::set_hint(&mut r, Msg::new(hint));
+    }
     put_metrics(&mut r, &a, calibration_db);
     r
 }
@@ -137,6 +128,7 @@ fn put_metrics(r: &mut CheckResult, a: &Analysis, calibration_db: f64) {
 mod tests {
     use super::*;
     use crate::dsp::signals;
+    use crate::i18n::english_id;
 
     /// A recording from a device, judged without calibration unless given.
     fn judge48(samples: &[f32], calibration_db: f64, policy: &NoisePolicy) -> CheckResult {
@@ -154,7 +146,7 @@ mod tests {
         // … a warn once the headset's calibration says it is 5 dB louder …
         let r = judge48(&pink(-42.0), 5.0, &p);
         assert_eq!(r.status, Status::Warn, "{r:?}");
-        assert_eq!(r.hint, hints::STEADY);
+        assert_eq!(r.hint, english_id(hints::STEADY));
         assert_eq!(r.metric_f64("calibration_db"), Some(5.0));
         // … and a fail 10 dB louder still.
         let r = judge48(&pink(-32.0), 5.0, &p);
@@ -168,7 +160,7 @@ mod tests {
         assert_eq!(r.metrics["classification"], "voices", "{r:?}");
         assert!(r.metric_f64("laeq_dbfs").unwrap() < -45.0);
         assert_eq!(r.status, Status::Warn);
-        assert_eq!(r.hint, hints::VOICES);
+        assert_eq!(r.hint, english_id(hints::VOICES));
     }
 
     #[test]
@@ -180,14 +172,14 @@ mod tests {
         );
         assert_eq!(r.metrics["classification"], "hum", "{r:?}");
         assert_eq!(r.status, Status::Warn);
-        assert_eq!(r.hint, hints::HUM);
+        assert_eq!(r.hint, english_id(hints::HUM));
     }
 
     #[test]
     fn digital_silence_fails_with_the_permission_hint() {
         let r = judge48(&[0.0; 48000], 0.0, &NoisePolicy::default());
         assert_eq!(r.status, Status::Fail);
-        assert_eq!(r.hint, hints::DEAD_INPUT);
+        assert_eq!(r.hint, english_id(hints::DEAD_INPUT));
         assert_eq!(r.metrics["classification"], "dead_input");
     }
 
@@ -211,6 +203,6 @@ mod tests {
         let r = judge48(&x, 0.0, &NoisePolicy::default());
         assert!(r.metric_f64("clipped_fraction").unwrap() > CLIPPED_WARN);
         assert!(r.status >= Status::Warn, "{r:?}");
-        assert_eq!(r.hint, hints::CLIPPED);
+        assert_eq!(r.hint, english_id(hints::CLIPPED));
     }
 }

@@ -3,7 +3,7 @@
 
 use proto::metric;
 use proto::policy::{OsPolicy, parse_version, version_at_least};
-use proto::{CheckResult, Status};
+use proto::{CheckResult, Msg, MsgArg, Status};
 
 /// What the OS says about itself.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -25,6 +25,23 @@ pub struct OsFacts {
     pub uptime_s: Option<u64>,
     /// `Some(true)` when the OS says updates wait for a reboot; `None` when it does not tell.
     pub pending_reboot: Option<bool>,
+}
+
+/// `r` with this status and hint.
+fn hinted(status: Status, msg: Msg, mut r: CheckResult) -> CheckResult {
+    r.status = status;
+    crate::i18n::set_hint(&mut r, msg);
+    r
+}
+
+/// What is compared, as a message argument: the kernel in the agent's language, a system's
+/// name as it is.
+fn what_arg(what: &str) -> MsgArg {
+    if what == crate::i18n::english_id("os-linux-kernel") {
+        MsgArg::Id("os-linux-kernel")
+    } else {
+        MsgArg::Text(what.to_string())
+    }
 }
 
 /// Judges the facts against the policy (pure).
@@ -56,53 +73,35 @@ pub fn evaluate(f: &OsFacts, policy: &OsPolicy) -> CheckResult {
                 }
             }
             compare.push((
-                "The Linux kernel".into(),
+                crate::i18n::english_id("os-linux-kernel"),
                 f.kernel.clone(),
                 policy.min_linux_kernel.clone(),
             ));
         }
         other => {
             r.set("min_version", Option::<String>::None);
-            return CheckResult {
-                status: Status::Error,
-                hint: format!(
-                    "ShiftReady does not know the minimum supported version of {other}; ask IT \
-                     whether this computer may be used for calls."
-                ),
-                ..r
-            };
+            let msg = Msg::new("os-unknown-min").text("other", other);
+            return hinted(Status::Error, msg, r);
         }
     }
     r.set("min_version", &compare[0].2);
     for (what, found, min) in &compare {
         let (Some(fv), Some(mv)) = (parse_version(found), parse_version(min)) else {
-            return CheckResult {
-                status: Status::Error,
-                hint: format!(
-                    "Could not read the version of {what} ('{found}'); tell IT which system \
-                     this computer runs."
-                ),
-                ..r
-            };
+            let msg = Msg::new("os-version-unreadable")
+                .arg("what", what_arg(what))
+                .text("found", found);
+            return hinted(Status::Error, msg, r);
         };
         if !version_at_least(&fv, &mv) {
-            return CheckResult {
-                status: Status::Fail,
-                hint: format!(
-                    "{what} {found} is too old (at least {min} is required): update the \
-                     system or ask IT for help."
-                ),
-                ..r
-            };
+            let msg = Msg::new("os-too-old")
+                .arg("what", what_arg(what))
+                .text("found", found)
+                .text("min", min);
+            return hinted(Status::Fail, msg, r);
         }
     }
     if f.pending_reboot == Some(true) && policy.pending_reboot_warns {
-        return CheckResult {
-            status: Status::Warn,
-            hint: "Updates are waiting for a restart: restart the computer before your shift."
-                .into(),
-            ..r
-        };
+        return hinted(Status::Warn, Msg::new("os-restart-pending"), r);
     }
     r
 }

@@ -1,0 +1,69 @@
+# ShiftReady's texts in English: the reference. Every id here must exist in sv.ftl with the
+# same variables (core/src/i18n.rs tests it). The English check hints are also what HQ
+# receives, so change them only knowing that IT reads them there too.
+
+## The os check
+
+os-unknown-min = ShiftReady does not know the minimum supported version of { $other }; ask IT whether this computer may be used for calls.
+os-version-unreadable = Could not read the version of { $what } ('{ $found }'); tell IT which system this computer runs.
+os-too-old = { $what } { $found } is too old (at least { $min } is required): update the system or ask IT for help.
+os-restart-pending = Updates are waiting for a restart: restart the computer before your shift.
+os-linux-kernel = The Linux kernel
+
+## The hardware check
+
+hw-cpu-busy = The processor is { $pct } % busy: close programs you do not need for calls.
+hw-memory = Memory is { $pct } % used: close programs and browser tabs you do not need.
+hw-disk-low = Only { $free } GB of disk space is free: delete files you do not need or ask IT.
+hw-disk-unknown = Could not find the disk holding your home folder; tell IT if this repeats.
+hw-cores = This computer has { $cores } processor core(s), fewer than the { $min } required: ask IT about a newer computer.
+hw-battery = The computer is running on battery: plug in the charger before your shift.
+
+## The headset check
+
+headset-no-audio = This computer has no microphone or speaker at all: plug in your headset; if it is plugged in, check that the sound driver works and that ShiftReady may use the audio devices.
+headset-none = No headset found: plug in your headset and make it the default microphone.
+headset-no-mic = { $name } has no microphone: use a headset with a microphone for calls.
+headset-bluetooth = { $name } is a Bluetooth headset, which your site does not allow: use a wired USB or analog headset.
+headset-default-unknown = Make sure { $name } is the default microphone in the sound settings (ShiftReady could not tell: { $why }).
+headset-not-default = Your headset is plugged in, but the computer still uses { $other } as the microphone: make { $name } the default input in the sound settings.{ $fix ->
+        [yes] { " " }Or run `shiftready fix` (or choose 'Fix it' in the tray menu) to do it for you.
+       *[no] { "" }
+    }
+headset-output = Sound plays through { $other }, not your headset: make { $name } the default output in the sound settings.{ $fix ->
+        [yes] { " " }Or run `shiftready fix` (or choose 'Fix it' in the tray menu) to do it for you.
+       *[no] { "" }
+    }
+headset-another-device = another device
+
+## The network check
+
+net-udp-blocked = UDP to HQ is blocked (firewall or VPN): voice calls will fail
+net-hq-unreachable = HQ cannot be reached at all: check that your internet connection works, and tell IT if websites open normally.
+net-reflector-silent = The probe reflector did not answer: check the address, and that no firewall or VPN blocks UDP.
+net-dns-failed = Your computer cannot look up HQ's address (DNS): restart your router, and tell IT if websites open normally.
+net-no-hq = No HQ is configured, so the network cannot be probed: enrol with `shiftready enroll --hq URL --token-file FILE`, or probe a reflector of your own with `shiftready probe --reflector HOST:PORT`.
+net-send-failed = Your computer cannot send to HQ (no route): check that you are connected to the internet.
+net-home-wifi = Your home network is the problem (weak or busy Wi-Fi): plug in a network cable or move closer to the router, and pause big downloads at home.
+net-home-line = Your home network is the problem (the router or a busy line at home): pause downloads and streaming at home, and restart your router.
+net-beyond-home = The problem is beyond your home network (your internet provider or the way to HQ): restart your router, and call your provider if it persists.
+net-generic = Your connection is not good enough for calls: use a network cable, pause downloads at home, and restart your router.
+net-wired-required = Your site asks for a wired connection: plug a network cable into your computer.
+net-nothing-answers = Nothing answers at { $reflector }: check the reflector address (`hq.reflector` in the agent configuration), and tell IT if it is right.
+net-https-failed = Voice traffic gets through but HQ's website does not answer: check your VPN, and tell IT if it keeps happening.
+
+## The noise check
+
+noise-dead-input = No signal from the microphone: unmute it or check the OS microphone permission.
+noise-voices = Voices or a TV in the background: close the door or move away from them.
+noise-impulsive = Barking, knocking or banging in the background: close the door or move to a room away from it.
+noise-hum = Mains hum: check the headset cable and unplug chargers near it.
+noise-steady = Steady background noise (a fan, air-con or traffic): switch it off, close the window or move to a quieter room.
+noise-too-loud = The room is too noisy for calls: close the door and window or move to a quieter room.
+noise-clipped = The microphone is overloaded: turn its input volume down in the sound settings.
+noise-no-device = No microphone found: plug in your headset and make it the default microphone.
+noise-not-found = The chosen microphone is not connected: plug in your headset, or choose one that `shiftready devices` lists (`audio.input_device` in the agent configuration).
+noise-no-audio = This computer has no microphone at all, so the background noise cannot be measured: plug in your headset.
+noise-permission = ShiftReady may not use the microphone: allow microphone access for ShiftReady in the OS privacy settings.
+noise-open = The microphone could not be opened: close other programs that use it, or unplug the headset and plug it back in.
+noise-stalled = The microphone stopped sending sound: unplug the headset and plug it back in, then run the check again.

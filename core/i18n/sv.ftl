@@ -1,0 +1,71 @@
+# ShiftReadys texter på svenska. Samma id och variabler som en.ftl (core/src/i18n.rs testar
+# det). Skrivna för den som arbetar hemifrån, inte för IT: du-tilltal, vardagliga ord.
+
+## Kontrollen os
+
+os-unknown-min = ShiftReady vet inte vilken version av { $other } som minst krävs. Fråga IT om den här datorn får användas för samtal.
+os-version-unreadable = Det gick inte att läsa av versionen av { $what } ('{ $found }'). Berätta för IT vilket system datorn har.
+os-too-old = { $what } { $found } är för gammal (minst { $min } krävs): uppdatera systemet eller be IT om hjälp.
+os-restart-pending = Uppdateringar väntar på en omstart: starta om datorn innan passet börjar.
+os-linux-kernel = Linux-kärnan
+
+## Kontrollen hardware
+
+hw-cpu-busy = Processorn är belastad till { $pct } %: stäng program som du inte behöver för samtalen.
+hw-memory = { $pct } % av minnet används: stäng program och webbläsarflikar som du inte behöver.
+hw-disk-low = Bara { $free } GB ledigt diskutrymme: ta bort filer du inte behöver eller kontakta IT.
+hw-disk-unknown = Det gick inte att hitta disken där din hemmapp ligger. Säg till IT om det händer igen.
+hw-cores = Datorn har { $cores ->
+        [one] en processorkärna
+       *[other] { $cores } processorkärnor
+    }, men minst { $min } krävs: fråga IT om en nyare dator.
+hw-battery = Datorn går på batteri: sätt i laddaren innan passet börjar.
+
+## Kontrollen headset
+
+headset-no-audio = Datorn har ingen mikrofon eller högtalare alls: anslut ditt headset. Om det redan är anslutet, kontrollera att ljuddrivrutinen fungerar och att ShiftReady får använda ljudenheterna.
+headset-none = Inget headset hittades: anslut ditt headset och välj det som standardmikrofon.
+headset-no-mic = { $name } har ingen mikrofon: använd ett headset med mikrofon för samtal.
+headset-bluetooth = { $name } är ett Bluetooth-headset, och det tillåts inte där du arbetar: använd ett headset med sladd (USB eller analogt).
+headset-default-unknown = Kontrollera att { $name } är vald som standardmikrofon i ljudinställningarna (ShiftReady kunde inte se det: { $why }).
+headset-not-default = Ditt headset är anslutet, men datorn använder fortfarande { $other } som mikrofon: välj { $name } som standardmikrofon i ljudinställningarna.{ $fix ->
+        [yes] { " " }Du kan också köra `shiftready fix` (eller välja ”Åtgärda” i menyn i aktivitetsfältet) så ordnar ShiftReady det åt dig.
+       *[no] { "" }
+    }
+headset-output = Ljudet spelas upp i { $other } och inte i ditt headset: välj { $name } som standardhögtalare i ljudinställningarna.{ $fix ->
+        [yes] { " " }Du kan också köra `shiftready fix` (eller välja ”Åtgärda” i menyn i aktivitetsfältet) så ordnar ShiftReady det åt dig.
+       *[no] { "" }
+    }
+headset-another-device = en annan enhet
+
+## Kontrollen network
+
+net-udp-blocked = UDP till HQ blockeras (brandvägg eller VPN): röstsamtal kommer inte att fungera
+net-hq-unreachable = Det går inte att nå HQ alls: kontrollera att internet fungerar, och säg till IT om webbsidor öppnas som vanligt.
+net-reflector-silent = Mätservern (reflektorn) svarade inte: kontrollera adressen och att ingen brandvägg eller VPN blockerar UDP.
+net-dns-failed = Datorn kan inte slå upp HQ:s adress (DNS): starta om routern, och säg till IT om webbsidor öppnas som vanligt.
+net-no-hq = Inget HQ är inställt, så nätverket kan inte mätas: registrera datorn med `shiftready enroll --hq URL --token-file FILE`, eller mät mot en egen reflektor med `shiftready probe --reflector HOST:PORT`.
+net-send-failed = Datorn kan inte skicka något till HQ (ingen väg dit): kontrollera att du är ansluten till internet.
+net-home-wifi = Felet ligger i ditt hemnätverk (svagt eller överbelastat wifi): anslut en nätverkskabel eller sätt dig närmare routern, och pausa stora nedladdningar hemma.
+net-home-line = Felet ligger i ditt hemnätverk (routern eller att någon hemma använder mycket av linjen): pausa nedladdningar och streaming hemma, och starta om routern.
+net-beyond-home = Felet ligger utanför ditt hemnätverk (hos din internetleverantör eller på vägen till HQ): starta om routern, och ring leverantören om problemet finns kvar.
+net-generic = Anslutningen är inte tillräckligt bra för samtal: använd en nätverkskabel, pausa nedladdningar hemma och starta om routern.
+net-wired-required = Där du arbetar krävs en trådbunden anslutning: anslut en nätverkskabel till datorn.
+net-nothing-answers = Ingenting svarar på { $reflector }: kontrollera reflektorns adress (`hq.reflector` i agentens inställningar), och säg till IT om den stämmer.
+net-https-failed = Rösttrafiken kommer fram, men HQ:s webbplats svarar inte: kontrollera din VPN, och säg till IT om det fortsätter.
+
+## Kontrollen noise
+
+noise-dead-input = Ingen signal från mikrofonen: slå på den igen om den är avstängd, eller kontrollera mikrofonbehörigheten i systemets inställningar.
+noise-voices = Röster eller tv i bakgrunden: stäng dörren eller flytta dig längre bort.
+noise-impulsive = Skällande, knackningar eller smällar i bakgrunden: stäng dörren eller gå till ett rum längre bort.
+noise-hum = Brum från elnätet: kontrollera headsetets sladd och dra ur laddare som ligger nära den.
+noise-steady = Jämnt bakgrundsljud (fläkt, luftkonditionering eller trafik): stäng av det, stäng fönstret eller gå till ett tystare rum.
+noise-too-loud = Det är för mycket ljud i rummet för samtal: stäng dörr och fönster eller gå till ett tystare rum.
+noise-clipped = Mikrofonen är överstyrd: sänk dess inspelningsvolym i ljudinställningarna.
+noise-no-device = Ingen mikrofon hittades: anslut ditt headset och välj det som standardmikrofon.
+noise-not-found = Den valda mikrofonen är inte ansluten: anslut ditt headset, eller välj en som `shiftready devices` visar (`audio.input_device` i agentens inställningar).
+noise-no-audio = Datorn har ingen mikrofon alls, så bakgrundsljudet kan inte mätas: anslut ditt headset.
+noise-permission = ShiftReady får inte använda mikrofonen: ge ShiftReady åtkomst till mikrofonen i systemets sekretessinställningar.
+noise-open = Mikrofonen gick inte att öppna: stäng andra program som använder den, eller dra ur headsetet och sätt i det igen.
+noise-stalled = Mikrofonen slutade skicka ljud: dra ur headsetet och sätt i det igen, och kör sedan kontrollen en gång till.
