@@ -141,25 +141,10 @@ pub async fn import_shifts(
     // line, agent id, start, end
     let mut resolved: Vec<(usize, String, i64, i64)> = Vec::new();
     for (line, agent, s, e) in rows {
-        let found = db.devices_named(&agent).await?;
-        match found.as_slice() {
-            [] => problems.push((
-                line,
-                format!("no enrolled agent has the id or hostname '{agent}'"),
-            )),
-            [(id, _, _)] => resolved.push((line, id.clone(), s, e)),
-            several => problems.push((
-                line,
-                format!(
-                    "the hostname '{agent}' is shared by {} devices ({}); use the device id",
-                    several.len(),
-                    several
-                        .iter()
-                        .map(|d| d.0.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
+        // The same resolution and words as every other place that takes an agent by name.
+        match db.resolve_agent(&agent).await? {
+            Ok(id) => resolved.push((line, id, s, e)),
+            Err(why) => problems.push((line, why)),
         }
     }
     let mut new = Vec::new();
