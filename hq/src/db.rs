@@ -631,11 +631,7 @@ impl Db {
     }
 
     /// [`Db::fleet_summary`] of one site's agents (all with `None`).
-    pub async fn site_summary(
-        &self,
-        now: i64,
-        site: Option<&str>,
-    ) -> anyhow::Result<FleetSummary> {
+    pub async fn site_summary(&self, now: i64, site: Option<&str>) -> anyhow::Result<FleetSummary> {
         let st = self.state_sql();
         let site = site.unwrap_or("");
         let q = format!(
