@@ -15,6 +15,11 @@ pub struct Cli {
     /// /etc/shiftready/agent.toml if it exists, else the built-in defaults.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The language of what ShiftReady says: en or sv. Without it: `[agent] language` in the
+    /// agent configuration, else the computer's language, else English. JSON output and
+    /// what HQ receives stay in English.
+    #[arg(long, global = true, value_name = "LANG")]
+    pub lang: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -49,6 +49,9 @@ pub struct AgentSection {
     /// A local policy file used when there is no HQ (or before the first policy fetch);
     /// empty uses the built-in defaults of `config/policy.toml`.
     pub policy_file: String,
+    /// The language ShiftReady speaks to the agent: "en" or "sv"; empty follows the
+    /// computer's language. `--lang` overrides it.
+    pub language: String,
 }
 
 /// `[audio]`: which devices to use and how to read their levels.

@@ -15,6 +15,7 @@ pub mod enroll;
 pub mod exit;
 pub mod fix;
 pub mod hq_client;
+pub mod i18n;
 pub mod ipc;
 pub mod platform;
 pub mod probe;

@@ -69,3 +69,47 @@ noise-no-audio = Datorn har ingen mikrofon alls, så bakgrundsljudet kan inte m�
 noise-permission = ShiftReady får inte använda mikrofonen: ge ShiftReady åtkomst till mikrofonen i systemets sekretessinställningar.
 noise-open = Mikrofonen gick inte att öppna: stäng andra program som använder den, eller dra ur headsetet och sätt i det igen.
 noise-stalled = Mikrofonen slutade skicka ljud: dra ur headsetet och sätt i det igen, och kör sedan kontrollen en gång till.
+
+## Kontrollrapporten i terminalen (src/commands/render.rs)
+
+mark-pass = ✔ ok
+mark-warn = ! varning
+mark-fail = ✘ fel
+mark-error = ? okänt
+check-os = system
+check-hardware = dator
+check-network = nätverk
+check-headset = headset
+check-noise = ljudmiljö
+headline-ready = REDO för samtal
+headline-degraded = REDO, men med varningar: åtgärda dem när du kan
+headline-not-ready = INTE REDO för samtal: åtgärda det som är markerat med ✘
+headline-unknown = OKÄNT: några kontroller kunde inte göras
+progress-checking = kontrollerar…
+value-yes = ja
+value-no = nej
+value-none = –
+noise-class-quiet = tyst
+noise-class-steady = jämnt bakgrundsljud (fläkt, luftkonditionering, trafik)
+noise-class-hum = brum från elnätet
+noise-class-voices = röster eller tv
+noise-class-impulsive = knackningar, smällar eller hundskall
+noise-class-dead-input = tyst (ingen signal)
+fig-rtt = svarstid
+fig-jitter = jitter
+fig-loss = förlust
+fig-mos = MOS
+fig-not-measured = kunde inte mäta { $what }
+fig-level = { $level } dBFS(A)
+fig-level-limit = { $level } dBFS(A), gräns { $limit }
+fig-cpu = CPU { $v } %
+fig-cores = { $v ->
+        [one] { $v } kärna
+       *[other] { $v } kärnor
+    }
+fig-ram = minne { $v } % använt
+fig-disk = disk { $v } GB ledigt
+fig-power = ström: { $v }
+power-ac = nätström
+power-battery = batteri
+transport-built-in = inbyggt

@@ -20,7 +20,11 @@ use crate::ipc::Request;
 /// Runs the command line; returns the exit code (errors are mapped by the caller with
 /// [`crate::exit::code_of`]).
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    crate::i18n::choose(cli.lang.as_deref(), "");
     let loaded = config::load(config::find(cli.config.as_deref()).as_deref())?;
+    if cli.lang.is_none() {
+        crate::i18n::choose(None, &loaded.config.agent.language);
+    }
     match cli.command {
         // The daemon builds its own runtime (and, with the tray, keeps the main thread for GTK).
         Command::Run(args) => run::run(&loaded, args.headless),

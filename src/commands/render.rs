@@ -1,11 +1,12 @@
 //! What a person sees on the terminal: the live progress while checks run, the report table
 //! after, and the daemon's status. `--json` output never goes through here.
 
+use crate::i18n::{self, tr, trm};
 use crate::ipc::StatusInfo;
 use chrono::{DateTime, Utc};
 use console::{Style, Term};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use proto::{CheckResult, DaemonState, Policy, Readiness, Report, Status};
+use proto::{CheckResult, DaemonState, Msg, MsgArg, Policy, Readiness, Report, Status};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -17,14 +18,49 @@ pub fn use_color() -> bool {
     Term::stdout().is_term() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// The mark of a status: shape and word, so it reads without colour too.
-pub fn mark(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "✔ pass",
-        Status::Warn => "! warn",
-        Status::Fail => "✘ fail",
-        Status::Error => "? error",
-    }
+/// The mark of a status: shape and word, so it reads without colour too; in the agent's
+/// language.
+pub fn mark(status: Status) -> String {
+    tr(match status {
+        Status::Pass => "mark-pass",
+        Status::Warn => "mark-warn",
+        Status::Fail => "mark-fail",
+        Status::Error => "mark-error",
+    })
+}
+
+/// The width the marks are padded to: 8 in English, more where a word is longer.
+fn mark_width() -> usize {
+    [Status::Pass, Status::Warn, Status::Fail, Status::Error]
+        .map(|s| mark(s).chars().count() + 1)
+        .into_iter()
+        .fold(8, usize::max)
+}
+
+/// A check's name as shown ("os", "hardware"; "system", "dator" in Swedish).
+pub fn check_title(name: &str) -> String {
+    let id = match name {
+        "os" => "check-os",
+        "hardware" => "check-hardware",
+        "network" => "check-network",
+        "headset" => "check-headset",
+        "noise" => "check-noise",
+        other => return other.to_string(),
+    };
+    tr(id)
+}
+
+/// The width the check names are padded to: 9 in English, more where a name is longer.
+fn title_width() -> usize {
+    proto::report::CHECK_NAMES
+        .iter()
+        .map(|n| check_title(n).chars().count())
+        .fold(9, usize::max)
+}
+
+/// A number with `decimals` decimals, the agent's language's way ("7.5" / "7,5").
+fn num(v: f64, decimals: u8) -> String {
+    i18n::number(v, decimals)
 }
 
 fn style(status: Status) -> Style {
@@ -41,16 +77,16 @@ fn fmt_value(v: &Value) -> String {
         Value::Number(n) => match n.as_f64() {
             Some(f) if n.is_f64() => {
                 if f.abs() >= 100.0 {
-                    format!("{f:.0}")
+                    num(f, 0)
                 } else {
-                    format!("{f:.1}")
+                    num(f, 1)
                 }
             }
             _ => n.to_string(),
         },
         Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
-        Value::Null => "n/a".into(),
+        Value::Bool(b) => tr(if *b { "value-yes" } else { "value-no" }),
+        Value::Null => tr("value-none"),
         other => other.to_string(),
     }
 }
@@ -75,17 +111,18 @@ fn db(v: f64) -> String {
     }
 }
 
-/// What a noise class means, in words.
-pub fn noise_class_words(class: &str) -> &str {
-    match class {
-        "quiet" => "quiet",
-        "steady_noise" => "steady noise (fan, air-con, traffic)",
-        "hum" => "mains hum",
-        "voices" => "voices or TV",
-        "impulsive" => "knocks, bangs or barking",
-        "dead_input" => "silent (no signal)",
-        other => other,
-    }
+/// What a noise class means, in words (in the agent's language).
+pub fn noise_class_words(class: &str) -> String {
+    let id = match class {
+        "quiet" => "noise-class-quiet",
+        "steady_noise" => "noise-class-steady",
+        "hum" => "noise-class-hum",
+        "voices" => "noise-class-voices",
+        "impulsive" => "noise-class-impulsive",
+        "dead_input" => "noise-class-dead-input",
+        other => return other.to_string(),
+    };
+    tr(id)
 }
 
 /// The figures of the network check: those measured, then once what could not be measured.
@@ -101,10 +138,16 @@ fn network_figures(r: &CheckResult) -> Vec<String> {
         (!parts.is_empty()).then(|| parts.join(" "))
     };
     let figures = [
-        ("RTT", f("rtt_ms_median").map(ms)),
-        ("jitter", pair(f("jitter_up_ms"), f("jitter_down_ms"), &ms)),
-        ("loss", pair(f("loss_up_pct"), f("loss_down_pct"), &pct)),
-        ("MOS", f("mos").map(|m| format!("{m:.1}"))),
+        (tr("fig-rtt"), f("rtt_ms_median").map(ms)),
+        (
+            tr("fig-jitter"),
+            pair(f("jitter_up_ms"), f("jitter_down_ms"), &ms),
+        ),
+        (
+            tr("fig-loss"),
+            pair(f("loss_up_pct"), f("loss_down_pct"), &pct),
+        ),
+        (tr("fig-mos"), f("mos").map(|m| num(m, 1))),
     ];
     let mut out: Vec<String> = figures
         .iter()
@@ -115,10 +158,12 @@ fn network_figures(r: &CheckResult) -> Vec<String> {
     let missing: Vec<&str> = figures
         .iter()
         .filter(|(_, v)| ran && v.is_none())
-        .map(|(label, _)| *label)
+        .map(|(label, _)| label.as_str())
         .collect();
     if !missing.is_empty() {
-        out.push(format!("could not measure {}", missing.join(", ")));
+        out.push(trm(
+            &Msg::new("fig-not-measured").text("what", missing.join(", "))
+        ));
     }
     out
 }
@@ -131,15 +176,18 @@ fn noise_figures(r: &CheckResult, policy: Option<&Policy>) -> Vec<String> {
         .or_else(|| r.metric_f64("laeq_dbfs"));
     let mut out = Vec::new();
     match level {
-        _ if class == Some("dead_input") => out.push("silent (no signal)".to_string()),
-        Some(l) if l <= -150.0 => out.push("silent (no signal)".to_string()),
+        _ if class == Some("dead_input") => out.push(tr("noise-class-dead-input")),
+        Some(l) if l <= -150.0 => out.push(tr("noise-class-dead-input")),
         Some(l) => {
-            let limit = policy
-                .map(|p| format!(", limit {}", db(p.noise.laeq_dbfs_a.warn)))
-                .unwrap_or_default();
-            out.push(format!("{} dBFS(A){limit}", db(l)));
+            let level = match policy {
+                Some(p) => Msg::new("fig-level-limit")
+                    .text("level", db(l))
+                    .text("limit", db(p.noise.laeq_dbfs_a.warn)),
+                None => Msg::new("fig-level").text("level", db(l)),
+            };
+            out.push(trm(&level));
             if let Some(c) = class {
-                out.push(noise_class_words(c).to_string());
+                out.push(noise_class_words(c));
             }
         }
         None => {}
@@ -152,33 +200,43 @@ fn noise_figures(r: &CheckResult, policy: Option<&Policy>) -> Vec<String> {
 pub fn key_figures(name: &str, r: &CheckResult, policy: Option<&Policy>) -> String {
     let m = &r.metrics;
     let get = |k: &str| m.get(k).filter(|v| !v.is_null()).map(fmt_value);
-    let pick: &[(&str, &str, &str)] = match name {
+    // (metric, the message showing it as $v; "" shows the value alone)
+    let pick: &[(&str, &str)] = match name {
         "network" => return network_figures(r).join(" · "),
         "noise" => return noise_figures(r, policy).join(" · "),
-        "os" => &[("name", "", ""), ("version", "", ""), ("arch", "", "")],
+        "os" => &[("name", ""), ("version", ""), ("arch", "")],
         "hardware" => &[
-            ("cpu_load_pct", "CPU ", " %"),
-            ("cpu_cores", "", " cores"),
-            ("memory_used_pct", "RAM ", " % used"),
-            ("disk_free_gb", "disk ", " GB free"),
-            ("power", "power: ", ""),
+            ("cpu_load_pct", "fig-cpu"),
+            ("cpu_cores", "fig-cores"),
+            ("memory_used_pct", "fig-ram"),
+            ("disk_free_gb", "fig-disk"),
+            ("power", "fig-power"),
         ],
-        "headset" => &[("headset_name", "", ""), ("transport", "", "")],
+        "headset" => &[("headset_name", ""), ("transport", "")],
         _ => &[],
     };
     let parts: Vec<String> = pick
         .iter()
-        .filter_map(|(k, pre, post)| {
+        .filter_map(|(k, id)| {
             let v = get(k)?;
             let v = match (*k, v.as_str()) {
                 ("power", "unknown") => return None,
+                ("power", "ac") => tr("power-ac"),
+                ("power", "battery") => tr("power-battery"),
                 ("transport", "usb") => "USB".to_string(),
                 ("transport", "bluetooth") => "Bluetooth".to_string(),
-                ("transport", "built_in") => "built-in".to_string(),
+                ("transport", "built_in") => tr("transport-built-in"),
                 ("transport", "unknown") => return None,
                 _ => v,
             };
-            Some(format!("{pre}{v}{post}"))
+            if id.is_empty() {
+                return Some(v);
+            }
+            let arg = match (*k, m.get(*k).and_then(Value::as_i64)) {
+                ("cpu_cores", Some(n)) => MsgArg::Count(n),
+                _ => MsgArg::Text(v),
+            };
+            Some(trm(&Msg::new(id).arg("v", arg)))
         })
         .filter(|s| !s.is_empty())
         .collect();
@@ -208,19 +266,26 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
 /// One check as a line (plus its hint, on lines of its own, when it did not pass).
 pub fn render_check(name: &str, r: &CheckResult, policy: Option<&Policy>, color: bool) -> String {
     let mut out = String::new();
-    let m = format!("{:<8}", mark(r.status));
+    let m = format!("{:<w$}", mark(r.status), w = mark_width());
     let m = if color {
         style(r.status).apply_to(m).to_string()
     } else {
         m
     };
-    let line = format!("  {m} {name:<9} {}", key_figures(name, r, policy));
+    let line = format!(
+        "  {m} {:<w$} {}",
+        check_title(name),
+        key_figures(name, r, policy),
+        w = title_width()
+    );
     let _ = writeln!(out, "{}", line.trim_end());
     if r.status != Status::Pass && !r.hint.is_empty() {
-        let hint = wrap(&r.hint, "", 76);
+        // The hint in the agent's language (the report itself keeps it in English).
+        let hint = wrap(&i18n::hint(r), "", 76);
+        let indent = " ".repeat(5 + mark_width());
         for (i, l) in hint.lines().enumerate() {
             let lead = if i == 0 { "→ " } else { "  " };
-            let _ = writeln!(out, "             {lead}{l}");
+            let _ = writeln!(out, "{indent}{lead}{l}");
         }
     }
     out
@@ -231,15 +296,15 @@ pub fn render_check(name: &str, r: &CheckResult, policy: Option<&Policy>, color:
 pub fn render_report(report: &Report, policy: Option<&Policy>, color: bool) -> String {
     let mut out = String::new();
     let (headline, st) = match report.readiness {
-        Readiness::Ready => ("READY for calls", Status::Pass),
-        Readiness::Degraded => ("READY, with warnings: fix these when you can", Status::Warn),
-        Readiness::NotReady => ("NOT READY for calls: fix the items marked ✘", Status::Fail),
-        Readiness::Unknown => ("UNKNOWN: some checks could not run", Status::Error),
+        Readiness::Ready => (tr("headline-ready"), Status::Pass),
+        Readiness::Degraded => (tr("headline-degraded"), Status::Warn),
+        Readiness::NotReady => (tr("headline-not-ready"), Status::Fail),
+        Readiness::Unknown => (tr("headline-unknown"), Status::Error),
     };
     let headline = if color {
         style(st).bold().apply_to(headline).to_string()
     } else {
-        headline.to_string()
+        headline
     };
     let _ = writeln!(out, "ShiftReady: {headline}\n");
     for name in proto::report::CHECK_NAMES {
@@ -281,7 +346,12 @@ impl crate::checks::Progress for LiveProgress {
             ProgressStyle::with_template("  {spinner} {msg} {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_message(format!("{name:<9} checking…"));
+        bar.set_message(format!(
+            "{:<w$} {}",
+            check_title(name),
+            tr("progress-checking"),
+            w = title_width()
+        ));
         bar.enable_steady_tick(Duration::from_millis(100));
         if let Ok(mut bars) = self.bars.lock() {
             bars.insert(name.to_string(), bar);
@@ -294,7 +364,12 @@ impl crate::checks::Progress for LiveProgress {
                 ProgressStyle::with_template("  {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            bar.finish_with_message(format!("{:<8} {name}", mark(result.status)));
+            bar.finish_with_message(format!(
+                "{:<w$} {}",
+                mark(result.status),
+                check_title(name),
+                w = mark_width()
+            ));
         }
     }
 }
