@@ -316,6 +316,29 @@ async fn webhook_shift(t: common::TestDb) {
     assert_eq!(a["set_state"], "offline");
     assert_eq!(a["result"], "set offline (manual): delivered");
     assert!(a["set_at"].as_i64().unwrap() > 0);
+    // The agent's page says the same in words, and the fleet page raises no alarm.
+    let page = |path: String| {
+        let token = token.clone();
+        async move {
+            let r = client().get(path).bearer_auth(token).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            r.text().await.unwrap()
+        }
+    };
+    let agent = page(format!("{}/agents/{}", h.server.url, h.device)).await;
+    let line = agent
+        .split("id=\"connector\">")
+        .nth(1)
+        .and_then(|r| r.split("</dd>").next())
+        .unwrap_or_else(|| panic!("no phone-system line on the agent page: {agent}"));
+    assert!(
+        line.starts_with("set to <strong>offline</strong> by ShiftReady")
+            && line.contains("<code>agent-7</code>")
+            && line.contains("last delivery: set offline (manual): delivered"),
+        "{line}"
+    );
+    let fleet = page(format!("{}/", h.server.url)).await;
+    assert!(!fleet.contains("connector-failing"), "{fleet}");
 }
 
 both!(webhook_shift);
@@ -367,6 +390,29 @@ async fn webhook_failures_are_retried_in_order() {
     assert!(
         m.contains("platform=\"webhook\",outcome=\"auth_failed\"}"),
         "{m}"
+    );
+    // IT sees it at once: the fleet page says which connector fails, why, and what waits.
+    let (code, out, _) = hq_cmd(&h.db_url, &["token", "create", "--role", "viewer"], None);
+    assert_eq!(code, 0);
+    let fleet = client()
+        .get(format!("{}/", h.server.url))
+        .bearer_auth(last_line(&out))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let alarm = fleet
+        .split("connector-failing\" role=\"alert\">")
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap_or_else(|| panic!("no failing-connector line on the fleet page: {fleet}"));
+    assert!(
+        alarm.contains("The webhook connector of the site main is failing:")
+            && alarm.contains("refused our credentials (HTTP 401)")
+            && alarm.contains("1 change waits to be delivered"),
+        "{alarm}"
     );
     mock.answer(ok_hook);
     until(20, "delivered after the fix", || {

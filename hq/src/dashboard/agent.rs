@@ -37,6 +37,9 @@ struct AgentPage<'a> {
     version: &'a str,
     id: &'a str,
     actions: Option<DeviceActions>,
+    /// The contact-centre platform: the state ShiftReady last set there, when, and how the
+    /// last delivery went (issue 14); `None` when the agent has no platform user.
+    connector: Option<ConnectorLine>,
     report: Option<ReportView<'a>>,
     /// The chart's window and the links to the others.
     range: Range,
@@ -405,6 +408,33 @@ fn incident_rows(incidents: &[(i64, String)]) -> Vec<IncidentRow> {
         .collect()
 }
 
+/// The agent's line on the contact-centre platform, as the agent page shows it.
+struct ConnectorLine {
+    user: String,
+    /// The platform state ShiftReady last set (`available`, `not ready`, `offline`).
+    state: Option<String>,
+    set: Ago,
+    /// The last delivery's result in words, and when.
+    result: String,
+    result_at: Ago,
+}
+
+impl ConnectorLine {
+    fn new(now: i64, c: crate::connectors::AgentLine) -> ConnectorLine {
+        let at = |ms: Option<i64>| match ms.and_then(chrono::DateTime::from_timestamp_millis) {
+            Some(t) => ago(now, Some(t)),
+            None => Ago::blank(),
+        };
+        ConnectorLine {
+            user: c.platform_user,
+            state: c.set_state.map(|s| s.replace('_', " ")),
+            set: at(c.set_at),
+            result: c.result.unwrap_or_default(),
+            result_at: at(c.result_at),
+        }
+    }
+}
+
 pub async fn agent_page(
     State(st): State<AppState>,
     DashAuth(it): DashAuth,
@@ -416,12 +446,13 @@ pub async fn agent_page(
         return Ok(no_such_agent(&it));
     };
     let range = q.range.unwrap_or_default();
-    let (samples, shifts, incidents, policy) = tokio::try_join!(
+    let (samples, shifts, incidents, policy, connector) = tokio::try_join!(
         st.db.samples(&id, now - range.ms()),
         st.db
             .shift_log(now - 7 * 86_400_000, now + 1, Some(&id), 200),
         st.db.incidents(&id, 20),
         st.db.site_policy(&d.agent.site),
+        crate::connectors::agent_line(&st.db, &id),
     )?;
     let a = &d.agent;
     let (sym, label) = state_label(&a.state);
@@ -456,6 +487,7 @@ pub async fn agent_page(
         version: &d.agent_version,
         id: &a.id,
         actions: (it.role == Role::Admin).then(|| DeviceActions::new(&a.id, &a.state)),
+        connector: connector.map(|c| ConnectorLine::new(now, c)),
         report: report_view(now, &d),
         range,
         ranges: Range::ALL

@@ -17,6 +17,8 @@ pub const PAGE_SIZE: i64 = 50;
 #[template(path = "fleet.html")]
 struct FleetPage<'a> {
     frame: Frame<'a>,
+    /// Each failing contact-centre connector, in words.
+    connectors_failing: Vec<String>,
     summary: Vec<SummaryItem>,
     total_agents: i64,
     q: String,
@@ -94,11 +96,38 @@ pub async fn fleet(
     let now = db::now_ms();
     let mut filter = q.filter_checked(&st.db, PAGE_SIZE).await?;
     filter.limit = filter.limit.min(500);
-    let (summary, (agents, total), sites) = tokio::try_join!(
+    let (summary, (agents, total), sites, connectors) = tokio::try_join!(
         st.db.site_summary(now, filter.site.as_deref()),
         st.db.fleet(now, &filter),
-        st.db.sites()
+        st.db.sites(),
+        crate::connectors::health(&st.db),
     )?;
+    // A contact-centre connector that fails is said at the top of the page IT lives in, in
+    // words, with what waits (issue 14: IT sees it at once).
+    let connectors_failing = connectors
+        .into_iter()
+        .filter(|c| c.health == "failing")
+        .map(|c| {
+            let platform = match c.kind.as_str() {
+                "twilio" => "Twilio",
+                "amazon_connect" => "Amazon Connect",
+                "genesys" => "Genesys Cloud",
+                _ => "webhook",
+            };
+            let waiting = match c.pending {
+                0 => String::new(),
+                1 => "; 1 change waits to be delivered".to_string(),
+                n => format!("; {n} changes wait to be delivered"),
+            };
+            format!(
+                "The {platform} connector of the site {} is failing: {}{waiting}. \
+                 `shiftready-hq connector test --site {}` says more.",
+                c.site,
+                c.last_error.as_deref().unwrap_or("no answer yet"),
+                c.site
+            )
+        })
+        .collect();
     let cur_site = filter.site.clone().unwrap_or_default();
     let sites = sites
         .into_iter()
@@ -180,6 +209,7 @@ pub async fn fleet(
         filter.desc
     );
     let page = FleetPage {
+        connectors_failing,
         frame: Frame::new("Fleet", Some(&it.who), true),
         summary: summary_items,
         total_agents: summary.total,
