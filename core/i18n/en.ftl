@@ -108,3 +108,45 @@ fig-power = power: { $v }
 power-ac = ac
 power-battery = battery
 transport-built-in = built-in
+
+## shiftready status (src/commands/render.rs render_status)
+
+status-state = State:
+status-signed-in = Signed in:
+status-readiness = Readiness:
+status-fix-first = Fix first:
+status-shift = Shift:
+status-next-shift = Next shift:
+status-hq = HQ:
+status-incidents = Incidents:
+status-set-aside = Set aside:
+state-ready = ready for calls
+state-degraded = ready for calls, with warnings
+state-not-ready = not ready for calls
+state-not-checked = signed in, not checked yet
+state-unknown = signed in; some checks could not run
+state-signed-out = signed out
+state-offline = offline: HQ cannot be reached
+status-not-checked = not checked yet
+status-checked = { $readiness } (checked { $when })
+readiness-ready = ready
+readiness-degraded = degraded
+readiness-not-ready = not ready
+readiness-unknown = unknown
+status-shift-until = until { $end }
+status-no-shift = none now
+status-hq-waiting = { $hq } ({ $events ->
+        [one] 1 event
+       *[other] { $events } events
+    } waiting)
+status-set-aside-events = { $events ->
+        [one] 1 event
+       *[other] { $events } events
+    } HQ refused for good (kept in the spool's quarantine)
+status-delivery-paused = Delivery to HQ is paused; no event is lost, it resumes after enrolling.
+
+## shiftready fix (src/commands/render.rs render_fix)
+
+fix-nothing = Nothing to change: the headset is already the default, unmuted, with its microphone turned up.
+fix-would-change = Would change (nothing changed yet; run `shiftready fix` to do it):
+fix-changed = Changed:

@@ -113,3 +113,45 @@ fig-power = ström: { $v }
 power-ac = nätström
 power-battery = batteri
 transport-built-in = inbyggt
+
+## shiftready status (src/commands/render.rs render_status)
+
+status-state = Läge:
+status-signed-in = Inloggad:
+status-readiness = Redo:
+status-fix-first = Åtgärda först:
+status-shift = Pass:
+status-next-shift = Nästa pass:
+status-hq = HQ:
+status-incidents = Problem:
+status-set-aside = Undanlagt:
+state-ready = redo för samtal
+state-degraded = redo för samtal, men med varningar
+state-not-ready = inte redo för samtal
+state-not-checked = inloggad, inte kontrollerad ännu
+state-unknown = inloggad; några kontroller kunde inte göras
+state-signed-out = utloggad
+state-offline = offline: det går inte att nå HQ
+status-not-checked = inte kontrollerad ännu
+status-checked = { $readiness } (kontrollerad { $when })
+readiness-ready = redo
+readiness-degraded = redo med varningar
+readiness-not-ready = inte redo
+readiness-unknown = okänt
+status-shift-until = till { $end }
+status-no-shift = inget just nu
+status-hq-waiting = { $hq } ({ $events ->
+        [one] 1 händelse väntar
+       *[other] { $events } händelser väntar
+    })
+status-set-aside-events = { $events ->
+        [one] 1 händelse
+       *[other] { $events } händelser
+    } som HQ har avvisat för gott (sparade i köns karantän)
+status-delivery-paused = Överföringen till HQ är pausad. Inga händelser går förlorade, och den fortsätter när datorn har registrerats igen.
+
+## shiftready fix (src/commands/render.rs render_fix)
+
+fix-nothing = Inget att ändra: headsetet är redan standardenhet, mikrofonen är påslagen och volymen är uppskruvad.
+fix-would-change = Det här skulle ändras (inget är ändrat ännu; kör `shiftready fix` för att göra det):
+fix-changed = Ändrat:

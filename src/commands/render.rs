@@ -382,68 +382,109 @@ pub fn render_status(s: &StatusInfo) -> String {
             .to_string()
     };
     let mut o = String::new();
+    // The labels, padded to the longest in the agent's language (12 columns in English).
+    let labels = [
+        "status-state",
+        "status-signed-in",
+        "status-readiness",
+        "status-fix-first",
+        "status-shift",
+        "status-next-shift",
+        "status-hq",
+        "status-incidents",
+        "status-set-aside",
+    ];
+    let width = labels
+        .iter()
+        .map(|id| tr(id).chars().count() + 1)
+        .fold(12, usize::max);
+    let label = |id: &'static str| format!("{:<width$}", tr(id));
+    let blank = " ".repeat(width);
     // State, readiness and what to fix all from the last check, with its time.
-    let state = match s.state {
-        DaemonState::Ready => "ready for calls",
-        DaemonState::Degraded => "ready for calls, with warnings",
-        DaemonState::NotReady => "not ready for calls",
-        DaemonState::Unknown if s.last_check_at.is_none() => "signed in, not checked yet",
-        DaemonState::Unknown => "signed in; some checks could not run",
-        DaemonState::SignedOut => "signed out",
-        DaemonState::Offline => "offline: HQ cannot be reached",
-    };
-    o.push_str(&format!("State:      {state}\n"));
+    let state = tr(match s.state {
+        DaemonState::Ready => "state-ready",
+        DaemonState::Degraded => "state-degraded",
+        DaemonState::NotReady => "state-not-ready",
+        DaemonState::Unknown if s.last_check_at.is_none() => "state-not-checked",
+        DaemonState::Unknown => "state-unknown",
+        DaemonState::SignedOut => "state-signed-out",
+        DaemonState::Offline => "state-offline",
+    });
+    o.push_str(&format!("{}{state}\n", label("status-state")));
     let readiness = match s.last_check_at {
-        None => "not checked yet".to_string(),
-        Some(t) => format!(
-            "{} (checked {})",
-            s.readiness.as_str().replace('_', " "),
-            when(t)
-        ),
+        None => tr("status-not-checked"),
+        Some(t) => trm(&Msg::new("status-checked")
+            .text(
+                "readiness",
+                tr(match s.readiness {
+                    Readiness::Ready => "readiness-ready",
+                    Readiness::Degraded => "readiness-degraded",
+                    Readiness::NotReady => "readiness-not-ready",
+                    Readiness::Unknown => "readiness-unknown",
+                }),
+            )
+            .text("when", when(t))),
     };
     o.push_str(&format!(
-        "Signed in:  {}\nReadiness:  {readiness}\n",
-        if s.signed_in { "yes" } else { "no" },
+        "{}{}\n{}{readiness}\n",
+        label("status-signed-in"),
+        tr(if s.signed_in { "value-yes" } else { "value-no" }),
+        label("status-readiness"),
     ));
     if let Some(fix) = &s.fix_first {
         for (i, l) in wrap(fix, "", 76).lines().enumerate() {
             let lead = if i == 0 {
-                "Fix first:  "
+                label("status-fix-first")
             } else {
-                "            "
+                blank.clone()
             };
             o.push_str(&format!("{lead}{l}\n"));
         }
     }
     match s.shift {
-        Some(w) => o.push_str(&format!("Shift:      until {}\n", when(w.end))),
-        None => o.push_str("Shift:      none now\n"),
+        Some(w) => o.push_str(&format!(
+            "{}{}\n",
+            label("status-shift"),
+            trm(&Msg::new("status-shift-until").text("end", when(w.end)))
+        )),
+        None => o.push_str(&format!(
+            "{}{}\n",
+            label("status-shift"),
+            tr("status-no-shift")
+        )),
     }
     if let Some(w) = s.next_shift {
         o.push_str(&format!(
-            "Next shift: {} – {}\n",
+            "{}{} – {}\n",
+            label("status-next-shift"),
             when(w.start),
             when(w.end)
         ));
     }
     o.push_str(&format!(
-        "HQ:         {} ({} waiting)\n",
-        s.hq,
-        plural(s.spool_events, "event")
+        "{}{}\n",
+        label("status-hq"),
+        trm(&Msg::new("status-hq-waiting")
+            .text("hq", s.hq.to_string())
+            .arg("events", MsgArg::Count(s.spool_events as i64)))
     ));
     if !s.incidents.is_empty() {
-        o.push_str(&format!("Incidents:  {}\n", s.incidents.join(", ")));
+        o.push_str(&format!(
+            "{}{}\n",
+            label("status-incidents"),
+            s.incidents.join(", ")
+        ));
     }
     if s.quarantined > 0 {
         o.push_str(&format!(
-            "Set aside:  {} HQ refused for good (kept in the spool's quarantine)\n",
-            plural(s.quarantined, "event")
+            "{}{}\n",
+            label("status-set-aside"),
+            trm(&Msg::new("status-set-aside-events")
+                .arg("events", MsgArg::Count(s.quarantined as i64)))
         ));
     }
     if let Some(m) = &s.enroll_again {
-        o.push_str(&format!(
-            "{m}\n            Delivery to HQ is paused; no event is lost, it resumes after enrolling.\n"
-        ));
+        o.push_str(&format!("{m}\n{blank}{}\n", tr("status-delivery-paused")));
     }
     o
 }
@@ -451,15 +492,16 @@ pub fn render_status(s: &StatusInfo) -> String {
 /// What `shiftready fix` changed (or, with `dry_run`, would change), one line each.
 pub fn render_fix(changes: &[crate::fix::Change], dry_run: bool) -> String {
     if changes.is_empty() {
-        return "Nothing to change: the headset is already the default, unmuted, with its \
-                microphone turned up.\n\n"
-            .to_string();
+        return format!("{}\n\n", tr("fix-nothing"));
     }
-    let mut out = String::from(if dry_run {
-        "Would change (nothing changed yet; run `shiftready fix` to do it):\n"
-    } else {
-        "Changed:\n"
-    });
+    let mut out = format!(
+        "{}\n",
+        tr(if dry_run {
+            "fix-would-change"
+        } else {
+            "fix-changed"
+        })
+    );
     for c in changes {
         out.push_str(&format!("  • {}\n", c.what));
     }
