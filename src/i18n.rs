@@ -3,7 +3,9 @@
 //! LC_MESSAGES, LANG on Unix; the user locale on Windows and macOS), else English. The texts
 //! and bundles are in `shiftready_core::i18n`.
 
-pub use shiftready_core::i18n::{Lang, current, hint, set_current, text, tr, trm};
+pub use shiftready_core::i18n::{
+    Lang, current, hint, hint_in as text_hint, set_current, text, tr, trm,
+};
 
 /// `v` with `decimals` decimals in this process's language ("7.5" / "7,5").
 pub fn number(v: f64, decimals: u8) -> String {

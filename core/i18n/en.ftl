@@ -150,3 +150,28 @@ status-delivery-paused = Delivery to HQ is paused; no event is lost, it resumes 
 fix-nothing = Nothing to change: the headset is already the default, unmuted, with its microphone turned up.
 fix-would-change = Would change (nothing changed yet; run `shiftready fix` to do it):
 fix-changed = Changed:
+
+## The local report page (templates/report.html, src/daemon/report_page.rs)
+
+page-title = ShiftReady report
+page-state = State:
+page-checked-at = Checked at
+page-caption = Every check, its result and what to do
+page-check = Check
+page-result = Result
+page-what-to-do = What to do
+page-no-check = No check has run yet. Choose “{ tray-run-check }” in the ShiftReady menu.
+page-pass = Pass
+page-warn = Warning
+page-fail = Fail
+page-error = Could not check
+page-ready = Ready: your workstation is ready for calls.
+page-degraded = Degraded: you can take calls, but fix the warnings below.
+page-not-ready = Not ready: fix the failures below before taking calls.
+page-unknown = Unknown: some checks could not run; see below.
+page-nothing = Nothing.
+page-state-offline = offline
+
+## The tray menu (src/tray/ui.rs)
+
+tray-run-check = Run check now

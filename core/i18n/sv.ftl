@@ -155,3 +155,28 @@ status-delivery-paused = Överföringen till HQ är pausad. Inga händelser går
 fix-nothing = Inget att ändra: headsetet är redan standardenhet, mikrofonen är påslagen och volymen är uppskruvad.
 fix-would-change = Det här skulle ändras (inget är ändrat ännu; kör `shiftready fix` för att göra det):
 fix-changed = Ändrat:
+
+## Rapportsidan på datorn (templates/report.html, src/daemon/report_page.rs)
+
+page-title = ShiftReady – rapport
+page-state = Läge:
+page-checked-at = Kontrollerad
+page-caption = Alla kontroller, resultatet och vad du behöver göra
+page-check = Kontroll
+page-result = Resultat
+page-what-to-do = Vad du behöver göra
+page-no-check = Ingen kontroll har gjorts ännu. Välj ”{ tray-run-check }” i ShiftReady-menyn.
+page-pass = Godkänd
+page-warn = Varning
+page-fail = Underkänd
+page-error = Kunde inte kontrolleras
+page-ready = Redo: din dator är redo för samtal.
+page-degraded = Redo med varningar: du kan ta samtal, men åtgärda varningarna nedan.
+page-not-ready = Inte redo: åtgärda felen nedan innan du tar samtal.
+page-unknown = Okänt: några kontroller kunde inte göras, se nedan.
+page-nothing = Inget.
+page-state-offline = offline
+
+## Menyn i aktivitetsfältet (src/tray/ui.rs)
+
+tray-run-check = Kontrollera nu

@@ -2,13 +2,50 @@
 //! a screen reader (headings, a table with a caption and header cells, no script, no colour
 //! as the only signal).
 
+use crate::i18n::{self, Lang};
+use proto::Msg;
+
+/// One message without arguments in `lang`.
+fn tr(lang: Lang, id: &'static str) -> String {
+    i18n::text(lang, &Msg::new(id))
+}
 use askama::Template;
 use proto::{Report, Status};
+
+/// The page's own words, in the agent's language.
+struct Words {
+    lang: &'static str,
+    title: String,
+    state: String,
+    checked_at: String,
+    caption: String,
+    check: String,
+    result: String,
+    what_to_do: String,
+    no_check: String,
+}
+
+impl Words {
+    fn new(lang: Lang) -> Words {
+        Words {
+            lang: lang.code(),
+            title: tr(lang, "page-title"),
+            state: tr(lang, "page-state"),
+            checked_at: tr(lang, "page-checked-at"),
+            caption: tr(lang, "page-caption"),
+            check: tr(lang, "page-check"),
+            result: tr(lang, "page-result"),
+            what_to_do: tr(lang, "page-what-to-do"),
+            no_check: tr(lang, "page-no-check"),
+        }
+    }
+}
 
 /// `templates/report.html`: askama escapes every value it prints.
 #[derive(Template)]
 #[template(path = "report.html")]
 struct Page<'a> {
+    t: Words,
     state: String,
     /// RFC 3339 and the local time, for `<time datetime>`.
     checked_at: Option<(String, String)>,
@@ -16,36 +53,61 @@ struct Page<'a> {
 }
 
 struct Body<'a> {
-    sentence: &'static str,
+    sentence: String,
     rows: Vec<Row<'a>>,
 }
 
 struct Row<'a> {
     name: &'a str,
-    result: &'static str,
-    hint: &'a str,
+    result: String,
+    hint: String,
 }
 
-fn status_word(s: Status) -> &'static str {
-    match s {
-        Status::Pass => "Pass",
-        Status::Warn => "Warning",
-        Status::Fail => "Fail",
-        Status::Error => "Could not check",
-    }
+fn status_word(lang: Lang, s: Status) -> String {
+    tr(
+        lang,
+        match s {
+            Status::Pass => "page-pass",
+            Status::Warn => "page-warn",
+            Status::Fail => "page-fail",
+            Status::Error => "page-error",
+        },
+    )
 }
 
-fn readiness_sentence(r: proto::Readiness) -> &'static str {
-    match r {
-        proto::Readiness::Ready => "Ready: your workstation is ready for calls.",
-        proto::Readiness::Degraded => "Degraded: you can take calls, but fix the warnings below.",
-        proto::Readiness::NotReady => "Not ready: fix the failures below before taking calls.",
-        proto::Readiness::Unknown => "Unknown: some checks could not run; see below.",
-    }
+fn readiness_sentence(lang: Lang, r: proto::Readiness) -> String {
+    tr(
+        lang,
+        match r {
+            proto::Readiness::Ready => "page-ready",
+            proto::Readiness::Degraded => "page-degraded",
+            proto::Readiness::NotReady => "page-not-ready",
+            proto::Readiness::Unknown => "page-unknown",
+        },
+    )
 }
 
-/// The page for a report (or a page saying there is none yet).
+/// The daemon's state in words ("not ready"; "inte redo").
+fn state_words(lang: Lang, state: &str) -> String {
+    let id = match state {
+        "ready" => "readiness-ready",
+        "degraded" => "readiness-degraded",
+        "not_ready" => "readiness-not-ready",
+        "unknown" => "readiness-unknown",
+        "signed_out" => "state-signed-out",
+        "offline" => "page-state-offline",
+        other => return other.replace('_', " "),
+    };
+    tr(lang, id)
+}
+
+/// The page for a report (or a page saying there is none yet), in the agent's language.
 pub fn render(report: Option<&Report>, state: &str) -> String {
+    render_in(i18n::current(), report, state)
+}
+
+/// The page in `lang`.
+pub fn render_in(lang: Lang, report: Option<&Report>, state: &str) -> String {
     let checked_at = report.and_then(|r| r.taken_at).map(|t| {
         let local = t.with_timezone(&chrono::Local);
         (t.to_rfc3339(), local.format("%Y-%m-%d %H:%M").to_string())
@@ -59,18 +121,19 @@ pub fn render(report: Option<&Report>, state: &str) -> String {
                 .unwrap_or(usize::MAX)
         });
         Body {
-            sentence: readiness_sentence(r.readiness),
+            sentence: readiness_sentence(lang, r.readiness),
             rows: names
                 .into_iter()
                 .map(|name| {
                     let c = &r.checks[name];
                     Row {
                         name,
-                        result: status_word(c.status),
+                        result: status_word(lang, c.status),
+                        // The hint in the agent's language, from its message id.
                         hint: if c.hint.is_empty() {
-                            "Nothing."
+                            tr(lang, "page-nothing")
                         } else {
-                            &c.hint
+                            i18n::text_hint(lang, c)
                         },
                     }
                 })
@@ -78,7 +141,8 @@ pub fn render(report: Option<&Report>, state: &str) -> String {
         }
     });
     let page = Page {
-        state: state.replace('_', " "),
+        t: Words::new(lang),
+        state: state_words(lang, state),
         checked_at,
         report: body,
     };
@@ -111,6 +175,28 @@ mod tests {
         assert!(page.contains("<th scope=\"row\">os</th><td>Pass</td><td>Nothing.</td>"));
         assert!(page.find(">os<").unwrap() < page.find(">headset<").unwrap());
         assert!(page.contains("<html lang=\"en\">") && page.contains("<caption>"));
+    }
+
+    #[test]
+    fn the_page_speaks_swedish_with_the_hint_from_its_message() {
+        let mut checks = BTreeMap::new();
+        checks.insert("os".into(), CheckResult::new(Status::Pass, ""));
+        checks.insert(
+            "network".into(),
+            shiftready_core::i18n::hinted(Status::Warn, Msg::new("net-home-wifi")),
+        );
+        let page = render_in(Lang::Sv, Some(&Report::new(checks)), "degraded");
+        assert!(page.contains("<html lang=\"sv\">"), "{page}");
+        assert!(
+            page.contains("<td>Varning</td><td>Felet ligger i ditt hemnätverk"),
+            "{page}"
+        );
+        assert!(page.contains("<td>Godkänd</td><td>Inget.</td>"), "{page}");
+        assert!(
+            page.contains("Läge: <strong>redo med varningar</strong>"),
+            "{page}"
+        );
+        assert!(!page.contains("Your home network"), "{page}");
     }
 
     #[test]
