@@ -1,7 +1,8 @@
 //! Hints name only things that exist (issue 13): every `shiftready <command>`, every `--flag`
 //! and every tray menu item ('Run check now' in the tray menu) that a string in src/ or
 //! core/src/ mentions is looked up in the real CLI (`shiftready <command> --help`) and in the
-//! tray menu (src/tray/ui.rs). A bare `--flag` belongs to the command whose file it is in
+//! tray menu (src/tray/ui.rs); the English bundle core/i18n/en.ftl is scanned the same way
+//! (issue 16: the hints live there). A bare `--flag` belongs to the command whose file it is in
 //! (src/commands/probe.rs: `probe`), else to `check`, which shows every check's hint.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -319,6 +320,20 @@ fn every_command_flag_and_menu_item_a_message_names_exists() {
             for p in problems_in(&s, command_of_file(&rel), &cli, &tray) {
                 problems.push(format!("{rel}: {p}\n    in: {s:?}"));
             }
+        }
+    }
+    // The texts in English (issue 16): the check hints and most messages live in the bundle
+    // now, one message a line (a select's variants on lines of their own).
+    let en = std::fs::read_to_string(root.join("core/i18n/en.ftl")).unwrap();
+    for line in en
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(' '))
+    {
+        if line.contains("--") || line.contains("shiftready ") || line.contains("tray menu") {
+            seen += 1;
+        }
+        for p in problems_in(line, &["check"], &cli, &tray) {
+            problems.push(format!("core/i18n/en.ftl: {p}\n    in: {line:?}"));
         }
     }
     assert!(
