@@ -162,3 +162,93 @@ fn json_under_a_swedish_locale_keeps_english_hints() {
     assert_eq!(v["checks"]["hardware"]["status"], "warn");
     assert_eq!(v["readiness"], "degraded");
 }
+
+/// The local report page in Swedish, in a real headless Chromium: the DOM Chromium built says
+/// lang="sv" and holds the Swedish words and hints, and a screenshot is left in
+/// target/screenshots/report-sv.png to be looked at.
+#[test]
+fn the_swedish_report_page_in_chromium() {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIP: no {CHROMIUM}");
+        return;
+    }
+    use proto::{Msg, MsgArg, Status};
+    use shiftready_core::i18n::{Lang, hinted};
+    let mut checks = std::collections::BTreeMap::new();
+    checks.insert("os".into(), proto::CheckResult::new(Status::Pass, ""));
+    checks.insert(
+        "hardware".into(),
+        hinted(
+            Status::Warn,
+            Msg::new("hw-disk-low").arg("free", MsgArg::Num(7.5, 1)),
+        ),
+    );
+    checks.insert(
+        "headset".into(),
+        hinted(
+            Status::Fail,
+            Msg::new("headset-not-default")
+                .text("other", "Built-in Audio Analog Stereo")
+                .text("name", "Jabra Evolve2 40")
+                .text("fix", "yes"),
+        ),
+    );
+    checks.insert(
+        "network".into(),
+        hinted(Status::Warn, Msg::new("net-home-wifi")),
+    );
+    checks.insert(
+        "noise".into(),
+        hinted(Status::Warn, Msg::new("noise-voices")),
+    );
+    let report = proto::Report::new(checks);
+    let page = shiftready::daemon::report_page::render_in(Lang::Sv, Some(&report), "not_ready");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("report-sv.html");
+    std::fs::write(&html, &page).unwrap();
+    let url = format!("file://{}", html.display());
+    let chromium = |args: &[String]| {
+        let profile = tempfile::tempdir().unwrap();
+        let out = Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .args(["--disable-background-networking", "--hide-scrollbars"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(args)
+            .arg(&url)
+            .output()
+            .expect("running chromium");
+        assert!(
+            out.status.success(),
+            "chromium: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dom = chromium(&["--dump-dom".to_string()]);
+    assert!(dom.contains("<html lang=\"sv\">"), "{dom}");
+    assert!(dom.contains("Inte redo: åtgärda felen nedan"), "{dom}");
+    assert!(dom.contains("Bara 7,5 GB ledigt diskutrymme"), "{dom}");
+    assert!(
+        dom.contains("välj Jabra Evolve2 40 som standardmikrofon"),
+        "{dom}"
+    );
+    assert!(!dom.contains("Your headset is plugged in"), "{dom}");
+    let png = dir.join("report-sv.png");
+    let _ = std::fs::remove_file(&png);
+    chromium(&[
+        format!("--screenshot={}", png.display()),
+        "--window-size=900,800".to_string(),
+    ]);
+    assert!(
+        std::fs::metadata(&png)
+            .map(|m| m.len() > 1000)
+            .unwrap_or(false)
+    );
+}

@@ -44,21 +44,21 @@ impl Words {
 /// `templates/report.html`: askama escapes every value it prints.
 #[derive(Template)]
 #[template(path = "report.html")]
-struct Page<'a> {
+struct Page {
     t: Words,
     state: String,
     /// RFC 3339 and the local time, for `<time datetime>`.
     checked_at: Option<(String, String)>,
-    report: Option<Body<'a>>,
+    report: Option<Body>,
 }
 
-struct Body<'a> {
+struct Body {
     sentence: String,
-    rows: Vec<Row<'a>>,
+    rows: Vec<Row>,
 }
 
-struct Row<'a> {
-    name: &'a str,
+struct Row {
+    name: String,
     result: String,
     hint: String,
 }
@@ -85,6 +85,19 @@ fn readiness_sentence(lang: Lang, r: proto::Readiness) -> String {
             proto::Readiness::Unknown => "page-unknown",
         },
     )
+}
+
+/// A check's name as shown ("os", "hardware"; "system", "dator" in Swedish).
+fn check_title(lang: Lang, name: &str) -> String {
+    let id = match name {
+        "os" => "check-os",
+        "hardware" => "check-hardware",
+        "network" => "check-network",
+        "headset" => "check-headset",
+        "noise" => "check-noise",
+        other => return other.to_string(),
+    };
+    tr(lang, id)
 }
 
 /// The daemon's state in words ("not ready"; "inte redo").
@@ -127,7 +140,7 @@ pub fn render_in(lang: Lang, report: Option<&Report>, state: &str) -> String {
                 .map(|name| {
                     let c = &r.checks[name];
                     Row {
-                        name,
+                        name: check_title(lang, name),
                         result: status_word(lang, c.status),
                         // The hint in the agent's language, from its message id.
                         hint: if c.hint.is_empty() {
@@ -191,7 +204,10 @@ mod tests {
             page.contains("<td>Varning</td><td>Felet ligger i ditt hemnätverk"),
             "{page}"
         );
-        assert!(page.contains("<td>Godkänd</td><td>Inget.</td>"), "{page}");
+        assert!(
+            page.contains("<th scope=\"row\">system</th><td>Godkänd</td><td>Inget.</td>"),
+            "{page}"
+        );
         assert!(
             page.contains("Läge: <strong>redo med varningar</strong>"),
             "{page}"
