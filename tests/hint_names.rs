@@ -76,13 +76,20 @@ fn long_flags(text: &str) -> BTreeSet<String> {
     out
 }
 
-/// The tray menu's items: the labels in src/tray/ui.rs.
+/// The tray menu's items: the labels in src/tray/ui.rs, and (issue 16) the English labels
+/// it takes from core/i18n/en.ftl (`tray-*` messages).
 fn tray_items(root: &Path) -> BTreeSet<String> {
     let text = std::fs::read_to_string(root.join("src/tray/ui.rs")).unwrap();
-    let items: BTreeSet<String> = string_literals(&text)
+    let mut items: BTreeSet<String> = string_literals(&text)
         .into_iter()
         .filter(|s| s.starts_with(|c: char| c.is_ascii_uppercase()) && s.len() < 30)
         .collect();
+    let en = std::fs::read_to_string(root.join("core/i18n/en.ftl")).unwrap();
+    for (id, label) in en.lines().filter_map(|l| l.split_once(" = ")) {
+        if id.starts_with("tray-") && string_literals(&text).iter().any(|s| s == id) {
+            items.insert(label.to_string());
+        }
+    }
     assert!(items.contains("Run check now"), "{items:?}");
     items
 }

@@ -175,3 +175,29 @@ page-state-offline = offline
 ## The tray menu (src/tray/ui.rs)
 
 tray-run-check = Run check now
+tray-fix = Fix it
+tray-sign-in = Sign in
+tray-sign-out = Sign out
+tray-report = Show last report
+tray-open-hq = Open HQ
+tray-quit = Quit
+tray-fix-nothing = Nothing to fix
+tray-fix-nothing-body = The headset is already the default, unmuted, with its microphone turned up.
+tray-fix-done = Sound settings fixed
+tray-fix-failed = Could not fix the sound settings
+
+## The tray's tooltip (src/tray/mod.rs)
+
+tip-ready = Ready for calls
+tip-degraded = Ready, with warnings
+tip-not-checked = Not checked yet
+tip-unknown = Readiness unknown
+tip-not-ready = Not ready for calls
+tip-offline = Offline: HQ cannot be reached
+tip-signed-out = Signed out
+tip-shift-until = Shift until { $end }
+tip-next-shift = Next shift { $day } { $start }–{ $end }
+tip-no-shift = No shift scheduled
+tip-signed-in-word = signed in
+tip-signed-out-word = signed out
+tip-fix-first = Fix first: { $fix }

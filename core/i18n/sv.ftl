@@ -180,3 +180,29 @@ page-state-offline = offline
 ## Menyn i aktivitetsfältet (src/tray/ui.rs)
 
 tray-run-check = Kontrollera nu
+tray-fix = Åtgärda
+tray-sign-in = Logga in
+tray-sign-out = Logga ut
+tray-report = Visa senaste rapporten
+tray-open-hq = Öppna HQ
+tray-quit = Avsluta
+tray-fix-nothing = Inget att åtgärda
+tray-fix-nothing-body = Headsetet är redan standardenhet, mikrofonen är påslagen och volymen är uppskruvad.
+tray-fix-done = Ljudinställningarna är åtgärdade
+tray-fix-failed = Det gick inte att åtgärda ljudinställningarna
+
+## Verktygstipset i aktivitetsfältet (src/tray/mod.rs)
+
+tip-ready = Redo för samtal
+tip-degraded = Redo, men med varningar
+tip-not-checked = Inte kontrollerad ännu
+tip-unknown = Okänt om datorn är redo
+tip-not-ready = Inte redo för samtal
+tip-offline = Offline: det går inte att nå HQ
+tip-signed-out = Utloggad
+tip-shift-until = Passet pågår till { $end }
+tip-next-shift = Nästa pass { $day } { $start }–{ $end }
+tip-no-shift = Inget pass inplanerat
+tip-signed-in-word = inloggad
+tip-signed-out-word = utloggad
+tip-fix-first = Åtgärda först: { $fix }

@@ -41,37 +41,48 @@ pub fn run(loaded: Loaded) -> anyhow::Result<i32> {
 
 /// The tooltip: the state in words and the shift.
 pub fn tooltip(s: &StatusInfo) -> String {
-    let state = match s.state {
-        DaemonState::Ready => "Ready for calls",
-        DaemonState::Degraded => "Ready, with warnings",
-        DaemonState::Unknown if s.last_check_at.is_none() => "Not checked yet",
-        DaemonState::Unknown => "Readiness unknown",
-        DaemonState::NotReady => "Not ready for calls",
-        DaemonState::Offline => "Offline: HQ cannot be reached",
-        DaemonState::SignedOut => "Signed out",
-    };
+    use crate::i18n::{tr, trm};
+    use proto::Msg;
+    let state = tr(match s.state {
+        DaemonState::Ready => "tip-ready",
+        DaemonState::Degraded => "tip-degraded",
+        DaemonState::Unknown if s.last_check_at.is_none() => "tip-not-checked",
+        DaemonState::Unknown => "tip-unknown",
+        DaemonState::NotReady => "tip-not-ready",
+        DaemonState::Offline => "tip-offline",
+        DaemonState::SignedOut => "tip-signed-out",
+    });
     let hm = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&chrono::Local).format("%H:%M").to_string()
     };
     let shift = match (s.shift, s.next_shift) {
-        (Some(w), _) => format!("Shift until {}", hm(w.end)),
-        (None, Some(w)) => format!(
-            "Next shift {} {}–{}",
-            w.start.with_timezone(&chrono::Local).format("%a"),
-            hm(w.start),
-            hm(w.end)
-        ),
-        (None, None) => "No shift scheduled".to_string(),
+        (Some(w), _) => trm(&Msg::new("tip-shift-until").text("end", hm(w.end))),
+        (None, Some(w)) => trm(&Msg::new("tip-next-shift")
+            .text(
+                "day",
+                w.start
+                    .with_timezone(&chrono::Local)
+                    .format("%a")
+                    .to_string(),
+            )
+            .text("start", hm(w.start))
+            .text("end", hm(w.end))),
+        (None, None) => tr("tip-no-shift"),
     };
-    let signed = if s.signed_in {
-        "signed in"
+    let signed = tr(if s.signed_in {
+        "tip-signed-in-word"
     } else {
-        "signed out"
-    };
+        "tip-signed-out-word"
+    });
     let fix = s
         .fix_first
         .as_ref()
-        .map(|f| format!("\nFix first: {f}"))
+        .map(|f| {
+            format!(
+                "\n{}",
+                trm(&Msg::new("tip-fix-first").text("fix", f.as_str()))
+            )
+        })
         .unwrap_or_default();
     format!("ShiftReady: {state} ({signed})\n{shift}{fix}")
 }

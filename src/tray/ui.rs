@@ -7,6 +7,7 @@ use super::icons::{self, Look};
 use crate::config::Loaded;
 use crate::daemon::core::{UiEnds, status_channel};
 use crate::daemon::{Daemon, run_daemon};
+use crate::i18n::tr;
 use crate::ipc::{Request, StatusInfo};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,18 +38,23 @@ fn tooltip(s: &StatusInfo) -> String {
     t
 }
 
-fn sign_text(signed_in: bool) -> &'static str {
-    if signed_in { "Sign out" } else { "Sign in" }
+fn sign_text(signed_in: bool) -> String {
+    tr(if signed_in {
+        "tray-sign-out"
+    } else {
+        "tray-sign-in"
+    })
 }
 
 fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
     let menu = Menu::new();
-    let check = MenuItem::with_id("run_check", "Run check now", true, None);
-    let fix = MenuItem::with_id("fix", "Fix it", true, None);
+    // The labels in the agent's language (core/i18n/*.ftl, tray-*).
+    let check = MenuItem::with_id("run_check", tr("tray-run-check"), true, None);
+    let fix = MenuItem::with_id("fix", tr("tray-fix"), true, None);
     let sign = MenuItem::with_id("sign", sign_text(status.signed_in), true, None);
-    let report = MenuItem::with_id("report", "Show last report", true, None);
-    let open_hq = MenuItem::with_id("open_hq", "Open HQ", hq, None);
-    let quit = MenuItem::with_id("quit", "Quit", true, None);
+    let report = MenuItem::with_id("report", tr("tray-report"), true, None);
+    let open_hq = MenuItem::with_id("open_hq", tr("tray-open-hq"), hq, None);
+    let quit = MenuItem::with_id("quit", tr("tray-quit"), true, None);
     menu.append_items(&[
         &check,
         &fix,
@@ -217,24 +223,21 @@ impl Ui {
                 self.rt.spawn(async move {
                     let outcome = tokio::task::spawn_blocking(|| crate::fix::fix(false)).await;
                     let (summary, body) = match outcome {
-                        Ok(Ok(c)) if c.is_empty() => (
-                            "Nothing to fix",
-                            "The headset is already the default, unmuted, with its microphone \
-                             turned up."
-                                .to_string(),
-                        ),
+                        Ok(Ok(c)) if c.is_empty() => {
+                            (tr("tray-fix-nothing"), tr("tray-fix-nothing-body"))
+                        }
                         Ok(Ok(c)) => (
-                            "Sound settings fixed",
+                            tr("tray-fix-done"),
                             c.iter()
                                 .map(|c| c.what.as_str())
                                 .collect::<Vec<_>>()
                                 .join("\n"),
                         ),
-                        Ok(Err(e)) => ("Could not fix the sound settings", e.to_string()),
-                        Err(e) => ("Could not fix the sound settings", e.to_string()),
+                        Ok(Err(e)) => (tr("tray-fix-failed"), e.to_string()),
+                        Err(e) => (tr("tray-fix-failed"), e.to_string()),
                     };
                     tracing::info!(%summary, %body, "tray: fix");
-                    crate::daemon::os::notify(summary, &body);
+                    crate::daemon::os::notify(&summary, &body);
                     let (reply, _ignored) = oneshot::channel();
                     let _ = tx.send((Request::Check, reply)).await;
                 });
