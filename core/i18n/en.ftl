@@ -201,3 +201,8 @@ tip-no-shift = No shift scheduled
 tip-signed-in-word = signed in
 tip-signed-out-word = signed out
 tip-fix-first = Fix first: { $fix }
+
+## shiftready check (src/commands/check.rs)
+
+check-sent = Report sent to HQ.
+check-not-sent = warning: the report was not sent to HQ: { $error }

@@ -206,3 +206,8 @@ tip-no-shift = Inget pass inplanerat
 tip-signed-in-word = inloggad
 tip-signed-out-word = utloggad
 tip-fix-first = Åtgärda först: { $fix }
+
+## shiftready check (src/commands/check.rs)
+
+check-sent = Rapporten är skickad till HQ.
+check-not-sent = varning: rapporten kunde inte skickas till HQ: { $error }

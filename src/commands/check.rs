@@ -46,9 +46,12 @@ pub async fn check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32> {
     if !args.no_send {
         // Enrolled agents send the report to HQ; a failure warns and never changes the exit code.
         match send_report(loaded, &report).await {
-            Ok(true) if !args.json => eprintln!("Report sent to HQ."),
+            Ok(true) if !args.json => eprintln!("{}", crate::i18n::tr("check-sent")),
             Ok(_) => {}
-            Err(e) => eprintln!("shiftready: warning: the report was not sent to HQ: {e}"),
+            Err(e) => eprintln!(
+                "shiftready: {}",
+                crate::i18n::trm(&proto::Msg::new("check-not-sent").text("error", e.to_string()))
+            ),
         }
     }
     Ok(report.readiness.exit_code())
