@@ -7,6 +7,19 @@ pub use shiftready_core::i18n::{
     Lang, current, hint, hint_in as text_hint, set_current, text, tr, trm,
 };
 
+/// A check's name as shown in `lang` ("os", "hardware"; "system", "dator" in Swedish).
+pub fn check_title(lang: Lang, name: &str) -> String {
+    let id = match name {
+        "os" => "check-os",
+        "hardware" => "check-hardware",
+        "network" => "check-network",
+        "headset" => "check-headset",
+        "noise" => "check-noise",
+        other => return other.to_string(),
+    };
+    text(lang, &proto::Msg::new(id))
+}
+
 /// `v` with `decimals` decimals in this process's language ("7.5" / "7,5").
 pub fn number(v: f64, decimals: u8) -> String {
     shiftready_core::i18n::format_number(current(), v, decimals)

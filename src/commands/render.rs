@@ -39,15 +39,7 @@ fn mark_width() -> usize {
 
 /// A check's name as shown ("os", "hardware"; "system", "dator" in Swedish).
 pub fn check_title(name: &str) -> String {
-    let id = match name {
-        "os" => "check-os",
-        "hardware" => "check-hardware",
-        "network" => "check-network",
-        "headset" => "check-headset",
-        "noise" => "check-noise",
-        other => return other.to_string(),
-    };
-    tr(id)
+    i18n::check_title(i18n::current(), name)
 }
 
 /// The width the check names are padded to: 9 in English, more where a name is longer.

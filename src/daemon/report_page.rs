@@ -87,19 +87,6 @@ fn readiness_sentence(lang: Lang, r: proto::Readiness) -> String {
     )
 }
 
-/// A check's name as shown ("os", "hardware"; "system", "dator" in Swedish).
-fn check_title(lang: Lang, name: &str) -> String {
-    let id = match name {
-        "os" => "check-os",
-        "hardware" => "check-hardware",
-        "network" => "check-network",
-        "headset" => "check-headset",
-        "noise" => "check-noise",
-        other => return other.to_string(),
-    };
-    tr(lang, id)
-}
-
 /// The daemon's state in words ("not ready"; "inte redo").
 fn state_words(lang: Lang, state: &str) -> String {
     let id = match state {
@@ -140,7 +127,7 @@ pub fn render_in(lang: Lang, report: Option<&Report>, state: &str) -> String {
                 .map(|name| {
                     let c = &r.checks[name];
                     Row {
-                        name: check_title(lang, name),
+                        name: i18n::check_title(lang, name),
                         result: status_word(lang, c.status),
                         // The hint in the agent's language, from its message id.
                         hint: if c.hint.is_empty() {
