@@ -27,6 +27,10 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
 fi
 
 mkdir -p target
+# The agent speaks the OS locale's language (issue 16): most tests read its English, so the
+# suite runs in the C locale whatever the machine's is; tests/i18n.rs sets LANG itself.
+unset LANGUAGE LC_MESSAGES
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
 cargo test --workspace --all-targets --features shiftready/test-hooks 2>&1 | tee target/test-output.txt
 # The agent's Windows build under Wine (named-pipe IPC, instance lock, IcmpSendEcho, the real
 # shiftready.exe); skips and says so without Wine/mingw unless SHIFTREADY_REQUIRE_WINE=1.
