@@ -151,9 +151,6 @@ fn read() -> Result<Server, FixError> {
 fn plan(s: &Server) -> Result<Vec<(Change, Vec<String>)>, FixError> {
     let source = pick(&s.sources, &s.default_source, None);
     let sink = pick(&s.sinks, &s.default_sink, source);
-    // A headset whose microphone is on another card than its speaker is fine; only pair by card
-    // when the microphone was not found first.
-    let source = source.or_else(|| pick(&s.sources, &s.default_source, sink));
     if source.is_none() && sink.is_none() {
         return Err(FixError::NoHeadset);
     }
