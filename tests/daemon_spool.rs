@@ -32,6 +32,7 @@ fn event(kind: u8, pad: usize) -> Event {
             name: "headset_gone".into(),
             state: IncidentState::Started,
             detail: "x".repeat(pad),
+            scope: None,
         },
     };
     Event::now(body)

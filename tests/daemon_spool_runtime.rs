@@ -229,6 +229,7 @@ fn sqlite_reporting_corruption_on_a_read_replaces_the_file() {
                 name: "network_degraded".into(),
                 state: IncidentState::Started,
                 detail: format!("{i:04} {}", "x".repeat(1000)),
+                scope: None,
             });
             let body = serde_json::to_string(&e).unwrap();
             sqlx::query(

@@ -353,9 +353,26 @@ fn check_fields(e: &mut Event, now: i64) -> Result<(), String> {
                 reason.as_str()
             ))
         }
-        EventBody::Heartbeat { .. } | EventBody::SignIn { .. } | EventBody::SignOut { .. } => {
+        EventBody::CallDrop { call_drop } => {
+            let s = &call_drop.seconds;
+            if !s.is_well_formed() || s.len() > proto::sample::CALL_DROP_MAX_SECONDS {
+                return Err(format!(
+                    "`call_drop.seconds`: every column must have the same length, at most {}",
+                    proto::sample::CALL_DROP_MAX_SECONDS
+                ));
+            }
+            if call_drop.note.chars().count() > proto::sample::CALL_DROP_MAX_NOTE {
+                return Err(format!(
+                    "`call_drop.note` is longer than {} characters",
+                    proto::sample::CALL_DROP_MAX_NOTE
+                ));
+            }
             Ok(())
         }
+        EventBody::Heartbeat { .. }
+        | EventBody::SignIn { .. }
+        | EventBody::SignOut { .. }
+        | EventBody::Sample { .. } => Ok(()),
     }
 }
 
@@ -981,7 +998,9 @@ fn gather_changes<'j>(jobs: &'j [Job], verdicts: &Verdicts, new_here: &NewHere) 
                     shift.push(e);
                     Some(*readiness)
                 }
-                EventBody::Incident { .. } => None,
+                EventBody::Incident { .. }
+                | EventBody::Sample { .. }
+                | EventBody::CallDrop { .. } => None,
             };
             // Its time for ordering: the agent's, but never later than HQ's clock.
             let at = e.at.timestamp_millis().min(job.received_at);
@@ -1370,12 +1389,14 @@ mod tests {
             name: "x'; DROP TABLE events; --".into(),
             state: proto::event::IncidentState::Started,
             detail: String::new(),
+            scope: None,
         });
         assert!(check(&e).is_err());
         let e = Event::now(EventBody::Incident {
             name: "vpn_down".into(),
             state: proto::event::IncidentState::Started,
             detail: String::new(),
+            scope: None,
         });
         assert!(
             check(&e).is_ok(),

@@ -59,6 +59,7 @@ fn incident(at: DateTime<Utc>, name: &str, open: bool) -> Event {
                 IncidentState::Ended
             },
             detail: String::new(),
+            scope: None,
         },
     )
 }

@@ -352,6 +352,7 @@ async fn hostile_input(t: TestDb) {
         name: "headset_gone".into(),
         state: IncidentState::Started,
         detail: "'; DROP TABLE events; -- <script>alert(1)</script>".into(),
+        scope: None,
     });
     assert_eq!(send(&f, &evil_key, &[inc]).await.status, StatusCode::OK);
     let a = get(

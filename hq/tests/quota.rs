@@ -32,6 +32,7 @@ fn incident(i: usize) -> Event {
         name: "network_degraded".into(),
         state: IncidentState::Started,
         detail: format!("flood {i}"),
+        scope: None,
     })
 }
 

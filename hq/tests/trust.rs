@@ -181,6 +181,7 @@ async fn one_bad_event_is_rejected_alone(t: TestDb) {
         name: "vpn_down".into(),
         state: IncidentState::Started,
         detail: String::new(),
+        scope: None,
     });
     let sign_out = shift(false, ShiftReason::Manual, now - Duration::seconds(10));
     let batch = [

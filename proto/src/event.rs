@@ -118,7 +118,15 @@ pub enum EventBody {
         state: IncidentState,
         #[serde(default)]
         detail: String,
+        /// For network incidents: whether the problem is in the home or beyond it (issue 15;
+        /// absent from older agents and for other incidents).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<crate::names::NetScope>,
     },
+    /// A per-minute summary of the network, headset and noise during a shift (issue 15).
+    Sample { sample: crate::sample::MinuteSample },
+    /// A dropped call the agent reported, with the recent per-second history (issue 15).
+    CallDrop { call_drop: crate::sample::CallDrop },
 }
 
 impl EventBody {
@@ -129,6 +137,8 @@ impl EventBody {
             EventBody::SignIn { .. } => "sign_in",
             EventBody::SignOut { .. } => "sign_out",
             EventBody::Incident { .. } => "incident",
+            EventBody::Sample { .. } => "sample",
+            EventBody::CallDrop { .. } => "call_drop",
         }
     }
 

@@ -11,9 +11,10 @@ pub mod names;
 pub mod policy;
 pub mod probe;
 pub mod report;
+pub mod sample;
 
 pub use event::{Event, EventBody, ShiftReason};
-pub use names::{CheckName, DaemonState, DeviceStatus, FleetState, HqLink, IncidentName, metric};
+pub use names::{CheckName, DaemonState, DeviceStatus, FleetState, HqLink, IncidentName, NetScope, metric};
 pub use policy::Policy;
 pub use report::{CheckResult, Msg, MsgArg, Readiness, Report, Status};
 

@@ -75,6 +75,18 @@ names! {
 }
 
 names! {
+    /// Where a network problem is: in the home (the link or the home router) or beyond it
+    /// (the provider, the internet, HQ). Decided by the agent from the gateway ping and the
+    /// link beside the pilot stream to HQ (issue 15); carried by `network_degraded` incidents.
+    NetScope {
+        /// The link is down, or the home router (default gateway) stopped answering too.
+        Home = "home",
+        /// The link and the home router are fine; the path beyond them is not.
+        BeyondHome = "beyond_home",
+    }
+}
+
+names! {
     /// What the daemon says it is doing (`status --json` `state`, the tray's icon).
     DaemonState {
         Ready = "ready",

@@ -985,6 +985,7 @@ fn incident(name: &str, state: IncidentState, detail: &str) -> EventBody {
         name: name.to_string(),
         state,
         detail: detail.to_string(),
+        scope: None,
     }
 }
 

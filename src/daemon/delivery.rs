@@ -678,6 +678,7 @@ mod tests {
                     name: n.to_string(),
                     state: IncidentState::Started,
                     detail: String::new(),
+                    scope: None,
                 }
             };
             let e = Event::now(body);
