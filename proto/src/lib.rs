@@ -14,7 +14,9 @@ pub mod report;
 pub mod sample;
 
 pub use event::{Event, EventBody, ShiftReason};
-pub use names::{CheckName, DaemonState, DeviceStatus, FleetState, HqLink, IncidentName, NetScope, metric};
+pub use names::{
+    CheckName, DaemonState, DeviceStatus, FleetState, HqLink, IncidentName, NetScope, metric,
+};
 pub use policy::Policy;
 pub use report::{CheckResult, Msg, MsgArg, Readiness, Report, Status};
 
