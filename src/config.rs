@@ -424,6 +424,7 @@ mod tests {
         let response = proto::api::PolicyResponse {
             policy: Policy::default(),
             shifts: Vec::new(),
+            event_kinds: Vec::new(),
         };
         // Written by an agent before the ETag was kept: a bare PolicyResponse.
         std::fs::write(

@@ -376,6 +376,10 @@ fn check_fields(e: &mut Event, now: i64) -> Result<(), String> {
     }
 }
 
+/// The event kinds HQ stores beyond the original five, listed in the policy answer so that
+/// agents record them only for an HQ that keeps them.
+pub const EXTRA_EVENT_KINDS: &[&str] = &["sample", "call_drop"];
+
 /// A check, incident or metric name: 1 to 64 characters of a-z, 0-9 and _. Names this build
 /// does not know are fine (a newer agent's); they are stored and shown, not judged.
 fn is_name(s: &str) -> bool {

@@ -117,6 +117,9 @@ pub struct Shift {
 pub struct PolicyResponse {
     pub policy: Policy,
     pub shifts: Vec<Shift>,
+    /// The event kinds this HQ stores beyond the original five (`sample`, `call_drop`, ...),
+    /// so an agent records them only for an HQ that keeps them. Empty from an older HQ.
+    pub event_kinds: Vec<String>,
 }
 
 /// [`PolicyResponse`] as JSON: the probe token outside the policy (whose every level an
@@ -128,6 +131,8 @@ pub struct PolicyWire {
     shifts: Vec<Shift>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     probe_token: Option<crate::probe::Token>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    event_kinds: Vec<String>,
 }
 
 impl From<PolicyWire> for PolicyResponse {
@@ -137,6 +142,7 @@ impl From<PolicyWire> for PolicyResponse {
         PolicyResponse {
             policy,
             shifts: w.shifts,
+            event_kinds: w.event_kinds,
         }
     }
 }
@@ -147,6 +153,7 @@ impl From<PolicyResponse> for PolicyWire {
             probe_token: r.policy.network.probe_token,
             policy: r.policy,
             shifts: r.shifts,
+            event_kinds: r.event_kinds,
         }
     }
 }

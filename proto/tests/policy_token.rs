@@ -15,6 +15,7 @@ fn the_token_is_a_top_level_key_and_lands_in_the_network_policy() {
     let mut r = PolicyResponse {
         policy: shiftready_proto::Policy::default(),
         shifts: Vec::new(),
+        event_kinds: Vec::new(),
     };
     r.policy.network.probe_token = Some(token());
     let v = serde_json::to_value(&r).unwrap();

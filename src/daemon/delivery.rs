@@ -445,6 +445,7 @@ mod tests {
         let body = serde_json::to_vec(&PolicyResponse {
             policy: proto::Policy::default(),
             shifts: Vec::new(),
+            event_kinds: Vec::new(),
         })
         .unwrap();
         tokio::spawn(async move {

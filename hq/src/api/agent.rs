@@ -219,8 +219,15 @@ pub async fn policy(
             })
         })
         .collect();
-    let body =
-        serde_json::to_vec(&PolicyResponse { policy, shifts }).map_err(anyhow::Error::from)?;
+    let body = serde_json::to_vec(&PolicyResponse {
+        policy,
+        shifts,
+        event_kinds: crate::ingest::EXTRA_EVENT_KINDS
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
+    })
+    .map_err(anyhow::Error::from)?;
     let etag = format!(
         "\"{}\"",
         &crate::crypto::hash_secret(&String::from_utf8_lossy(&body))[..32]
