@@ -42,8 +42,16 @@ const MAX_FUTURE_MS: i64 = 24 * 3_600_000;
 const MAX_AGE_MS: i64 = 400 * 24 * 3_600_000;
 /// How far a device's clock may be off HQ's before its shift events are flagged `clock_off`.
 pub const CLOCK_TOLERANCE_MS: i64 = 5 * 60_000;
-/// The event kinds this HQ reads.
-const KINDS: [&str; 5] = ["report", "heartbeat", "sign_in", "sign_out", "incident"];
+/// The event kinds this HQ reads (the original five and [`EXTRA_EVENT_KINDS`]).
+const KINDS: [&str; 7] = [
+    "report",
+    "heartbeat",
+    "sign_in",
+    "sign_out",
+    "incident",
+    "sample",
+    "call_drop",
+];
 
 /// What HQ now holds of a batch, and the answer for each of its events in batch order.
 #[derive(Debug, Clone)]
