@@ -70,6 +70,21 @@ pub struct ShiftPolicy {
     /// shifts from HQ at all (tests/version_skew.rs).
     #[serde(skip_serializing_if = "ManualSignIn::is_allow")]
     pub manual_sign_in_below_bar: ManualSignIn,
+    /// Seconds between the light presence heartbeats an enrolled daemon sends off shift
+    /// (`signed_in: false` with its last readiness), so HQ tells a computer that is on and
+    /// waiting for its shift (`idle`) from one that is off (`offline`). 5 to 3600.
+    ///
+    /// Left out of the policy HQ serves while it is the default (300), for the same reason as
+    /// `manual_sign_in_below_bar`: an agent one release behind denies keys it does not know.
+    #[serde(skip_serializing_if = "is_default_presence")]
+    pub presence_seconds: u32,
+}
+
+/// The default of `shift.presence_seconds`: five minutes.
+pub const DEFAULT_PRESENCE_SECONDS: u32 = 300;
+
+fn is_default_presence(s: &u32) -> bool {
+    *s == DEFAULT_PRESENCE_SECONDS
 }
 
 /// What a manual sign-in below the readiness bar does (`shift.manual_sign_in_below_bar`).
@@ -98,6 +113,7 @@ impl Default for ShiftPolicy {
             lost_contact_after_missed: 3,
             recheck_seconds: 60,
             manual_sign_in_below_bar: ManualSignIn::Allow,
+            presence_seconds: DEFAULT_PRESENCE_SECONDS,
         }
     }
 }
@@ -201,6 +217,24 @@ pub struct NetworkPolicy {
     pub probe_seconds: f64,
     /// Whether Wi-Fi warns (the site asks for a wired connection).
     pub require_wired: bool,
+    /// Whether `shiftready check` measures latency under load (bufferbloat): after the voice
+    /// probe it fills the line to HQ upstream, then downstream, for `load_seconds` each while
+    /// timing small UDP probes. Never in the daemon's in-shift monitoring. Skipped, with a
+    /// note, when the agent is not enrolled or HQ does not serve the load endpoints.
+    #[serde(skip_serializing_if = "is_true")]
+    pub load_test: bool,
+    /// Seconds of load per direction (1 to 5); the check then takes about
+    /// `probe_seconds + 2 × load_seconds + 1`.
+    #[serde(skip_serializing_if = "is_default_load_seconds")]
+    pub load_seconds: f64,
+    /// Megabytes the load phase may move in all, per check (both directions together,
+    /// 1 to 64): on a fast line it stops at this cap before `load_seconds`.
+    #[serde(skip_serializing_if = "is_default_load_max_mb")]
+    pub load_max_mb: f64,
+    /// Latency added under load, ms: the worse of the round trip while uploading and while
+    /// downloading, minus the idle round trip (median of each).
+    #[serde(skip_serializing_if = "is_default_added_latency")]
+    pub added_latency_ms: Band,
     /// The probe token HQ gave this device, put in its probe packets so HQ's reflector serves
     /// it first. Not a policy setting: never read from or written to a policy file or HQ's
     /// site policy; it travels beside the policy, as `probe_token` in the answer to
@@ -220,9 +254,42 @@ impl Default for NetworkPolicy {
             codec: Codec::G711Plc,
             probe_seconds: 5.0,
             require_wired: false,
+            load_test: true,
+            load_seconds: DEFAULT_LOAD_SECONDS,
+            load_max_mb: DEFAULT_LOAD_MAX_MB,
+            added_latency_ms: DEFAULT_ADDED_LATENCY_MS,
             probe_token: None,
         }
     }
+}
+
+// The load keys are left out of the policy HQ serves while they are the defaults, like
+// `shift.manual_sign_in_below_bar`: an agent one release behind denies keys it does not know.
+
+/// The default of `network.load_seconds`.
+pub const DEFAULT_LOAD_SECONDS: f64 = 3.0;
+/// The default of `network.load_max_mb`.
+pub const DEFAULT_LOAD_MAX_MB: f64 = 16.0;
+/// The default of `network.added_latency_ms`: at most 100 ms passes, at most 300 ms warns.
+/// With a typical idle round trip under 100 ms, 100 ms more keeps a loaded call inside the
+/// round-trip pass band (200 ms, Twilio) and 300 ms more reaches the warn limit (400 ms);
+/// Waveform's bufferbloat grades likewise call 200 to 400 ms added "D" and more "F".
+pub const DEFAULT_ADDED_LATENCY_MS: Band = Band::upper(100.0, 300.0);
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_default_load_seconds(s: &f64) -> bool {
+    *s == DEFAULT_LOAD_SECONDS
+}
+
+fn is_default_load_max_mb(s: &f64) -> bool {
+    *s == DEFAULT_LOAD_MAX_MB
+}
+
+fn is_default_added_latency(b: &Band) -> bool {
+    *b == DEFAULT_ADDED_LATENCY_MS
 }
 
 /// `[headset]`.
@@ -411,6 +478,12 @@ impl Validate for Policy {
                 "must be between 5 and 3600".into(),
             ));
         }
+        if s.presence_seconds < 5 || s.presence_seconds > 3600 {
+            p.push((
+                "shift.presence_seconds".into(),
+                "must be between 5 and 3600".into(),
+            ));
+        }
         check_version(p, "os.min_windows", &self.os.min_windows);
         check_version(p, "os.min_macos", &self.os.min_macos);
         check_version(p, "os.min_linux_kernel", &self.os.min_linux_kernel);
@@ -444,6 +517,19 @@ impl Validate for Policy {
             p.push((
                 "network.probe_seconds".into(),
                 "must be between 1 and 60".into(),
+            ));
+        }
+        check_band(p, "network.added_latency_ms", &n.added_latency_ms, false);
+        if !(n.load_seconds >= 1.0 && n.load_seconds <= 5.0) {
+            p.push((
+                "network.load_seconds".into(),
+                "must be between 1 and 5".into(),
+            ));
+        }
+        if !(n.load_max_mb >= 1.0 && n.load_max_mb <= 64.0) {
+            p.push((
+                "network.load_max_mb".into(),
+                "must be between 1 and 64".into(),
             ));
         }
         let z = &self.noise;
@@ -489,6 +575,63 @@ mod tests {
         assert_eq!(v["shift"]["manual_sign_in_below_bar"], "refuse");
         let back: Policy = serde_json::from_value(v).unwrap();
         assert_eq!(back.shift.manual_sign_in_below_bar, ManualSignIn::Refuse);
+        // The presence interval likewise, served only when a site changed it.
+        let mut p = Policy::default();
+        p.shift.presence_seconds = 60;
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["shift"]["presence_seconds"], 60);
+        let back: Policy = serde_json::from_value(v).unwrap();
+        assert_eq!(back.shift.presence_seconds, 60);
+    }
+
+    #[test]
+    fn presence_seconds_is_validated() {
+        for (secs, ok) in [
+            (4, false),
+            (5, true),
+            (300, true),
+            (3600, true),
+            (3601, false),
+        ] {
+            let mut p = Policy::default();
+            p.shift.presence_seconds = secs;
+            let mut problems = Vec::new();
+            p.validate(&mut problems);
+            let named = problems.iter().any(|(k, _)| k == "shift.presence_seconds");
+            assert_eq!(named, !ok, "{secs}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn the_load_keys_are_served_only_when_a_site_changed_them() {
+        // The previous release's [network] table knows none of the load keys.
+        let v = serde_json::to_value(Policy::default()).unwrap();
+        for k in [
+            "load_test",
+            "load_seconds",
+            "load_max_mb",
+            "added_latency_ms",
+        ] {
+            assert!(v["network"].get(k).is_none(), "{k} served by default");
+        }
+        let mut p = Policy::default();
+        p.network.load_test = false;
+        p.network.added_latency_ms = Band::upper(50.0, 150.0);
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["network"]["load_test"], false);
+        let back: Policy = serde_json::from_value(v).unwrap();
+        assert_eq!(back.network, p.network);
+        let mut bad = Policy::default();
+        bad.network.load_seconds = 30.0;
+        bad.network.added_latency_ms = Band::upper(300.0, 100.0);
+        let mut problems = Vec::new();
+        bad.validate(&mut problems);
+        let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["network.added_latency_ms", "network.load_seconds"],
+            "{problems:?}"
+        );
     }
 
     #[test]
