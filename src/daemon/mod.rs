@@ -16,6 +16,8 @@ pub mod logind;
 pub mod monitor;
 pub mod os;
 pub mod report_page;
+pub mod ring;
+pub mod samples;
 #[cfg(windows)]
 pub mod winsession;
 
