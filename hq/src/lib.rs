@@ -16,6 +16,7 @@ pub mod db_admin;
 pub mod error;
 pub mod ingest;
 pub mod limits;
+pub mod load;
 pub mod metrics;
 pub mod outbox;
 pub mod quota;

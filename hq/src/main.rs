@@ -108,6 +108,8 @@ struct ServeArgs {
     quota: shiftready_hq::quota::QuotaArgs,
     #[command(flatten)]
     guard: shiftready_hq::limits::GuardArgs,
+    #[command(flatten)]
+    load: shiftready_hq::load::LoadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +383,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 ingest: a.quota.limits().map_err(|e| fail(exit::USAGE, e))?,
                 http: a.guard.http().map_err(|e| fail(exit::USAGE, e))?,
                 login_per_minute: a.guard.login_per_minute,
+                load: a.load.limits().map_err(|e| fail(exit::USAGE, e))?,
             };
             server::serve(db, opts)
                 .await

@@ -178,6 +178,8 @@ pub struct ServeOptions {
     pub http: HttpLimits,
     /// Sign-in attempts a minute per client address and per user name.
     pub login_per_minute: u32,
+    /// The load endpoints of the latency-under-load test: on or off, and their limits.
+    pub load: crate::load::LoadLimits,
 }
 
 /// Holds HQ at `max_connections` open connections: a connection past the cap is closed as soon
@@ -345,6 +347,7 @@ pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
     state.secure_cookies = opts.tls.is_some();
     state.probe_key = opts.reflector.token_key;
     state.login = Arc::new(crate::limits::LoginGuard::new(opts.login_per_minute));
+    state.load = Arc::new(crate::load::LoadGuard::new(opts.load.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
     let mut reflector_task = None;

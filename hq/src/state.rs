@@ -25,6 +25,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The sign-in throttles (per client address, per user name).
     pub login: Arc<crate::limits::LoginGuard>,
+    /// The load endpoints' limits and per-device sessions (`serve --no-load-test`).
+    pub load: Arc<crate::load::LoadGuard>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             enroll_per_minute: 10,
             secure_cookies: false,
             login: Arc::default(),
+            load: Arc::default(),
         }
     }
 }

@@ -164,6 +164,16 @@ pub struct ApiError {
     pub error: String,
 }
 
+/// HQ's answer to `POST /api/v1/load/upload` (the latency-under-load test, issue 16): what it
+/// received of the body and over how long, by its own clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadUploadAck {
+    /// Body bytes HQ read (and discarded).
+    pub bytes: u64,
+    /// Seconds from the first body byte HQ read to the last.
+    pub seconds: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
