@@ -63,6 +63,9 @@ const EVENTS_OF_KIND: &str = "DELETE FROM events WHERE id IN (SELECT id FROM eve
 /// The chart samples of reports received before `$1`, `$2` at a time.
 const SAMPLES_OF_REPORTS: &str = "DELETE FROM samples WHERE event_id IN (SELECT id FROM events \
      WHERE kind = 'report' AND received_at < $1 LIMIT $2)";
+/// Call drops (issue 15) received before `$1`, `$2` at a time; kept as long as reports.
+const CALL_DROPS: &str = "DELETE FROM call_drops WHERE event_id IN (SELECT event_id FROM \
+     call_drops WHERE received_at < $1 LIMIT $2)";
 /// Shift-log lines received before `$1` (lines from before HQ kept `received_at`: by `at`),
 /// `$2` at a time.
 const SHIFT_LOG: &str = "DELETE FROM shift_log WHERE id IN (SELECT id FROM shift_log \
@@ -99,6 +102,8 @@ pub struct Pruned {
     pub incidents: u64,
     pub shift_events: u64,
     pub shift_log: u64,
+    /// `call_drop` events and their `call_drops` rows (kept as long as reports).
+    pub call_drops: u64,
 }
 
 impl Db {
@@ -563,8 +568,8 @@ impl Db {
     }
 
     /// Deletes what is older than its kind's retention: heartbeats, reports (with their chart
-    /// samples), incidents, and sign-ins/sign-outs (their events and shift-log lines), by when
-    /// HQ received them. Each statement deletes at most [`PRUNE_BATCH`] rows and yields before
+    /// samples; call drops as long as reports), incidents, and sign-ins/sign-outs (their
+    /// events and shift-log lines), by when HQ received them. Each statement deletes at most [`PRUNE_BATCH`] rows and yields before
     /// the next, so pruning a large backlog never holds the write lock for long; one call does
     /// at most [`PRUNE_BATCHES`] batches per kind (the next sweep goes on). Returns the rows
     /// deleted per kind.
@@ -590,6 +595,12 @@ impl Db {
                     .prune_batches(EVENTS_OF_KIND, &["sign_out"], shift_cutoff)
                     .await?,
             shift_log: self.prune_batches(SHIFT_LOG, &[], shift_cutoff).await?,
+            call_drops: self
+                .prune_batches(EVENTS_OF_KIND, &["call_drop"], now - r.reports_ms)
+                .await?
+                + self
+                    .prune_batches(CALL_DROPS, &[], now - r.reports_ms)
+                    .await?,
         };
         sqlx::query("DELETE FROM enroll_attempts WHERE window_start < $1")
             .bind(now - 3_600_000)

@@ -779,6 +779,7 @@ async fn write_batch(
     let lost = update_devices(&mut tx, sql, changes.deltas).await?;
     store_reports(&mut tx, &changes.reports).await?;
     store_shift_events(&mut tx, jobs, &changes.shift_events, &lost).await?;
+    store_call_drops(&mut tx, jobs, &verdicts, &new_here).await?;
     let nh = &new_here;
     let new: Vec<(&str, &Event)> = (jobs.iter().enumerate())
         .filter(|(ji, _)| verdicts[*ji].is_none())
@@ -1104,6 +1105,27 @@ async fn store_reports(tx: &mut Tx<'_>, reports: &[(&Job, &Event, &Report)]) -> 
             .bind(s[4])
             .execute(&mut **tx)
             .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The call-drop step (issue 15): each new `call_drop` into `call_drops` with HQ's verdict
+/// ([`crate::drops`]).
+async fn store_call_drops(
+    tx: &mut Tx<'_>,
+    jobs: &[Job],
+    verdicts: &Verdicts,
+    new_here: &NewHere<'_>,
+) -> anyhow::Result<()> {
+    for (ji, job) in jobs.iter().enumerate() {
+        if verdicts[ji].is_some() {
+            continue;
+        }
+        for e in job.events.iter().filter(|e| new_here.is(ji, e)) {
+            if let EventBody::CallDrop { call_drop } = &e.body {
+                crate::drops::insert(tx, &job.device_id, e, call_drop, job.received_at).await?;
+            }
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod dashboard;
 pub mod db;
 pub mod db_admin;
+pub mod drops;
 pub mod error;
 pub mod ingest;
 pub mod limits;

@@ -84,7 +84,7 @@ pub struct QuotaArgs {
     /// Days heartbeats are kept.
     #[arg(long, default_value_t = 7, value_name = "DAYS")]
     pub keep_heartbeats_days: u32,
-    /// Days check reports (and their samples for the charts) are kept.
+    /// Days check reports (and their samples for the charts) and call drops are kept.
     #[arg(long, default_value_t = 90, value_name = "DAYS")]
     pub keep_reports_days: u32,
     /// Days incidents are kept.

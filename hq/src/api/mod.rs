@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod check_now;
 pub mod csv;
+pub mod drops;
 pub mod it;
 pub mod openapi;
 pub mod ops;
@@ -35,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/shifts.csv", get(csv::shifts_csv))
         .route("/adherence", get(shifts::adherence_json))
         .route("/adherence.csv", get(shifts::adherence_csv))
+        .route("/call-drops", get(drops::call_drops))
+        .route("/call-drops.csv", get(drops::call_drops_csv))
         .route("/openapi.json", get(openapi::openapi))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -54,6 +54,15 @@ pub const DOCUMENT: &str = r##"{
         "no_show": {"type": "boolean", "description": "the shift ended and the agent was never signed in during it"},
         "not_ready_minutes": {"type": "integer", "description": "signed in while the latest readiness (report, sign-in) was not_ready or a headset_gone, network_degraded or noisy_room incident was open"}
       }},
+      "CallDrop": {"type": "object", "description": "a dropped call an agent reported (`shiftready report-drop`, the tray) with HQ's verdict from its per-second history; times in ms since the epoch with an RFC 3339 twin", "properties": {
+        "id": {"type": "string", "format": "uuid", "description": "the call_drop event's id"},
+        "agent_id": {"type": "string"}, "hostname": {"type": "string"}, "site": {"type": "string"},
+        "at": {"type": "integer", "description": "when the agent reported it, by its clock (ms)"}, "at_rfc3339": {"type": "string", "format": "date-time"},
+        "received_at": {"type": "integer", "description": "when HQ stored it, by HQ's clock (ms)"}, "received_at_rfc3339": {"type": "string", "format": "date-time"},
+        "verdict": {"type": "string", "description": "in words, e.g. \"home network: Wi-Fi lost for 8 s at 14:32:05 UTC\" (times UTC); a problem in the 3 minutes before the report, the most severe first, others after \"; also\""},
+        "verdict_kind": {"type": "string", "enum": ["home_network", "beyond_home", "headset", "none", "unknown"], "description": "home_network: the link down or the home router unanswered; beyond_home: pilot loss or no replies while the home router answered; headset: no headset present; none: figures but no problem; unknown: no figures"},
+        "note": {"type": "string", "description": "what the agent wrote (at most 1000 characters)"}
+      }},
       "EventResult": {"type": "object", "required": ["id", "outcome"], "properties": {
         "id": {"type": ["string", "null"], "format": "uuid", "description": "null when the event was rejected before its id could be read"},
         "outcome": {"type": "string", "enum": ["stored", "duplicate", "rejected"]},
@@ -111,6 +120,12 @@ pub const DOCUMENT: &str = r##"{
     "/api/v1/adherence.csv": {"get": {"summary": "Schedule adherence as CSV (columns agent_id, hostname, site, start, end, phase, first_sign_in, last_sign_out, scheduled_minutes, signed_in_minutes, late_minutes, early_leave_minutes, no_show, not_ready_minutes; an unknown value is empty)", "security": [{"apiToken": []}, {"session": []}],
       "parameters": [{"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/site"}, {"$ref": "#/components/parameters/agent"}],
       "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/call-drops": {"get": {"summary": "The fleet's dropped calls with HQ's verdict, newest first (default: the last 7 days; at most 10000, else 422), and how many per verdict kind", "security": [{"apiToken": []}, {"session": []}],
+      "parameters": [{"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/site"}, {"$ref": "#/components/parameters/agent"}, {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["home_network", "beyond_home", "headset", "none", "unknown"]}, "description": "only drops with this verdict kind (the counts stay for every kind)"}],
+      "responses": {"200": {"description": "the drops", "content": {"application/json": {"schema": {"type": "object", "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "counts": {"type": "object", "description": "drops per verdict kind in the range (every kind, 0 included)", "additionalProperties": {"type": "integer"}}, "call_drops": {"type": "array", "items": {"$ref": "#/components/schemas/CallDrop"}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/call-drops.csv": {"get": {"summary": "The same drops as CSV (columns agent_id, hostname, site, at, received_at, verdict_kind, verdict, note, id; times RFC 3339, UTC)", "security": [{"apiToken": []}, {"session": []}],
+      "parameters": [{"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/site"}, {"$ref": "#/components/parameters/agent"}, {"name": "kind", "in": "query", "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/connectors": {"get": {"summary": "Each site's contact-centre connector: kind, health (ok, failing, unknown), the last error in words and when, the last success, and how many changes wait in the outbox (never a secret)", "security": [{"apiToken": []}, {"session": []}],
       "responses": {"200": {"description": "the connectors", "content": {"application/json": {"schema": {"type": "object", "properties": {"connectors": {"type": "array", "items": {"type": "object", "properties": {"site": {"type": "string"}, "kind": {"type": "string", "enum": ["webhook", "twilio", "amazon_connect", "genesys"]}, "health": {"type": "string"}, "last_error": {"type": ["string", "null"]}, "last_error_at": {"type": ["integer", "null"]}, "last_ok_at": {"type": ["integer", "null"]}, "pending": {"type": "integer"}}}}}}}}}, "401": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/agents/{id}/connector": {"get": {"summary": "The agent's platform user, the platform state ShiftReady last set and when (ms), and the last delivery's result in words", "security": [{"apiToken": []}, {"session": []}],
@@ -148,6 +163,8 @@ mod tests {
             "/api/v1/adherence",
             "/api/v1/adherence.csv",
             "/api/v1/agents.csv",
+            "/api/v1/call-drops",
+            "/api/v1/call-drops.csv",
             "/api/v1/connectors",
             "/api/v1/agents/{id}/connector",
             "/api/v1/openapi.json",
@@ -165,6 +182,8 @@ mod tests {
             "/api/v1/shifts.csv",
             "/api/v1/adherence",
             "/api/v1/adherence.csv",
+            "/api/v1/call-drops",
+            "/api/v1/call-drops.csv",
         ] {
             let sec = v["paths"][p]["get"]["security"].to_string();
             assert!(
@@ -176,6 +195,7 @@ mod tests {
             "/api/v1/agents.csv",
             "/api/v1/shifts.csv",
             "/api/v1/adherence.csv",
+            "/api/v1/call-drops.csv",
         ] {
             assert!(
                 !v["paths"][p]["get"]["parameters"]

@@ -48,6 +48,8 @@ struct AgentPage<'a> {
     charts: Vec<String>,
     shifts: Vec<ShiftRow>,
     incidents: Vec<IncidentRow>,
+    /// "Dropped calls" (`agent_drops.html`, issue 15).
+    drops: super::drops::AgentDrops,
 }
 
 /// One figure of the page's top: what it is, its value, and the site's limits for it (the
@@ -454,6 +456,7 @@ pub async fn agent_page(
         st.db.site_policy(&d.agent.site),
         crate::connectors::agent_line(&st.db, &id),
     )?;
+    let drops = super::drops::agent_drops(&st.db, &id, now).await?;
     let a = &d.agent;
     let (sym, label) = state_label(&a.state);
     let page = AgentPage {
@@ -497,6 +500,7 @@ pub async fn agent_page(
         charts: charts(now, range, &samples, &policy),
         shifts: shift_rows(&shifts),
         incidents: incident_rows(&incidents),
+        drops,
     };
     Ok(render(&page))
 }

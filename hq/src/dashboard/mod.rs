@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod agent;
 pub mod check_now;
+pub mod drops;
 pub mod fleet;
 pub mod layout;
 pub mod login;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/shifts", get(shifts::shifts_page))
         .route("/adherence", get(shifts::adherence_page))
+        .route("/call-drops", get(drops::drops_page))
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
 }
