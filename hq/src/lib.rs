@@ -6,6 +6,7 @@
 
 pub mod adherence;
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod connectors;

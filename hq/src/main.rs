@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod alert_cli;
 mod cli;
 mod connector_cli;
 
@@ -66,6 +67,9 @@ enum Command {
     /// A site's contact-centre connector: set, test, platform users, status.
     #[command(subcommand)]
     Connector(connector_cli::ConnectorCmd),
+    /// A site's alert rules and receivers: set, list, test.
+    #[command(subcommand)]
+    Alert(alert_cli::AlertCmd),
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +341,9 @@ async fn open(url: &Option<String>) -> Result<Db, Fail> {
 async fn run(cli: Cli) -> Result<(), Fail> {
     match cli.command {
         Command::Connector(c) => connector_cli::run(c, &cli.database_url)
+            .await
+            .map_err(|(code, m)| fail(code, m)),
+        Command::Alert(c) => alert_cli::run(c, &cli.database_url)
             .await
             .map_err(|(code, m)| fail(code, m)),
         Command::Serve(a) => {

@@ -1,4 +1,4 @@
-//! The durable outbox: changes for outside systems (a contact-centre platform, later alerts),
+//! The durable outbox: changes for outside systems (a contact-centre platform, alert messages),
 //! written in the same transaction as the event that caused them, then delivered by a worker.
 //!
 //! A row is `(destination, ordering_key, kind, payload)`. Rows with the same ordering key (an
@@ -88,6 +88,19 @@ pub async fn claim(
     now: i64,
     limit: i64,
 ) -> anyhow::Result<Vec<Row>> {
+    claim_for(pool, postgres, "", owner, now, limit).await
+}
+
+/// [`claim`] of the rows whose destination starts with `prefix` (`connector:`, `alert:`): each
+/// kind of destination has its own worker and deliverer.
+pub async fn claim_for(
+    pool: &AnyPool,
+    postgres: bool,
+    prefix: &str,
+    owner: &str,
+    now: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<Row>> {
     let lock = if postgres {
         "FOR UPDATE SKIP LOCKED"
     } else {
@@ -97,6 +110,7 @@ pub async fn claim(
         "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE id IN (\
            SELECT o.id FROM outbox o WHERE o.done_at IS NULL AND o.next_at <= $3 \
            AND (o.lease_until IS NULL OR o.lease_until < $3) \
+           AND substr(o.destination, 1, length($5)) = $5 \
            AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.ordering_key = o.ordering_key \
                AND p.done_at IS NULL AND p.id < o.id) \
            ORDER BY o.id LIMIT $4 {lock}) \
@@ -107,6 +121,7 @@ pub async fn claim(
         .bind(now + LEASE_MS)
         .bind(now)
         .bind(limit)
+        .bind(prefix)
         .fetch_all(pool)
         .await?;
     let mut out = rows
@@ -165,15 +180,18 @@ pub async fn finish(
     Ok(())
 }
 
-/// SQLite has one HQ process: rows a killed process left leased are free again at its start.
-pub async fn release_stale(pool: &AnyPool, postgres: bool) -> anyhow::Result<u64> {
+/// SQLite has one HQ process: rows a killed process left leased (of destinations starting with
+/// `prefix`, the ones this worker serves) are free again at its start.
+pub async fn release_stale(pool: &AnyPool, postgres: bool, prefix: &str) -> anyhow::Result<u64> {
     if postgres {
         return Ok(0);
     }
     let r = sqlx::query(
         "UPDATE outbox SET lease_owner = NULL, lease_until = NULL \
-         WHERE done_at IS NULL AND lease_owner IS NOT NULL",
+         WHERE done_at IS NULL AND lease_owner IS NOT NULL \
+         AND substr(destination, 1, length($1)) = $1",
     )
+    .bind(prefix)
     .execute(pool)
     .await?;
     Ok(r.rows_affected())
@@ -211,16 +229,29 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::from_millis((full * (0.5 + 0.5 * r)) as u64)
 }
 
-/// Delivers due rows with `deliverer` until `stop` fires: claims what is due (never more than
-/// [`IN_FLIGHT`] at once), delivers each on its own task, records the verdicts.
+/// Delivers due rows of every destination with `deliverer` until `stop` fires: see [`run_for`].
 pub async fn run<D: Deliver>(
     pool: AnyPool,
     postgres: bool,
     deliverer: Arc<D>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    run_for(pool, postgres, "", deliverer, stop).await
+}
+
+/// Delivers due rows whose destination starts with `prefix` with `deliverer` until `stop`
+/// fires: claims what is due (never more than [`IN_FLIGHT`] at once), delivers each on its own
+/// task, records the verdicts. One worker per kind of destination (`connector:`, `alert:`),
+/// each with its deliverer, so neither takes the other's rows.
+pub async fn run_for<D: Deliver>(
+    pool: AnyPool,
+    postgres: bool,
+    prefix: &'static str,
+    deliverer: Arc<D>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let owner = uuid::Uuid::new_v4().to_string();
-    match release_stale(&pool, postgres).await {
+    match release_stale(&pool, postgres, prefix).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(rows = n, "outbox: taking up changes left mid-delivery"),
         Err(e) => tracing::warn!("outbox: releasing old claims failed: {e:#}"),
@@ -239,7 +270,7 @@ pub async fn run<D: Deliver>(
         let free = IN_FLIGHT.saturating_sub(tasks.len());
         let mut claimed = 0;
         if free > 0 {
-            match claim(&pool, postgres, &owner, now_ms(), free as i64).await {
+            match claim_for(&pool, postgres, prefix, &owner, now_ms(), free as i64).await {
                 Ok(rows) => {
                     claimed = rows.len();
                     for row in rows {

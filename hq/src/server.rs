@@ -375,6 +375,7 @@ pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
     let bg = tokio::spawn(background(state.clone(), opts.sweep_every, stop_rx.clone()));
     let connectors =
         crate::connectors::start(state.db.clone(), state.metrics.clone(), stop_rx.clone())?;
+    let alerts = crate::alerts::start(state.db.clone(), opts.sweep_every, stop_rx.clone())?;
     let router = app_with(state, &opts.http);
     let make = router.into_make_service_with_connect_info::<SocketAddr>();
     let std_listener = std::net::TcpListener::bind(opts.listen)
@@ -434,6 +435,7 @@ pub async fn serve(db: Db, opts: ServeOptions) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = bg.await;
     let _ = connectors.await;
+    let _ = alerts.await;
     if let Some(t) = reflector_task {
         let _ = t.await;
     }

@@ -108,6 +108,7 @@ pub struct RawBatch {
 pub async fn events(
     State(st): State<AppState>,
     DeviceKey(key): DeviceKey,
+    ClientAddr(addr): ClientAddr,
     req: Request,
 ) -> Result<Json<EventAck>, Refused> {
     let gate = st.ingest.gate();
@@ -174,6 +175,7 @@ pub async fn events(
             _ => None,
         })
         .max();
+    let incidents = crate::alerts::api::incident_ids(&checked);
     let outcome = match st.ingest.submit_checked(&key, now, skew, checked).await {
         Ok(o) => {
             // The writer found the key active: trusted for another while.
@@ -187,6 +189,13 @@ pub async fn events(
             return Err(e.into());
         }
     };
+    // The events are stored: a failure here only loses an address prefix.
+    if let Err(e) =
+        crate::alerts::api::note_incident_addresses(&st.db, &addr, &incidents, &outcome.results)
+            .await
+    {
+        tracing::warn!("recording the address of incidents failed: {e:#}");
+    }
     let check_requested_at = super::check_now::after_batch(&st.db, &key, report_at)
         .await
         .map_err(AppError::from)?;

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{id}/reenroll", post(it::reenroll))
         .route("/agents/{id}/connector", get(crate::connectors::api::agent))
         .route("/connectors", get(crate::connectors::api::connectors))
+        .route("/alerts", get(crate::alerts::api::alerts))
         .route("/schedules", post(it::add_schedules))
         .route("/shifts", get(it::shifts))
         .route("/shifts.csv", get(csv::shifts_csv))
