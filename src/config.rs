@@ -18,6 +18,24 @@ pub struct AgentConfig {
     pub schedule: shiftready_core::shift::ScheduleConfig,
     /// `[daemon]`: in-shift monitoring intervals and the spool's bound.
     pub daemon: DaemonConfig,
+    /// `[monitor]`: the in-shift pilot stream.
+    pub monitor: MonitorConfig,
+}
+
+/// `[monitor]` in the agent config: what watches the network during a shift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// The pilot stream (`daemon/pilot.rs`): two 76-byte UDP packets a second to HQ's
+    /// reflector while signed in, so an outage or a loss burst is raised within seconds
+    /// (about 1.7 kbit/s each way). `false`: only the once-a-minute probe, as before.
+    pub pilot: bool,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig { pilot: true }
+    }
 }
 
 /// `[hq]`: where headquarters is.

@@ -15,6 +15,7 @@ pub mod lock;
 pub mod logind;
 pub mod monitor;
 pub mod os;
+pub mod pilot;
 pub mod report_page;
 pub mod ring;
 pub mod samples;
