@@ -75,9 +75,9 @@ pub enum HqError {
     Reenroll,
     #[error("HQ refused the enrollment secret; ask IT for the site's current secret")]
     BadSecret,
-    #[error("HQ is limiting requests from this address; wait a minute and try again")]
+    #[error("HQ is limiting requests; wait a minute and try again")]
     RateLimited,
-    #[error("HQ is limiting requests from this address and asks to wait {seconds} s")]
+    #[error("HQ is busy or limiting requests and asks to wait {seconds} s")]
     RetryAfter { seconds: u64 },
     #[error(
         "HQ at {url} answered {status} and tried to send the request to {location}; the device \
@@ -375,6 +375,11 @@ impl HqClient {
                 Some(seconds) => HqError::RetryAfter { seconds },
                 None => HqError::RateLimited,
             },
+            // A full ingest queue or a sign-in slot that did not free in time: HQ says when
+            // to come back, and the delivery loop waits that long instead of its backoff.
+            (503, _) if retry_after.is_some() => HqError::RetryAfter {
+                seconds: retry_after.unwrap_or_default(),
+            },
             (500..=599, _) => HqError::Server { status: s, message },
             _ => HqError::Rejected { status: s, message },
         })
@@ -643,6 +648,17 @@ mod tests {
         let e = c.send_events(&[]).await.unwrap_err();
         assert!(matches!(e, HqError::RetryAfter { seconds: 7 }), "{e:?}");
         assert!(e.is_transient() && !e.is_refusal());
+        // A full ingest queue: 503 with Retry-After is a wait of that long too (it was a
+        // plain server error, retried on the backoff instead of when HQ said).
+        let (url, _) = answering(
+            "HTTP/1.1 503 Service Unavailable\r\nretry-after: 3\r\ncontent-type: application/json\r\ncontent-length: 29\r\nconnection: close\r\n\r\n{\"error\":\"ingest queue full\"}",
+        )
+        .await;
+        let c = HqClient::new(&url, "", Some("k".into())).unwrap();
+        let e = c.send_events(&[]).await.unwrap_err();
+        assert!(matches!(e, HqError::RetryAfter { seconds: 3 }), "{e:?}");
+        assert!(e.is_transient() && !e.is_refusal());
+        assert!(!e.to_string().contains("this address"), "{e}");
         let (url, _) = answering(
             "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 91\r\nconnection: close\r\n\r\n{\"error\":\"IT asked this device to enroll again: run `shiftready enroll`\",\"code\":\"reenroll\"}",
         )

@@ -55,7 +55,12 @@ pub async fn postgres_url(test: &str) -> Option<String> {
     for admin in pg_admin_urls() {
         match sqlx::PgConnection::connect(&admin).await {
             Ok(mut c) => {
-                let name = format!("hqtest_{}", uuid::Uuid::new_v4().simple());
+                drop_dead_test_databases(&mut c).await;
+                let name = format!(
+                    "hqtest_{}_{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                );
                 // Copied from template0, which takes no connections: a copy of template1 fails
                 // with "source database is being accessed by other users" while another test's
                 // admin connection is on it (seen when test binaries ran at once).
@@ -81,6 +86,37 @@ pub async fn postgres_url(test: &str) -> Option<String> {
     );
     println!("SKIPPED {test} on PostgreSQL: no server reachable");
     None
+}
+
+/// Drops the test databases left by test processes that have ended (named
+/// `hqtest_<pid>_<uuid>`; the pid no longer runs), so a developer's server does not fill its
+/// disk with one database per test ever run. A database of a running test is never touched.
+async fn drop_dead_test_databases(c: &mut sqlx::PgConnection) {
+    use sqlx::Row;
+    let Ok(rows) = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'hqtest\\_%'")
+        .fetch_all(&mut *c)
+        .await
+    else {
+        return;
+    };
+    for r in rows {
+        let name: String = r.get(0);
+        let Some(pid) = name
+            .strip_prefix("hqtest_")
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .execute(&mut *c)
+        .await;
+    }
 }
 
 pub async fn postgres(test: &str) -> Option<TestDb> {
