@@ -12,6 +12,7 @@
 //! its user, and the client that the server process does (so a pipe squatted by another user
 //! gets no request and gives no answer).
 
+use crate::i18n::Said;
 use chrono::{DateTime, Utc};
 use proto::{DaemonState, HqLink, Readiness};
 use serde::{Deserialize, Serialize};
@@ -33,9 +34,34 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub ok: bool,
-    /// One sentence for the agent.
+    /// One sentence for the agent, in English (what `--json` prints).
     pub message: String,
     pub status: StatusInfo,
+    /// The same as `message`, line by line as messages of the bundles, for the client to say
+    /// in its language (`crate::i18n::say`). Never printed by `--json`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub said: Vec<Said>,
+}
+
+impl Response {
+    /// An answer whose message is `lines` (English in `message`, the lines beside it).
+    pub fn saying(ok: bool, lines: Vec<Said>, status: StatusInfo) -> Response {
+        Response {
+            ok,
+            message: crate::i18n::english_lines(&lines),
+            status,
+            said: lines,
+        }
+    }
+
+    /// The answer as `--json` prints it: English only, as it always was.
+    pub fn for_json(&self) -> Response {
+        Response {
+            said: Vec::new(),
+            status: self.status.for_json(),
+            ..self.clone()
+        }
+    }
 }
 
 /// The daemon's state, as `status --json` prints it.
@@ -71,14 +97,51 @@ pub struct StatusInfo {
     /// source `status` and the tray say it from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix_first: Option<String>,
+    /// `fix_first` as a message, for the client's language. Never printed by `--json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_first_said: Option<Said>,
+    /// `enroll_again` as a message, for the client's language. Never printed by `--json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enroll_again_said: Option<Said>,
 }
 
-/// What `status` and the tray say when HQ refused this device's key.
+impl StatusInfo {
+    /// The state as `status --json` prints it: English only, as it always was.
+    pub fn for_json(&self) -> StatusInfo {
+        StatusInfo {
+            fix_first_said: None,
+            enroll_again_said: None,
+            ..self.clone()
+        }
+    }
+
+    /// The first thing to fix in this process's language.
+    pub fn fix_first_text(&self) -> Option<String> {
+        let english = self.fix_first.as_deref()?;
+        Some(match &self.fix_first_said {
+            Some(s) => crate::i18n::say(std::slice::from_ref(s), english),
+            None => english.to_string(),
+        })
+    }
+
+    /// What to do when HQ refused this device's key, in this process's language.
+    pub fn enroll_again_text(&self) -> Option<String> {
+        let english = self.enroll_again.as_deref()?;
+        Some(match &self.enroll_again_said {
+            Some(s) => crate::i18n::say(std::slice::from_ref(s), english),
+            None => english.to_string(),
+        })
+    }
+}
+
+/// What `status` and the tray say when HQ refused this device's key (in English).
 pub fn enroll_again_message(hq_url: &str) -> String {
-    format!(
-        "This computer must be enrolled again (IT gives you the secret and, for this computer, a \
-         re-enrollment code): shiftready enroll --hq {hq_url} --token-file FILE --code-file CODE"
-    )
+    enroll_again_said(hq_url).english()
+}
+
+/// [`enroll_again_message`] as a message, for the client's language.
+pub fn enroll_again_said(hq_url: &str) -> Said {
+    Said::new("ipc-enroll-again").text("hq", hq_url)
 }
 
 #[cfg(any(unix, windows))]
@@ -194,6 +257,8 @@ mod tests {
             quarantined: 0,
             enroll_again: None,
             fix_first: None,
+            fix_first_said: None,
+            enroll_again_said: None,
         }
     }
 
@@ -207,6 +272,7 @@ mod tests {
                     ok: req != Request::Check,
                     message: format!("{req:?}"),
                     status: status(req == Request::SignIn),
+                    said: Vec::new(),
                 });
             }
             n

@@ -150,6 +150,17 @@ status-delivery-paused = Delivery to HQ is paused; no event is lost, it resumes 
 fix-nothing = Nothing to change: the headset is already the default, unmuted, with its microphone turned up.
 fix-would-change = Would change (nothing changed yet; run `shiftready fix` to do it):
 fix-changed = Changed:
+fix-default-input = { $name } is now the default microphone (was { $was }).
+fix-unmute-input = The microphone of { $name } is no longer muted.
+fix-input-volume = The microphone volume of { $name } went from { $from } % to 100 %.
+fix-default-output = { $name } is now the default speaker (was { $was }).
+fix-unmute-output = The sound of { $name } is no longer muted.
+fix-no-device = nothing
+fix-no-headset = No headset found: plug in your headset (a Bluetooth headset must be connected, not only paired), then run the fix again.
+fix-refused = The sound system refused a change ({ $why }): open the sound settings and make your headset the default there.
+fix-already-changed = ; already changed: { $changes }
+fix-no-sound-server = ShiftReady can change the sound settings only through PulseAudio or PipeWire, and none answers here ({ $why }): open the sound settings and make your headset the default microphone and speaker.
+fix-unsupported-os = ShiftReady cannot change the sound settings on this system yet: open the sound settings and make your headset the default microphone and speaker (on Windows, for both "Default Device" and "Default Communication Device").
 
 ## The local report page (templates/report.html, src/daemon/report_page.rs)
 
@@ -201,6 +212,51 @@ tip-no-shift = No shift scheduled
 tip-signed-in-word = signed in
 tip-signed-out-word = signed out
 tip-fix-first = Fix first: { $fix }
+
+## Weekdays, short (the tooltip, `status`, notifications)
+
+day-mon = Mon
+day-tue = Tue
+day-wed = Wed
+day-thu = Thu
+day-fri = Fri
+day-sat = Sat
+day-sun = Sun
+
+## The daemon's desktop notifications (src/daemon/core.rs)
+
+note-signed-in = You are signed in
+note-signed-in-body = ShiftReady signed you in to your shift.
+note-not-ready-for-shift = Not ready for your shift
+note-shift-starts = Your shift starts { $start }. Fix this first: { $fix }
+note-not-signed-in = Not signed in
+note-bar-not-met = You are not signed in yet. Fix this: { $fix } ShiftReady checks again at { $at }.
+note-action-needed = Action needed
+note-run-check = run `shiftready check` to see what.
+note-see-report = see the report (`shiftready check`).
+
+## The daemon's answers to sign-in, sign-out, status and the tray (src/daemon/core.rs, src/ipc.rs)
+
+ipc-signed-in = You are signed in.
+ipc-already-signed-in = You were already signed in.
+ipc-signed-out = You are signed out.
+ipc-not-signed-in = You were not signed in.
+ipc-check-finished = Check finished: { $readiness }.
+ipc-refused-below-bar = You are not signed in: your site does not allow signing in while the computer is below its readiness bar.
+ipc-not-checked-yet = ShiftReady has not checked this computer yet (your site's bar: { $bar }): choose '{ tray-run-check }' in the tray menu, or wait for the check before your shift.
+ipc-below-bar = This computer is not ready for calls (readiness: { $readiness }; your site's bar: { $bar }).
+ipc-fix-this-first = Fix this first: { $fix }
+bar-ready = ready
+bar-degraded = ready with warnings
+bar-any = any
+fix-first-check = the { $check } check ({ $status }).
+fix-first-again = run the check again.
+fix-first-text = { $hint }
+word-pass = pass
+word-warn = warn
+word-fail = fail
+word-error = error
+ipc-enroll-again = This computer must be enrolled again (IT gives you the secret and, for this computer, a re-enrollment code): shiftready enroll --hq { $hq } --token-file FILE --code-file CODE
 
 ## shiftready check (src/commands/check.rs)
 

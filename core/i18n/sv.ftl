@@ -155,6 +155,17 @@ status-delivery-paused = Överföringen till HQ är pausad. Inga händelser går
 fix-nothing = Inget att ändra: headsetet är redan standardenhet, mikrofonen är påslagen och volymen är uppskruvad.
 fix-would-change = Det här skulle ändras (inget är ändrat ännu; kör `shiftready fix` för att göra det):
 fix-changed = Ändrat:
+fix-default-input = { $name } är nu standardmikrofon (tidigare: { $was }).
+fix-unmute-input = Mikrofonen i { $name } är inte längre avstängd.
+fix-input-volume = Mikrofonvolymen för { $name } har höjts från { $from } % till 100 %.
+fix-default-output = { $name } är nu standardhögtalare (tidigare: { $was }).
+fix-unmute-output = Ljudet i { $name } är inte längre avstängt.
+fix-no-device = ingen
+fix-no-headset = Inget headset hittades: anslut ditt headset (ett Bluetooth-headset måste vara anslutet, inte bara parkopplat) och försök sedan igen.
+fix-refused = Ljudsystemet godtog inte en ändring ({ $why }): öppna ljudinställningarna och välj ditt headset som standardenhet där.
+fix-already-changed = ; redan ändrat: { $changes }
+fix-no-sound-server = ShiftReady kan bara ändra ljudinställningarna via PulseAudio eller PipeWire, och inget av dem svarar här ({ $why }): öppna ljudinställningarna och välj ditt headset som standardmikrofon och standardhögtalare.
+fix-unsupported-os = ShiftReady kan inte ändra ljudinställningarna i det här systemet än: öppna ljudinställningarna och välj ditt headset som standardmikrofon och standardhögtalare (i Windows både som ”Standardenhet” och ”Standardenhet för kommunikation”).
 
 ## Rapportsidan på datorn (templates/report.html, src/daemon/report_page.rs)
 
@@ -206,6 +217,51 @@ tip-no-shift = Inget pass inplanerat
 tip-signed-in-word = inloggad
 tip-signed-out-word = utloggad
 tip-fix-first = Åtgärda först: { $fix }
+
+## Veckodagar, korta (verktygstipset, `status`, aviseringar)
+
+day-mon = mån
+day-tue = tis
+day-wed = ons
+day-thu = tors
+day-fri = fre
+day-sat = lör
+day-sun = sön
+
+## Aviseringar på skrivbordet (src/daemon/core.rs)
+
+note-signed-in = Du är inloggad
+note-signed-in-body = ShiftReady har loggat in dig på ditt pass.
+note-not-ready-for-shift = Datorn är inte redo för ditt pass
+note-shift-starts = Ditt pass börjar { $start }. Åtgärda det här först: { $fix }
+note-not-signed-in = Du är inte inloggad
+note-bar-not-met = Du är inte inloggad än. Åtgärda det här: { $fix } ShiftReady kontrollerar igen kl. { $at }.
+note-action-needed = Något behöver åtgärdas
+note-run-check = kör `shiftready check` så ser du vad det gäller.
+note-see-report = titta i rapporten (`shiftready check`).
+
+## Svaren på sign-in, sign-out, status och menyn (src/daemon/core.rs, src/ipc.rs)
+
+ipc-signed-in = Du är inloggad.
+ipc-already-signed-in = Du var redan inloggad.
+ipc-signed-out = Du är utloggad.
+ipc-not-signed-in = Du var inte inloggad.
+ipc-check-finished = Kontrollen är klar: { $readiness }.
+ipc-refused-below-bar = Du har inte loggats in: där du arbetar går det inte att logga in när datorn inte uppfyller kraven för samtal.
+ipc-not-checked-yet = ShiftReady har inte kontrollerat datorn än (kravet där du arbetar: { $bar }): välj ”{ tray-run-check }” i menyn i aktivitetsfältet, eller vänta tills kontrollen har körts före passet.
+ipc-below-bar = Datorn är inte redo för samtal (läge: { $readiness }; kravet där du arbetar: { $bar }).
+ipc-fix-this-first = Åtgärda det här först: { $fix }
+bar-ready = redo
+bar-degraded = redo med varningar
+bar-any = inget krav
+fix-first-check = kontrollen { $check } ({ $status }).
+fix-first-again = kör kontrollen en gång till.
+fix-first-text = { $hint }
+word-pass = ok
+word-warn = varning
+word-fail = fel
+word-error = kunde inte göras
+ipc-enroll-again = Datorn måste registreras igen (IT ger dig hemligheten och en kod för att registrera just den här datorn igen): shiftready enroll --hq { $hq } --token-file FILE --code-file CODE
 
 ## shiftready check (src/commands/check.rs)
 

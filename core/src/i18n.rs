@@ -190,6 +190,58 @@ pub fn hint(r: &CheckResult) -> String {
     hint_in(current(), r)
 }
 
+/// Every message id and variable name of the English bundle, borrowed from its source.
+static NAMES: LazyLock<std::collections::BTreeSet<&'static str>> = LazyLock::new(|| {
+    use fluent_syntax::ast;
+    let res = match fluent_syntax::parser::parse(EN_FTL) {
+        Ok(r) => r,
+        Err((r, _)) => r,
+    };
+    fn walk(e: &ast::Expression<&'static str>, out: &mut std::collections::BTreeSet<&'static str>) {
+        let inline =
+            |i: &ast::InlineExpression<&'static str>,
+             out: &mut std::collections::BTreeSet<&'static str>| match i {
+                ast::InlineExpression::VariableReference { id } => {
+                    out.insert(id.name);
+                }
+                ast::InlineExpression::Placeable { expression } => walk(expression, out),
+                _ => {}
+            };
+        match e {
+            ast::Expression::Inline(i) => inline(i, out),
+            ast::Expression::Select { selector, variants } => {
+                inline(selector, out);
+                for v in variants {
+                    pattern(&v.value, out);
+                }
+            }
+        }
+    }
+    fn pattern(p: &ast::Pattern<&'static str>, out: &mut std::collections::BTreeSet<&'static str>) {
+        for el in &p.elements {
+            if let ast::PatternElement::Placeable { expression } = el {
+                walk(expression, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for entry in &res.body {
+        if let ast::Entry::Message(m) = entry {
+            out.insert(m.id.name);
+            if let Some(p) = &m.value {
+                pattern(p, &mut out);
+            }
+        }
+    }
+    out
+});
+
+/// The bundle's own `&'static` spelling of a message id or variable name that came as text
+/// (from the local IPC); `None` for a name English does not have.
+pub fn intern(name: &str) -> Option<&'static str> {
+    NAMES.get(name).copied()
+}
+
 /// The ids of a bundle's messages with the variables each uses, sorted; and the syntax errors.
 /// For the test that every id exists in every language.
 pub fn ids_and_vars(source: &str) -> (Vec<(String, Vec<String>)>, Vec<String>) {
@@ -300,6 +352,13 @@ mod tests {
         let broken = Msg::new("hw-disk-low"); // $free missing: Fluent reports an error
         let shown = text(Lang::Sv, &broken);
         assert!(shown.contains("GB of disk space is free"), "{shown}");
+    }
+
+    #[test]
+    fn names_that_came_as_text_are_the_bundle_own() {
+        assert_eq!(intern("hw-cores"), Some("hw-cores"));
+        assert_eq!(intern("cores"), Some("cores"));
+        assert_eq!(intern("no-such-id"), None);
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub async fn fix(loaded: &Loaded, args: &FixArgs) -> anyhow::Result<i32> {
     let dry_run = args.dry_run;
     let changes = match tokio::task::spawn_blocking(move || sound::fix(dry_run)).await? {
         Ok(c) => c,
-        Err(FixError::Unsupported(msg)) => return Err(ExitError::new(exit::UNAVAILABLE, msg)),
+        Err(e @ FixError::Unsupported(_)) => {
+            return Err(ExitError::new(exit::UNAVAILABLE, e.text()));
+        }
         Err(e @ FixError::NoHeadset) => {
             if args.json {
                 println!(
@@ -22,11 +24,11 @@ pub async fn fix(loaded: &Loaded, args: &FixArgs) -> anyhow::Result<i32> {
                     serde_json::json!({"changed": [], "dry_run": dry_run, "error": e.to_string()})
                 );
             } else {
-                println!("{e}");
+                println!("{}", e.text());
             }
             return Ok(proto::Readiness::NotReady.exit_code());
         }
-        Err(e) => return Err(ExitError::new(exit::UNAVAILABLE, e.to_string())),
+        Err(e) => return Err(ExitError::new(exit::UNAVAILABLE, e.text())),
     };
     let ctx = CheckContext::new(loaded);
     let name = CheckName::Headset.as_str();

@@ -368,11 +368,7 @@ impl crate::checks::Progress for LiveProgress {
 
 /// The human form of `status`.
 pub fn render_status(s: &StatusInfo) -> String {
-    let when = |t: DateTime<Utc>| {
-        t.with_timezone(&chrono::Local)
-            .format("%a %Y-%m-%d %H:%M")
-            .to_string()
-    };
+    let when = |t: DateTime<Utc>| crate::i18n::local_time(t, "%a %Y-%m-%d %H:%M");
     let mut o = String::new();
     // The labels, padded to the longest in the agent's language (12 columns in English).
     let labels = [
@@ -423,7 +419,7 @@ pub fn render_status(s: &StatusInfo) -> String {
         tr(if s.signed_in { "value-yes" } else { "value-no" }),
         label("status-readiness"),
     ));
-    if let Some(fix) = &s.fix_first {
+    if let Some(fix) = &s.fix_first_text() {
         for (i, l) in wrap(fix, "", 76).lines().enumerate() {
             let lead = if i == 0 {
                 label("status-fix-first")
@@ -475,7 +471,7 @@ pub fn render_status(s: &StatusInfo) -> String {
                 .arg("events", MsgArg::Count(s.quarantined as i64)))
         ));
     }
-    if let Some(m) = &s.enroll_again {
+    if let Some(m) = &s.enroll_again_text() {
         o.push_str(&format!("{m}\n{blank}{}\n", tr("status-delivery-paused")));
     }
     o
@@ -495,7 +491,7 @@ pub fn render_fix(changes: &[crate::fix::Change], dry_run: bool) -> String {
         })
     );
     for c in changes {
-        out.push_str(&format!("  • {}\n", c.what));
+        out.push_str(&format!("  • {}\n", c.text()));
     }
     out.push('\n');
     out
@@ -616,6 +612,8 @@ mod tests {
             quarantined: 0,
             enroll_again: None,
             fix_first: Some("Plug in your headset.".into()),
+            fix_first_said: None,
+            enroll_again_said: None,
         };
         let text = render_status(&s);
         assert!(text.contains("State:      not ready for calls\n"), "{text}");

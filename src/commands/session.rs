@@ -12,15 +12,16 @@ use std::path::Path;
 pub fn ask(state_dir: &Path, req: Request, json: bool) -> anyhow::Result<i32> {
     let resp = ipc::request(state_dir, req)?;
     if json {
+        // English only, as always: the messages for the agent's language stay out.
         let doc = if req == Request::Status {
-            serde_json::to_string_pretty(&resp.status)?
+            serde_json::to_string_pretty(&resp.status.for_json())?
         } else {
-            serde_json::to_string_pretty(&resp)?
+            serde_json::to_string_pretty(&resp.for_json())?
         };
         println!("{doc}");
     } else {
         if !resp.message.is_empty() {
-            println!("{}", resp.message);
+            println!("{}", crate::i18n::say(&resp.said, &resp.message));
         }
         if req == Request::Status {
             print!("{}", render_status(&resp.status));

@@ -8,6 +8,7 @@ use super::monitor::{self, Sample};
 use super::os;
 use crate::checks::CheckContext;
 use crate::config::{CachedPolicy, Loaded};
+use crate::i18n::{self, Said};
 use crate::ipc::{Incoming, Request, Response, StatusInfo};
 use crate::spool::{Opened, Spool};
 use chrono::{DateTime, Utc};
@@ -116,8 +117,8 @@ struct Core {
     delivery_wake: Arc<Notify>,
     has_hq: bool,
     hq_ok: Option<bool>,
-    /// Set while HQ refuses this device's key: what to do (see `ipc::enroll_again_message`).
-    enroll_again: Option<String>,
+    /// Set while HQ refuses this device's key: what to do (see `ipc::enroll_again_said`).
+    enroll_again: Option<Said>,
     last_report: Option<Report>,
     hysteresis: BTreeMap<&'static str, Hysteresis>,
     incidents: BTreeSet<String>,
@@ -129,9 +130,7 @@ struct Core {
 }
 
 fn fmt_local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&chrono::Local)
-        .format("%a %H:%M")
-        .to_string()
+    i18n::local_time(t, "%a %H:%M")
 }
 
 fn empty_status() -> StatusInfo {
@@ -149,6 +148,8 @@ fn empty_status() -> StatusInfo {
         quarantined: 0,
         enroll_again: None,
         fix_first: None,
+        fix_first_said: None,
+        enroll_again_said: None,
     }
 }
 
@@ -523,8 +524,8 @@ impl Core {
                 self.next_heartbeat = Some(now + self.heartbeat_every());
                 let _ = self.signed_in_tx.send(true);
                 self.notify(
-                    "You are signed in",
-                    "ShiftReady signed you in to your shift.",
+                    &i18n::tr("note-signed-in"),
+                    &i18n::tr("note-signed-in-body"),
                 );
             }
             Action::SignOut { reason, readiness } => {
@@ -551,25 +552,35 @@ impl Core {
             }
             Action::Notify(n) => match n {
                 Notice::PreShiftNotReady { readiness, shift } => {
-                    let body = format!(
-                        "Your shift starts {}. Fix this first: {}",
-                        fmt_local(shift.start),
-                        self.hints()
+                    let body = |lang| {
+                        i18n::text(
+                            lang,
+                            &proto::Msg::new("note-shift-starts")
+                                .text("start", fmt_local(shift.start))
+                                .text("fix", self.hints(lang)),
+                        )
+                    };
+                    tracing::warn!(readiness = readiness.as_str(), "{}", body(i18n::Lang::En));
+                    self.notify(
+                        &i18n::tr("note-not-ready-for-shift"),
+                        &body(i18n::current()),
                     );
-                    tracing::warn!(readiness = readiness.as_str(), "{body}");
-                    self.notify("Not ready for your shift", &body);
                 }
                 Notice::BarNotMet {
                     readiness,
                     recheck_at,
                 } => {
-                    let body = format!(
-                        "You are not signed in yet. Fix this: {} ShiftReady checks again at {}.",
-                        self.hints(),
-                        recheck_at.with_timezone(&chrono::Local).format("%H:%M:%S")
-                    );
-                    tracing::warn!(readiness = readiness.as_str(), "{body}");
-                    self.notify("Not signed in", &body);
+                    let at = recheck_at.with_timezone(&chrono::Local).format("%H:%M:%S");
+                    let body = |lang| {
+                        i18n::text(
+                            lang,
+                            &proto::Msg::new("note-bar-not-met")
+                                .text("fix", self.hints(lang))
+                                .text("at", at.to_string()),
+                        )
+                    };
+                    tracing::warn!(readiness = readiness.as_str(), "{}", body(i18n::Lang::En));
+                    self.notify(&i18n::tr("note-not-signed-in"), &body(i18n::current()));
                 }
             },
         }
@@ -594,21 +605,33 @@ impl Core {
         self.next_heartbeat = Some(now + self.heartbeat_every());
     }
 
-    fn hints(&self) -> String {
+    /// The last check's hints in `lang`, one after another.
+    fn hints(&self, lang: i18n::Lang) -> String {
+        let say = |id| i18n::text(lang, &proto::Msg::new(id));
         let Some(r) = &self.last_report else {
-            return "run `shiftready check` to see what.".into();
+            return say("note-run-check");
         };
-        let hints: Vec<&str> = r
+        let hints: Vec<String> = r
             .checks
             .values()
             .filter(|c| c.status != proto::Status::Pass && !c.hint.is_empty())
-            .map(|c| c.hint.as_str())
+            .map(|c| i18n::text_hint(lang, c))
             .collect();
         if hints.is_empty() {
-            "see the report (`shiftready check`).".into()
+            say("note-see-report")
         } else {
             hints.join(" ")
         }
+    }
+
+    /// An incident's detail as the agent reads it: the hint of the last check that gave it,
+    /// in the agent's language, else the detail as it is.
+    fn shown(&self, detail: &str) -> String {
+        self.last_report
+            .iter()
+            .flat_map(|r| r.checks.values())
+            .find(|c| c.hint == detail && c.hint_msg.is_some())
+            .map_or_else(|| detail.to_string(), i18n::hint)
     }
 
     /// A desktop notification for what the agent must act on (with or without the tray icon:
@@ -649,15 +672,11 @@ impl Core {
         self.last_report = Some(report.clone());
         self.record(now, EventBody::Report { report }, false).await;
         self.input(now, Input::CheckDone(readiness)).await;
-        let msg = format!("Check finished: {}.", readiness.as_str().replace('_', " "));
+        let msg = Said::new("ipc-check-finished").said("readiness", readiness_said(readiness));
         self.publish(now).await;
         let status = self.status(now).await;
         for w in self.check_waiters.drain(..) {
-            let _ = w.send(Response {
-                ok: true,
-                message: msg.clone(),
-                status: status.clone(),
-            });
+            let _ = w.send(Response::saying(true, vec![msg.clone()], status.clone()));
         }
     }
 
@@ -696,7 +715,7 @@ impl Core {
                 self.record(now, incident(name, IncidentState::Started, detail), false)
                     .await;
                 if name != IncidentName::HqUnreachable.as_str() {
-                    self.notify("Action needed", detail);
+                    self.notify(&i18n::tr("note-action-needed"), &self.shown(detail));
                 }
             }
             Some(Change::Cleared) => {
@@ -732,7 +751,7 @@ impl Core {
                 if self.enroll_again.is_none() {
                     tracing::warn!("HQ refused this device's key: {error}");
                 }
-                self.enroll_again = Some(crate::ipc::enroll_again_message(&url));
+                self.enroll_again = Some(crate::ipc::enroll_again_said(&url));
                 self.publish(now).await;
                 return;
             }
@@ -813,7 +832,7 @@ impl Core {
         reply: oneshot::Sender<Response>,
     ) {
         let (ok, message) = match req {
-            Request::Status => (true, String::new()),
+            Request::Status => (true, Vec::new()),
             Request::SignIn => {
                 let below = below_bar(
                     self.machine.readiness(),
@@ -825,31 +844,28 @@ impl Core {
                 match below {
                     Some(why) if refuse && !self.machine.signed_in() => (
                         false,
-                        format!(
-                            "You are not signed in: your site does not allow signing in while \
-                             the computer is below its readiness bar.\n{why}"
-                        ),
+                        [vec![Said::new("ipc-refused-below-bar")], why].concat(),
                     ),
                     below => {
                         let acts = self.input(now, Input::SignIn).await;
                         let done = if acts.iter().any(|a| matches!(a, Action::SignIn { .. })) {
-                            "You are signed in."
+                            "ipc-signed-in"
                         } else {
-                            "You were already signed in."
+                            "ipc-already-signed-in"
                         };
-                        match below {
-                            Some(why) => (true, format!("{done}\n{why}")),
-                            None => (true, done.into()),
-                        }
+                        (
+                            true,
+                            [vec![Said::new(done)], below.unwrap_or_default()].concat(),
+                        )
                     }
                 }
             }
             Request::SignOut => {
                 let acts = self.input(now, Input::SignOut).await;
                 if acts.iter().any(|a| matches!(a, Action::SignOut { .. })) {
-                    (true, "You are signed out.".into())
+                    (true, vec![Said::new("ipc-signed-out")])
                 } else {
-                    (true, "You were not signed in.".into())
+                    (true, vec![Said::new("ipc-not-signed-in")])
                 }
             }
             Request::Check => {
@@ -860,11 +876,7 @@ impl Core {
         };
         self.publish(now).await;
         let status = self.status(now).await;
-        let _ = reply.send(Response {
-            ok,
-            message,
-            status,
-        });
+        let _ = reply.send(Response::saying(ok, message, status));
     }
 
     async fn status(&self, now: DateTime<Utc>) -> StatusInfo {
@@ -899,8 +911,14 @@ impl Core {
             incidents: self.incidents.iter().cloned().collect(),
             pid: std::process::id(),
             quarantined: self.spool.quarantined().await.unwrap_or(0),
-            enroll_again: self.enroll_again.clone(),
-            fix_first: self.last_report.as_ref().and_then(fix_first),
+            enroll_again: self.enroll_again.as_ref().map(Said::english),
+            enroll_again_said: self.enroll_again.clone(),
+            fix_first: self
+                .last_report
+                .as_ref()
+                .and_then(fix_first)
+                .map(|f| f.english()),
+            fix_first_said: self.last_report.as_ref().and_then(fix_first),
         }
     }
 
@@ -936,13 +954,38 @@ impl Core {
 }
 
 /// The first thing to fix in a report, as `status` and the tray say it.
-fn fix_first(report: &Report) -> Option<String> {
-    report.first_to_fix().map(|(name, c)| {
-        if c.hint.is_empty() {
-            format!("the {name} check ({}).", c.status.as_str())
-        } else {
-            c.hint.clone()
+fn fix_first(report: &Report) -> Option<Said> {
+    report.first_to_fix().map(|(name, c)| match &c.hint_msg {
+        Some(m) => Said::from(m),
+        // A report read back from the file keeps only its English hint.
+        None if !c.hint.is_empty() => Said::new("fix-first-text").text("hint", c.hint.clone()),
+        None => {
+            let check = match name {
+                "os" | "hardware" | "network" | "headset" | "noise" => {
+                    Said::new(&format!("check-{name}"))
+                }
+                _ => Said::new("fix-first-text").text("hint", name.to_string()),
+            };
+            let status = match c.status {
+                proto::Status::Pass => "word-pass",
+                proto::Status::Warn => "word-warn",
+                proto::Status::Fail => "word-fail",
+                proto::Status::Error => "word-error",
+            };
+            Said::new("fix-first-check")
+                .said("check", check)
+                .said("status", Said::new(status))
         }
+    })
+}
+
+/// A readiness in words ("not ready"), as a message.
+fn readiness_said(r: Readiness) -> Said {
+    Said::new(match r {
+        Readiness::Ready => "readiness-ready",
+        Readiness::Degraded => "readiness-degraded",
+        Readiness::NotReady => "readiness-not-ready",
+        Readiness::Unknown => "readiness-unknown",
     })
 }
 
@@ -954,30 +997,27 @@ fn below_bar(
     readiness: Readiness,
     shift: &proto::policy::ShiftPolicy,
     report: Option<&Report>,
-) -> Option<String> {
+) -> Option<Vec<Said>> {
     use proto::policy::{ManualSignIn, ReadinessBar};
     if readiness.meets(shift.readiness_bar) {
         return None;
     }
-    let bar = match shift.readiness_bar {
-        ReadinessBar::Ready => "ready",
-        ReadinessBar::Degraded => "ready with warnings",
-        ReadinessBar::Any => "any",
-    };
+    let bar = Said::new(match shift.readiness_bar {
+        ReadinessBar::Ready => "bar-ready",
+        ReadinessBar::Degraded => "bar-degraded",
+        ReadinessBar::Any => "bar-any",
+    });
     let Some(report) = report else {
-        return (shift.manual_sign_in_below_bar == ManualSignIn::Refuse).then(|| {
-            format!(
-                "ShiftReady has not checked this computer yet (your site's bar: {bar}): choose \
-                 'Run check now' in the tray menu, or wait for the check before your shift."
-            )
-        });
+        return (shift.manual_sign_in_below_bar == ManualSignIn::Refuse)
+            .then(|| vec![Said::new("ipc-not-checked-yet").said("bar", bar)]);
     };
-    let first = fix_first(report).unwrap_or_else(|| "run the check again.".into());
-    Some(format!(
-        "This computer is not ready for calls (readiness: {}; your site's bar: {bar}).\n\
-         Fix this first: {first}",
-        readiness.as_str().replace('_', " ")
-    ))
+    let first = fix_first(report).unwrap_or_else(|| Said::new("fix-first-again"));
+    Some(vec![
+        Said::new("ipc-below-bar")
+            .said("readiness", readiness_said(readiness))
+            .said("bar", bar),
+        Said::new("ipc-fix-this-first").said("fix", first),
+    ])
 }
 
 fn incident(name: &str, state: IncidentState, detail: &str) -> EventBody {
@@ -1014,9 +1054,19 @@ mod below_bar_tests {
         ]);
         let why = below_bar(r.readiness, &shift, Some(&r)).unwrap();
         assert_eq!(
-            why,
+            i18n::english_lines(&why),
             "This computer is not ready for calls (readiness: not ready; your site's bar: \
              ready).\nFix this first: Plug in your headset."
+        );
+        // The same lines in Swedish (the hint itself came as English text, so it stays so).
+        let sv: Vec<String> = why
+            .iter()
+            .filter_map(|l| l.text_in(i18n::Lang::Sv))
+            .collect();
+        assert_eq!(
+            sv.join("\n"),
+            "Datorn är inte redo för samtal (läge: inte redo; kravet där du arbetar: redo).\n\
+             Åtgärda det här först: Plug in your headset."
         );
         let ok = report(&[("os", Status::Pass, "")]);
         assert_eq!(below_bar(ok.readiness, &shift, Some(&ok)), None);
@@ -1027,7 +1077,11 @@ mod below_bar_tests {
             manual_sign_in_below_bar: ManualSignIn::Refuse,
             ..ShiftPolicy::default()
         };
-        let why = below_bar(Readiness::Unknown, &refusing, None).unwrap();
+        let why = i18n::english_lines(&below_bar(Readiness::Unknown, &refusing, None).unwrap());
         assert!(why.contains("has not checked this computer yet"), "{why}");
+        assert!(
+            why.contains("choose 'Run check now' in the tray menu"),
+            "{why}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! server does not say, whose name is a known headset's (the check's own rule).
 
 use super::{Change, FixError, LOW_INPUT_VOLUME};
+use proto::{Msg, MsgArg};
 use serde_json::Value;
 use shiftready_core::checks::headset::{FormFactor, classify_name};
 use std::process::{Command, Stdio};
@@ -101,17 +102,13 @@ fn pick<'a>(list: &'a [Node], default: &str, partner: Option<&Node>) -> Option<&
         .or_else(|| headsets().next())
 }
 
-fn described(list: &[Node], name: &str) -> String {
-    list.iter()
-        .find(|n| n.name == name)
-        .map(|n| n.description.clone())
-        .unwrap_or_else(|| {
-            if name.is_empty() {
-                "nothing".into()
-            } else {
-                name.into()
-            }
-        })
+fn described(list: &[Node], name: &str) -> MsgArg {
+    super::device_arg(
+        list.iter()
+            .find(|n| n.name == name)
+            .map(|n| n.description.clone())
+            .or_else(|| (!name.is_empty()).then(|| name.to_string())),
+    )
 }
 
 /// What the server says, read once.
@@ -123,13 +120,8 @@ struct Server {
 }
 
 fn read() -> Result<Server, FixError> {
-    let unsupported = |why: String| {
-        FixError::Unsupported(format!(
-            "ShiftReady can change the sound settings only through PulseAudio or PipeWire, and \
-             none answers here ({why}): open the sound settings and make your headset the \
-             default microphone and speaker."
-        ))
-    };
+    let unsupported =
+        |why: String| FixError::Unsupported(Msg::new("fix-no-sound-server").text("why", why));
     let info: Value =
         serde_json::from_str(&pactl(&["--format=json", "info"]).map_err(unsupported)?)
             .map_err(|e| unsupported(format!("unreadable answer: {e}")))?;
@@ -159,36 +151,32 @@ fn plan(s: &Server) -> Result<Vec<(Change, Vec<String>)>, FixError> {
     if let Some(n) = source {
         if n.name != s.default_source {
             out.push((
-                Change {
-                    kind: "default_input",
-                    what: format!(
-                        "{} is now the default microphone (was {}).",
-                        n.description,
-                        described(&s.sources, &s.default_source)
-                    ),
-                },
+                Change::new(
+                    "default_input",
+                    Msg::new("fix-default-input")
+                        .text("name", n.description.clone())
+                        .arg("was", described(&s.sources, &s.default_source)),
+                ),
                 args(&["set-default-source", &n.name]),
             ));
         }
         if n.mute {
             out.push((
-                Change {
-                    kind: "unmute_input",
-                    what: format!("The microphone of {} is no longer muted.", n.description),
-                },
+                Change::new(
+                    "unmute_input",
+                    Msg::new("fix-unmute-input").text("name", n.description.clone()),
+                ),
                 args(&["set-source-mute", &n.name, "0"]),
             ));
         }
         if let Some(v) = n.volume.filter(|v| *v < LOW_INPUT_VOLUME) {
             out.push((
-                Change {
-                    kind: "input_volume",
-                    what: format!(
-                        "The microphone volume of {} went from {:.0} % to 100 %.",
-                        n.description,
-                        v * 100.0
-                    ),
-                },
+                Change::new(
+                    "input_volume",
+                    Msg::new("fix-input-volume")
+                        .text("name", n.description.clone())
+                        .arg("from", MsgArg::Num(v * 100.0, 0)),
+                ),
                 args(&["set-source-volume", &n.name, "100%"]),
             ));
         }
@@ -196,23 +184,21 @@ fn plan(s: &Server) -> Result<Vec<(Change, Vec<String>)>, FixError> {
     if let Some(n) = sink {
         if n.name != s.default_sink {
             out.push((
-                Change {
-                    kind: "default_output",
-                    what: format!(
-                        "{} is now the default speaker (was {}).",
-                        n.description,
-                        described(&s.sinks, &s.default_sink)
-                    ),
-                },
+                Change::new(
+                    "default_output",
+                    Msg::new("fix-default-output")
+                        .text("name", n.description.clone())
+                        .arg("was", described(&s.sinks, &s.default_sink)),
+                ),
                 args(&["set-default-sink", &n.name]),
             ));
         }
         if n.mute {
             out.push((
-                Change {
-                    kind: "unmute_output",
-                    what: format!("The sound of {} is no longer muted.", n.description),
-                },
+                Change::new(
+                    "unmute_output",
+                    Msg::new("fix-unmute-output").text("name", n.description.clone()),
+                ),
                 args(&["set-sink-mute", &n.name, "0"]),
             ));
         }
@@ -228,12 +214,10 @@ pub fn fix(dry_run: bool) -> Result<Vec<Change>, FixError> {
             let a: Vec<&str> = argv.iter().map(String::as_str).collect();
             if let Err(e) = pactl(&a) {
                 // What was already changed stays changed and is reported with the failure.
-                let so_far: Vec<&str> = done.iter().map(|c: &Change| c.what.as_str()).collect();
-                let mut msg = format!("{}: {e}", a.join(" "));
-                if !so_far.is_empty() {
-                    msg.push_str(&format!("; already changed: {}", so_far.join(" ")));
-                }
-                return Err(FixError::Refused(msg));
+                return Err(FixError::Refused {
+                    why: format!("{}: {e}", a.join(" ")),
+                    done: done.iter().map(|c: &Change| c.msg.clone()).collect(),
+                });
             }
         }
         done.push(change);
@@ -305,6 +289,16 @@ mod tests {
         assert_eq!(
             p[2].0.what,
             "The microphone volume of USB Headset Mono went from 5 % to 100 %."
+        );
+        // The same sentences in Swedish, a missing default said as a word, not left empty.
+        let sv = |m: &Msg| crate::i18n::text(crate::i18n::Lang::Sv, m);
+        assert_eq!(
+            sv(&p[2].0.msg),
+            "Mikrofonvolymen för USB Headset Mono har höjts från 5 % till 100 %."
+        );
+        assert_eq!(
+            sv(&p[0].0.msg),
+            "USB Headset Mono är nu standardmikrofon (tidigare: Built-in Mic)."
         );
         // The speaker on the microphone's card, not the first headset sink in the list.
         assert_eq!(p[3].1, ["set-default-sink", "usb_out"]);

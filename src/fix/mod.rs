@@ -15,36 +15,93 @@ use linux as os;
 #[cfg(not(target_os = "linux"))]
 use other as os;
 
+use crate::i18n::{Lang, text};
+use proto::{Msg, MsgArg};
 use serde::Serialize;
 
 /// One change to the sound settings, in words a person reads, and what it was before.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     /// `default_input`, `default_output`, `unmute_input`, `unmute_output`, `input_volume`.
     pub kind: &'static str,
-    /// The sentence shown to the agent ("Jabra Evolve2 40 is now the default microphone (was
-    /// Built-in Audio).").
+    /// The sentence in English, as `--json` prints it ("Jabra Evolve2 40 is now the default
+    /// microphone (was Built-in Audio).").
     pub what: String,
+    /// The same sentence as a message, for the agent's language ([`Change::text`]).
+    #[serde(skip)]
+    pub msg: Msg,
 }
 
-/// Why nothing could be fixed.
-#[derive(Debug, thiserror::Error)]
+impl Change {
+    pub fn new(kind: &'static str, msg: Msg) -> Change {
+        Change {
+            kind,
+            what: crate::i18n::text(Lang::En, &msg),
+            msg,
+        }
+    }
+
+    /// The sentence in this process's language.
+    pub fn text(&self) -> String {
+        crate::i18n::trm(&self.msg)
+    }
+}
+
+/// Why nothing could be fixed. Its `Display` is English (what `--json` prints);
+/// [`FixError::text`] says it in the agent's language.
+#[derive(Debug)]
 pub enum FixError {
     /// This computer's sound system cannot be changed by ShiftReady (no sound server, or an OS
     /// without a supported API). The message says what to do by hand.
-    #[error("{0}")]
-    Unsupported(String),
+    Unsupported(Msg),
     /// No headset is connected, so there is nothing to make the default.
-    #[error(
-        "No headset found: plug in your headset (a Bluetooth headset must be connected, not only \
-         paired), then run the fix again."
-    )]
     NoHeadset,
-    /// The sound system refused a change.
-    #[error(
-        "The sound system refused a change ({0}): open the sound settings and make your headset the default there."
-    )]
-    Refused(String),
+    /// The sound system refused a change: the command and its error, and what was already
+    /// changed before it.
+    Refused { why: String, done: Vec<Msg> },
+}
+
+impl FixError {
+    /// The message in `lang`.
+    pub fn text_in(&self, lang: Lang) -> String {
+        match self {
+            FixError::Unsupported(m) => text(lang, m),
+            FixError::NoHeadset => text(lang, &Msg::new("fix-no-headset")),
+            FixError::Refused { why, done } => {
+                let mut why = why.clone();
+                if !done.is_empty() {
+                    let changes: Vec<String> = done.iter().map(|m| text(lang, m)).collect();
+                    why.push_str(&text(
+                        lang,
+                        &Msg::new("fix-already-changed").text("changes", changes.join(" ")),
+                    ));
+                }
+                text(lang, &Msg::new("fix-refused").text("why", why))
+            }
+        }
+    }
+
+    /// The message in this process's language.
+    pub fn text(&self) -> String {
+        self.text_in(crate::i18n::current())
+    }
+}
+
+impl std::fmt::Display for FixError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text_in(Lang::En))
+    }
+}
+
+impl std::error::Error for FixError {}
+
+/// A device's name as a message argument, or "nothing" said in the agent's language.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn device_arg(name: Option<String>) -> MsgArg {
+    match name {
+        Some(n) => MsgArg::Text(n),
+        None => MsgArg::Id("fix-no-device"),
+    }
 }
 
 /// A microphone volume below this share of normal is "set near zero" and raised.

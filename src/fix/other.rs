@@ -5,10 +5,5 @@
 use super::{Change, FixError};
 
 pub fn fix(_dry_run: bool) -> Result<Vec<Change>, FixError> {
-    Err(FixError::Unsupported(
-        "ShiftReady cannot change the sound settings on this system yet: open the sound \
-         settings and make your headset the default microphone and speaker (on Windows, for \
-         both \"Default Device\" and \"Default Communication Device\")."
-            .into(),
-    ))
+    Err(FixError::Unsupported(proto::Msg::new("fix-unsupported-os")))
 }

@@ -58,13 +58,7 @@ pub fn tooltip(s: &StatusInfo) -> String {
     let shift = match (s.shift, s.next_shift) {
         (Some(w), _) => trm(&Msg::new("tip-shift-until").text("end", hm(w.end))),
         (None, Some(w)) => trm(&Msg::new("tip-next-shift")
-            .text(
-                "day",
-                w.start
-                    .with_timezone(&chrono::Local)
-                    .format("%a")
-                    .to_string(),
-            )
+            .text("day", crate::i18n::local_time(w.start, "%a"))
             .text("start", hm(w.start))
             .text("end", hm(w.end))),
         (None, None) => tr("tip-no-shift"),
@@ -75,8 +69,7 @@ pub fn tooltip(s: &StatusInfo) -> String {
         "tip-signed-out-word"
     });
     let fix = s
-        .fix_first
-        .as_ref()
+        .fix_first_text()
         .map(|f| {
             format!(
                 "\n{}",

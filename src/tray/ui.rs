@@ -31,7 +31,7 @@ fn icon(look: Look) -> anyhow::Result<Icon> {
 /// The icon's tooltip: the shared one, and what to do when HQ refused this device's key.
 fn tooltip(s: &StatusInfo) -> String {
     let mut t = super::tooltip(s);
-    if let Some(m) = &s.enroll_again {
+    if let Some(m) = &s.enroll_again_text() {
         t.push('\n');
         t.push_str(m);
     }
@@ -228,12 +228,9 @@ impl Ui {
                         }
                         Ok(Ok(c)) => (
                             tr("tray-fix-done"),
-                            c.iter()
-                                .map(|c| c.what.as_str())
-                                .collect::<Vec<_>>()
-                                .join("\n"),
+                            c.iter().map(|c| c.text()).collect::<Vec<_>>().join("\n"),
                         ),
-                        Ok(Err(e)) => (tr("tray-fix-failed"), e.to_string()),
+                        Ok(Err(e)) => (tr("tray-fix-failed"), e.text()),
                         Err(e) => (tr("tray-fix-failed"), e.to_string()),
                     };
                     tracing::info!(%summary, %body, "tray: fix");
