@@ -104,6 +104,24 @@ fn kind_of(s: &str) -> Kind {
     Kind::parse(s).unwrap_or(Kind::Unknown)
 }
 
+/// The verdict as a page shows it beside its kind's word: without the kind's own prefix
+/// ("home network: ", "beyond the home: ", "headset "), which the word already says, and
+/// capitalised.
+fn shown(k: Kind, verdict: &str) -> String {
+    let prefix = match k {
+        Kind::HomeNetwork => "home network: ",
+        Kind::BeyondHome => "beyond the home: ",
+        Kind::Headset => "headset ",
+        _ => "",
+    };
+    let rest = verdict.strip_prefix(prefix).unwrap_or(verdict);
+    let mut c = rest.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 fn row(r: DropRow) -> Row {
     let k = kind_of(&r.kind);
     Row {
@@ -118,7 +136,7 @@ fn row(r: DropRow) -> Row {
         received: when(r.received_at),
         kind: k.as_str(),
         kind_words: k.words(),
-        verdict: r.verdict,
+        verdict: shown(k, &r.verdict),
         note: r.note,
     }
 }
@@ -419,7 +437,7 @@ fn view(d: AgentDrop) -> DropView {
         at: when(d.row.at),
         kind: k.as_str(),
         kind_words: k.words(),
-        verdict: d.row.verdict,
+        verdict: shown(k, &d.row.verdict),
         note: d.row.note,
         strip,
     }
@@ -438,6 +456,26 @@ pub async fn agent_drops(db: &Db, agent: &str, now: i64) -> anyhow::Result<Agent
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_verdict_beside_its_kind_does_not_say_the_kind_twice() {
+        assert_eq!(
+            shown(
+                Kind::HomeNetwork,
+                "home network: Wi-Fi lost for 8 s at 14:32:05 UTC; also headset disconnected"
+            ),
+            "Wi-Fi lost for 8 s at 14:32:05 UTC; also headset disconnected"
+        );
+        assert_eq!(
+            shown(Kind::BeyondHome, "beyond the home: 12 % loss upstream"),
+            "12 % loss upstream"
+        );
+        assert_eq!(
+            shown(Kind::Headset, "headset disconnected at 14:31:58 UTC"),
+            "Disconnected at 14:31:58 UTC"
+        );
+        assert_eq!(shown(Kind::None, ""), "");
+    }
 
     #[test]
     fn bars_join_runs_of_one_height() {
