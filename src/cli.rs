@@ -52,6 +52,20 @@ pub enum Command {
     SignOut(JsonArg),
     /// Shows the running daemon's state.
     Status(JsonArg),
+    /// Tells the running daemon that a call just dropped: it records the last 15 minutes of
+    /// this computer's network history, the headset and the noise, with your note, for IT.
+    /// Exit 0 recorded, 64 a note over 1000 characters, 69 no daemon running.
+    ReportDrop(ReportDropArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportDropArgs {
+    /// What happened, in your words (at most 1000 characters).
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ use shiftready_core::shift::ShiftWindow;
 use std::path::{Path, PathBuf};
 
 /// What a client asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Status,
@@ -28,6 +28,21 @@ pub enum Request {
     SignOut,
     /// Run the whole check now (tray "Run check now").
     Check,
+    /// Record a dropped call (`shiftready report-drop`, the tray's "Report a dropped call"),
+    /// with the agent's note (at most `proto::sample::CALL_DROP_MAX_NOTE` characters).
+    ReportDrop {
+        #[serde(default)]
+        note: String,
+    },
+}
+
+/// What the daemon recorded for a [`Request::ReportDrop`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropReceipt {
+    /// The `call_drop` event's id (as HQ will list it).
+    pub id: uuid::Uuid,
+    /// Seconds of per-second network history it carries (at most 900).
+    pub seconds: usize,
 }
 
 /// The daemon's answer.
@@ -41,6 +56,9 @@ pub struct Response {
     /// in its language (`crate::i18n::say`). Never printed by `--json`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub said: Vec<Said>,
+    /// For a [`Request::ReportDrop`]: the event recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_drop: Option<DropReceipt>,
 }
 
 impl Response {
@@ -51,6 +69,7 @@ impl Response {
             message: crate::i18n::english_lines(&lines),
             status,
             said: lines,
+            call_drop: None,
         }
     }
 
@@ -273,6 +292,7 @@ mod tests {
                     message: format!("{req:?}"),
                     status: status(req == Request::SignIn),
                     said: Vec::new(),
+                    call_drop: None,
                 });
             }
             n
@@ -297,13 +317,17 @@ mod tests {
         let (tx, rx) = mpsc::channel(16);
         let serving = tokio::spawn(server.serve(tx));
         let daemon = answer_all(rx);
+        // A dropped call's note at its longest, in characters of four bytes: it fits the
+        // daemon's request line.
+        let note = "\u{1F4DE}".repeat(proto::sample::CALL_DROP_MAX_NOTE);
         for req in [
             Request::Status,
             Request::SignIn,
             Request::SignOut,
             Request::Check,
+            Request::ReportDrop { note },
         ] {
-            let r = ask(dir.path().to_path_buf(), req).await.unwrap();
+            let r = ask(dir.path().to_path_buf(), req.clone()).await.unwrap();
             assert_eq!(r.message, format!("{req:?}"));
             assert_eq!(r.ok, req != Request::Check);
             assert_eq!(r.status, status(req == Request::SignIn));
@@ -335,7 +359,7 @@ mod tests {
         }
         serving.abort();
         let _ = serving.await;
-        assert_eq!(daemon.await.unwrap(), 12);
+        assert_eq!(daemon.await.unwrap(), 13);
         #[cfg(windows)]
         {
             // The pipe goes with its last instance (a connection's task may still be

@@ -3,9 +3,11 @@
 //! the connection is down, or when the daemon is killed.
 //!
 //! Delivery is at least once; HQ ingestion is idempotent on the event id, so HQ holds every
-//! event exactly once. The spool is bounded in bytes: when full, heartbeats are thinned first
-//! (every other one, oldest first), then the oldest reports and incidents go; sign-in and
-//! sign-out events are never dropped. A spool file that SQLite finds corrupt is moved aside
+//! event exactly once. The spool is bounded in bytes: when full, the per-minute `sample`s go
+//! first (oldest first: the timeline loses its oldest minutes, never its newest), then
+//! heartbeats are thinned (every other one, oldest first), then the oldest reports and
+//! incidents go; sign-in and sign-out events and the `call_drop`s an agent reported are never
+//! dropped. A spool file that SQLite finds corrupt is moved aside
 //! (kept for inspection) and a fresh one started, so a bad file never makes a crash loop.
 
 use anyhow::Context;
@@ -108,7 +110,10 @@ pub enum Opened {
 /// Why the drop policy removed events (for the log and tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Dropped {
+    /// Per-minute `sample` events.
+    pub samples: u64,
     pub heartbeats: u64,
+    /// Reports and incidents.
     pub others: u64,
 }
 
@@ -295,6 +300,28 @@ async fn insert_event(tx: &mut Transaction<'_, Sqlite>, event: &Event) -> Result
 async fn insert_state(tx: &mut Transaction<'_, Sqlite>, state: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT OR REPLACE INTO state (key, value) VALUES ('shift', ?)")
         .bind(state)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The oldest event of `kind` that the bound may drop: its sequence number and size.
+async fn oldest(
+    tx: &mut Transaction<'_, Sqlite>,
+    kind: &str,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT seq, bytes FROM events WHERE kind = ? AND shift = 0 ORDER BY seq LIMIT 1",
+    )
+    .bind(kind)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+async fn delete_seq(tx: &mut Transaction<'_, Sqlite>, seq: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM events WHERE seq = ?")
+        .bind(seq)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -497,6 +524,7 @@ impl Spool {
         }
         if dropped != Dropped::default() {
             tracing::warn!(
+                samples = dropped.samples,
                 heartbeats = dropped.heartbeats,
                 others = dropped.others,
                 "the event spool is full ({} bytes): dropped old events; shift events are kept",
@@ -517,6 +545,16 @@ impl Spool {
         let max = self.inner.max_bytes as i64;
         if total <= max {
             return Ok(dropped);
+        }
+        // Samples first, oldest first: the most recent minutes of the timeline are the ones
+        // IT looks at.
+        while total > max {
+            let Some((seq, bytes)) = oldest(tx, "sample").await? else {
+                break;
+            };
+            delete_seq(tx, seq).await?;
+            total -= bytes;
+            dropped.samples += 1;
         }
         // Heartbeats: drop every other one, oldest first, pass after pass.
         loop {
@@ -542,22 +580,14 @@ impl Spool {
                 dropped.heartbeats += 1;
             }
         }
-        // Then reports, then incidents, oldest first; never sign-in or sign-out.
+        // Then reports, then incidents, oldest first; never sign-in or sign-out, never a
+        // `call_drop` (the agent asked for it to reach IT).
         for kind in ["report", "incident"] {
             while total > max {
-                let row = sqlx::query(
-                    "SELECT seq, bytes FROM events WHERE kind = ? AND shift = 0 ORDER BY seq LIMIT 1",
-                )
-                .bind(kind)
-                .fetch_optional(&mut **tx)
-                .await?;
-                let Some(row) = row else { break };
-                let seq: i64 = row.get(0);
-                let bytes: i64 = row.get(1);
-                sqlx::query("DELETE FROM events WHERE seq = ?")
-                    .bind(seq)
-                    .execute(&mut **tx)
-                    .await?;
+                let Some((seq, bytes)) = oldest(tx, kind).await? else {
+                    break;
+                };
+                delete_seq(tx, seq).await?;
                 total -= bytes;
                 dropped.others += 1;
             }
@@ -815,6 +845,134 @@ mod tests {
         assert_eq!(held.events().len(), kept.len() - 2);
         assert!(held.bytes < before);
         assert!(!held.ids.contains(&gone[0]) && !held.ids.contains(&gone[1]));
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn sample() -> Event {
+        Event::now(proto::EventBody::Sample {
+            sample: proto::sample::MinuteSample {
+                seconds: 60,
+                rtt_p50_ms: Some(21.5),
+                rtt_p95_ms: Some(30.25),
+                link: Some("wifi".into()),
+                wifi_signal_dbm: Some(-61),
+                headset: Some(true),
+                noise_class: Some("quiet".into()),
+                ..Default::default()
+            },
+        })
+    }
+
+    fn heartbeat() -> Event {
+        Event::now(proto::EventBody::Heartbeat {
+            readiness: proto::Readiness::Ready,
+            signed_in: true,
+        })
+    }
+
+    /// A `call_drop` carrying `n` seconds of history (about 20 KB for 900).
+    fn call_drop(n: usize) -> Event {
+        let s = proto::sample::Seconds {
+            start: chrono::Utc::now(),
+            rtt_ms: vec![Some(20.5); n],
+            loss_up_pct: vec![Some(0.0); n],
+            loss_down_pct: vec![Some(0.0); n],
+            jitter_ms: vec![Some(1.25); n],
+            gateway_rtt_ms: vec![Some(1.5); n],
+            gateway_ok: vec![Some(true); n],
+            link_up: vec![Some(true); n],
+            wifi_signal_dbm: vec![Some(-60); n],
+            headset: vec![Some(true); n],
+        };
+        Event::now(proto::EventBody::CallDrop {
+            call_drop: proto::sample::CallDrop {
+                note: "customer cut off".into(),
+                seconds: s,
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Full: the per-minute samples go first, oldest first (the newest minutes survive, in a
+    /// row), and only once none is left are heartbeats thinned; a `call_drop` and the shift
+    /// events are never dropped, even when only they are left over the bound.
+    #[test]
+    fn a_full_spool_drops_samples_oldest_first_then_heartbeats_never_call_drops() {
+        let dir = tempfile::tempdir().unwrap();
+        rt().block_on(async {
+            let max = 64 * 1024;
+            let (spool, _) = Spool::open(&dir.path().join("spool.db"), max)
+                .await
+                .unwrap();
+            let sign_in = Event::now(proto::EventBody::SignIn {
+                reason: proto::ShiftReason::Auto,
+                readiness: proto::Readiness::Ready,
+            });
+            let drop = call_drop(900);
+            spool.push(&sign_in).await.unwrap();
+            spool.push(&drop).await.unwrap();
+            let samples: Vec<Event> = (0..60).map(|_| sample()).collect();
+            for e in &samples {
+                spool.push(e).await.unwrap();
+            }
+            let mut hb = 0;
+            // Heartbeats until the bound starts dropping: only samples go.
+            let first = loop {
+                let d = spool.push(&heartbeat()).await.unwrap();
+                hb += 1;
+                assert!(hb < 10_000, "the bound was never reached");
+                if d != Dropped::default() {
+                    break d;
+                }
+            };
+            assert!(first.samples > 0 && first.heartbeats == 0, "{first:?}");
+            let held = spool.peek(100_000).await.unwrap();
+            let ids: Vec<Uuid> = held
+                .iter()
+                .filter(|e| e.kind() == "sample")
+                .map(|e| e.id)
+                .collect();
+            let kept: Vec<Uuid> = samples[samples.len() - ids.len()..]
+                .iter()
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(ids, kept, "the newest samples survive, in order");
+            assert_eq!(held.iter().filter(|e| e.kind() == "heartbeat").count(), hb);
+            // More heartbeats: every sample goes before the first heartbeat does.
+            loop {
+                let d = spool.push(&heartbeat()).await.unwrap();
+                if d.heartbeats > 0 {
+                    let held = spool.peek(100_000).await.unwrap();
+                    assert!(!held.iter().any(|e| e.kind() == "sample"), "{d:?}");
+                    break;
+                }
+            }
+            // call_drops beyond the bound: the other events go, every call_drop stays.
+            let drops: Vec<Event> = (0..5).map(|_| call_drop(900)).collect();
+            for e in &drops {
+                spool.push(e).await.unwrap();
+            }
+            let held = spool.peek(100_000).await.unwrap();
+            for e in drops.iter().chain([&drop, &sign_in]) {
+                assert!(held.iter().any(|h| h.id == e.id), "{} dropped", e.kind());
+            }
+            assert!(
+                spool.bytes().await.unwrap() > max,
+                "only kept kinds are left"
+            );
+            assert!(
+                held.iter()
+                    .all(|e| matches!(e.kind(), "call_drop" | "sign_in")),
+                "{:?}",
+                held.iter().map(Event::kind).collect::<Vec<_>>()
+            );
+        });
     }
 
     #[test]

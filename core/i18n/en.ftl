@@ -262,3 +262,16 @@ ipc-enroll-again = This computer must be enrolled again (IT gives you the secret
 
 check-sent = Report sent to HQ.
 check-not-sent = warning: the report was not sent to HQ: { $error }
+
+## shiftready report-drop and the tray's "Report a dropped call" (src/commands/report_drop.rs, src/daemon/samples.rs, src/tray/ui.rs)
+
+tray-report-drop = Report a dropped call
+tray-drop-reported = Dropped call reported
+tray-drop-failed = The dropped call was not recorded
+drop-recorded = Dropped call recorded for IT, with the last { $seconds ->
+        [one] second
+       *[other] { $seconds } seconds
+    } of this computer's network history. It goes to HQ with the next delivery (reference { $id }).
+drop-recorded-no-history = Dropped call recorded for IT. ShiftReady has no network history of the last 15 minutes to add: it measures your line while you are signed in to a shift. It goes to HQ with the next delivery (reference { $id }).
+drop-not-recorded = The dropped call could not be recorded: the daemon could not write its event spool (its log says why).
+drop-note-too-long = The note is { $chars } characters long; a dropped call takes at most { $max }. Shorten it and try again.

@@ -267,3 +267,16 @@ ipc-enroll-again = Datorn måste registreras igen (IT ger dig hemligheten och en
 
 check-sent = Rapporten är skickad till HQ.
 check-not-sent = varning: rapporten kunde inte skickas till HQ: { $error }
+
+## shiftready report-drop och menyns ”Rapportera ett tappat samtal” (src/commands/report_drop.rs, src/daemon/samples.rs, src/tray/ui.rs)
+
+tray-report-drop = Rapportera ett tappat samtal
+tray-drop-reported = Tappat samtal rapporterat
+tray-drop-failed = Det tappade samtalet registrerades inte
+drop-recorded = Det tappade samtalet är registrerat för IT, med { $seconds ->
+        [one] den senaste sekunden
+       *[other] de senaste { $seconds } sekunderna
+    } av datorns nätverkshistorik. Det skickas till HQ vid nästa leverans (referens { $id }).
+drop-recorded-no-history = Det tappade samtalet är registrerat för IT. ShiftReady har ingen nätverkshistorik från de senaste 15 minuterna att lägga till: linjen mäts medan du är inloggad på ett pass. Det skickas till HQ vid nästa leverans (referens { $id }).
+drop-not-recorded = Det tappade samtalet kunde inte registreras: tjänsten kunde inte skriva till sin händelsekö (dess logg säger varför).
+drop-note-too-long = Anteckningen är { $chars } tecken lång; ett tappat samtal får ha högst { $max }. Korta den och försök igen.

@@ -10,6 +10,7 @@ pub mod fix;
 pub mod noise;
 pub mod probe;
 pub mod render;
+pub mod report_drop;
 pub mod run;
 pub mod session;
 
@@ -36,6 +37,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::SignIn(a) => session::ask(&loaded.state_dir(), Request::SignIn, a.json),
         Command::SignOut(a) => session::ask(&loaded.state_dir(), Request::SignOut, a.json),
         Command::Status(a) => session::ask(&loaded.state_dir(), Request::Status, a.json),
+        Command::ReportDrop(a) => {
+            report_drop::report_drop(&loaded.state_dir(), a.note.as_deref(), a.json)
+        }
         Command::Enroll(args) => block_on(enroll::enroll(&loaded, &args)),
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 /// readiness bar and `shift.manual_sign_in_below_bar = "refuse"` (2 is `check`'s "not
 /// ready"); 69 when the daemon is not running or refused otherwise.
 pub fn ask(state_dir: &Path, req: Request, json: bool) -> anyhow::Result<i32> {
-    let resp = ipc::request(state_dir, req)?;
+    let resp = ipc::request(state_dir, req.clone())?;
     if json {
         // English only, as always: the messages for the agent's language stay out.
         let doc = if req == Request::Status {

@@ -6,10 +6,13 @@ use super::delivery::{self, Attempt, FreshPolicy, Sink};
 use super::lock::{self, InstanceLock};
 use super::monitor::{self, Sample};
 use super::os;
+use super::presence::{self, Presence};
+use super::ring::{RING_SECONDS, Ring, SharedRing};
+use super::samples::{self, Extras, Minutes};
 use crate::checks::CheckContext;
 use crate::config::{CachedPolicy, Loaded};
 use crate::i18n::{self, Said};
-use crate::ipc::{Incoming, Request, Response, StatusInfo};
+use crate::ipc::{DropReceipt, Incoming, Request, Response, StatusInfo};
 use crate::spool::{Opened, Spool};
 use chrono::{DateTime, Utc};
 use proto::event::IncidentState;
@@ -123,6 +126,15 @@ struct Core {
     hysteresis: BTreeMap<&'static str, Hysteresis>,
     incidents: BTreeSet<String>,
     next_heartbeat: Option<DateTime<Utc>>,
+    /// With an HQ: off shift, the presence heartbeats and the daily full check (issue 15).
+    presence: Option<Presence>,
+    /// While signed in: the whole minutes at which a `sample` is due (issue 15).
+    minutes: Minutes,
+    /// The per-second history the pilot fills; the samples and dropped calls read it.
+    ring: SharedRing,
+    /// The event kinds beyond the original five that HQ keeps (its policy answer's
+    /// `event_kinds`): `sample` is recorded only when HQ lists it.
+    hq_kinds: Vec<String>,
     check_waiters: Vec<oneshot::Sender<Response>>,
     signed_in_tx: watch::Sender<bool>,
     status_tx: watch::Sender<StatusInfo>,
@@ -192,6 +204,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
     let delivery_wake = Arc::new(Notify::new());
     let ctx = CheckContext::new(&loaded);
     let (signed_in_tx, signed_in_rx) = watch::channel(false);
+    let ring: SharedRing = Arc::new(std::sync::Mutex::new(Ring::new(RING_SECONDS)));
     wire(
         &mut tasks,
         &ctl_tx,
@@ -214,6 +227,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
             spool,
             delivery_wake,
             has_hq: sink.is_some(),
+            ring,
             signed_in_tx,
             status_tx,
             ctl: ctl_tx,
@@ -331,6 +345,7 @@ struct Parts {
     spool: Spool,
     delivery_wake: Arc<Notify>,
     has_hq: bool,
+    ring: SharedRing,
     signed_in_tx: watch::Sender<bool>,
     status_tx: watch::Sender<StatusInfo>,
     ctl: mpsc::Sender<Control>,
@@ -350,6 +365,10 @@ impl Core {
                 Schedule::default()
             }
         };
+        let hq_kinds = match &cached {
+            Some(c) if p.has_hq => c.response.event_kinds.clone(),
+            _ => Vec::new(),
+        };
         let cached_shifts = cached.map(|c| c.response.shifts).unwrap_or_default();
         let schedule = if p.has_hq && !cached_shifts.is_empty() {
             Schedule::Fixed(cached_shifts.iter().map(ShiftWindow::from).collect())
@@ -365,7 +384,19 @@ impl Core {
             tracing::info!("continuing a shift the previous run had signed in to");
         }
         let machine = ShiftMachine::restore(params, persisted);
-        let next_heartbeat = machine.signed_in().then(Utc::now);
+        let now = Utc::now();
+        let next_heartbeat = machine.signed_in().then_some(now);
+        let presence = p.has_hq.then(|| {
+            Presence::new(
+                now,
+                p.loaded.policy.shift.presence_seconds,
+                presence::earlier_readiness(&p.state_dir, now),
+            )
+        });
+        let mut minutes = Minutes::default();
+        if machine.signed_in() {
+            minutes.start(now);
+        }
         let core = Core {
             cfg: p.loaded.config.daemon.clone(),
             loaded: p.loaded,
@@ -383,6 +414,10 @@ impl Core {
             hysteresis: BTreeMap::new(),
             incidents: BTreeSet::new(),
             next_heartbeat,
+            presence,
+            minutes,
+            ring: p.ring,
+            hq_kinds,
             check_waiters: Vec::new(),
             signed_in_tx: p.signed_in_tx,
             status_tx: p.status_tx,
@@ -413,6 +448,8 @@ impl Core {
             last_mono = Instant::now();
             self.input(now, Input::Tick).await;
             self.heartbeat(now).await;
+            self.presence(now).await;
+            self.per_minute(now).await;
             self.publish(now).await;
             let sleep = self.sleep_until_due(now);
             let msg = tokio::select! {
@@ -435,6 +472,12 @@ impl Core {
             wake = wake.min(t);
         }
         if let Some(t) = self.next_heartbeat {
+            wake = wake.min(t);
+        }
+        let presence = (!self.machine.signed_in())
+            .then(|| self.presence.as_ref().map(Presence::due_at))
+            .flatten();
+        for t in [self.minutes.due_at(), presence].into_iter().flatten() {
             wake = wake.min(t);
         }
         (wake - now)
@@ -487,7 +530,14 @@ impl Core {
         actions
     }
 
-    async fn record(&mut self, at: DateTime<Utc>, body: EventBody, with_state: bool) {
+    /// Commits an event to the spool and wakes delivery; its id, or `None` when the spool
+    /// could not be written (logged).
+    async fn record(
+        &mut self,
+        at: DateTime<Utc>,
+        body: EventBody,
+        with_state: bool,
+    ) -> Option<uuid::Uuid> {
         let event = Event {
             id: uuid::Uuid::new_v4(),
             at,
@@ -500,14 +550,21 @@ impl Core {
         // the process is killed between the commit and "event recorded": the tests check
         // both ways that HQ holds exactly what the daemon recorded.
         tracing::debug!(id = %event.id, kind = event.kind(), "event to record");
-        match self.spool.record(&event, state.as_deref()).await {
-            Ok(_) => tracing::debug!(id = %event.id, kind = event.kind(), "event recorded"),
-            Err(e) => tracing::error!(
-                "could not write a {} event to the spool: {e:#}",
-                event.kind()
-            ),
-        }
+        let recorded = match self.spool.record(&event, state.as_deref()).await {
+            Ok(_) => {
+                tracing::debug!(id = %event.id, kind = event.kind(), "event recorded");
+                Some(event.id)
+            }
+            Err(e) => {
+                tracing::error!(
+                    "could not write a {} event to the spool: {e:#}",
+                    event.kind()
+                );
+                None
+            }
+        };
         self.delivery_wake.notify_one();
+        recorded
     }
 
     async fn execute(&mut self, now: DateTime<Utc>, action: Action) {
@@ -522,6 +579,7 @@ impl Core {
                 self.record(now, EventBody::SignIn { reason, readiness }, true)
                     .await;
                 self.next_heartbeat = Some(now + self.heartbeat_every());
+                self.minutes.start(now);
                 let _ = self.signed_in_tx.send(true);
                 self.notify(
                     &i18n::tr("note-signed-in"),
@@ -537,6 +595,14 @@ impl Core {
                 self.record(now, EventBody::SignOut { reason, readiness }, true)
                     .await;
                 self.next_heartbeat = None;
+                let last = {
+                    let ring = samples::lock(&self.ring);
+                    self.minutes.finish(now, |s| ring.minute(s).seconds > 0)
+                };
+                self.record_samples(last).await;
+                if let Some(p) = self.presence.as_mut() {
+                    p.signed_out(now);
+                }
                 let _ = self.signed_in_tx.send(false);
                 // Incidents end with the shift.
                 let open: Vec<String> = std::mem::take(&mut self.incidents).into_iter().collect();
@@ -583,6 +649,87 @@ impl Core {
                     self.notify(&i18n::tr("note-not-signed-in"), &body(i18n::current()));
                 }
             },
+        }
+    }
+
+    /// Off shift with an HQ (issue 15): the presence heartbeat every `presence_seconds`, and
+    /// the full check soon after the start and once a day, sent as a `report` like any check.
+    /// Nothing on screen.
+    async fn presence(&mut self, now: DateTime<Utc>) {
+        if self.machine.signed_in() {
+            return;
+        }
+        let Some(p) = self.presence.as_mut() else {
+            return;
+        };
+        let beat = p.beat(now);
+        let check = !self.machine.check_running() && p.check(now);
+        let readiness = p.readiness(self.machine.readiness());
+        if beat {
+            let body = EventBody::Heartbeat {
+                readiness,
+                signed_in: false,
+            };
+            self.record(now, body, false).await;
+        }
+        if check {
+            tracing::info!("the full check off shift (at the start, then daily)");
+            self.spawn_check(None);
+        }
+    }
+
+    /// Signed in: a `sample` for each whole minute that ended (issue 15).
+    async fn per_minute(&mut self, now: DateTime<Utc>) {
+        let due = {
+            let ring = samples::lock(&self.ring);
+            self.minutes.due(now, |s| ring.minute(s).seconds > 0)
+        };
+        self.record_samples(due).await;
+    }
+
+    /// Records the `sample`s of the minutes starting at `starts`, when HQ keeps the kind (an
+    /// older HQ would refuse them all).
+    async fn record_samples(&mut self, starts: Vec<DateTime<Utc>>) {
+        if starts.is_empty() || !self.hq_kinds.iter().any(|k| k == "sample") {
+            return;
+        }
+        let x = Extras::from_report(self.last_report.as_ref());
+        let bodies: Vec<_> = {
+            let ring = samples::lock(&self.ring);
+            starts
+                .into_iter()
+                .map(|s| (s, samples::minute(&ring, s, &x)))
+                .collect()
+        };
+        for (at, sample) in bodies {
+            self.record(at, EventBody::Sample { sample }, false).await;
+        }
+    }
+
+    /// The agent reported a dropped call: a `call_drop` with the ring's last 15 minutes.
+    /// Recorded whatever HQ's `event_kinds` say: the agent asked for it, and an HQ that does
+    /// not know the kind sets it aside in the spool's quarantine, where it is kept, not lost.
+    async fn report_drop(
+        &mut self,
+        now: DateTime<Utc>,
+        note: &str,
+    ) -> (bool, Vec<Said>, Option<DropReceipt>) {
+        if let Some(n) = samples::note_problem(note) {
+            return (false, vec![samples::note_too_long(n)], None);
+        }
+        let x = Extras::from_report(self.last_report.as_ref());
+        let call_drop = samples::call_drop(&samples::lock(&self.ring), now, note, &x);
+        let seconds = call_drop.seconds.len();
+        match self
+            .record(now, EventBody::CallDrop { call_drop }, false)
+            .await
+        {
+            Some(id) => {
+                tracing::info!(%id, seconds, "dropped call reported");
+                let said = samples::drop_recorded(id, seconds);
+                (true, vec![said], Some(DropReceipt { id, seconds }))
+            }
+            None => (false, vec![Said::new("drop-not-recorded")], None),
         }
     }
 
@@ -670,6 +817,9 @@ impl Core {
             let _ = std::fs::write(path, text);
         }
         self.last_report = Some(report.clone());
+        if let Some(p) = self.presence.as_mut() {
+            p.checked(now);
+        }
         self.record(now, EventBody::Report { report }, false).await;
         self.input(now, Input::CheckDone(readiness)).await;
         let msg = Said::new("ipc-check-finished").said("readiness", readiness_said(readiness));
@@ -683,6 +833,14 @@ impl Core {
     async fn sample(&mut self, now: DateTime<Utc>, s: Sample) {
         if !self.machine.signed_in() {
             return;
+        }
+        if s.spec.check == proto::CheckName::Headset.as_str() {
+            let mut one = Report::new(BTreeMap::new());
+            one.checks
+                .insert(s.spec.check.to_string(), s.result.clone());
+            if let Some(h) = Extras::from_report(Some(&one)).headset {
+                samples::lock(&self.ring).set_headset(h);
+            }
         }
         let crossed = monitor::crossed(&s.result);
         let report = self
@@ -813,6 +971,12 @@ impl Core {
         };
         cached.write(&self.state_dir);
         let p = cached.response;
+        if self.has_hq {
+            self.hq_kinds = p.event_kinds.clone();
+        }
+        if let Some(pr) = self.presence.as_mut() {
+            pr.set_every(Utc::now(), p.policy.shift.presence_seconds);
+        }
         self.machine
             .set_params(Params::from_policy(&p.policy.shift));
         self.schedule = if p.shifts.is_empty() {
@@ -831,6 +995,7 @@ impl Core {
         req: Request,
         reply: oneshot::Sender<Response>,
     ) {
+        let mut receipt = None;
         let (ok, message) = match req {
             Request::Status => (true, Vec::new()),
             Request::SignIn => {
@@ -873,10 +1038,17 @@ impl Core {
                 self.spawn_check(None);
                 return;
             }
+            Request::ReportDrop { note } => {
+                let (ok, said, r) = self.report_drop(now, &note).await;
+                receipt = r;
+                (ok, said)
+            }
         };
         self.publish(now).await;
         let status = self.status(now).await;
-        let _ = reply.send(Response::saying(ok, message, status));
+        let mut resp = Response::saying(ok, message, status);
+        resp.call_drop = receipt;
+        let _ = reply.send(resp);
     }
 
     async fn status(&self, now: DateTime<Utc>) -> StatusInfo {

@@ -16,6 +16,7 @@ pub mod logind;
 pub mod monitor;
 pub mod os;
 pub mod pilot;
+pub mod presence;
 pub mod report_page;
 pub mod ring;
 pub mod samples;

@@ -3,6 +3,11 @@
 
 use super::{Incoming, Request};
 
+/// The longest request line read: a `report_drop` with a note of
+/// `proto::sample::CALL_DROP_MAX_NOTE` characters, each escaped as JSON at its longest
+/// (`\uXXXX\uXXXX`, 12 bytes), with room to spare.
+const MAX_REQUEST: u64 = 16 * 1024;
+
 /// Serves one connection: one request line in, one answer line out.
 pub async fn handle<S>(
     stream: S,
@@ -14,10 +19,11 @@ where
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let (r, mut w) = tokio::io::split(stream);
     let mut line = String::new();
-    // Requests are tiny; a client that sends more is cut off.
+    // Requests are small (the largest, a dropped call's note of 1000 characters, is at most
+    // a few KiB); a client that sends more is cut off.
     let n = tokio::time::timeout(
         std::time::Duration::from_secs(5),
-        BufReader::new(r.take(4096)).read_line(&mut line),
+        BufReader::new(r.take(MAX_REQUEST)).read_line(&mut line),
     )
     .await??;
     if n == 0 {

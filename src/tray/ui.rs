@@ -53,6 +53,7 @@ fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
     let fix = MenuItem::with_id("fix", tr("tray-fix"), true, None);
     let sign = MenuItem::with_id("sign", sign_text(status.signed_in), true, None);
     let report = MenuItem::with_id("report", tr("tray-report"), true, None);
+    let report_drop = MenuItem::with_id("report_drop", tr("tray-report-drop"), true, None);
     let open_hq = MenuItem::with_id("open_hq", tr("tray-open-hq"), hq, None);
     let quit = MenuItem::with_id("quit", tr("tray-quit"), true, None);
     menu.append_items(&[
@@ -60,6 +61,7 @@ fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
         &fix,
         &sign,
         &report,
+        &report_drop,
         &open_hq,
         &PredefinedMenuItem::separator(),
         &quit,
@@ -239,6 +241,30 @@ impl Ui {
                     let _ = tx.send((Request::Check, reply)).await;
                 });
             }
+            // As `shiftready report-drop` without a note; the answer (what was recorded) comes
+            // back as a notification.
+            "report_drop" => {
+                let tx = self.req_tx.clone();
+                self.rt.spawn(async move {
+                    let (reply, answer) = oneshot::channel();
+                    let req = Request::ReportDrop {
+                        note: String::new(),
+                    };
+                    if tx.send((req, reply)).await.is_err() {
+                        return;
+                    }
+                    if let Ok(r) = answer.await {
+                        let body = crate::i18n::say(&r.said, &r.message);
+                        tracing::info!(ok = r.ok, %body, "tray: dropped call");
+                        let summary = if r.ok {
+                            "tray-drop-reported"
+                        } else {
+                            "tray-drop-failed"
+                        };
+                        crate::daemon::os::notify(&tr(summary), &body);
+                    }
+                });
+            }
             "sign" if signed_in => self.ask(Request::SignOut),
             "sign" => self.ask(Request::SignIn),
             "report" => {
@@ -268,9 +294,9 @@ impl Ui {
 
 /// Reads the lines appended since the last look to the file named by the test hook
 /// [`crate::test_hooks::TRAY_MENU_EVENTS`]: menu item ids (`run_check`, `fix`, `sign`, `report`,
-/// `open_hq`, `quit`), each handled exactly as a click on that item. tray-icon offers no way to
-/// inject a click, so the tests drive the menu's path from the event to the daemon through
-/// this.
+/// `report_drop`, `open_hq`, `quit`), each handled exactly as a click on that item. tray-icon
+/// offers no way to inject a click, so the tests drive the menu's path from the event to the
+/// daemon through this.
 struct TestMenuEvents {
     path: PathBuf,
     offset: u64,
