@@ -106,6 +106,10 @@ pub struct Correlated {
     /// The incidents' starts must fall within this long (default 2).
     #[serde(default = "two_f")]
     pub window_minutes: f64,
+    /// Once enough agents are in, wait this long for more before sending (default 30), so one
+    /// message lists the whole group (Alertmanager's `group_wait`).
+    #[serde(default = "thirty")]
+    pub wait_seconds: f64,
 }
 
 fn five() -> f64 {
@@ -119,6 +123,9 @@ fn two() -> u32 {
 }
 fn two_f() -> f64 {
     2.0
+}
+fn thirty() -> f64 {
+    30.0
 }
 fn three() -> u32 {
     3
@@ -404,6 +411,12 @@ impl proto::load::Validate for AlertConfig {
             }
             if let Some(p) = c.percent {
                 percent(&mut bad, "rules.correlated.percent", p);
+            }
+            if !(c.wait_seconds.is_finite() && (0.0..=600.0).contains(&c.wait_seconds)) {
+                bad(
+                    "rules.correlated.wait_seconds".into(),
+                    "must be 0 to 600 seconds".into(),
+                );
             }
             if !(c.window_minutes.is_finite() && c.window_minutes > 0.0 && c.window_minutes <= 60.0)
             {

@@ -174,6 +174,10 @@ pub fn conditions(
             if may_open {
                 folded.extend(group.iter().map(|(a, _)| a.id.as_str()));
             }
+            let crossed = (1..=group.len())
+                .find(|n| enough(*n))
+                .map(|n| group[n - 1].1.started_at)
+                .unwrap_or(now);
             let first = group.iter().map(|(_, i)| i.started_at).min().unwrap_or(now);
             let last = group.iter().map(|(_, i)| i.started_at).max().unwrap_or(now);
             let mut by_prefix: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -224,8 +228,9 @@ pub fn conditions(
                 ),
                 lines,
                 agents: agents_out,
-                since: Since::At(last),
-                after_ms: 0,
+                // From when enough had started, wait a little for the rest of the group.
+                since: Since::At(crossed),
+                after_ms: (c.wait_seconds * 1000.0).round() as i64,
                 may_open,
             });
         }
@@ -364,6 +369,7 @@ mod tests {
                     agents: 3,
                     percent: None,
                     window_minutes: 2.0,
+                    wait_seconds: 30.0,
                 }),
             },
             ..AlertConfig::default()
@@ -423,6 +429,9 @@ mod tests {
         assert_eq!(corr.len(), 1);
         assert_eq!(corr[0].agents.len(), 10);
         assert!(corr[0].may_open);
+        // Enough (3) had started at the third start; then it waits 30 s for the rest.
+        assert_eq!(corr[0].since, Since::At(t + 20_000));
+        assert_eq!(corr[0].after_ms, 30_000);
         assert!(
             corr[0]
                 .summary
