@@ -79,6 +79,10 @@ pub struct Retention {
     pub reports_ms: i64,
     pub incidents_ms: i64,
     pub shift_events_ms: i64,
+    /// An agent's per-minute samples (and their `sample` events), by the minute's time.
+    pub minute_samples_ms: i64,
+    /// Their hourly roll-ups.
+    pub hourly_samples_ms: i64,
 }
 
 impl Default for Retention {
@@ -89,6 +93,8 @@ impl Default for Retention {
             reports_ms: 90 * day,
             incidents_ms: 90 * day,
             shift_events_ms: 7 * 366 * day,
+            minute_samples_ms: 30 * day,
+            hourly_samples_ms: 366 * day,
         }
     }
 }
@@ -184,16 +190,16 @@ impl Db {
 
     /// Creates the site with the default policy if it does not exist.
     pub async fn ensure_site(&self, site: &str) -> anyhow::Result<()> {
-        const SQL: &str = "INSERT INTO sites (name, policy, etag, offline_ms, updated_at) \
-            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING";
+        const SQL: &str = "INSERT INTO sites (name, policy, etag, offline_ms, updated_at, \
+            idle_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING";
         self.write_site(SQL, site, &Policy::default()).await
     }
 
     /// Sets a site's policy (creating the site).
     pub async fn set_policy(&self, site: &str, policy: &Policy) -> anyhow::Result<()> {
-        const SQL: &str = "INSERT INTO sites (name, policy, etag, offline_ms, updated_at) \
-            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) \
-            DO UPDATE SET policy = $2, etag = $3, offline_ms = $4, updated_at = $5";
+        const SQL: &str = "INSERT INTO sites (name, policy, etag, offline_ms, updated_at, \
+            idle_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) \
+            DO UPDATE SET policy = $2, etag = $3, offline_ms = $4, updated_at = $5, idle_ms = $6";
         self.write_site(SQL, site, policy).await
     }
 
@@ -204,13 +210,14 @@ impl Db {
         site: &str,
         policy: &Policy,
     ) -> anyhow::Result<()> {
-        let (json, etag, offline) = policy_row(policy)?;
+        let (json, etag, offline, idle) = policy_row(policy)?;
         sqlx::query(sql)
             .bind(site)
             .bind(json)
             .bind(etag)
             .bind(offline)
             .bind(now_ms())
+            .bind(idle)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -664,6 +671,7 @@ impl Db {
                 "degraded" => s.degraded = n,
                 "not_ready" => s.not_ready = n,
                 "offline" => s.offline = n,
+                "idle" => s.idle = n,
                 "unknown" => s.unknown = n,
                 _ => s.inactive += n,
             }
@@ -719,7 +727,8 @@ impl Db {
             Sort::LastSeen => format!("d.last_seen {desc}, d.id {desc}"),
             Sort::State => format!(
                 "CASE {st} WHEN 'not_ready' THEN 0 WHEN 'offline' THEN 1 WHEN 'unknown' THEN 2 \
-                 WHEN 'degraded' THEN 3 WHEN 'ready' THEN 4 ELSE 5 END {desc}, d.hostname, d.id"
+                 WHEN 'degraded' THEN 3 WHEN 'ready' THEN 4 WHEN 'idle' THEN 5 ELSE 6 END {desc}, \
+                 d.hostname, d.id"
             ),
         };
         let count_sql = format!(
@@ -850,16 +859,23 @@ const ROW_COLUMNS: &str = "d.id, d.hostname, d.site, d.readiness, d.readiness_at
     d.last_seen, d.skew_ms, d.status, d.problem, d.report_at, d.report_received_at";
 
 impl Db {
-    /// The state of an agent, in SQL: its status unless active, `offline` when not heard from
-    /// within its site's limit, else its readiness as [`crate::readiness`] defines it: the
-    /// latest of report, heartbeat and shift event, except that an `unknown` from a heartbeat
-    /// (a daemon that has not checked since it started) does not hide the last report's
-    /// result. `$1` is now in ms. The report's readiness is read from its JSON only in that
-    /// case, so the fleet's scans parse no JSON.
+    /// The state of an agent, in SQL: its status unless active; signed in, its readiness as
+    /// [`crate::readiness`] defines it (the latest of report, heartbeat and shift event, except
+    /// that an `unknown` from a heartbeat, a daemon that has not checked since it started, does
+    /// not hide the last report's result), or `offline` when not heard from within the site's
+    /// lost-contact window; signed out, `idle` (on and waiting for a shift; its readiness is
+    /// shown beside) when heard from within the site's idle window ([`idle_ms`]) and, if HQ
+    /// signed it out for lost contact, since then; else `offline`. `$1` is now in ms. The
+    /// report's readiness is read from its JSON only in the signed-in case above, so the
+    /// fleet's scans parse no JSON.
     fn state_sql(&self) -> String {
         format!(
             "CASE WHEN d.status <> 'active' THEN d.status \
-             WHEN d.last_seen IS NULL OR d.last_seen < $1 - s.offline_ms THEN 'offline' \
+             WHEN d.last_seen IS NULL THEN 'offline' \
+             WHEN d.signed_in = 0 THEN CASE WHEN d.last_seen < $1 - s.idle_ms \
+             OR (d.shift_reason = 'lost_contact' AND d.last_seen <= d.shift_at) THEN 'offline' \
+             ELSE 'idle' END \
+             WHEN d.last_seen < $1 - s.offline_ms THEN 'offline' \
              ELSE COALESCE({}, 'unknown') END",
             self.readiness_sql()
         )
@@ -887,13 +903,26 @@ impl Db {
 
 const SESSION_MS: i64 = 12 * 3_600_000;
 
-fn policy_row(policy: &Policy) -> anyhow::Result<(String, String, i64)> {
+/// A site's row from its policy: the JSON, its ETag, the in-shift lost-contact window (ms)
+/// and the idle window (ms, see [`idle_ms`]).
+fn policy_row(policy: &Policy) -> anyhow::Result<(String, String, i64, i64)> {
     let json = serde_json::to_string(policy)?;
     let etag = crypto::hash_secret(&json)[..32].to_string();
     let offline = i64::from(policy.shift.heartbeat_seconds)
         * i64::from(policy.shift.lost_contact_after_missed)
         * 1000;
-    Ok((json, etag, offline))
+    Ok((json, etag, offline, idle_ms(policy)))
+}
+
+/// How long a signed-out device counts as on (`idle`) after HQ last heard from it: three of
+/// its off-shift presence heartbeats (`[shift] presence_seconds`), and never less than the
+/// in-shift lost-contact window, so an agent who just signed out is not called offline sooner
+/// than one in a shift would be.
+pub fn idle_ms(policy: &Policy) -> i64 {
+    let offline = i64::from(policy.shift.heartbeat_seconds)
+        * i64::from(policy.shift.lost_contact_after_missed)
+        * 1000;
+    (3 * i64::from(policy.shift.presence_seconds) * 1000).max(offline)
 }
 
 /// A role of an IT user or API token.
@@ -926,6 +955,8 @@ pub struct FleetSummary {
     pub degraded: i64,
     pub not_ready: i64,
     pub unknown: i64,
+    /// On and heard from, not signed in (whatever their readiness).
+    pub idle: i64,
     pub offline: i64,
     /// Revoked or waiting to re-enroll.
     pub inactive: i64,
@@ -982,7 +1013,8 @@ pub struct AgentRow {
     pub readiness_source: Option<crate::readiness::Source>,
     /// What to fix, agreeing with `readiness` (`null` when ready).
     pub fix: Option<String>,
-    /// `ready`, `degraded`, `not_ready`, `unknown`, `offline`, `revoked` or `reenroll`.
+    /// `ready`, `degraded`, `not_ready`, `unknown` (signed in), `idle` (on, not signed in),
+    /// `offline`, `revoked` or `reenroll`.
     pub state: String,
     pub signed_in: bool,
     /// When HQ last heard from it (RFC 3339).

@@ -64,6 +64,8 @@ pub struct Outcome {
 }
 
 /// One event of a batch after checking: ready to store, or rejected for good.
+// Most are valid: boxing them would cost an allocation each for the rare rejection's sake.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Checked {
     Valid(Event),
@@ -377,10 +379,10 @@ fn check_fields(e: &mut Event, now: i64) -> Result<(), String> {
             }
             Ok(())
         }
-        EventBody::Heartbeat { .. }
-        | EventBody::SignIn { .. }
-        | EventBody::SignOut { .. }
-        | EventBody::Sample { .. } => Ok(()),
+        EventBody::Sample { sample } => crate::samples::check(sample),
+        EventBody::Heartbeat { .. } | EventBody::SignIn { .. } | EventBody::SignOut { .. } => {
+            Ok(())
+        }
     }
 }
 
@@ -788,6 +790,7 @@ async fn write_batch(
             new_of_job.map(move |e| (j.device_id.as_str(), e))
         })
         .collect();
+    crate::samples::store(&mut tx, &new).await?;
     let postgres = backend == Backend::Postgres;
     crate::connectors::decide::after_events(&mut tx, postgres, &[], &new, crate::db::now_ms())
         .await?;

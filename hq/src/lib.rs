@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod quota;
 pub mod readiness;
 pub mod reflector;
+pub mod samples;
 pub mod server;
 pub mod simulate;
 pub mod state;

@@ -89,6 +89,7 @@ pub async fn render(
         ("degraded", s.degraded),
         ("not_ready", s.not_ready),
         ("unknown", s.unknown),
+        ("idle", s.idle),
         ("offline", s.offline),
         ("inactive", s.inactive),
     ] {
@@ -213,11 +214,12 @@ async fn site_counts(db: &Db) -> anyhow::Result<Vec<(String, &'static str, i64)>
 
 /// The states of `shiftready_site_agents` (revoked and must-re-enroll devices are `inactive`,
 /// as in `shiftready_agents`).
-const SITE_STATES: [&str; 6] = [
+const SITE_STATES: [&str; 7] = [
     "ready",
     "degraded",
     "not_ready",
     "unknown",
+    "idle",
     "offline",
     "inactive",
 ];

@@ -94,6 +94,12 @@ pub struct QuotaArgs {
     /// than any other kind.
     #[arg(long, default_value_t = 7 * 366, value_name = "DAYS")]
     pub keep_shift_events_days: u32,
+    /// Days an agent's per-minute samples (its timeline at full detail) are kept.
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub keep_minute_samples_days: u32,
+    /// Days the hourly roll-ups of the samples are kept.
+    #[arg(long, default_value_t = 366, value_name = "DAYS")]
+    pub keep_hourly_samples_days: u32,
 }
 
 impl QuotaArgs {
@@ -120,7 +126,11 @@ impl QuotaArgs {
             ("keep-incidents-days", self.keep_incidents_days),
             ("keep-shift-events-days", self.keep_shift_events_days),
         ];
-        for (name, d) in days {
+        let sample_days = [
+            ("keep-minute-samples-days", self.keep_minute_samples_days),
+            ("keep-hourly-samples-days", self.keep_hourly_samples_days),
+        ];
+        for (name, d) in days.into_iter().chain(sample_days) {
             if d == 0 || d > 100 * 366 {
                 return Err(format!("--{name} must be between 1 and 36600 days"));
             }
@@ -147,6 +157,8 @@ impl QuotaArgs {
                 reports_ms: i64::from(self.keep_reports_days) * day,
                 incidents_ms: i64::from(self.keep_incidents_days) * day,
                 shift_events_ms: i64::from(self.keep_shift_events_days) * day,
+                minute_samples_ms: i64::from(self.keep_minute_samples_days) * day,
+                hourly_samples_ms: i64::from(self.keep_hourly_samples_days) * day,
             },
         })
     }
@@ -460,6 +472,8 @@ mod tests {
             keep_reports_days: 90,
             keep_incidents_days: 90,
             keep_shift_events_days: 7 * 366,
+            keep_minute_samples_days: 30,
+            keep_hourly_samples_days: 366,
         };
         let l = a.limits().unwrap();
         assert_eq!(l.retention, Retention::default());

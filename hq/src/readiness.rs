@@ -57,6 +57,7 @@ pub fn state_label(state: &str) -> (&'static str, &'static str) {
         "degraded" => ("!", "Degraded"),
         "not_ready" => ("✗", "Not ready"),
         "offline" => ("⌁", "Offline"),
+        "idle" => ("◦", "Idle (not signed in)"),
         "revoked" => ("⊘", "Revoked"),
         "reenroll" => ("↻", "Must re-enroll"),
         _ => ("?", "Unknown"),

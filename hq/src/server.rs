@@ -325,6 +325,10 @@ pub async fn background(
                 Ok(n) => tracing::debug!(?n, "pruned events past their retention"),
                 Err(e) => tracing::warn!("pruning old events failed: {e:#}"),
             }
+            match crate::samples::prune(&st.db, now, &retention).await {
+                Ok(n) => tracing::debug!(?n, "pruned samples past their retention"),
+                Err(e) => tracing::warn!("pruning old samples failed: {e:#}"),
+            }
         }
     }
 }

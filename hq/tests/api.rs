@@ -701,7 +701,13 @@ async fn dashboard_login_and_fleet_page(t: TestDb) {
         let e = Event::now(EventBody::Report {
             report: report(status, hint),
         });
-        assert_eq!(send(&f, &key, &[e]).await.status, StatusCode::OK);
+        // Signed in: its state is its readiness (signed out it would be `idle`, issue 15).
+        let mut sign_in = Event::now(EventBody::SignIn {
+            reason: proto::event::ShiftReason::Manual,
+            readiness: Readiness::Ready,
+        });
+        sign_in.at = Utc::now() - chrono::Duration::minutes(1);
+        assert_eq!(send(&f, &key, &[sign_in, e]).await.status, StatusCode::OK);
     }
     // Without a session the dashboard sends the browser to the login page.
     let r = get(&f.app, "/", None).await;
@@ -1153,7 +1159,20 @@ async fn one_truth_about_readiness(t: TestDb) {
         signed_in: true,
     });
     hb.at = Utc::now() - chrono::Duration::minutes(1);
-    assert_eq!(send(&f, &key, &[rep, hb]).await.status, StatusCode::OK);
+    // Both agents are signed in, so their state is their readiness (issue 15: signed out they
+    // would be `idle`).
+    let signed_in = || {
+        let mut e = Event::now(EventBody::SignIn {
+            reason: proto::event::ShiftReason::Manual,
+            readiness: Readiness::Unknown,
+        });
+        e.at = Utc::now() - chrono::Duration::minutes(11);
+        e
+    };
+    assert_eq!(
+        send(&f, &key, &[signed_in(), rep, hb]).await.status,
+        StatusCode::OK
+    );
     // A second agent: ready by report, then degraded by in-shift monitoring.
     let (id2, key2) = enroll(&f, "ws-later").await;
     let mut rep2 = Event::now(EventBody::Report {
@@ -1164,7 +1183,10 @@ async fn one_truth_about_readiness(t: TestDb) {
         readiness: Readiness::Degraded,
         signed_in: true,
     });
-    assert_eq!(send(&f, &key2, &[rep2, hb2]).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&f, &key2, &[signed_in(), rep2, hb2]).await.status,
+        StatusCode::OK
+    );
     let fix = format!("noise fail: {hint}");
 
     // The API's fleet.

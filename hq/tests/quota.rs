@@ -401,6 +401,8 @@ async fn retention_prunes_every_kind(t: TestDb) {
         reports_ms: 30 * day,
         incidents_ms: 30 * day,
         shift_events_ms: 365 * day,
+        minute_samples_ms: 30 * day,
+        hourly_samples_ms: 366 * day,
     };
     let pruned = t.db.prune_retention(db::now_ms(), &r).await.unwrap();
     assert_eq!(pruned.heartbeats, n_hb as u64, "{pruned:?}");

@@ -145,6 +145,8 @@ names! {
         NotReady = "not_ready",
         Unknown = "unknown",
         Offline = "offline",
+        /// Enrolled, not signed in, and heard from recently: on and waiting for a shift.
+        Idle = "idle",
         Revoked = "revoked",
         Reenroll = "reenroll",
         SignedIn = "signed_in",

@@ -9,6 +9,7 @@ pub mod it;
 pub mod openapi;
 pub mod ops;
 pub mod shifts;
+pub mod timeline;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -29,6 +30,8 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{id}", get(it::agent))
         .route("/agents/{id}/revoke", post(it::revoke))
         .route("/agents/{id}/reenroll", post(it::reenroll))
+        .route("/agents/{id}/timeline", get(timeline::timeline))
+        .route("/agents/{id}/timeline.csv", get(timeline::timeline_csv))
         .route("/agents/{id}/connector", get(crate::connectors::api::agent))
         .route("/connectors", get(crate::connectors::api::connectors))
         .route("/alerts", get(crate::alerts::api::alerts))

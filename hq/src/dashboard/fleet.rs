@@ -64,7 +64,8 @@ struct Row<'a> {
     state: &'a str,
     name: &'a str,
     sym: &'static str,
-    label: &'static str,
+    /// The state in words; an idle agent's with its readiness ("Idle (not signed in) · Ready").
+    label: String,
     problem: &'a str,
     signed: &'static str,
     seen: Ago,
@@ -74,6 +75,10 @@ struct Row<'a> {
 
 fn row(now: i64, a: &AgentRow) -> Row<'_> {
     let (sym, label) = state_label(&a.state);
+    let label = match a.readiness.as_deref().filter(|_| a.state == "idle") {
+        Some(r) => format!("{label} · {}", state_label(r).1),
+        None => label.to_string(),
+    };
     Row {
         id: &a.id,
         state: &a.state,
@@ -141,6 +146,7 @@ pub async fn fleet(
         ("degraded", summary.degraded, "Degraded"),
         ("not_ready", summary.not_ready, "Not ready"),
         ("unknown", summary.unknown, "Unknown"),
+        ("idle", summary.idle, "Idle (on, not signed in)"),
         ("offline", summary.offline, "Offline"),
         ("signed_in", summary.signed_in, "Signed in now"),
     ]
@@ -164,6 +170,7 @@ pub async fn fleet(
         "degraded",
         "ready",
         "unknown",
+        "idle",
         "offline",
         "signed_in",
         "revoked",
