@@ -30,8 +30,57 @@ pub enum WavError {
     },
 }
 
-/// Reads a WAV file, at most `max_seconds` of it when given, mixed to mono.
+/// Reads a WAV file, at most `max_seconds` of it when given, mixed to mono, all in memory
+/// (a long file is better streamed: [`open`] and [`WavFile::read_block`]).
 pub fn read(path: &Path, max_seconds: Option<f64>) -> Result<Mono, WavError> {
+    let mut file = open(path, max_seconds)?;
+    let mut samples = Vec::with_capacity(file.frames);
+    let mut raw = Vec::new();
+    while file.read_block(&mut raw, BLOCK_FRAMES)? {
+        file.decoder.decode(&raw, &mut samples);
+    }
+    Ok(Mono {
+        samples,
+        sample_rate: file.sample_rate,
+        channels: file.channels,
+        source: file.source,
+    })
+}
+
+/// Frames per block read by [`read`] (and a good size for [`WavFile::read_block`]).
+pub const BLOCK_FRAMES: usize = 32 * 1024;
+
+/// A WAV file whose header has been read and checked, positioned at its audio.
+pub struct WavFile {
+    pub sample_rate: u32,
+    /// Channels in the file (mixed to mono by the decoder).
+    pub channels: u16,
+    /// Frames (samples per channel) that will be read: the whole file or `max_seconds` of it.
+    pub frames: usize,
+    /// The file's name, shown as the report's device.
+    pub source: String,
+    /// Turns the raw blocks into mono samples.
+    pub decoder: Decoder,
+    path: String,
+    data: Tap,
+    left: usize,
+}
+
+impl std::fmt::Debug for WavFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WavFile")
+            .field("sample_rate", &self.sample_rate)
+            .field("channels", &self.channels)
+            .field("frames", &self.frames)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// Opens a WAV file and checks its header: the errors of a bad header (not a WAV, an
+/// unsupported encoding or rate, no audio) come here, a file cut short from
+/// [`WavFile::read_block`].
+pub fn open(path: &Path, max_seconds: Option<f64>) -> Result<WavFile, WavError> {
     let p = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| WavError::Open {
         path: p.clone(),
@@ -40,25 +89,27 @@ pub fn read(path: &Path, max_seconds: Option<f64>) -> Result<Mono, WavError> {
     if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
         return Err(WavError::Empty { path: p });
     }
-    let reader = hound::WavReader::new(std::io::BufReader::with_capacity(1 << 16, file)).map_err(
-        |e| match e {
-            hound::Error::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                WavError::Format {
-                    path: p.clone(),
-                    reason: "the header is incomplete".into(),
-                }
+    let tap = Tap {
+        inner: std::io::BufReader::with_capacity(1 << 16, file),
+        last4: [0; 4],
+    };
+    let reader = hound::WavReader::new(tap).map_err(|e| match e {
+        hound::Error::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            WavError::Format {
+                path: p.clone(),
+                reason: "the header is incomplete".into(),
             }
-            hound::Error::Unsupported => WavError::Unsupported {
-                path: p.clone(),
-                what: "this encoding".into(),
-                supported: "PCM integer 8–32 bit or 32-bit float",
-            },
-            other => WavError::Format {
-                path: p.clone(),
-                reason: other.to_string(),
-            },
+        }
+        hound::Error::Unsupported => WavError::Unsupported {
+            path: p.clone(),
+            what: "this encoding".into(),
+            supported: SUPPORTED,
         },
-    )?;
+        other => WavError::Format {
+            path: p.clone(),
+            reason: other.to_string(),
+        },
+    })?;
     let spec = reader.spec();
     if !(MIN_RATE..=MAX_RATE).contains(&spec.sample_rate) {
         return Err(WavError::Unsupported {
@@ -82,104 +133,173 @@ pub fn read(path: &Path, max_seconds: Option<f64>) -> Result<Mono, WavError> {
     if frames == 0 {
         return Err(WavError::Empty { path: p });
     }
-    let samples = match (spec.sample_format, spec.bits_per_sample) {
-        // The common case, decoded straight from the data chunk's bytes (hound's per-sample
-        // iterator costs more than the whole analysis).
-        (hound::SampleFormat::Int, 16) => {
-            let mut raw = vec![0u8; frames * channels * 2];
-            let mut inner = reader.into_inner();
-            std::io::Read::read_exact(&mut inner, &mut raw)
-                .map_err(|_| WavError::Truncated { path: p.clone() })?;
-            Ok(mix_i16(&raw, channels))
+    // The last field hound read is the data chunk's length; with the sample count it gives
+    // the container size (24-bit samples come in 3 or 4 bytes).
+    let samples = reader.len() as usize;
+    let data = reader.into_inner();
+    let bytes = u32::from_le_bytes(data.last4) as usize / samples.max(1);
+    let unsupported = |what: String| WavError::Unsupported {
+        path: p.clone(),
+        what,
+        supported: SUPPORTED,
+    };
+    let bits = spec.bits_per_sample;
+    let kind = match (spec.sample_format, bytes, bits) {
+        (hound::SampleFormat::Int, 1, 8) => Kind::U8,
+        (hound::SampleFormat::Int, 2, 16) => Kind::I16,
+        (hound::SampleFormat::Int, 3, 24) => Kind::I24,
+        (hound::SampleFormat::Int, 4, 24) => Kind::I24In32,
+        (hound::SampleFormat::Int, 4, 32) => Kind::I32,
+        (hound::SampleFormat::Float, 4, 32) => Kind::F32,
+        (hound::SampleFormat::Int, _, 8..=32) => {
+            return Err(unsupported(format!(
+                "{bits}-bit samples in {bytes}-byte containers"
+            )));
         }
-        (hound::SampleFormat::Float, 32) => {
-            mix(reader.into_samples::<f32>(), channels, frames, 1.0)
-        }
-        (hound::SampleFormat::Int, b @ 8..=32) => {
-            let scale = 1.0 / (1u64 << (b - 1)) as f64;
-            mix(reader.into_samples::<i32>(), channels, frames, scale as f32)
-        }
-        (fmt, b) => {
-            return Err(WavError::Unsupported {
-                path: p,
-                what: format!("{b}-bit {fmt:?} samples"),
-                supported: "PCM integer 8–32 bit or 32-bit float",
-            });
-        }
-    }
-    .map_err(|e| match e {
-        hound::Error::IoError(_) => WavError::Truncated { path: p.clone() },
-        other => WavError::Format {
-            path: p.clone(),
-            reason: other.to_string(),
-        },
-    })?;
-    Ok(Mono {
-        samples,
+        (fmt, _, b) => return Err(unsupported(format!("{b}-bit {fmt:?} samples"))),
+    };
+    // Full scale at ±1.0 (as an f32, like every scale here, so the values are exactly those
+    // of the whole-file reader this replaced).
+    let scale = match kind {
+        Kind::F32 => 1.0,
+        _ => (1.0 / (1u64 << (bits - 1)) as f64) as f32,
+    };
+    Ok(WavFile {
         sample_rate: spec.sample_rate,
         channels: spec.channels,
+        frames,
         source: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or(p),
+            .unwrap_or_else(|| p.clone()),
+        decoder: Decoder {
+            kind,
+            bytes,
+            channels,
+            scale,
+        },
+        path: p,
+        data,
+        left: frames,
     })
 }
 
-/// Averages interleaved channels into mono, scaling integer samples to ±1.0.
-fn mix<S: IntoF32>(
-    samples: impl Iterator<Item = Result<S, hound::Error>>,
-    channels: usize,
-    frames: usize,
-    scale: f32,
-) -> Result<Vec<f32>, hound::Error> {
-    let mut out = Vec::with_capacity(frames);
-    let mut acc = 0f32;
-    let mut ch = 0;
-    let k = scale / channels as f32;
-    for s in samples.take(frames * channels) {
-        acc += s?.into_f32();
-        ch += 1;
-        if ch == channels {
-            out.push(acc * k);
-            acc = 0.0;
-            ch = 0;
+const SUPPORTED: &str = "PCM integer 8–32 bit or 32-bit float";
+
+impl WavFile {
+    /// Reads the next `max_frames` frames (fewer at the end) of raw audio into `raw`, which
+    /// is resized to them; false once every frame has been read. A file that ends before
+    /// its header says is [`WavError::Truncated`].
+    pub fn read_block(&mut self, raw: &mut Vec<u8>, max_frames: usize) -> Result<bool, WavError> {
+        let frames = self.left.min(max_frames.max(1));
+        if frames == 0 {
+            return Ok(false);
         }
+        raw.resize(frames * self.decoder.frame_bytes(), 0);
+        std::io::Read::read_exact(&mut self.data.inner, raw).map_err(|_| WavError::Truncated {
+            path: self.path.clone(),
+        })?;
+        self.left -= frames;
+        Ok(true)
     }
-    Ok(out)
+}
+
+/// Turns raw interleaved frames of one encoding into mono samples, full scale ±1.0.
+#[derive(Debug, Clone, Copy)]
+pub struct Decoder {
+    kind: Kind,
+    bytes: usize,
+    channels: usize,
+    scale: f32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// Unsigned 8-bit (offset 128).
+    U8,
+    I16,
+    I24,
+    /// 24 bits in 4-byte containers (the top byte ignored).
+    I24In32,
+    I32,
+    F32,
+}
+
+impl Decoder {
+    /// Bytes per frame (all channels).
+    pub fn frame_bytes(&self) -> usize {
+        self.bytes * self.channels
+    }
+
+    /// Appends the mono samples of `raw` (whole frames) to `out`.
+    pub fn decode(&self, raw: &[u8], out: &mut Vec<f32>) {
+        match self.kind {
+            Kind::I16 => mix_i16(raw, self.channels, out),
+            Kind::U8 => self.mix(raw, out, |s| (s[0] as i16 - 128) as f32),
+            Kind::I24 => self.mix(raw, out, |s| {
+                // Sign-extended from bit 23.
+                (i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8) as f32
+            }),
+            Kind::I24In32 => self.mix(raw, out, |s| {
+                (i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8) as f32
+            }),
+            Kind::I32 => self.mix(raw, out, |s| {
+                i32::from_le_bytes([s[0], s[1], s[2], s[3]]) as f32
+            }),
+            Kind::F32 => self.mix(raw, out, |s| f32::from_le_bytes([s[0], s[1], s[2], s[3]])),
+        }
+        debug_assert_eq!(raw.len() % self.frame_bytes(), 0);
+    }
+
+    /// Averages the channels of each frame, scaled to ±1.0.
+    fn mix(&self, raw: &[u8], out: &mut Vec<f32>, sample: impl Fn(&[u8]) -> f32) {
+        let k = self.scale / self.channels as f32;
+        let b = self.bytes;
+        if self.channels == 1 {
+            out.extend(raw.chunks_exact(b).map(|s| (0.0 + sample(s)) * k));
+            return;
+        }
+        out.extend(raw.chunks_exact(b * self.channels).map(|fr| {
+            let mut acc = 0f32;
+            for s in fr.chunks_exact(b) {
+                acc += sample(s);
+            }
+            acc * k
+        }));
+    }
 }
 
 /// Interleaved 16-bit little-endian PCM to mono ±1.0.
-fn mix_i16(raw: &[u8], channels: usize) -> Vec<f32> {
+fn mix_i16(raw: &[u8], channels: usize, out: &mut Vec<f32>) {
     let k = 1.0 / (32768.0 * channels as f32);
     if channels == 1 {
-        return raw
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 * k)
-            .collect();
+        out.extend(
+            raw.chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 * k),
+        );
+        return;
     }
-    raw.chunks_exact(2 * channels)
-        .map(|fr| {
-            fr.chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32)
-                .sum::<f32>()
-                * k
-        })
-        .collect()
+    out.extend(raw.chunks_exact(2 * channels).map(|fr| {
+        fr.chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32)
+            .sum::<f32>()
+            * k
+    }));
 }
 
-/// The sample types hound yields, as f32.
-trait IntoF32 {
-    fn into_f32(self) -> f32;
+/// The file under hound's header parser, remembering the last four bytes read: the data
+/// chunk's length, when the parser stops at the audio.
+struct Tap {
+    inner: std::io::BufReader<std::fs::File>,
+    last4: [u8; 4],
 }
 
-impl IntoF32 for f32 {
-    fn into_f32(self) -> f32 {
-        self
-    }
-}
-
-impl IntoF32 for i32 {
-    fn into_f32(self) -> f32 {
-        self as f32
+impl std::io::Read for Tap {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[n.saturating_sub(4)..n] {
+            self.last4 = [self.last4[1], self.last4[2], self.last4[3], b];
+        }
+        Ok(n)
     }
 }

@@ -4,12 +4,16 @@
 //! calibration from the config and turns capture failures into results.
 
 use super::CheckContext;
+use crate::audio::wav::{self, WavError, WavFile};
 use crate::audio::{self, Mono, capture::CaptureError};
 use crate::config::AudioConfig;
 use proto::CheckResult;
 use proto::policy::NoisePolicy;
 use shiftready_core::checks::headset;
 use shiftready_core::checks::noise::{self, hints};
+use shiftready_core::dsp::{Analysis, Analyzer, ClassifyParams};
+use std::path::Path;
+use std::sync::mpsc;
 
 /// The `noise` check, from the configured (or default) input for the policy's duration.
 pub async fn run(ctx: CheckContext) -> anyhow::Result<CheckResult> {
@@ -110,6 +114,77 @@ pub fn judge(mono: &Mono, calibration_db: f64, policy: &NoisePolicy) -> CheckRes
     r
 }
 
+/// A WAV file's analysis, judged against the policy as [`judge`] judges a recording.
+#[derive(Debug)]
+pub struct FileVerdict {
+    pub result: CheckResult,
+    /// Seconds of audio analysed.
+    pub seconds: f64,
+}
+
+/// Reads (at most `max_seconds` of) a WAV file and judges it, streaming: the file is never
+/// held whole, so memory stays flat however long it is.
+pub fn judge_file(
+    path: &Path,
+    max_seconds: Option<f64>,
+    policy: &NoisePolicy,
+) -> Result<FileVerdict, WavError> {
+    let params = noise::classify_params(policy, 0.0);
+    let (a, file) = analyze_file(path, max_seconds, &params, file_threads())?;
+    let mut r = noise::verdict(&a, 0.0, policy);
+    r.set("device", &file.source);
+    r.set("channels", file.channels);
+    Ok(FileVerdict {
+        result: r,
+        seconds: a.seconds,
+    })
+}
+
+/// Threads for a file's analysis: two where there are two cores (one more reads the file).
+fn file_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
+
+/// Analyses a WAV file as it is read: a reader thread reads raw blocks while this one decodes
+/// each into the analysis (`dsp::Stream`, whose frames run on `threads` threads). The result
+/// is exactly that of the whole decoded file in one piece.
+pub fn analyze_file(
+    path: &Path,
+    max_seconds: Option<f64>,
+    params: &ClassifyParams,
+    threads: usize,
+) -> Result<(Analysis, WavFile), WavError> {
+    let mut file = wav::open(path, max_seconds)?;
+    let decoder = file.decoder;
+    let mut analyzer = Analyzer::new(file.sample_rate);
+    // Two blocks in flight and their buffers handed back: a few hundred KiB whatever the
+    // file's length.
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(2);
+    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        let file = &mut file;
+        let reader = s.spawn(move || {
+            loop {
+                let mut raw = empty_rx.try_recv().unwrap_or_default();
+                if !file.read_block(&mut raw, wav::BLOCK_FRAMES)? || full_tx.send(raw).is_err() {
+                    return Ok::<(), WavError>(());
+                }
+            }
+        });
+        let mut stream = analyzer.stream(threads);
+        for raw in full_rx.iter() {
+            stream.push_with(|v| decoder.decode(&raw, v));
+            let _ = empty_tx.send(raw);
+        }
+        let a = stream.finish(params);
+        reader
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            .map(|()| a)
+    })
+    .map(|a| (a, file))
+}
+
 #[cfg(test)]
 #[path = "../../testkit/src/signals.rs"]
 mod signals;
@@ -147,6 +222,198 @@ mod tests {
         });
         assert_eq!(r.hint, english_id(hints::STALLED));
         assert_eq!(r.metrics["capture_error"], "stalled");
+    }
+
+    /// How a test file is stored.
+    #[derive(Clone, Copy, Debug)]
+    enum Enc {
+        Int { bits: u16, bytes: u16 },
+        Float,
+    }
+
+    /// Writes `chans` (one signal per channel, same length) as a WAV file.
+    fn write_wav(path: &Path, chans: &[Vec<f32>], sr: u32, enc: Enc) {
+        let (bits, bytes, format) = match enc {
+            Enc::Int { bits, bytes } => (bits, bytes, hound::SampleFormat::Int),
+            Enc::Float => (32, 4, hound::SampleFormat::Float),
+        };
+        let spec = hound::WavSpec {
+            channels: chans.len() as u16,
+            sample_rate: sr,
+            bits_per_sample: bits,
+            sample_format: format,
+        };
+        let spec_ex = hound::WavSpecEx {
+            spec,
+            bytes_per_sample: bytes,
+        };
+        let mut w = hound::WavWriter::new_with_spec_ex(
+            std::io::BufWriter::new(std::fs::File::create(path).unwrap()),
+            spec_ex,
+        )
+        .unwrap();
+        for i in 0..chans[0].len() {
+            for c in chans {
+                match enc {
+                    Enc::Float => w.write_sample(c[i]).unwrap(),
+                    Enc::Int { bits, .. } => {
+                        let full = ((1i64 << (bits - 1)) - 1) as f64;
+                        w.write_sample((c[i] as f64 * full).round() as i32).unwrap()
+                    }
+                }
+            }
+        }
+        w.finalize().unwrap();
+    }
+
+    /// The file decoded the way the whole-file reader did before streaming (hound's
+    /// per-sample iterator; channels summed in f32, then scaled), for an exact comparison.
+    fn decoded_as_before(path: &Path) -> (Vec<f32>, u32) {
+        let r = hound::WavReader::open(path).unwrap();
+        let spec = r.spec();
+        let ch = spec.channels as usize;
+        let (values, scale): (Vec<f32>, f32) = match spec.sample_format {
+            hound::SampleFormat::Float => {
+                (r.into_samples::<f32>().map(Result::unwrap).collect(), 1.0)
+            }
+            hound::SampleFormat::Int => (
+                r.into_samples::<i32>().map(|s| s.unwrap() as f32).collect(),
+                (1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64) as f32,
+            ),
+        };
+        let k = scale / ch as f32;
+        let mono = values
+            .chunks_exact(ch)
+            .map(|fr| {
+                let mut acc = 0f32;
+                for &v in fr {
+                    acc += v;
+                }
+                acc * k
+            })
+            .collect();
+        (mono, spec.sample_rate)
+    }
+
+    /// Streaming a file (a reader thread, the analysis on one or two threads) gives exactly
+    /// the analysis of the whole file decoded in memory, for every encoding we read.
+    #[test]
+    fn streamed_file_analysis_equals_the_whole_file_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let params = ClassifyParams::default();
+        let talk = |sr, s| {
+            signals::mix(
+                &signals::speech_like(sr, s, -30.0, 1),
+                &signals::fan_noise(sr, s, -45.0, 2),
+            )
+        };
+        let i16_ = Enc::Int { bits: 16, bytes: 2 };
+        let cases: Vec<(&str, u32, Vec<Vec<f32>>, Enc)> = vec![
+            // 25 s at 48 kHz: more than one batch of frames.
+            ("talk-48k-16", 48000, vec![talk(48000, 25.0)], i16_),
+            (
+                "stereo-44k-16",
+                44100,
+                vec![talk(44100, 5.0), signals::hum(44100, 5.0, 50.0, -30.0)],
+                i16_,
+            ),
+            (
+                "24-bit",
+                22050,
+                vec![talk(22050, 4.0)],
+                Enc::Int { bits: 24, bytes: 3 },
+            ),
+            (
+                "24-in-32",
+                16000,
+                vec![talk(16000, 3.0)],
+                Enc::Int { bits: 24, bytes: 4 },
+            ),
+            (
+                "32-bit-stereo",
+                16000,
+                vec![talk(16000, 3.0), signals::silence(16000, 3.0)],
+                Enc::Int { bits: 32, bytes: 4 },
+            ),
+            (
+                "8-bit",
+                8000,
+                vec![talk(8000, 3.0)],
+                Enc::Int { bits: 8, bytes: 1 },
+            ),
+            (
+                "float",
+                48000,
+                vec![signals::knocks(48000, 3.0, -10.0, -60.0, 4)],
+                Enc::Float,
+            ),
+            (
+                "short",
+                48000,
+                vec![signals::sine(48000, 0.05, 1000.0, -20.0)],
+                i16_,
+            ),
+        ];
+        for (name, sr, chans, enc) in cases {
+            let p = dir.path().join(format!("{name}.wav"));
+            write_wav(&p, &chans, sr, enc);
+            let (mono, rate) = decoded_as_before(&p);
+            assert_eq!(rate, sr);
+            let whole = Analyzer::new(sr).analyze_with(&mono, &params);
+            for threads in [1, 2] {
+                let (a, file) = analyze_file(&p, None, &params, threads).unwrap();
+                assert_eq!(a, whole, "{name}, {threads} threads ({enc:?})");
+                assert_eq!(file.channels as usize, chans.len());
+            }
+            // --seconds: the first 1.5 s exactly.
+            let cut = (1.5 * sr as f64) as usize;
+            if mono.len() > cut {
+                let (a, _) = analyze_file(&p, Some(1.5), &params, 2).unwrap();
+                assert_eq!(
+                    a,
+                    Analyzer::new(sr).analyze_with(&mono[..cut], &params),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    /// A file cut short in the middle of a sample is a clear "cut short" error, and a data
+    /// chunk whose length is not a whole number of samples is refused as malformed (hound
+    /// checks it), never analysed as if whole.
+    #[test]
+    fn truncated_and_odd_length_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("full.wav");
+        let x = signals::sine(16000, 2.0, 440.0, -20.0);
+        write_wav(&p, &[x.clone(), x], 16000, Enc::Int { bits: 16, bytes: 2 });
+        let bytes = std::fs::read(&p).unwrap();
+        let policy = NoisePolicy::default();
+        // Cut after an odd number of data bytes: mid-sample, mid-frame, past the first blocks
+        // the reader thread hands over.
+        let cut = dir.path().join("cut.wav");
+        std::fs::write(&cut, &bytes[..bytes.len() - 1001]).unwrap();
+        let e = judge_file(&cut, None, &policy).unwrap_err();
+        assert!(matches!(e, WavError::Truncated { .. }), "{e:?}");
+        assert!(e.to_string().contains("cut short"), "{e}");
+        // The data chunk's length made odd (and the file one byte longer to match).
+        let mut odd = bytes.clone();
+        let data = odd.windows(4).position(|w| w == b"data").unwrap();
+        let len = u32::from_le_bytes(odd[data + 4..data + 8].try_into().unwrap()) + 1;
+        odd[data + 4..data + 8].copy_from_slice(&len.to_le_bytes());
+        odd.push(0);
+        let odd_p = dir.path().join("odd.wav");
+        std::fs::write(&odd_p, &odd).unwrap();
+        let e = judge_file(&odd_p, None, &policy).unwrap_err();
+        assert!(matches!(e, WavError::Format { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("not a multiple of sample size"),
+            "{e}"
+        );
+        // The whole file, for contrast, is judged.
+        let v = judge_file(&p, None, &policy).unwrap();
+        assert_eq!(v.seconds, 2.0);
+        assert_eq!(v.result.metrics["channels"], 2);
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! `shiftready noise`: the background-noise check alone, from the microphone or a WAV file.
 
-use crate::audio;
-use crate::checks::noise::{from_device, judge};
+use crate::checks::noise::{from_device, judge_file};
 use crate::cli::NoiseArgs;
 use crate::config::Loaded;
 use crate::exit::{self, ExitError};
@@ -23,10 +22,11 @@ pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
         let path_shown = path.clone();
         let path = path.clone();
         let seconds = args.seconds;
-        let mono = tokio::task::spawn_blocking(move || audio::wav::read(&path, seconds))
+        // Streamed: read and analysed block by block, never held whole.
+        let judged = tokio::task::spawn_blocking(move || judge_file(&path, seconds, &policy))
             .await?
             .map_err(anyhow::Error::new)?;
-        let held = mono.samples.len() as f64 / f64::from(mono.sample_rate.max(1));
+        let held = judged.seconds;
         if held < noise::MIN_SECONDS {
             return Err(ExitError::new(
                 exit::DATA,
@@ -38,8 +38,7 @@ pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
                 ),
             ));
         }
-        let judged = tokio::task::spawn_blocking(move || judge(&mono, 0.0, &policy)).await?;
-        judged.with("source", "file")
+        judged.result.with("source", "file")
     } else {
         let device = args
             .device

@@ -48,17 +48,28 @@ pub fn judge(
     calibration_db: f64,
     policy: &NoisePolicy,
 ) -> CheckResult {
-    let params = ClassifyParams {
+    let a =
+        Analyzer::new(sample_rate).analyze_with(samples, &classify_params(policy, calibration_db));
+    verdict(&a, calibration_db, policy)
+}
+
+/// The classification's limits for a device read `calibration_db` louder than its samples.
+pub fn classify_params(policy: &NoisePolicy, calibration_db: f64) -> ClassifyParams {
+    ClassifyParams {
         quiet_max_dbfs_a: policy.quiet_max_dbfs_a - calibration_db,
-    };
-    let a = Analyzer::new(sample_rate).analyze_with(samples, &params);
+    }
+}
+
+/// Judges an analysis made with [`classify_params`] (a streamed file's, say) as [`judge`]
+/// does.
+pub fn verdict(a: &Analysis, calibration_db: f64, policy: &NoisePolicy) -> CheckResult {
     let laeq_cal = a.laeq_dbfs + calibration_db;
-    let (status, hint) = status_of(&a, laeq_cal, policy);
+    let (status, hint) = status_of(a, laeq_cal, policy);
     let mut r = CheckResult::new(status, "");
     if !hint.is_empty() {
         crate::i18n::set_hint(&mut r, Msg::new(hint));
     }
-    put_metrics(&mut r, &a, calibration_db);
+    put_metrics(&mut r, a, calibration_db);
     r
 }
 

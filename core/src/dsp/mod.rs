@@ -10,9 +10,11 @@
 //! Only the aggregates in [`Analysis`] leave this module; the samples are borrowed, never kept.
 
 pub mod classify;
+mod stream;
 pub mod weighting;
 
 pub use classify::{Class, ClassifyParams};
+pub use stream::Stream;
 
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
@@ -108,6 +110,13 @@ pub struct Features {
 /// An analyser for one sample rate, holding its FFT plans and tables so repeated analyses
 /// (the daemon's in-shift sampling) do not plan again.
 pub struct Analyzer {
+    t: Tables,
+    /// Plans the hum FFT, whose length depends on the signal's (cached across analyses).
+    hum_planner: RealFftPlanner<f32>,
+}
+
+/// The fixed tables of one sample rate, shared by every thread of an analysis.
+struct Tables {
     sample_rate: u32,
     n: usize,
     window: Vec<f32>,
@@ -119,14 +128,14 @@ pub struct Analyzer {
     speech_bins: (usize, usize),
     flux_bands: Vec<(usize, usize)>,
     flat_bins: (usize, usize),
-    hum: HumPlan,
-}
-
-struct HumPlan {
+    /// −120 dB relative to a full-scale band: keeps the flux's logs finite in silence.
+    band_eps: f64,
+    /// Samples per 10 ms time-domain block.
+    sub: usize,
+    /// The hum's decimation factor, anti-alias taps and decimated rate.
     decim: usize,
     taps: Vec<f32>,
-    rate: f64,
-    planner: RealFftPlanner<f32>,
+    hum_rate: f64,
 }
 
 fn fft_len(sample_rate: u32) -> usize {
@@ -175,7 +184,7 @@ impl Analyzer {
                 (if k == 0 { 0.0 } else { corrected } * scale(k)) as f32
             })
             .collect();
-        let gain_u = (0..bins)
+        let gain_u: Vec<f32> = (0..bins)
             .map(|k| if k == 0 { 0.0 } else { scale(k) as f32 })
             .collect();
         let top = (0.45 * sr as f64).min(8000.0);
@@ -184,7 +193,7 @@ impl Analyzer {
             s_lo,
             bin_of(SPEECH_BAND_HZ.1.min(0.49 * sr as f64), df, bins).max(s_lo),
         );
-        let nb = 16;
+        let nb = stream::FLUX_BANDS;
         let mut flux_bands = Vec::with_capacity(nb);
         for i in 0..nb {
             let lo = 100.0 * (top / 100.0).powf(i as f64 / nb as f64);
@@ -202,27 +211,30 @@ impl Analyzer {
                 (t / (decim * decim) as f64) as f32
             })
             .collect();
+        let band_eps = 1e-12 / gain_u[1].max(f32::MIN_POSITIVE) as f64;
         Analyzer {
-            sample_rate: sr,
-            n,
-            window,
-            fft,
-            gain_a,
-            gain_u,
-            speech_bins,
-            flux_bands,
-            flat_bins,
-            hum: HumPlan {
+            t: Tables {
+                sample_rate: sr,
+                n,
+                window,
+                fft,
+                gain_a,
+                gain_u,
+                speech_bins,
+                flux_bands,
+                flat_bins,
+                band_eps,
+                sub: ((sr as f64 / 100.0) as usize).max(1),
                 decim,
                 taps,
-                rate: sr as f64 / decim as f64,
-                planner: RealFftPlanner::new(),
+                hum_rate: sr as f64 / decim as f64,
             },
+            hum_planner: RealFftPlanner::new(),
         }
     }
 
     pub fn sample_rate(&self) -> u32 {
-        self.sample_rate
+        self.t.sample_rate
     }
 
     /// Analyses mono samples (full scale ±1.0) and classifies with the default parameters.
@@ -230,335 +242,12 @@ impl Analyzer {
         self.analyze_with(samples, &ClassifyParams::default())
     }
 
-    /// Analyses mono samples and classifies with `params`.
+    /// Analyses mono samples and classifies with `params`: the same as pushing them into
+    /// [`Analyzer::stream`] in any pieces, without copying them.
     pub fn analyze_with(&mut self, samples: &[f32], params: &ClassifyParams) -> Analysis {
         let samples = &*finite(samples);
-        let sr = self.sample_rate as f64;
-        let len = samples.len();
-        let td = time_domain(samples, ((sr / 100.0) as usize).max(1));
-        let stft = self.stft(samples);
-        let hum = self.hum(samples, td.ms);
-
-        let mut blocks: Vec<f64> = stft.block_power.iter().map(|&p| db(p)).collect();
-        blocks.sort_by(f64::total_cmp);
-        let pct = |p: f64| percentile(&blocks, p).unwrap_or(FLOOR_DBFS);
-        let (l10, l90) = (pct(0.9), pct(0.1));
-
-        let mut a = Analysis {
-            sample_rate: self.sample_rate,
-            seconds: len as f64 / sr,
-            laeq_dbfs: db(stft.mean_a),
-            lamax_dbfs: blocks.last().copied().unwrap_or(FLOOR_DBFS),
-            l10_dbfs: l10,
-            l90_dbfs: l90,
-            peak_dbfs: if td.peak > 0.0 {
-                20.0 * (td.peak as f64).log10()
-            } else {
-                FLOOR_DBFS
-            },
-            rms_dbfs: db(2.0 * td.ms),
-            clipped_fraction: if len == 0 {
-                0.0
-            } else {
-                td.clipped as f64 / len as f64
-            },
-            dominant_hz: stft.dominant_hz,
-            features: Features {
-                spectral_flatness: stft.flatness,
-                spectral_flux_db: stft.flux_db,
-                onsets_per_second: if len == 0 {
-                    0.0
-                } else {
-                    stft.onsets as f64 / (len as f64 / sr)
-                },
-                speech_band_fraction: stft.speech_fraction,
-                syllable_modulation: stft.syllable_modulation,
-                speech_depth_db: stft.speech_depth_db,
-                hum_hz: hum.hz,
-                hum_fraction: hum.fraction,
-                hum_dbfs: db(2.0 * hum.ms),
-                level_spread_db: l10 - l90,
-                peak_to_floor_db: td.peak_to_floor_db,
-                active_fraction: td.active_fraction,
-                zero_fraction: if len == 0 {
-                    1.0
-                } else {
-                    td.zeros as f64 / len as f64
-                },
-            },
-            classification: Class::DeadInput,
-            confidence: 1.0,
-        };
-        a.reclassify(params);
-        a
-    }
-
-    fn stft(&mut self, x: &[f32]) -> Stft {
-        let n = self.n;
-        let hop = n / 2;
-        let bins = n / 2 + 1;
-        let sr = self.sample_rate as f64;
-        let df = sr / n as f64;
-        let frames = if x.is_empty() {
-            0
-        } else if x.len() < n {
-            1
-        } else {
-            1 + (x.len() - n) / hop
-        };
-        let mut buf = self.fft.make_input_vec();
-        let mut spec = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut pw = vec![0f32; bins];
-        let mut acc = vec![0f64; bins];
-        let mut acc_f = vec![0f32; bins];
-        let block_len = sr * FAST_BLOCK_SECONDS;
-        let n_blocks = if frames == 0 {
-            0
-        } else {
-            (((frames - 1) * hop + n / 2) as f64 / block_len) as usize + 1
-        };
-        let mut block_sum = vec![0f64; n_blocks];
-        let mut block_cnt = vec![0u32; n_blocks];
-        let mut pa = Vec::with_capacity(frames);
-        let mut ps = Vec::with_capacity(frames);
-        let mut ptot = 0f64;
-        let mut ps_sum = 0f64;
-        let nb = self.flux_bands.len();
-        let mut prev_bands = vec![0f32; nb];
-        let mut flux = Vec::with_capacity(frames);
-        // −120 dB relative to a full-scale band: keeps the logs finite in silence.
-        let band_eps = 1e-12 / self.gain_u[1].max(f32::MIN_POSITIVE) as f64;
-        // A short signal (under one frame) is zero-padded; rescale for the part present.
-        let short_gain = if x.len() < n && !x.is_empty() {
-            let full: f64 = self.window.iter().map(|&w| (w as f64).powi(2)).sum();
-            let part: f64 = self.window[..x.len()]
-                .iter()
-                .map(|&w| (w as f64).powi(2))
-                .sum();
-            (full / part.max(1e-12)) as f32
-        } else {
-            1.0
-        };
-        for f in 0..frames {
-            let start = f * hop;
-            let seg = &x[start..(start + n).min(x.len())];
-            for ((b, &s), &w) in buf.iter_mut().zip(seg).zip(&self.window) {
-                *b = s * w;
-            }
-            buf[seg.len()..].fill(0.0);
-            if self
-                .fft
-                .process_with_scratch(&mut buf, &mut spec, &mut scratch)
-                .is_err()
-            {
-                continue;
-            }
-            for (p, c) in pw.iter_mut().zip(&spec) {
-                *p = (c.re * c.re + c.im * c.im) * short_gain;
-            }
-            let fa = dot(&pw, &self.gain_a) as f64;
-            let fu = dot(&pw, &self.gain_u) as f64;
-            let (s_lo, s_hi) = self.speech_bins;
-            let fs = sum(&pw[s_lo..s_hi]) as f64 * self.gain_u[1] as f64;
-            for (a, &p) in acc_f.iter_mut().zip(&pw) {
-                *a += p;
-            }
-            if f % 64 == 63 {
-                for (a, af) in acc.iter_mut().zip(acc_f.iter_mut()) {
-                    *a += *af as f64;
-                    *af = 0.0;
-                }
-            }
-            let mut rise = 0f32;
-            for (i, &(lo, hi)) in self.flux_bands.iter().enumerate() {
-                let e = 10.0 * ((sum(&pw[lo..hi]) as f64 + band_eps).log10() as f32);
-                if f > 0 {
-                    rise += (e - prev_bands[i]).max(0.0);
-                }
-                prev_bands[i] = e;
-            }
-            flux.push(rise / nb as f32);
-            let centre = (start + n / 2) as f64;
-            let b = ((centre / block_len) as usize).min(n_blocks.saturating_sub(1));
-            block_sum[b] += fa;
-            block_cnt[b] += 1;
-            pa.push(fa);
-            ps.push(fs);
-            ptot += fu;
-            ps_sum += fs;
-        }
-        for (a, af) in acc.iter_mut().zip(&acc_f) {
-            *a += *af as f64;
-        }
-        let block_power: Vec<f64> = block_sum
-            .iter()
-            .zip(&block_cnt)
-            .filter(|&(_, &c)| c > 0)
-            .map(|(&s, &c)| s / c as f64)
-            .collect();
-        let mean_a = if frames == 0 {
-            0.0
-        } else {
-            pa.iter().sum::<f64>() / frames as f64
-        };
-
-        // Dominant frequency: the strongest bin above 20 Hz, refined by a parabola through
-        // the log power of it and its neighbours.
-        let k_min = bin_of(20.0, df, bins - 1).max(1);
-        let mut dominant_hz = 0.0;
-        if frames > 0 && bins > k_min + 2 {
-            let (k, &peak) = acc[k_min..bins - 1]
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, v)| (i + k_min, v))
-                .unwrap_or((k_min, &0.0));
-            if peak > 0.0 {
-                let l = |v: f64| (v + peak * 1e-12).ln();
-                let (a, b, c) = (l(acc[k - 1]), l(acc[k]), l(acc[k + 1]));
-                let den = a - 2.0 * b + c;
-                let d = if den.abs() > 1e-12 {
-                    (0.5 * (a - c) / den).clamp(-0.5, 0.5)
-                } else {
-                    0.0
-                };
-                dominant_hz = (k as f64 + d) * df;
-            }
-        }
-
-        // Flatness of the average spectrum.
-        let (f_lo, f_hi) = self.flat_bins;
-        let band = &acc[f_lo.min(f_hi)..f_hi];
-        let mean = band.iter().sum::<f64>() / band.len().max(1) as f64;
-        let flatness = if mean > 0.0 && !band.is_empty() {
-            let eps = mean * 1e-12;
-            let lg = band.iter().map(|&v| (v + eps).ln()).sum::<f64>() / band.len() as f64;
-            (lg.exp() / mean).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-
-        // Onsets: a broadband rise of 6 dB or more in a frame that stands 10 dB above the
-        // floor, at most one per 125 ms.
-        let mut lv: Vec<f64> = pa.iter().map(|&p| db(p)).collect();
-        lv.sort_by(f64::total_cmp);
-        let floor = percentile(&lv, 0.2).unwrap_or(FLOOR_DBFS);
-        let refractory = ((FAST_BLOCK_SECONDS * sr / hop as f64).ceil() as usize).max(1);
-        let mut onsets = 0;
-        let mut last: Option<usize> = None;
-        for (f, (&r, &p)) in flux.iter().zip(&pa).enumerate() {
-            if r >= 6.0 && db(p) >= floor + 10.0 && last.is_none_or(|l| f - l >= refractory) {
-                onsets += 1;
-                last = Some(f);
-            }
-        }
-        let flux_db = if flux.len() > 1 {
-            flux[1..].iter().map(|&v| v as f64).sum::<f64>() / (flux.len() - 1) as f64
-        } else {
-            0.0
-        };
-
-        let (speech_depth_db, syllable_modulation) = envelope_modulation(&ps, sr / hop as f64);
-        Stft {
-            mean_a,
-            block_power,
-            dominant_hz,
-            flatness,
-            flux_db,
-            onsets,
-            speech_fraction: if ptot > 0.0 {
-                (ps_sum / ptot).clamp(0.0, 1.0)
-            } else {
-                0.0
-            },
-            speech_depth_db,
-            syllable_modulation,
-        }
-    }
-
-    /// Mains hum: decimate to about 2 kHz, average long Hann-windowed FFTs (about 1 Hz per
-    /// bin), and sum the power within ±2 bins of each of the first eight harmonics of 50 and
-    /// of 60 Hz. `total_ms` is the signal's mean square, which the share is taken of.
-    fn hum(&mut self, x: &[f32], total_ms: f64) -> Hum {
-        let none = Hum {
-            hz: 50.0,
-            fraction: 0.0,
-            ms: 0.0,
-        };
-        let h = &mut self.hum;
-        let d = h.decim;
-        let taps = h.taps.len();
-        if x.len() < taps {
-            return none;
-        }
-        let m = (x.len() - taps) / d + 1;
-        let y: Vec<f32> = (0..m)
-            .map(|i| dot(&x[i * d..i * d + taps], &h.taps))
-            .collect();
-        let mut nh = 2048usize;
-        while nh > m && nh > 256 {
-            nh /= 2;
-        }
-        if m < nh {
-            return none;
-        }
-        let fft = h.planner.plan_fft_forward(nh);
-        let window = hann(nh);
-        let s2: f64 = window.iter().map(|&w| (w as f64).powi(2)).sum();
-        let mut buf = fft.make_input_vec();
-        let mut spec = fft.make_output_vec();
-        let mut scratch = fft.make_scratch_vec();
-        let bins = nh / 2 + 1;
-        let mut psd = vec![0f64; bins];
-        let hop = nh / 2;
-        let frames = 1 + (m - nh) / hop;
-        for f in 0..frames {
-            for ((b, &s), &w) in buf.iter_mut().zip(&y[f * hop..f * hop + nh]).zip(&window) {
-                *b = s * w;
-            }
-            if fft
-                .process_with_scratch(&mut buf, &mut spec, &mut scratch)
-                .is_err()
-            {
-                return none;
-            }
-            for (p, c) in psd.iter_mut().zip(&spec) {
-                *p += (c.re * c.re + c.im * c.im) as f64;
-            }
-        }
-        // Same scaling as the main STFT, but to plain mean square (no AES17 factor of 2).
-        let scale = 2.0 / (nh as f64 * s2 * frames as f64);
-        let df = h.rate / nh as f64;
-        let series = |f0: f64| -> f64 {
-            let mut total = 0.0;
-            let mut last_hi = 0usize;
-            for k in 1..=HUM_HARMONICS {
-                let f = f0 * k as f64;
-                if f + 3.0 * df >= h.rate / 2.0 {
-                    break;
-                }
-                let c = f / df;
-                let lo = ((c - 2.0).ceil().max(1.0) as usize).max(last_hi);
-                let hi = ((c + 2.0).floor() as usize + 1).min(bins);
-                if lo < hi {
-                    total += psd[lo..hi].iter().sum::<f64>();
-                    last_hi = hi;
-                }
-            }
-            total * scale
-        };
-        let (p50, p60) = (series(50.0), series(60.0));
-        let (hz, ms) = if p60 > p50 { (60.0, p60) } else { (50.0, p50) };
-        Hum {
-            hz,
-            fraction: if total_ms > 0.0 {
-                (ms / total_ms).clamp(0.0, 1.0)
-            } else {
-                0.0
-            },
-            ms,
-        }
+        let s = self.stream(1);
+        s.finish_with(samples, params)
     }
 }
 
@@ -586,6 +275,8 @@ struct Hum {
     ms: f64,
 }
 
+/// The time-domain pass over the 10 ms blocks: peak, clipping, zeros, mean square, and the
+/// burstiness of the 10 ms levels.
 struct TimeDomain {
     peak: f32,
     clipped: usize,
@@ -596,8 +287,6 @@ struct TimeDomain {
     active_fraction: f64,
 }
 
-/// One pass over the samples in 10 ms blocks: peak, clipping, zeros, mean square, and the
-/// burstiness of the 10 ms levels.
 /// The samples with the non-finite ones (a failing driver or a float WAV file can carry them)
 /// made sound: NaN is a lost sample (0), ±∞ an overload (±full scale, so it counts as
 /// clipped). Unchecked, one NaN made every power sum NaN, and [`db`] turned that into the
@@ -616,43 +305,6 @@ fn finite(samples: &[f32]) -> Cow<'_, [f32]> {
             })
             .collect(),
     )
-}
-
-fn time_domain(x: &[f32], sub: usize) -> TimeDomain {
-    let mut peak = 0f32;
-    let (mut clipped, mut zeros) = (0usize, 0usize);
-    let (mut s1, mut s2) = (0f64, 0f64);
-    let mut levels = Vec::with_capacity(x.len() / sub + 1);
-    for chunk in x.chunks(sub) {
-        let st = chunk_stats(chunk);
-        peak = peak.max(st.max_abs);
-        clipped += st.clipped;
-        zeros += st.zeros;
-        s1 += st.sum;
-        s2 += st.sumsq;
-        let n = chunk.len() as f64;
-        let ms = (st.sumsq / n - (st.sum / n).powi(2)).max(0.0);
-        levels.push(db(2.0 * ms).max(-120.0));
-    }
-    let n = x.len().max(1) as f64;
-    let ms = (s2 / n - (s1 / n).powi(2)).max(0.0);
-    let (mut peak_to_floor_db, mut active_fraction) = (0.0, 0.0);
-    if !levels.is_empty() {
-        let mut sorted = levels.clone();
-        sorted.sort_by(f64::total_cmp);
-        let floor = percentile(&sorted, 0.2).unwrap_or(-120.0);
-        peak_to_floor_db = sorted[sorted.len() - 1] - floor;
-        active_fraction =
-            levels.iter().filter(|&&l| l > floor + 6.0).count() as f64 / levels.len() as f64;
-    }
-    TimeDomain {
-        peak,
-        clipped,
-        zeros,
-        ms,
-        peak_to_floor_db,
-        active_fraction,
-    }
 }
 
 struct ChunkStats {
