@@ -6,6 +6,7 @@ use super::delivery::{self, Attempt, FreshPolicy, Sink};
 use super::lock::{self, InstanceLock};
 use super::monitor::{self, Sample};
 use super::os;
+use super::pilot::{self, PilotEvent};
 use super::presence::{self, Presence};
 use super::ring::{RING_SECONDS, Ring, SharedRing};
 use super::samples::{self, Extras, Minutes};
@@ -106,6 +107,8 @@ enum Control {
     Power(Input),
     /// From the OS's power events: handled, then `done` lets the machine sleep.
     OsPower(Input, oneshot::Sender<()>),
+    /// The pilot stream raises or clears `network_degraded` (`super::pilot`).
+    Pilot(PilotEvent),
 }
 
 struct Core {
@@ -135,6 +138,10 @@ struct Core {
     /// The event kinds beyond the original five that HQ keeps (its policy answer's
     /// `event_kinds`): `sample` is recorded only when HQ lists it.
     hq_kinds: Vec<String>,
+    /// The check context as the policy changes, for the pilot (its probe token).
+    ctx_tx: watch::Sender<CheckContext>,
+    /// Whether the pilot holds `network_degraded` open (see [`Core::alert`]).
+    pilot_degraded: bool,
     check_waiters: Vec<oneshot::Sender<Response>>,
     signed_in_tx: watch::Sender<bool>,
     status_tx: watch::Sender<StatusInfo>,
@@ -205,6 +212,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
     let ctx = CheckContext::new(&loaded);
     let (signed_in_tx, signed_in_rx) = watch::channel(false);
     let ring: SharedRing = Arc::new(std::sync::Mutex::new(Ring::new(RING_SECONDS)));
+    let (ctx_tx, ctx_rx) = watch::channel(ctx.clone());
     wire(
         &mut tasks,
         &ctl_tx,
@@ -217,6 +225,8 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
             delivery_wake: delivery_wake.clone(),
             ctx: &ctx,
             signed_in: signed_in_rx,
+            ring: &ring,
+            ctx_rx,
         },
     );
     let mut core = Core::restore(
@@ -228,6 +238,7 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
             delivery_wake,
             has_hq: sink.is_some(),
             ring,
+            ctx_tx,
             signed_in_tx,
             status_tx,
             ctl: ctl_tx,
@@ -273,6 +284,8 @@ struct Wiring<'a> {
     delivery_wake: Arc<Notify>,
     ctx: &'a CheckContext,
     signed_in: watch::Receiver<bool>,
+    ring: &'a SharedRing,
+    ctx_rx: watch::Receiver<CheckContext>,
 }
 
 /// Starts the tasks that feed the main loop: signals, power events, the spool's watch,
@@ -335,6 +348,20 @@ fn wire(tasks: &mut JoinSet<()>, ctl: &mpsc::Sender<Control>, w: Wiring<'_>) {
         ));
     }
     forward(tasks, s_rx, ctl.clone(), Control::Sample);
+
+    // The pilot stream while signed in (`[monitor] pilot`).
+    if w.loaded.config.monitor.pilot {
+        let (p_tx, p_rx) = mpsc::channel(4);
+        tasks.spawn(pilot::run(
+            w.ctx_rx,
+            w.signed_in.clone(),
+            w.ring.clone(),
+            p_tx,
+        ));
+        forward(tasks, p_rx, ctl.clone(), Control::Pilot);
+    } else {
+        tracing::info!("the pilot stream is off ([monitor] pilot = false)");
+    }
 }
 
 /// What [`Core::restore`] builds the core from, besides the persisted state.
@@ -346,6 +373,7 @@ struct Parts {
     delivery_wake: Arc<Notify>,
     has_hq: bool,
     ring: SharedRing,
+    ctx_tx: watch::Sender<CheckContext>,
     signed_in_tx: watch::Sender<bool>,
     status_tx: watch::Sender<StatusInfo>,
     ctl: mpsc::Sender<Control>,
@@ -418,6 +446,8 @@ impl Core {
             minutes,
             ring: p.ring,
             hq_kinds,
+            ctx_tx: p.ctx_tx,
+            pilot_degraded: false,
             check_waiters: Vec::new(),
             signed_in_tx: p.signed_in_tx,
             status_tx: p.status_tx,
@@ -515,6 +545,7 @@ impl Core {
             Control::Sample(s) => self.sample(now, s).await,
             Control::Delivery(a) => self.delivery(now, a).await,
             Control::Policy(p) => self.policy(*p),
+            Control::Pilot(e) => self.pilot(now, e).await,
         }
         ControlFlow::Continue(())
     }
@@ -615,6 +646,7 @@ impl Core {
                     .await;
                 }
                 self.hysteresis.clear();
+                self.pilot_degraded = false;
             }
             Action::Notify(n) => match n {
                 Notice::PreShiftNotReady { readiness, shift } => {
@@ -864,8 +896,18 @@ impl Core {
         self.publish(now).await;
     }
 
+    /// One incident per name. `network_degraded` has two sources: the once-a-minute monitor
+    /// (3 of 5 samples, this hysteresis) and the pilot stream (`super::pilot`, in seconds).
+    /// It starts when the first of them raises and ends when both have cleared: a raise while
+    /// the other holds it open records nothing, nor does a clear while the other still does.
     async fn alert(&mut self, now: DateTime<Utc>, name: &'static str, crossed: bool, detail: &str) {
-        let change = self.hysteresis.entry(name).or_default().push(crossed);
+        let mut change = self.hysteresis.entry(name).or_default().push(crossed);
+        if self.pilot_degraded && name == IncidentName::NetworkDegraded.as_str() {
+            if change.is_some() {
+                tracing::info!(incident = name, ?change, "the pilot holds it open already");
+            }
+            change = None;
+        }
         match change {
             Some(Change::Raised) => {
                 tracing::warn!(incident = name, "{detail}");
@@ -884,6 +926,60 @@ impl Core {
             }
             None => {}
         }
+    }
+
+    /// The pilot raised or cleared `network_degraded` (see [`Core::alert`] for how it and
+    /// the monitor share the incident). Only while signed in.
+    async fn pilot(&mut self, now: DateTime<Utc>, e: PilotEvent) {
+        if !self.machine.signed_in() {
+            return;
+        }
+        let name = IncidentName::NetworkDegraded.as_str();
+        let monitor_holds = self.hysteresis.get(name).is_some_and(Hysteresis::raised);
+        match e {
+            PilotEvent::Raise { detail, scope } => {
+                if self.pilot_degraded {
+                    return;
+                }
+                self.pilot_degraded = true;
+                let scope_s = scope.map_or("unknown", |s| s.as_str());
+                if monitor_holds || self.incidents.contains(name) {
+                    tracing::info!(
+                        incident = name,
+                        scope = scope_s,
+                        "pilot: {detail} (already open)"
+                    );
+                    return;
+                }
+                tracing::warn!(incident = name, scope = scope_s, "pilot: {detail}");
+                self.incidents.insert(name.to_string());
+                let body = EventBody::Incident {
+                    name: name.to_string(),
+                    state: IncidentState::Started,
+                    detail: detail.clone(),
+                    scope,
+                };
+                self.record(now, body, false).await;
+                self.notify(&i18n::tr("note-action-needed"), &detail);
+            }
+            PilotEvent::Clear => {
+                if !std::mem::take(&mut self.pilot_degraded) {
+                    return;
+                }
+                if monitor_holds {
+                    tracing::info!(
+                        incident = name,
+                        "pilot: clean again; the monitor still holds it"
+                    );
+                    return;
+                }
+                tracing::info!(incident = name, "pilot: clean again; ended");
+                self.incidents.remove(name);
+                self.record(now, incident(name, IncidentState::Ended, ""), false)
+                    .await;
+            }
+        }
+        self.publish(now).await;
     }
 
     async fn delivery(&mut self, now: DateTime<Utc>, a: Attempt) {
@@ -986,6 +1082,7 @@ impl Core {
         };
         self.loaded.policy = p.policy.clone();
         self.ctx.policy = Arc::new(p.policy);
+        let _ = self.ctx_tx.send(self.ctx.clone());
         let _ = self.ctl.try_send(Control::Power(Input::Tick));
     }
 

@@ -374,6 +374,7 @@ async fn stream(
     let mut local = Local::default();
     local.read_link();
     let mut next_second = unix_second(Utc::now()) + 1;
+    let mut next_link_read = next_second + LINK_EVERY_SECS;
     let mut written = next_second - 1;
     let mut clean_secs = 0u32;
     let (ping_tx, mut ping_rx) = mpsc::channel::<(i64, Option<f32>)>(4);
@@ -423,7 +424,8 @@ async fn stream(
                 let this_second = unix_second(wall);
                 if this_second >= next_second {
                     next_second = this_second + 1;
-                    if this_second % LINK_EVERY_SECS == 0 {
+                    if this_second >= next_link_read {
+                        next_link_read = this_second + LINK_EVERY_SECS;
                         local.read_link();
                     }
                     if let Some(gw) = local.gateway {
