@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod agent;
+pub mod alerts;
 pub mod check_now;
 pub mod drops;
 pub mod fleet;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/shifts", get(shifts::shifts_page))
         .route("/adherence", get(shifts::adherence_page))
+        .route("/alerts", get(alerts::alerts_page))
         .route("/call-drops", get(drops::drops_page))
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
