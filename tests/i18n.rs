@@ -252,3 +252,220 @@ fn the_swedish_report_page_in_chromium() {
             .unwrap_or(false)
     );
 }
+
+// ---- The daemon, `fix` and the errors a person acts on, in the agent's language ----
+
+use shiftready_testkit::agent::Agent;
+
+/// The environment of a process in `locale` alone (no LANGUAGE, LC_ALL or LC_MESSAGES).
+fn in_locale(mut c: Command, locale: &str) -> Command {
+    c.env("LANG", locale)
+        .env_remove("LANGUAGE")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES");
+    c
+}
+
+/// `shiftready ARGS` against the agent's daemon, in `locale`.
+fn cli_in(a: &Agent, locale: &str, args: &[&str]) -> Output {
+    let mut c = in_locale(a.command(), locale);
+    c.args(args).output().unwrap()
+}
+
+/// A weekday's short Swedish name, written here independently of the bundles.
+fn sv_weekday(t: chrono::DateTime<chrono::Utc>) -> &'static str {
+    use chrono::Datelike;
+    ["mån", "tis", "ons", "tors", "fre", "lör", "sön"][t
+        .with_timezone(&chrono::Local)
+        .weekday()
+        .num_days_from_monday() as usize]
+}
+
+/// One local shift between two UTC times (as tests/daemon_common's `shift_toml`).
+fn shift_toml(start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "[[schedule.shift]]\ndays = [\"{}\"]\nstart = \"{}\"\nend = \"{}\"\ntimezone = \"UTC\"\n",
+        start.format("%a").to_string().to_lowercase(),
+        start.format("%H:%M:%S"),
+        end.format("%H:%M:%S")
+    )
+}
+
+/// A daemon in the C locale (English) whose site refuses a manual sign-in below the bar, in a
+/// shift that just started with a failing headset; the clients in a Swedish locale. What the
+/// daemon answers crosses the IPC as messages, so each client says it in its own language,
+/// and `--json` keeps the English the daemon always sent.
+#[test]
+fn the_daemons_answers_are_said_in_the_clients_language() {
+    let start = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let end = start + chrono::Duration::seconds(600);
+    let mut a = Agent::new(
+        &shift_toml(start, end),
+        "readiness_bar = \"ready\"\npre_shift_minutes = 1\nheartbeat_seconds = 5\n\
+         recheck_seconds = 60\nmanual_sign_in_below_bar = \"refuse\"",
+    );
+    a.set_report(&[("os", "pass"), ("headset", "fail")]);
+    a.spawn(&["run", "--headless"], |c| {
+        c.env("LANG", "C")
+            .env_remove("LC_ALL")
+            .env_remove("LANGUAGE");
+    });
+    a.wait_for(
+        "the check at shift start",
+        std::time::Duration::from_secs(15),
+        |s| s["last_check_at"].is_string() && s["readiness"] == "not_ready",
+    );
+
+    let out = cli_in(&a, "sv_SE.UTF-8", &["sign-in"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        text.starts_with(
+            "Du har inte loggats in: där du arbetar går det inte att logga in när datorn inte \
+             uppfyller kraven för samtal.\nDatorn är inte redo för samtal (läge: inte redo; \
+             kravet där du arbetar: redo).\nÅtgärda det här först: Fix the headset.\n"
+        ),
+        "{text}"
+    );
+    // --lang en beats the Swedish locale, in the same words the daemon sent.
+    let text = stdout(&cli_in(&a, "sv_SE.UTF-8", &["--lang", "en", "sign-in"]));
+    assert!(
+        text.starts_with("You are not signed in: your site does not allow signing in"),
+        "{text}"
+    );
+    // --json: English, and none of the messages beside it.
+    let out = cli_in(&a, "sv_SE.UTF-8", &["sign-in", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are not signed in: your site does not allow signing in"),
+        "{v}"
+    );
+    assert!(v.get("said").is_none(), "{v}");
+    assert!(v["status"].get("fix_first_said").is_none(), "{v}");
+    let s: Value =
+        serde_json::from_slice(&cli_in(&a, "sv_SE.UTF-8", &["status", "--json"]).stdout).unwrap();
+    assert_eq!(s["fix_first"], "Fix the headset.", "{s}");
+    assert!(s.get("fix_first_said").is_none(), "{s}");
+
+    // status: the shift's end with its weekday in Swedish.
+    let text = stdout(&cli_in(&a, "sv_SE.UTF-8", &["status"]));
+    eprintln!("{text}"); // as the agent reads it
+    let end_local = end.with_timezone(&chrono::Local);
+    let until = format!(
+        "till {} {}",
+        sv_weekday(end),
+        end_local.format("%Y-%m-%d %H:%M")
+    );
+    assert!(text.contains(&until), "{until:?} in:\n{text}");
+    assert!(text.contains("Åtgärda först:"), "{text}");
+    assert!(
+        text.contains("inget HQ inställt (1 händelse väntar)"),
+        "{text}"
+    );
+
+    // sign-out of a computer that was never signed in, in Swedish.
+    let text = stdout(&cli_in(&a, "sv_SE.UTF-8", &["sign-out"]));
+    assert_eq!(text, "Du var inte inloggad.\n");
+    assert!(a.signal("-TERM").success());
+}
+
+/// A Swedish daemon's notification before a failing shift: with no notification server on
+/// its (private) session bus, the daemon logs what the agent was to be told: the Swedish
+/// summary and body, the shift's weekday in Swedish.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_swedish_daemon_notifies_in_swedish() {
+    use chrono::Timelike;
+    let bus = shiftready_testkit::dbus::Bus::start();
+    let start = chrono::Utc::now().with_nanosecond(0).unwrap() + chrono::Duration::seconds(40);
+    let mut a = Agent::new(
+        &shift_toml(start, start + chrono::Duration::seconds(60)),
+        "readiness_bar = \"ready\"\npre_shift_minutes = 1\nheartbeat_seconds = 5\nrecheck_seconds = 5",
+    );
+    let cfg = std::fs::read_to_string(&a.config).unwrap();
+    std::fs::write(
+        &a.config,
+        cfg.replace("notifications = false", "notifications = true"),
+    )
+    .unwrap();
+    a.set_report(&[("os", "pass"), ("headset", "fail")]);
+    a.spawn(&["run", "--headless"], |c| {
+        c.env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("LANG", "sv_SE.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LANGUAGE");
+    });
+    let told = format!(
+        "the agent was to be told: Datorn är inte redo för ditt pass: Ditt pass börjar {} {}. \
+         Åtgärda det här först: Fix the headset.",
+        sv_weekday(start),
+        start.with_timezone(&chrono::Local).format("%H:%M")
+    );
+    a.wait_log(&told, std::time::Duration::from_secs(30));
+    // The log itself stays English for IT.
+    assert!(a.logs().contains("Your shift starts "), "{}", a.logs());
+    assert!(a.signal("-TERM").success());
+}
+
+/// `fix --dry-run` in Swedish against a real PulseAudio: the headset not the default, its
+/// microphone muted at 5 %. Each change in Swedish, the "nothing" of a missing default
+/// never shown; `--json` keeps the English sentences.
+#[test]
+fn fix_dry_run_in_swedish_against_pulseaudio() {
+    use shiftready_testkit::pulse::{BUILTIN, Pulse, USB_HEADSET};
+    let Some(pa) = Pulse::start("i18n_fix_dry_run_in_swedish") else {
+        return;
+    };
+    pa.add("builtin", "Built-in Audio Analog Stereo", BUILTIN);
+    pa.add("usb", "USB Audio Device", USB_HEADSET);
+    pa.set_default("builtin");
+    pa.pactl(&["set-source-mute", "usb_in", "1"]).unwrap();
+    pa.pactl(&["set-source-volume", "usb_in", "5%"]).unwrap();
+    let run = |args: &[&str]| {
+        let mut c = in_locale(Command::new(BIN), "sv_SE.UTF-8");
+        c.args(args)
+            .envs(pa.env())
+            .env("HOME", pa.dir())
+            .env("XDG_DATA_HOME", pa.dir().join("data"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["fix", "--dry-run"]);
+    let text = stdout(&out);
+    eprintln!("{text}"); // as the agent reads it
+    assert!(
+        text.starts_with("Det här skulle ändras (inget är ändrat ännu;"),
+        "{}",
+        both(&out)
+    );
+    for line in [
+        "är nu standardmikrofon (tidigare: Built-in Audio Analog Stereo",
+        "är inte längre avstängd.",
+        "har höjts från 5 % till 100 %.",
+        "är nu standardhögtalare (tidigare: Built-in Audio Analog Stereo",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    assert!(!text.contains("is now the default"), "{text}");
+    // Nothing changed: the headset check still fails, its hint in Swedish.
+    assert!(text.contains("Ditt headset är anslutet"), "{text}");
+    let out = run(&["fix", "--dry-run", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let whats: Vec<&str> = v["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        whats
+            .iter()
+            .any(|w| w.contains("is now the default microphone (was ")),
+        "{whats:?}"
+    );
+    assert!(whats.iter().all(|w| !w.contains("standard")), "{whats:?}");
+}

@@ -144,6 +144,15 @@ status-set-aside-events = { $events ->
        *[other] { $events } events
     } HQ refused for good (kept in the spool's quarantine)
 status-delivery-paused = Delivery to HQ is paused; no event is lost, it resumes after enrolling.
+hq-none = none
+hq-connected = connected
+hq-unreachable = unreachable
+hq-must-enroll = must_enroll
+incident-headset-gone = headset_gone
+incident-network-degraded = network_degraded
+incident-noisy-room = noisy_room
+incident-hq-unreachable = hq_unreachable
+incident-events-rejected = events_rejected
 
 ## shiftready fix (src/commands/render.rs render_fix)
 

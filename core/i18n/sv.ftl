@@ -149,6 +149,15 @@ status-set-aside-events = { $events ->
        *[other] { $events } händelser
     } som HQ har avvisat för gott (sparade i köns karantän)
 status-delivery-paused = Överföringen till HQ är pausad. Inga händelser går förlorade, och den fortsätter när datorn har registrerats igen.
+hq-none = inget HQ inställt
+hq-connected = ansluten
+hq-unreachable = går inte att nå
+hq-must-enroll = datorn måste registreras igen
+incident-headset-gone = headsetet är borta
+incident-network-degraded = nätverket är för dåligt
+incident-noisy-room = för mycket ljud i rummet
+incident-hq-unreachable = HQ går inte att nå
+incident-events-rejected = HQ avvisar händelser
 
 ## shiftready fix (src/commands/render.rs render_fix)
 

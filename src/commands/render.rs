@@ -453,14 +453,33 @@ pub fn render_status(s: &StatusInfo) -> String {
         "{}{}\n",
         label("status-hq"),
         trm(&Msg::new("status-hq-waiting")
-            .text("hq", s.hq.to_string())
+            .text(
+                "hq",
+                tr(match s.hq {
+                    proto::HqLink::None => "hq-none",
+                    proto::HqLink::Connected => "hq-connected",
+                    proto::HqLink::Unreachable => "hq-unreachable",
+                    proto::HqLink::MustEnroll => "hq-must-enroll",
+                })
+            )
             .arg("events", MsgArg::Count(s.spool_events as i64)))
     ));
     if !s.incidents.is_empty() {
         o.push_str(&format!(
             "{}{}\n",
             label("status-incidents"),
-            s.incidents.join(", ")
+            s.incidents
+                .iter()
+                .map(|i| match i.as_str() {
+                    "headset_gone" => tr("incident-headset-gone"),
+                    "network_degraded" => tr("incident-network-degraded"),
+                    "noisy_room" => tr("incident-noisy-room"),
+                    "hq_unreachable" => tr("incident-hq-unreachable"),
+                    "events_rejected" => tr("incident-events-rejected"),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if s.quarantined > 0 {
