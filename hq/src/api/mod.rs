@@ -24,7 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/enroll", post(agent::enroll))
         .route("/events", post(agent::events))
         .route("/policy", get(agent::policy))
-        .nest("/load", crate::load::routes())
+        .nest("/load", crate::load::http::routes())
         .route("/agents", get(it::agents))
         .route("/agents.csv", get(csv::agents_csv))
         .route("/agents/{id}", get(it::agent))
