@@ -51,6 +51,7 @@ net-generic = Your connection is not good enough for calls: use a network cable,
 net-wired-required = Your site asks for a wired connection: plug a network cable into your computer.
 net-nothing-answers = Nothing answers at { $reflector }: check the reflector address (`hq.reflector` in the agent configuration), and tell IT if it is right.
 net-https-failed = Voice traffic gets through but HQ's website does not answer: check your VPN, and tell IT if it keeps happening.
+net-bufferbloat = Calls will stutter whenever your line is busy (it was { $ms } ms slower under load): if someone at home is uploading or streaming, pause it during your shift, or ask your internet provider for a router with smart queue management (SQM).
 
 ## The noise check
 

@@ -197,6 +197,8 @@ pub mod metric {
     pub const THROUGHPUT_UP_KBPS: &str = "throughput_up_kbps";
     pub const THROUGHPUT_DOWN_KBPS: &str = "throughput_down_kbps";
     pub const RPM: &str = "rpm";
+    /// The worse loaded round trip minus the idle one, ms (issue 16).
+    pub const ADDED_LATENCY_MS: &str = "added_latency_ms";
     // headset
     pub const HEADSET_PRESENT: &str = "headset_present";
     pub const HEADSET_NAME: &str = "headset_name";

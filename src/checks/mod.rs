@@ -22,6 +22,10 @@ pub struct CheckContext {
     pub policy: Arc<Policy>,
     /// Where the agent keeps its state (device key, cached policy).
     pub state_dir: PathBuf,
+    /// Whether the network check may fill the line to measure latency under load: only the
+    /// pre-shift `shiftready check` ([`CheckContext::pre_shift`]), never the daemon (whose
+    /// checks may run during a shift, or a call).
+    pub load_phase: bool,
 }
 
 impl CheckContext {
@@ -30,6 +34,19 @@ impl CheckContext {
             config: Arc::new(loaded.config.clone()),
             policy: Arc::new(loaded.policy.clone()),
             state_dir: loaded.state_dir(),
+            load_phase: false,
+        }
+    }
+
+    /// The context of the pre-shift `shiftready check`: as [`CheckContext::new`], and the
+    /// network check runs its load phase (when the policy's `network.load_test` allows). The
+    /// checks run side by side, so the load phase lengthens the network check alone (after its
+    /// voice probe, never beside it): the whole check takes about `probe_seconds + 2 ×
+    /// load_seconds` plus a few seconds of setup and drain, 13 to 14 s with the defaults.
+    pub fn pre_shift(loaded: &Loaded) -> CheckContext {
+        CheckContext {
+            load_phase: true,
+            ..CheckContext::new(loaded)
         }
     }
 }

@@ -108,6 +108,7 @@ pub async fn gather(
         gateway,
         seconds,
         codec,
+        load: None,
     }
 }
 
@@ -133,16 +134,57 @@ pub async fn run(ctx: CheckContext) -> anyhow::Result<CheckResult> {
     } else {
         HqUrl::parse(&ctx.config.hq.url).ok()
     };
-    let f = gather(
+    let mut f = gather(
         target,
-        hq,
+        hq.clone(),
         &ctx.config.hq.ca_file,
         pol.probe_seconds,
         pol.codec,
         pol.probe_token,
     )
     .await;
+    if ctx.load_phase && pol.load_test {
+        f.load = Some(load_phase(&ctx, hq, &f).await);
+    }
     Ok(evaluate(&f, pol))
+}
+
+/// The load phase after the voice probe (latency under load, [`crate::probe::load`]), or why
+/// it is skipped: not enrolled, no HQ URL, or a voice probe that got no answers.
+async fn load_phase(
+    ctx: &CheckContext,
+    hq: Option<HqUrl>,
+    f: &Findings,
+) -> Result<shiftready_core::checks::network::LoadFindings, String> {
+    let pol = &ctx.policy.network;
+    let Some(hq) = hq else {
+        return Err("no HQ URL is configured".into());
+    };
+    let device =
+        crate::hq_client::DeviceFile::load(&ctx.state_dir.join(crate::hq_client::DEVICE_FILE))
+            .map_err(|e| e.to_string())?
+            .ok_or("this computer is not enrolled with HQ")?;
+    let reflector = match &f.probe {
+        Some(Ok(p)) if p.answered() => p.reflector,
+        _ => return Err("the voice probe got no answers, so there is nothing to time".into()),
+    };
+    let addr = match f.path.as_ref().and_then(|p| p.address) {
+        Some(a) => a,
+        None => path::resolve(&hq.host, hq.port, STAGE_LIMIT).await?.0,
+    };
+    let target = probe::load::LoadTarget {
+        hq,
+        addr,
+        ca_file: ctx.config.hq.ca_file.clone(),
+        key: device.device_key,
+        reflector,
+        token: pol.probe_token,
+    };
+    let plan = probe::load::LoadPlan {
+        seconds: pol.load_seconds,
+        max_bytes: (pol.load_max_mb * 1024.0 * 1024.0) as u64,
+    };
+    probe::load::run(&target, plan).await
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub async fn check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32> {
         }
         args.only.iter().map(String::as_str).collect()
     };
-    let ctx = CheckContext::new(loaded);
+    let ctx = CheckContext::pre_shift(loaded);
     let live = (!args.json).then(render::LiveProgress::new).flatten();
     let report =
         checks::run_checks(&names, &ctx, live.clone().map(|l| l as Arc<dyn Progress>)).await;

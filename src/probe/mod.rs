@@ -8,6 +8,7 @@
 
 pub mod gateway;
 pub mod link;
+pub mod load;
 pub mod path;
 
 /// The pure parts live in `shiftready-core`; re-exported for the integration tests

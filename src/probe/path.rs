@@ -229,7 +229,7 @@ fn tls_config(ca_file: &str) -> Result<rustls::ClientConfig, String> {
     }
 }
 
-async fn tls_connect(
+pub(crate) async fn tls_connect(
     tcp: TcpStream,
     host: &str,
     ca_file: &str,

@@ -25,6 +25,11 @@ pub mod hints {
     pub const GENERIC: &str = "net-generic";
     pub const WIRED_REQUIRED: &str = "net-wired-required";
     pub const HTTPS_FAILED: &str = "net-https-failed";
+    /// The line's latency rises too far when it is busy (bufferbloat): `ms` added under load.
+    pub fn bufferbloat(added_ms: f64) -> Msg {
+        Msg::new(BUFFERBLOAT).arg("ms", proto::MsgArg::Num(added_ms.round(), 0))
+    }
+    pub const BUFFERBLOAT: &str = "net-bufferbloat";
     /// The reflector's host answered "port unreachable": the address is wrong or nothing
     /// listens there (a firewall on the way drops packets silently instead).
     pub fn nothing_answers(reflector: &str) -> Msg {
@@ -140,6 +145,125 @@ pub struct Findings {
     pub gateway: Result<GatewayStats, String>,
     pub seconds: f64,
     pub codec: Codec,
+    /// The load phase (latency under load): `None` when it was not asked for (the daemon,
+    /// `shiftready probe`), `Err` with the reason when it was skipped.
+    pub load: Option<Result<LoadFindings, String>>,
+}
+
+/// What the load phase measured: the UDP probes' round trips while the line to HQ was full
+/// upstream, then downstream, and what moved. Judged by [`evaluate`] against
+/// `network.added_latency_ms`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadFindings {
+    /// Round trips of the probes answered while uploading, ms.
+    pub rtt_up_ms: Vec<f64>,
+    /// Round trips of the probes answered while downloading, ms.
+    pub rtt_down_ms: Vec<f64>,
+    /// Probes sent while uploading and while downloading.
+    pub probes_up: u32,
+    pub probes_down: u32,
+    /// Bytes HQ received, and over how many seconds (HQ's own clock).
+    pub up_bytes: u64,
+    pub up_seconds: f64,
+    /// Bytes the agent received, and over how many seconds.
+    pub down_bytes: u64,
+    pub down_seconds: f64,
+}
+
+/// The middle value of `v` (the mean of the two middle ones for an even count).
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    Some(if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    })
+}
+
+/// The mean of `v` after dropping the values above its 95th percentile: the "TM95" trimmed
+/// mean of draft-ietf-ippm-responsiveness ("Responsiveness under Working Conditions",
+/// section 4.1), which keeps a few stray outliers from deciding the result.
+pub fn trimmed_mean_95(v: &[f64]) -> Option<f64> {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let keep = ((s.len() as f64 * 0.95).ceil() as usize).clamp(1, s.len());
+    Some(s[..keep].iter().sum::<f64>() / keep as f64)
+}
+
+/// Round trips per minute under working conditions: 60 000 ms divided by the trimmed mean
+/// (TM95) of every round trip measured under load. draft-ietf-ippm-responsiveness defines
+/// RPM as 60 divided by the working latency in seconds, from HTTP/TCP/TLS probes on and beside
+/// the loaded connections; ours are the UDP voice probes to HQ's reflector (the latency a call
+/// would see), so the figure is in the draft's units but not its exact probe mix.
+pub fn rpm(loaded_rtts_ms: &[f64]) -> Option<f64> {
+    trimmed_mean_95(loaded_rtts_ms)
+        .filter(|t| *t > 0.0)
+        .map(|t| (60_000.0 / t).round())
+}
+
+/// Kilobits per second from bytes over seconds.
+fn kbps(bytes: u64, seconds: f64) -> Option<f64> {
+    (seconds > 0.0 && bytes > 0).then(|| (bytes as f64 * 8.0 / seconds / 1000.0).round())
+}
+
+/// What the load figures say: the metrics set on `r`, and the added latency when known.
+fn load_metrics(
+    r: &mut CheckResult,
+    load: &Option<Result<LoadFindings, String>>,
+    idle: Option<f64>,
+) -> Option<f64> {
+    let Some(load) = load else { return None };
+    let l = match load {
+        Err(why) => {
+            r.set("load_test", "skipped");
+            r.set("load_note", why);
+            return None;
+        }
+        Ok(l) => l,
+    };
+    let up = median(&l.rtt_up_ms);
+    let down = median(&l.rtt_down_ms);
+    r.set("load_test", "measured");
+    r.set(metric::RTT_LOADED_UP_MS, up.map(round1));
+    r.set(metric::RTT_LOADED_DOWN_MS, down.map(round1));
+    let worst = match (up, down) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let added = worst.zip(idle).map(|(w, i)| (w - i).max(0.0));
+    r.set(metric::ADDED_LATENCY_MS, added.map(round1));
+    r.set(metric::THROUGHPUT_UP_KBPS, kbps(l.up_bytes, l.up_seconds));
+    r.set(
+        metric::THROUGHPUT_DOWN_KBPS,
+        kbps(l.down_bytes, l.down_seconds),
+    );
+    let all: Vec<f64> = l.rtt_up_ms.iter().chain(&l.rtt_down_ms).copied().collect();
+    r.set(metric::RPM, rpm(&all));
+    let lost = |sent: u32, got: usize| {
+        (sent > 0).then(|| round1(100.0 * (sent as f64 - got as f64).max(0.0) / sent as f64))
+    };
+    r.set("loss_loaded_up_pct", lost(l.probes_up, l.rtt_up_ms.len()));
+    r.set(
+        "loss_loaded_down_pct",
+        lost(l.probes_down, l.rtt_down_ms.len()),
+    );
+    r.set("load_bytes", l.up_bytes + l.down_bytes);
+    if worst.is_none() {
+        r.set("load_note", "no probe came back while the line was loaded");
+    }
+    added
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
 }
 
 fn codec_name(c: Codec) -> &'static str {
@@ -227,6 +351,8 @@ pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
         }
     }
 
+    let added = load_metrics(&mut r, &f.load, s.and_then(|s| s.rtt_ms_median));
+
     let https = path.map(|p| p.https_ok());
     let dns_failed = f.reflector_dns.is_err()
         || path.is_some_and(|p| p.failed.as_ref().is_some_and(|(st, _)| *st == Stage::Dns));
@@ -288,6 +414,14 @@ pub fn evaluate(f: &Findings, pol: &NetworkPolicy) -> CheckResult {
                 (Status::Pass, None)
             }
         };
+    // Latency under load decides only when it is worse than everything else: a voice or path
+    // problem keeps its own, more basic, hint.
+    let (status, hint) = match added {
+        Some(a) if pol.added_latency_ms.status(a) > status => {
+            (pol.added_latency_ms.status(a), Some(hints::bufferbloat(a)))
+        }
+        _ => (status, hint),
+    };
     r.status = status;
     if let Some(m) = hint {
         crate::i18n::set_hint(&mut r, m);
@@ -372,6 +506,7 @@ mod tests {
             gateway,
             seconds: 5.0,
             codec: Codec::G711Plc,
+            load: None,
         }
     }
 
@@ -512,6 +647,118 @@ mod tests {
         assert_eq!(st(20.0, 1.0, 2.0), Status::Warn);
         assert_eq!(st(20.0, 1.0, 3.0), Status::Fail);
         assert_eq!(st(20.0, 61.0, 0.0), Status::Fail);
+    }
+
+    fn loaded(up: &[f64], down: &[f64]) -> LoadFindings {
+        LoadFindings {
+            rtt_up_ms: up.to_vec(),
+            rtt_down_ms: down.to_vec(),
+            probes_up: up.len() as u32 + 2,
+            probes_down: down.len() as u32,
+            up_bytes: 375_000,
+            up_seconds: 3.0,
+            down_bytes: 3_000_000,
+            down_seconds: 2.4,
+        }
+    }
+
+    #[test]
+    fn added_latency_decides_by_its_band_with_the_bufferbloat_hint() {
+        let pol = NetworkPolicy::default();
+        let clean = || {
+            findings(
+                Some(stats(30.0, 2.0, 0.0)),
+                Some(true),
+                Some((0.0, 0.2)),
+                LinkKind::Ethernet,
+            )
+        };
+        // Idle 30 ms; loaded medians 80 (up) and 40 (down): 50 ms added passes.
+        let mut f = clean();
+        f.load = Some(Ok(loaded(&[70.0, 80.0, 90.0], &[40.0, 40.0])));
+        let r = evaluate(&f, &pol);
+        assert_eq!((r.status, r.hint.as_str()), (Status::Pass, ""));
+        assert_eq!(r.metric_f64("rtt_loaded_up_ms"), Some(80.0));
+        assert_eq!(r.metric_f64("rtt_loaded_down_ms"), Some(40.0));
+        assert_eq!(r.metric_f64("added_latency_ms"), Some(50.0));
+        // 375 000 bytes in 3 s = 1000 kbit/s; 3 MB in 2.4 s = 10 000 kbit/s.
+        assert_eq!(r.metric_f64("throughput_up_kbps"), Some(1000.0));
+        assert_eq!(r.metric_f64("throughput_down_kbps"), Some(10000.0));
+        // TM95 of the five round trips (none trimmed at n = 5: ceil(4.75) = 5) = 64 ms.
+        assert_eq!(r.metric_f64("rpm"), Some((60_000.0_f64 / 64.0).round()));
+        assert_eq!(r.metric_f64("loss_loaded_up_pct"), Some(40.0));
+        // 130 ms added: warn, and the hint says what to do about a busy line.
+        f.load = Some(Ok(loaded(&[160.0], &[40.0])));
+        let r = evaluate(&f, &pol);
+        assert_eq!(r.status, Status::Warn);
+        assert_eq!(r.hint_msg.as_ref().map(|m| m.id), Some(hints::BUFFERBLOAT));
+        assert!(r.hint.contains("130 ms"), "{}", r.hint);
+        assert!(r.hint.contains("smart queue management"), "{}", r.hint);
+        // 400 ms added: fail.
+        f.load = Some(Ok(loaded(&[40.0], &[430.0])));
+        assert_eq!(evaluate(&f, &pol).status, Status::Fail);
+        // Exactly at the pass limit: pass (bands have no gaps).
+        f.load = Some(Ok(loaded(&[130.0], &[])));
+        assert_eq!(evaluate(&f, &pol).status, Status::Pass);
+    }
+
+    #[test]
+    fn a_skipped_load_phase_is_a_note_never_a_failure() {
+        let pol = NetworkPolicy::default();
+        let mut f = findings(
+            Some(stats(30.0, 2.0, 0.0)),
+            Some(true),
+            Some((0.0, 0.2)),
+            LinkKind::Ethernet,
+        );
+        f.load = Some(Err("HQ does not serve the load test".into()));
+        let r = evaluate(&f, &pol);
+        assert_eq!((r.status, r.hint.as_str()), (Status::Pass, ""));
+        assert_eq!(r.metrics["load_test"], "skipped");
+        assert_eq!(r.metrics["load_note"], "HQ does not serve the load test");
+        for k in [
+            "rtt_loaded_up_ms",
+            "rtt_loaded_down_ms",
+            "rpm",
+            "added_latency_ms",
+        ] {
+            assert!(r.metrics.get(k).is_none(), "{k} present in {r:?}");
+        }
+        // Nothing came back under load: no verdict on it, and said so.
+        f.load = Some(Ok(loaded(&[], &[])));
+        let r = evaluate(&f, &pol);
+        assert_eq!(r.status, Status::Pass);
+        assert!(r.metrics["rtt_loaded_up_ms"].is_null());
+        assert_eq!(
+            r.metrics["load_note"],
+            "no probe came back while the line was loaded"
+        );
+    }
+
+    #[test]
+    fn a_voice_problem_keeps_its_hint_over_bufferbloat() {
+        let pol = NetworkPolicy::default();
+        let mut f = findings(
+            Some(stats(40.0, 45.0, 0.0)),
+            Some(true),
+            Some((0.0, 0.3)),
+            LinkKind::Ethernet,
+        );
+        f.load = Some(Ok(loaded(&[200.0], &[])));
+        let r = evaluate(&f, &pol);
+        assert_eq!(r.status, Status::Warn);
+        assert_eq!(r.hint, english_id(hints::BEYOND_HOME));
+    }
+
+    #[test]
+    fn trimmed_mean_drops_the_top_five_percent() {
+        // 20 values: ceil(19) = 19 kept, the outlier 1000 dropped.
+        let mut v: Vec<f64> = (1..=19).map(|i| i as f64).collect();
+        v.push(1000.0);
+        assert_eq!(trimmed_mean_95(&v), Some(10.0));
+        assert_eq!(rpm(&[100.0]), Some(600.0));
+        assert_eq!(rpm(&[]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
     }
 
     #[test]
