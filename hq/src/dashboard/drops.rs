@@ -304,6 +304,9 @@ pub struct Strip {
     pub rows: Vec<StripRow>,
     pub from: String,
     pub to: String,
+    /// Where the window the verdict weighs begins (3 minutes before the report), drawn as a
+    /// dashed line, when it falls inside the strip.
+    pub window: Option<usize>,
 }
 
 pub struct StripRow {
@@ -341,8 +344,12 @@ fn bars(heights: impl Iterator<Item = Option<u32>>) -> Vec<Bar> {
     out
 }
 
-/// The strip of a history, with `span` (the verdict's seconds) marked.
-pub fn strip(s: &Seconds, span: Option<(usize, usize)>) -> Option<Strip> {
+/// The strip of a history reported at `reported`, with `span` (the verdict's seconds) marked.
+pub fn strip(
+    s: &Seconds,
+    reported: chrono::DateTime<chrono::Utc>,
+    span: Option<(usize, usize)>,
+) -> Option<Strip> {
     let n = s.len();
     if n == 0 || !s.is_well_formed() {
         return None;
@@ -416,6 +423,9 @@ pub fn strip(s: &Seconds, span: Option<(usize, usize)>) -> Option<Strip> {
         n,
         rows,
         from: t(0),
+        window: usize::try_from((reported - s.start).num_seconds() - drops::verdict::WINDOW_S)
+            .ok()
+            .filter(|w| *w > 0 && *w < n),
         to: format!("{} UTC", t(n)),
     })
 }
@@ -431,7 +441,7 @@ fn view(d: AgentDrop) -> DropView {
             ..Default::default()
         };
         let at = chrono::DateTime::from_timestamp_millis(d.row.at)?;
-        strip(s, drops::verdict::verdict(&drop, at).span)
+        strip(s, at, drops::verdict::verdict(&drop, at).span)
     });
     DropView {
         at: when(d.row.at),
@@ -509,7 +519,9 @@ mod tests {
         s.loss_up_pct[7] = Some(50.0);
         s.headset[8] = Some(false);
         s.headset[9] = Some(false);
-        let st = strip(&s, Some((3, 5))).unwrap();
+        // Reported at 14:00:10: the 3-minute window begins before the strip, so no line.
+        let st = strip(&s, "2026-12-02T14:00:10Z".parse().unwrap(), Some((3, 5))).unwrap();
+        assert_eq!(st.window, None);
         let row = |l: &str| {
             st.rows
                 .iter()
@@ -532,5 +544,25 @@ mod tests {
             (st.from.as_str(), st.to.as_str()),
             ("14:00:00", "14:00:10 UTC")
         );
+        // Reported at 14:03:05 with 15 minutes from 13:48:05: the window begins at 14:00:05,
+        // 720 s in.
+        let mut long = s.clone();
+        long.start = "2026-12-02T13:48:05Z".parse().unwrap();
+        for v in [
+            &mut long.rtt_ms,
+            &mut long.loss_up_pct,
+            &mut long.loss_down_pct,
+        ] {
+            v.resize(900, Some(0.0));
+        }
+        for v in [&mut long.gateway_ok, &mut long.link_up, &mut long.headset] {
+            v.resize(900, Some(true));
+        }
+        for v in [&mut long.jitter_ms, &mut long.gateway_rtt_ms] {
+            v.resize(900, None);
+        }
+        long.wifi_signal_dbm.resize(900, None);
+        let st = strip(&long, "2026-12-02T14:03:05Z".parse().unwrap(), None).unwrap();
+        assert_eq!(st.window, Some(720));
     }
 }
