@@ -265,6 +265,19 @@ async fn the_verdict_reaches_the_api_the_csv_and_the_pages(db: String) {
         2,
         "one strip each"
     );
+
+    // Kept as long as reports (90 days by default): a sweep 89 days on keeps both, one 91
+    // days on deletes both events and both rows.
+    let hq_db = shiftready_hq::db::Db::connect(&db).await.unwrap();
+    let day = 86_400_000;
+    let keep = shiftready_hq::db::Retention::default();
+    let t = shiftready_hq::db::now_ms();
+    let p = hq_db.prune_retention(t + 89 * day, &keep).await.unwrap();
+    assert_eq!(p.call_drops, 0, "{p:?}");
+    let p = hq_db.prune_retention(t + 91 * day, &keep).await.unwrap();
+    assert_eq!(p.call_drops, 4, "2 events and 2 rows: {p:?}");
+    let v = common::get_json(&format!("{url}/api/v1/call-drops"), &token).await;
+    assert_eq!(v["call_drops"], json!([]));
 }
 
 both_urls!(the_verdict_reaches_the_api_the_csv_and_the_pages);
