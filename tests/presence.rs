@@ -15,19 +15,7 @@ const POLICY: &str = "heartbeat_seconds = 5\nlost_contact_after_missed = 100\npr
 
 /// The device's row of `GET /api/v1/agents` (as the IT viewer).
 fn agent_row(hq: &Hq, device: &str) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = format!("{}/api/v1/agents", hq.url);
-    let token = hq.token.clone();
-    let v: Value = rt.block_on(async move {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let c = reqwest::Client::builder().build().unwrap();
-        let r = c.get(url).bearer_auth(token).send().await.unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
-        r.json().await.unwrap()
-    });
+    let v = hq.api("/api/v1/agents");
     v["agents"]
         .as_array()
         .unwrap()

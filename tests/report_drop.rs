@@ -60,23 +60,6 @@ fn drops_at_hq(hq: &Hq) -> Vec<Value> {
         .collect()
 }
 
-/// `GET /api/v1/call-drops` as the IT viewer.
-fn call_drops_api(hq: &Hq) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = format!("{}/api/v1/call-drops", hq.url);
-    let token = hq.token.clone();
-    rt.block_on(async move {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let c = reqwest::Client::builder().build().unwrap();
-        let r = c.get(url).bearer_auth(token).send().await.unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
-        r.json().await.unwrap()
-    })
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -179,7 +162,7 @@ fn a_dropped_call_reaches_hq_with_the_seconds_of_the_shift_and_the_note() {
     );
 
     // HQ explains it: nothing was wrong on this computer's line.
-    let api = call_drops_api(&hq);
+    let api = hq.api("/api/v1/call-drops");
     let row = api["call_drops"]
         .as_array()
         .unwrap()
@@ -232,4 +215,59 @@ fn without_a_daemon_report_drop_says_so_like_sign_in() {
     let max = "é".repeat(proto::sample::CALL_DROP_MAX_NOTE);
     let out = a.cli(&["report-drop", "--note", &max]);
     assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+}
+
+/// While signed in, a `sample` for each whole minute (issue 15, "a timeline at HQ"): signed
+/// in across a minute boundary and out a few seconds later, HQ holds the minute of the
+/// sign-in and the minute of the sign-out (each partial), dated on whole minutes, with the
+/// pilot's figures; together about the seconds signed in.
+#[test]
+fn a_sample_for_each_minute_signed_in_reaches_hq() {
+    use chrono::{DurationRound, Timelike};
+    let (hq, _server, mut a) = lab();
+    a.start();
+    // Not in the last seconds of a minute: the sign-in's minute then has pilot seconds.
+    while Utc::now().second() > 45 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let signed_in_at = Utc::now();
+    assert!(a.cli(&["sign-in"]).status.success(), "{}", a.logs());
+    let first = signed_in_at
+        .duration_trunc(chrono::Duration::minutes(1))
+        .unwrap();
+    let next = first + chrono::Duration::minutes(1);
+    while Utc::now() < next + chrono::Duration::seconds(6) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(a.cli(&["sign-out"]).status.success(), "{}", a.logs());
+    let signed_secs = (Utc::now() - signed_in_at).num_seconds();
+    a.wait_for("delivery", Duration::from_secs(20), |s| {
+        s["spool_events"] == 0
+    });
+    let rows: Vec<(i64, String)> = read_hq_db(&hq.db_path, async |c| {
+        sqlx::query_as("SELECT at, body FROM events WHERE kind = 'sample' ORDER BY at")
+            .fetch_all(c)
+            .await
+            .unwrap()
+    });
+    let at: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(
+        at,
+        [first.timestamp_millis(), next.timestamp_millis()],
+        "{rows:?}"
+    );
+    let samples: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.1).unwrap()["sample"].clone())
+        .collect();
+    let seconds: i64 = samples.iter().map(|s| s["seconds"].as_i64().unwrap()).sum();
+    assert!(
+        seconds <= signed_secs && seconds + 5 >= signed_secs,
+        "{seconds} s in the samples for {signed_secs} s signed in: {samples:?}"
+    );
+    for s in &samples {
+        assert!(s["rtt_p50_ms"].is_number(), "{s}");
+        assert!(s["mos_min"].as_f64().unwrap() > 4.0, "{s}");
+        assert_eq!(s["loss_up_pct"], 0.0, "{s}");
+    }
 }

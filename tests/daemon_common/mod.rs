@@ -156,20 +156,25 @@ impl Hq {
 
     /// `GET /api/v1/shifts` (the last day) as the IT viewer.
     pub fn shifts(&self) -> Vec<Value> {
+        let v = self.api("/api/v1/shifts");
+        v["shifts"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `GET PATH` of HQ's API as the IT viewer: the JSON answer (a success, or a panic).
+    pub fn api(&self, path: &str) -> Value {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let url = format!("{}/api/v1/shifts", self.url);
+        let url = format!("{}{path}", self.url);
         let token = self.token.clone();
-        let v: Value = rt.block_on(async move {
+        rt.block_on(async move {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let c = reqwest::Client::builder().build().unwrap();
             let r = c.get(url).bearer_auth(token).send().await.unwrap();
             assert!(r.status().is_success(), "{}", r.status());
             r.json().await.unwrap()
-        });
-        v["shifts"].as_array().cloned().unwrap_or_default()
+        })
     }
 
     /// The ids of every event HQ holds for a device (read from its database).
