@@ -267,10 +267,16 @@ impl Lab {
     }
 
     fn hq_incidents(&self) -> Vec<serde_json::Value> {
+        self.hq_bodies("incident")
+    }
+
+    /// The bodies of the events of `kind` HQ holds, oldest first.
+    fn hq_bodies(&self, kind: &str) -> Vec<serde_json::Value> {
         let db = self.dir.path().join("hq.db");
         daemon_common::read_hq_db(&db, async |c| {
             let rows: Vec<(String,)> =
-                sqlx::query_as("SELECT body FROM events WHERE kind = 'incident' ORDER BY at")
+                sqlx::query_as("SELECT body FROM events WHERE kind = ? ORDER BY at")
+                    .bind(kind)
                     .fetch_all(c)
                     .await
                     .unwrap();
@@ -421,6 +427,27 @@ fn two_clean_minutes_raise_nothing() {
     let log = a.logs();
     assert!(!log.contains("network_degraded"), "{log}");
     assert!(log.contains("pilot stream to HQ's reflector"), "{log}");
+    // The pilot's seconds reached HQ in the per-minute samples (the ring, read by
+    // daemon/samples.rs): a whole minute measured, nothing lost, the router answering.
+    a.wait_for("delivery", Duration::from_secs(30), |s| {
+        s["spool_events"] == 0
+    });
+    let samples = lab.hq_bodies("sample");
+    let full: Vec<&serde_json::Value> = samples
+        .iter()
+        .map(|b| &b["sample"])
+        .filter(|m| m["seconds"].as_u64() >= Some(55))
+        .collect();
+    assert!(!full.is_empty(), "no whole minute at HQ: {samples:?}");
+    for m in full {
+        assert!(m["rtt_p50_ms"].as_f64().is_some_and(|r| r < 50.0), "{m}");
+        assert_eq!(m["loss_up_pct"], 0.0, "{m}");
+        assert_eq!(m["loss_down_pct"], 0.0, "{m}");
+        assert_eq!(m["gateway_loss_pct"], 0.0, "{m}");
+        assert_eq!(m["link"], "wired", "{m}");
+        assert_eq!(m["link_down_seconds"], 0, "{m}");
+        assert!(m["mos_min"].as_f64().is_some_and(|v| v > 4.0), "{m}");
+    }
 }
 
 impl Lab {

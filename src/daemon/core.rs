@@ -140,8 +140,8 @@ struct Core {
     hq_kinds: Vec<String>,
     /// The check context as the policy changes, for the pilot (its probe token).
     ctx_tx: watch::Sender<CheckContext>,
-    /// Whether the pilot holds `network_degraded` open (see [`Core::alert`]).
-    pilot_degraded: bool,
+    /// Who holds `network_degraded` open: the monitor, the pilot (see [`Core::alert`]).
+    net_holders: pilot::Holders,
     check_waiters: Vec<oneshot::Sender<Response>>,
     signed_in_tx: watch::Sender<bool>,
     status_tx: watch::Sender<StatusInfo>,
@@ -447,7 +447,7 @@ impl Core {
             ring: p.ring,
             hq_kinds,
             ctx_tx: p.ctx_tx,
-            pilot_degraded: false,
+            net_holders: pilot::Holders::default(),
             check_waiters: Vec::new(),
             signed_in_tx: p.signed_in_tx,
             status_tx: p.status_tx,
@@ -646,7 +646,7 @@ impl Core {
                     .await;
                 }
                 self.hysteresis.clear();
-                self.pilot_degraded = false;
+                self.net_holders = pilot::Holders::default();
             }
             Action::Notify(n) => match n {
                 Notice::PreShiftNotReady { readiness, shift } => {
@@ -902,11 +902,20 @@ impl Core {
     /// the other holds it open records nothing, nor does a clear while the other still does.
     async fn alert(&mut self, now: DateTime<Utc>, name: &'static str, crossed: bool, detail: &str) {
         let mut change = self.hysteresis.entry(name).or_default().push(crossed);
-        if self.pilot_degraded && name == IncidentName::NetworkDegraded.as_str() {
-            if change.is_some() {
-                tracing::info!(incident = name, ?change, "the pilot holds it open already");
+        if let Some(c) = change.filter(|_| name == IncidentName::NetworkDegraded.as_str()) {
+            let opened = self
+                .net_holders
+                .set(pilot::Holder::Monitor, c == Change::Raised);
+            if opened.is_none() {
+                tracing::info!(incident = name, ?c, "monitor: the pilot holds it open");
             }
-            change = None;
+            change = opened.map(|open| {
+                if open {
+                    Change::Raised
+                } else {
+                    Change::Cleared
+                }
+            });
         }
         match change {
             Some(Change::Raised) => {
@@ -935,15 +944,12 @@ impl Core {
             return;
         }
         let name = IncidentName::NetworkDegraded.as_str();
-        let monitor_holds = self.hysteresis.get(name).is_some_and(Hysteresis::raised);
+        let raise = matches!(e, PilotEvent::Raise { .. });
+        let opened = self.net_holders.set(pilot::Holder::Pilot, raise);
         match e {
             PilotEvent::Raise { detail, scope } => {
-                if self.pilot_degraded {
-                    return;
-                }
-                self.pilot_degraded = true;
                 let scope_s = scope.map_or("unknown", |s| s.as_str());
-                if monitor_holds || self.incidents.contains(name) {
+                if opened != Some(true) {
                     tracing::info!(
                         incident = name,
                         scope = scope_s,
@@ -963,14 +969,8 @@ impl Core {
                 self.notify(&i18n::tr("note-action-needed"), &detail);
             }
             PilotEvent::Clear => {
-                if !std::mem::take(&mut self.pilot_degraded) {
-                    return;
-                }
-                if monitor_holds {
-                    tracing::info!(
-                        incident = name,
-                        "pilot: clean again; the monitor still holds it"
-                    );
+                if opened != Some(false) {
+                    tracing::info!(incident = name, "pilot: clean again; still held open");
                     return;
                 }
                 tracing::info!(incident = name, "pilot: clean again; ended");

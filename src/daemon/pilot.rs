@@ -617,6 +617,43 @@ fn second_record(
     }
 }
 
+/// One of the two sources of the `network_degraded` incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// The once-a-minute network monitor (3-of-5 hysteresis).
+    Monitor,
+    /// The pilot stream.
+    Pilot,
+}
+
+/// Who holds the one `network_degraded` incident open (pure): it starts when the first
+/// source raises and ends when the last one clears; a source raising while the other holds
+/// it, or clearing while the other still does, changes nothing that HQ sees.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Holders {
+    monitor: bool,
+    pilot: bool,
+}
+
+impl Holders {
+    /// `holder` raises (`true`) or clears; `Some(true)`: record the incident's start,
+    /// `Some(false)`: its end, `None`: nothing to record.
+    pub fn set(&mut self, holder: Holder, on: bool) -> Option<bool> {
+        let before = self.open();
+        match holder {
+            Holder::Monitor => self.monitor = on,
+            Holder::Pilot => self.pilot = on,
+        }
+        let after = self.open();
+        (before != after).then_some(after)
+    }
+
+    /// Whether the incident is open.
+    pub fn open(&self) -> bool {
+        self.monitor || self.pilot
+    }
+}
+
 /// The shared ring for a daemon.
 pub fn new_ring() -> SharedRing {
     Arc::new(std::sync::Mutex::new(super::ring::Ring::new(
@@ -668,6 +705,30 @@ mod tests {
             split_losses(&[(2, 3)], &[3]),
             vec![Split { up: 1.0, down: 0.0 }]
         );
+    }
+
+    #[test]
+    fn one_incident_for_the_monitor_and_the_pilot() {
+        use Holder::{Monitor, Pilot};
+        let mut h = Holders::default();
+        // The pilot first, the monitor joins, the pilot clears, then the monitor: one start,
+        // one end, at the first raise and the last clear.
+        assert_eq!(h.set(Pilot, true), Some(true));
+        assert_eq!(h.set(Monitor, true), None);
+        assert_eq!(h.set(Pilot, false), None);
+        assert!(h.open());
+        assert_eq!(h.set(Monitor, false), Some(false));
+        // The monitor first; the pilot's raise and clear inside it record nothing.
+        assert_eq!(h.set(Monitor, true), Some(true));
+        assert_eq!(h.set(Pilot, true), None);
+        assert_eq!(h.set(Monitor, false), None);
+        assert_eq!(h.set(Pilot, false), Some(false));
+        // A repeated raise or clear of one source is nothing new.
+        assert_eq!(h.set(Pilot, true), Some(true));
+        assert_eq!(h.set(Pilot, true), None);
+        assert_eq!(h.set(Pilot, false), Some(false));
+        assert_eq!(h.set(Pilot, false), None);
+        assert!(!h.open());
     }
 
     #[test]
