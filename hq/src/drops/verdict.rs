@@ -14,11 +14,12 @@
 //!   otherwise.
 //! - *beyond the home*: while the link was up and the home router did not fail to answer, the
 //!   pilot stream to HQ lost packets: at least [`MIN_LOSS_S`] s whose mean loss in a direction
-//!   is at least [`LOSS_PCT`] % (a second with no reply at all counts as 100 %). With 5 pilot
-//!   packets a second, one lost packet is a single 20 % second and is not blamed; two within
-//!   a few seconds are. Mostly unanswered seconds make it "no replies from HQ" (an outage).
-//!   A second with no pilot figure before the pilot's first or after its last figure is "not
-//!   measured", never "no reply".
+//!   is at least [`LOSS_PCT`] % (a second with no reply, i.e. no RTT, counts as 100 % where
+//!   its loss is not given). With 5 pilot packets a second, one lost packet is a single 20 %
+//!   second and is not blamed; two within a few seconds are. Mostly unanswered seconds make it
+//!   "no replies from HQ" (an outage), whatever the loss columns say. A second with no pilot
+//!   figure before the pilot's first or after its last figure is "not measured", never "no
+//!   reply".
 //! - *headset*: no headset with a microphone present.
 //!
 //! **Which one first.** Outages (home network, no replies from HQ) are the most severe, then a
@@ -259,14 +260,10 @@ fn beyond_episodes(s: &Seconds) -> Vec<Episode> {
         return Vec::new();
     };
     let home_ok = |i| at(&s.link_up, i) != Some(false) && at(&s.gateway_ok, i) != Some(false);
-    let lost_all = |v: Option<f32>| v.is_none_or(|l| l >= 100.0);
+    // No RTT is no reply (the proto's meaning), whatever the loss columns say: with nothing
+    // back, the daemon may count the packets lost either way.
     let no_reply: Vec<bool> = (0..n)
-        .map(|i| {
-            (first..=last).contains(&i)
-                && at(&s.rtt_ms, i).is_none()
-                && lost_all(at(&s.loss_up_pct, i))
-                && lost_all(at(&s.loss_down_pct, i))
-        })
+        .map(|i| (first..=last).contains(&i) && at(&s.rtt_ms, i).is_none())
         .collect();
     let eff = |v: &[Option<f32>], i: usize| at(v, i).or(no_reply[i].then_some(100.0));
     let lossy: Vec<bool> = (0..n)
@@ -490,9 +487,21 @@ mod tests {
             Kind::BeyondHome,
             "beyond the home: no replies from HQ for 20 s at 14:31:30 UTC while the home router answered",
         );
+        // Counted as lost downstream instead (nothing came back, so the daemon cannot tell
+        // the directions apart): still no replies, an outage.
+        for i in 810..830 {
+            d.seconds.loss_up_pct[i] = Some(0.0);
+            d.seconds.loss_down_pct[i] = Some(100.0);
+        }
+        check(
+            &d,
+            Kind::BeyondHome,
+            "beyond the home: no replies from HQ for 20 s at 14:31:30 UTC while the home router answered",
+        );
         // Without any loss figure either (the pilot ran before and after): still no replies.
         for i in 810..830 {
             d.seconds.loss_up_pct[i] = None;
+            d.seconds.loss_down_pct[i] = None;
         }
         check(
             &d,
