@@ -2,7 +2,7 @@
 # Installs what ShiftReady needs on Debian 12 / Ubuntu 22.04+: `scripts/setup.sh demo` for the
 # demo (build tools and the audio library), `scripts/setup.sh test` for the whole test suite
 # (adds the test tools: sox, espeak-ng, PostgreSQL, Chromium, Xvfb, Wine, mingw, msitools,
-# nftables...).
+# nftables, aiosmtpd, promtool...).
 # Uses sudo when not root. Installs Rust with rustup when cargo is missing.
 set -euo pipefail
 what=${1:-demo}
@@ -13,7 +13,8 @@ demo_pkgs=(build-essential pkg-config curl ca-certificates libasound2-dev libssl
   libgtk-3-dev libayatana-appindicator3-dev libxdo-dev)
 test_pkgs=(alsa-utils sox espeak-ng postgresql chromium xvfb trayer imagemagick iputils-ping
   iproute2 procps python3 msitools wixl wine wine64 gcc-mingw-w64-x86-64 shellcheck dpkg-dev
-  fakeroot desktop-file-utils pulseaudio pulseaudio-utils util-linux dbus nftables)
+  fakeroot desktop-file-utils pulseaudio pulseaudio-utils util-linux dbus nftables
+  python3-aiosmtpd prometheus)
 
 pkgs=("${demo_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi
@@ -36,6 +37,13 @@ if ! command -v cargo >/dev/null 2>&1; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal \
       --component rustfmt,clippy
   fi
+fi
+
+# The alert tests start a real SMTP server (aiosmtpd). Debian's package serves the system
+# python3; a python3 of its own (pyenv, a venv) gets it from PyPI instead.
+if [ "$what" = test ] && ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "setup: installing aiosmtpd for $(command -v python3) from PyPI"
+  python3 -m pip install --quiet aiosmtpd || python3 -m pip install --quiet --break-system-packages aiosmtpd
 fi
 
 # The Windows installer test cross-builds the agent.
