@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     let code = match commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("shiftready: {e:#}");
+            eprintln!("shiftready: {}", commands::errors::text_of(&e));
             exit::code_of(&e)
         }
     };

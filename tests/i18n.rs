@@ -469,3 +469,49 @@ fn fix_dry_run_in_swedish_against_pulseaudio() {
     );
     assert!(whats.iter().all(|w| !w.contains("standard")), "{whats:?}");
 }
+
+/// Errors a person acts on, with the real binary in a Swedish locale: no daemon running, and
+/// a configuration file with a wrong value (its file, line and key kept). English under C is
+/// what it always was.
+#[test]
+fn errors_a_person_acts_on_in_swedish() {
+    let env = Env::new("");
+    let out = env.run("sv_SE.UTF-8", &["sign-in"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{}", both(&out));
+    assert!(
+        err.starts_with(
+            "shiftready: ShiftReady körs inte för den här användaren (inget svarar på "
+        ),
+        "{err}"
+    );
+    assert!(err.contains("Starta det med `shiftready run`"), "{err}");
+    let out = env.run("C", &["sign-in"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("shiftready: the ShiftReady daemon is not running for this user"),
+        "{}",
+        both(&out)
+    );
+
+    let bad = Env::new("[hq]\nurl = \"ftp://hq.example.com\"");
+    let out = bad.run("sv_SE.UTF-8", CHECK);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{}", both(&out));
+    let file = bad.config().display().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "shiftready: {file} innehåller ett fel:\n  {file}:"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(": inställningen `hq.url`: "), "{err}");
+    assert!(err.contains("ftp://hq.example.com"), "{err}");
+    let out = bad.run("C", CHECK);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("shiftready: {file} has 1 problem:\n"))
+            && err.contains("key `hq.url`"),
+        "{err}"
+    );
+}

@@ -268,6 +268,50 @@ word-fail = fail
 word-error = error
 ipc-enroll-again = This computer must be enrolled again (IT gives you the secret and, for this computer, a re-enrollment code): shiftready enroll --hq { $hq } --token-file FILE --code-file CODE
 
+## Errors a person acts on (src/commands/errors.rs; the English is each error's own text)
+
+err-daemon-not-running = the ShiftReady daemon is not running for this user (nothing answers on { $endpoint }: { $detail }); start it with `shiftready run`
+err-daemon-no-answer = the ShiftReady daemon did not answer: { $detail }
+err-daemon-closed = the ShiftReady daemon closed the connection without answering (it may be stopping, or running as another user)
+err-hq-unreachable = HQ at { $url } is unreachable ({ $detail }); check the internet connection and hq.url
+err-hq-timeout = HQ at { $url } did not answer within { $seconds } s; try again later
+err-hq-tls = the secure connection to HQ at { $url } failed ({ $detail }); check hq.url and hq.ca_file, or tell IT
+err-hq-not-enrolled = this computer is not enrolled with HQ; run `shiftready enroll --hq URL --token-file FILE`
+err-hq-unknown-key = HQ does not know this device's key; run `shiftready enroll` again with the site's secret
+err-hq-revoked = IT revoked this device's key; ask IT before enrolling it again
+err-hq-reenroll = IT asked this device to enroll again; run `shiftready enroll --hq URL --token-file FILE`
+err-hq-bad-secret = HQ refused the enrollment secret; ask IT for the site's current secret
+err-hq-rate-limited = HQ is limiting requests; wait a minute and try again
+err-hq-retry-after = HQ is busy or limiting requests and asks to wait { $seconds } s
+err-hq-server = HQ had a problem ({ $status }): { $message }; try again later
+err-config-problems = { $file } has { $problems ->
+        [one] 1 problem
+       *[other] { $problems } problems
+    }:
+err-config-key = { $at }: key `{ $key }`: { $problem }
+
+## shiftready enroll (src/commands/enroll.rs)
+
+enroll-failed = enrollment failed
+enroll-refused = enrollment failed: HQ refused it: { $message }
+enroll-bad-hq = --hq '{ $hq }': must be a full address like https://hq.example.com
+enroll-code-ignored = warning: HQ did not use the re-enrollment code (it may be older than this agent); check with IT which device this computer is
+enroll-not-saved = HQ enrolled this device but its key could not be saved to { $path }: { $error }
+enroll-done = Enrolled with HQ at { $hq } as device { $device }.
+enroll-done-again = Enrolled again with HQ at { $hq } as device { $device } (the same device: its history is kept).
+enroll-note = Note from HQ: { $note }
+enroll-key-file = The device key is in { $path } (readable by you alone).
+
+## shiftready devices (src/commands/devices.rs)
+
+devices-cannot-list = could not list the audio devices: { $error }
+devices-header = Audio devices ({ $backend }):
+devices-none = (none)
+devices-default-input = default input
+devices-default-output = default output
+devices-by = by { $source }
+devices-defaults-unknown = The defaults could not be told apart: { $why }
+
 ## shiftready check (src/commands/check.rs)
 
 check-sent = Report sent to HQ.

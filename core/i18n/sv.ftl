@@ -273,6 +273,50 @@ word-fail = fel
 word-error = kunde inte göras
 ipc-enroll-again = Datorn måste registreras igen (IT ger dig hemligheten och en kod för att registrera just den här datorn igen): shiftready enroll --hq { $hq } --token-file FILE --code-file CODE
 
+## Fel som du kan åtgärda (src/commands/errors.rs)
+
+err-daemon-not-running = ShiftReady körs inte för den här användaren (inget svarar på { $endpoint }: { $detail }). Starta det med `shiftready run`.
+err-daemon-no-answer = ShiftReady svarade inte: { $detail }
+err-daemon-closed = ShiftReady stängde anslutningen utan att svara (det håller kanske på att avslutas, eller körs som en annan användare).
+err-hq-unreachable = Det går inte att nå HQ på { $url } ({ $detail }). Kontrollera att internet fungerar och att hq.url stämmer.
+err-hq-timeout = HQ på { $url } svarade inte inom { $seconds } s. Försök igen om en stund.
+err-hq-tls = Den säkra anslutningen till HQ på { $url } misslyckades ({ $detail }). Kontrollera hq.url och hq.ca_file, eller kontakta IT.
+err-hq-not-enrolled = Datorn är inte registrerad hos HQ. Kör `shiftready enroll --hq URL --token-file FILE`.
+err-hq-unknown-key = HQ känner inte igen datorns nyckel. Kör `shiftready enroll` igen med arbetsplatsens hemlighet.
+err-hq-revoked = IT har spärrat datorns nyckel. Fråga IT innan du registrerar datorn igen.
+err-hq-reenroll = IT vill att datorn registreras igen. Kör `shiftready enroll --hq URL --token-file FILE`.
+err-hq-bad-secret = HQ godtog inte hemligheten för registrering. Be IT om arbetsplatsens aktuella hemlighet.
+err-hq-rate-limited = HQ tar emot för många förfrågningar just nu. Vänta en minut och försök igen.
+err-hq-retry-after = HQ är upptaget och ber dig vänta { $seconds } s.
+err-hq-server = Det blev ett fel hos HQ ({ $status }): { $message }. Försök igen om en stund.
+err-config-problems = { $file } innehåller { $problems ->
+        [one] ett fel
+       *[other] { $problems } fel
+    }:
+err-config-key = { $at }: inställningen `{ $key }`: { $problem }
+
+## shiftready enroll (src/commands/enroll.rs)
+
+enroll-failed = registreringen misslyckades
+enroll-refused = registreringen misslyckades, HQ godtog den inte: { $message }
+enroll-bad-hq = --hq '{ $hq }': ange hela adressen, till exempel https://hq.example.com
+enroll-code-ignored = varning: HQ använde inte koden för ny registrering (HQ kan vara äldre än ShiftReady på datorn). Fråga IT vilken enhet den här datorn är registrerad som.
+enroll-not-saved = HQ har registrerat datorn, men nyckeln kunde inte sparas i { $path }: { $error }
+enroll-done = Datorn är registrerad hos HQ på { $hq } som enhet { $device }.
+enroll-done-again = Datorn är registrerad igen hos HQ på { $hq } som enhet { $device } (samma enhet, så historiken finns kvar).
+enroll-note = Meddelande från HQ: { $note }
+enroll-key-file = Datorns nyckel finns i { $path } (bara du kan läsa den).
+
+## shiftready devices (src/commands/devices.rs)
+
+devices-cannot-list = det gick inte att lista ljudenheterna: { $error }
+devices-header = Ljudenheter ({ $backend }):
+devices-none = (inga)
+devices-default-input = standardmikrofon
+devices-default-output = standardhögtalare
+devices-by = enligt { $source }
+devices-defaults-unknown = Det gick inte att se vilka enheter som är standard: { $why }
+
 ## shiftready check (src/commands/check.rs)
 
 check-sent = Rapporten är skickad till HQ.

@@ -3,6 +3,8 @@
 use crate::checks::headset::inventory;
 use crate::config::Loaded;
 use crate::exit::{self, ExitError};
+use crate::i18n::{tr, trm};
+use proto::Msg;
 use serde::Serialize;
 
 /// `shiftready devices`.
@@ -10,16 +12,19 @@ pub fn devices(loaded: &Loaded, json: bool) -> anyhow::Result<i32> {
     let inv = inventory(&loaded.config.audio.input_device).map_err(|e| {
         ExitError::new(
             exit::UNAVAILABLE,
-            format!("could not list the audio devices: {e:#}"),
+            trm(&Msg::new("devices-cannot-list").text("error", format!("{e:#}"))),
         )
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&inv)?);
         return Ok(0);
     }
-    println!("Audio devices ({}):", inv.backend);
+    println!(
+        "{}",
+        trm(&Msg::new("devices-header").text("backend", inv.backend.to_string()))
+    );
     if inv.devices.is_empty() {
-        println!("  (none)");
+        println!("  {}", tr("devices-none"));
     }
     for d in &inv.devices {
         let dir = match (d.input, d.output) {
@@ -30,18 +35,18 @@ pub fn devices(loaded: &Loaded, json: bool) -> anyhow::Result<i32> {
         };
         let mut defaults = Vec::new();
         if d.default_input {
-            defaults.push("default input");
+            defaults.push(tr("devices-default-input"));
         }
         if d.default_output {
-            defaults.push("default output");
+            defaults.push(tr("devices-default-output"));
         }
         println!(
-            "  {:<40} {:<6} {:<10} {:<9} (by {}){}{}",
+            "  {:<40} {:<6} {:<10} {:<9} ({}){}{}",
             d.name,
             dir,
             label(&d.form_factor),
             label(&d.transport),
-            label(&d.source),
+            trm(&Msg::new("devices-by").text("source", label(&d.source))),
             if defaults.is_empty() { "" } else { "  ← " },
             defaults.join(", ")
         );
@@ -50,7 +55,10 @@ pub fn devices(loaded: &Loaded, json: bool) -> anyhow::Result<i32> {
         }
     }
     if let Some(why) = &inv.default_unknown {
-        println!("  The defaults could not be told apart: {why}");
+        println!(
+            "  {}",
+            trm(&Msg::new("devices-defaults-unknown").text("why", why.clone()))
+        );
     }
     Ok(0)
 }

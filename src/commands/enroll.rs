@@ -9,6 +9,8 @@ use crate::config::Loaded;
 use crate::enroll::{CODE_ENV, TOKEN_ENV, code_from, secret_from, store};
 use crate::exit::{self, ExitError};
 use crate::hq_client::{DeviceFile, HqClient, HqError, enroll_request};
+use crate::i18n::{tr, trm};
+use proto::Msg;
 
 /// `shiftready enroll`. Exit 64 when the secret is given no way or several ways, or is empty;
 /// 66 when its file cannot be read; HQ's refusals as [`crate::hq_client::HqError`] says.
@@ -44,10 +46,7 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
     if !full {
         return Err(ExitError::new(
             exit::USAGE,
-            format!(
-                "--hq '{}': must be a full address like https://hq.example.com",
-                args.hq.trim()
-            ),
+            trm(&Msg::new("enroll-bad-hq").text("hq", args.hq.trim())),
         ));
     }
     let client = HqClient::configured(&args.hq, &loaded.config.hq, None)
@@ -63,17 +62,14 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
         }) => {
             return Err(ExitError::new(
                 exit::DATA,
-                format!("enrollment failed: HQ refused it: {message}"),
+                trm(&Msg::new("enroll-refused").text("message", message)),
             ));
         }
-        Err(e) => return Err(anyhow::Error::new(e).context("enrollment failed")),
+        Err(e) => return Err(anyhow::Error::new(e).context(tr("enroll-failed"))),
     };
     if code.is_some() && !resp.reenrolled {
         // An HQ older than re-enrollment codes ignores the code.
-        eprintln!(
-            "shiftready: warning: HQ did not use the re-enrollment code (it may be older than \
-             this agent); check with IT which device this computer is"
-        );
+        eprintln!("shiftready: {}", tr("enroll-code-ignored"));
     }
     let dev = DeviceFile {
         device_id: resp.device_id,
@@ -84,29 +80,28 @@ pub async fn enroll(loaded: &Loaded, args: &EnrollArgs) -> anyhow::Result<i32> {
     store(&path, &dev).map_err(|e| {
         ExitError::new(
             exit::CANT_CREATE,
-            format!(
-                "HQ enrolled this device but its key could not be saved to {}: {e}",
-                path.display()
-            ),
+            trm(&Msg::new("enroll-not-saved")
+                .text("path", path.display().to_string())
+                .text("error", e.to_string())),
         )
     })?;
-    if resp.reenrolled {
-        println!(
-            "Enrolled again with HQ at {} as device {} (the same device: its history is kept).",
-            dev.hq_url, dev.device_id
-        );
+    let done = if resp.reenrolled {
+        "enroll-done-again"
     } else {
-        println!(
-            "Enrolled with HQ at {} as device {}.",
-            dev.hq_url, dev.device_id
-        );
-    }
+        "enroll-done"
+    };
+    println!(
+        "{}",
+        trm(&Msg::new(done)
+            .text("hq", dev.hq_url.clone())
+            .text("device", dev.device_id.to_string()))
+    );
     if let Some(n) = &resp.notice {
-        println!("Note from HQ: {n}");
+        println!("{}", trm(&Msg::new("enroll-note").text("note", n.clone())));
     }
     println!(
-        "The device key is in {} (readable by you alone).",
-        path.display()
+        "{}",
+        trm(&Msg::new("enroll-key-file").text("path", path.display().to_string()))
     );
     Ok(0)
 }

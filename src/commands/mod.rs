@@ -6,6 +6,7 @@
 pub mod check;
 pub mod devices;
 pub mod enroll;
+pub mod errors;
 pub mod fix;
 pub mod noise;
 pub mod probe;
