@@ -169,6 +169,7 @@ pub async fn render(
         );
     }
     m.connector_pushes.render(&mut out);
+    crate::alerts::gauges::render(db, &mut out).await?;
     if let Some(r) = reflector {
         for (name, help, value) in r.snapshot().metrics() {
             let (full, kind) = if name == "senders" {

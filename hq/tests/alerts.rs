@@ -66,8 +66,20 @@ struct Hq {
 /// HQ with site `main`, `n` enrolled agents, the alert file `toml` (`SECRET_FILE` replaced by a
 /// 0600 file holding [`SECRET`]) and `policy` when given; `extra` serve flags.
 async fn hq(n: usize, toml: &str, policy: Option<&str>, extra: &[&str]) -> Hq {
+    hq_on(None, n, toml, policy, extra).await
+}
+
+/// [`hq`] on the database `db_url` (a fresh SQLite file when `None`).
+async fn hq_on(
+    db_url: Option<String>,
+    n: usize,
+    toml: &str,
+    policy: Option<&str>,
+    extra: &[&str],
+) -> Hq {
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let db_url =
+        db_url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("hq.db").display()));
     let (code, out, err) = hq_cmd(
         &db_url,
         &["enroll-secret", "create", "--site", "main"],
@@ -255,6 +267,25 @@ async fn rules_fire_once_in_each_wire_format_and_resolve_once() {
         seen.iter().map(|s| &s.path).collect::<Vec<_>>()
     );
 
+    // The gauges for Prometheus (docs/prometheus-alerts.yml) while the incident is open.
+    let metrics = client()
+        .get(format!("{}/metrics", h.server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for want in [
+        "shiftready_site_signed_in{site=\"main\"} 2",
+        "shiftready_site_signed_in_not_ready{site=\"main\"} 0",
+        "shiftready_open_incidents{site=\"main\",name=\"headset_gone\"} 1",
+        "shiftready_open_incidents{site=\"main\",name=\"network_degraded\"} 0",
+        "shiftready_alerts_open{site=\"main\",rule=\"incident_open\"} 1",
+    ] {
+        assert!(metrics.contains(want), "{want} not in\n{metrics}");
+    }
+
     // The generic webhook: signed, the documented shape.
     let hook = &on(&seen, "/hook")[0];
     assert_eq!(hook.method, "POST");
@@ -393,6 +424,20 @@ async fn rules_fire_once_in_each_wire_format_and_resolve_once() {
 /// agent that sends no scope is not counted as beyond the home and gets its own alert.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correlated_rule_sends_one_alert_for_ten_agents() {
+    correlated(None).await;
+}
+
+/// The same on PostgreSQL (the engine's SQL: the partial unique index of open alerts, the
+/// outbox's destination prefix, the history's JSON list).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correlated_rule_sends_one_alert_for_ten_agents_on_postgres() {
+    let Some(url) = common::postgres_url("correlated_rule_on_postgres").await else {
+        return;
+    };
+    correlated(Some(url)).await;
+}
+
+async fn correlated(db_url: Option<String>) {
     let rx = MockPlatform::start(answer).await;
     let toml = format!(
         "[rules.incident_open]\nminutes = 0.02\nincidents = [\"network_degraded\"]\n\
@@ -400,7 +445,7 @@ async fn correlated_rule_sends_one_alert_for_ten_agents() {
          [[receivers]]\nname = \"ops-hook\"\nkind = \"webhook\"\nurl = \"{}/hook\"\nsecret_file = \"SECRET_FILE\"\n",
         rx.url()
     );
-    let h = hq(11, &toml, None, &["--trusted-proxy", "127.0.0.1"]).await;
+    let h = hq_on(db_url, 11, &toml, None, &["--trusted-proxy", "127.0.0.1"]).await;
     for i in 0..11 {
         h.post(i, vec![sign_in()]).await;
     }
@@ -471,6 +516,20 @@ async fn correlated_rule_sends_one_alert_for_ten_agents() {
     let resolved: Vec<Value> = seen[2..].iter().map(|s| s.json()).collect();
     assert!(resolved.iter().all(|b| b["type"] == "alert.resolved"));
     assert!(resolved.iter().any(|b| b["alert"]["rule"] == "correlated"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let a = h.alerts().await;
+    let list = a["alerts"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{a}");
+    for x in list {
+        assert!(x["resolved_at"].is_string(), "{x}");
+        let states: Vec<&Value> = x["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| &d["state"])
+            .collect();
+        assert_eq!(states, [&json!("sent"), &json!("sent")], "{x}");
+    }
 }
 
 /// A receiver that is down loses nothing: HQ signs an agent out for lost contact (an alert)

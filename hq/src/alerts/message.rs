@@ -125,9 +125,12 @@ impl Message {
     }
 
     /// A Microsoft Teams workflow's body ("Post to a channel when a webhook request is
-    /// received"): a message with one Adaptive Card attachment, as Microsoft documents it
-    /// (<https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook#send-adaptive-cards-using-an-incoming-webhook>,
-    /// card schema <https://adaptivecards.io/explorer/AdaptiveCard.html>, version 1.4).
+    /// received", the Workflows replacement of Office 365 connectors): a `message` with one
+    /// Adaptive Card attachment, as Microsoft documents the trigger's payload
+    /// (<https://learn.microsoft.com/en-us/connectors/teams/?tabs=text1%2Cdotnet#microsoft-teams-webhook>;
+    /// the same shape as <https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook#send-adaptive-cards-using-an-incoming-webhook>;
+    /// card schema <https://adaptivecards.io/explorer/AdaptiveCard.html>, version 1.4). The
+    /// workflow answers 202 Accepted.
     pub fn teams_json(&self) -> serde_json::Value {
         let mut body = vec![
             serde_json::json!({"type": "TextBlock", "text": self.title(), "weight": "Bolder", "size": "Medium", "wrap": true}),

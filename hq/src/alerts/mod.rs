@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod deliver;
 pub mod engine;
+pub mod gauges;
 pub mod message;
 pub mod rules;
 pub mod send;

@@ -137,6 +137,14 @@ pub const DOCUMENT: &str = r##"{
     "/api/v1/agents/{id}/timeline.csv": {"get": {"summary": "The timeline's samples as CSV (columns resolution, at, minutes, seconds, rtt_p50_ms, rtt_p95_ms, jitter_up_ms, jitter_down_ms, loss_up_pct, loss_down_pct, loss_up_mean_pct, loss_down_mean_pct, mos_min, gateway_rtt_p50_ms, gateway_loss_pct, link, link_down_seconds, wifi_signal_dbm, headset, headset_missing_minutes, noise_dba, noise_class; a figure not measured, or not of that resolution, is empty); the same range as the JSON", "security": [{"apiToken": []}, {"session": []}],
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}],
       "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/alerts": {"get": {"summary": "The alerts opened in the range or open during it (default: the last 7 days), newest first, at most 1000: each alert's rule (incident_open, lost_contact, not_ready_share, correlated), site, subject, summary and details in words, the agents concerned (with the public address prefix HQ saw, for correlated alerts), opened and resolved times, and every message (firing, resolved) to each receiver with its delivery state (pending, sent, retrying, failed) and last error; receivers by name and kind, never a URL or secret", "security": [{"apiToken": []}, {"session": []}],
+      "parameters": [{"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"$ref": "#/components/parameters/site"}],
+      "responses": {"200": {"description": "the alerts", "content": {"application/json": {"schema": {"type": "object", "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "alerts": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "string"}, "key": {"type": "string", "description": "RULE:SITE:SUBJECT; at most one open alert per key"}, "rule": {"type": "string", "enum": ["incident_open", "lost_contact", "not_ready_share", "correlated"]}, "site": {"type": "string"}, "subject": {"type": "string"}, "summary": {"type": "string"}, "details": {"type": "array", "items": {"type": "string"}},
+        "agents": {"type": "array", "items": {"type": "object", "properties": {"device_id": {"type": "string"}, "hostname": {"type": "string"}, "address_prefix": {"type": "string"}}}},
+        "opened_at": {"type": "string", "format": "date-time"}, "resolved_at": {"type": ["string", "null"], "format": "date-time"},
+        "deliveries": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string", "description": "the message's idempotency key"}, "message": {"type": "string", "enum": ["firing", "resolved"]}, "receiver": {"type": "string"}, "receiver_kind": {"type": "string", "enum": ["webhook", "slack", "teams", "email"]}, "state": {"type": "string", "enum": ["pending", "sent", "retrying", "failed"]}, "attempts": {"type": "integer"}, "last_error": {"type": ["string", "null"]}, "updated_at": {"type": "string", "format": "date-time"}}}}
+      }}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     "/metrics": {"get": {"summary": "Prometheus metrics: shiftready_build_info{version}, shiftready_agents{state}, shiftready_site_agents{site,state}, counters; open unless HQ was started with --metrics-token-file", "security": [{}, {"metricsToken": []}], "responses": {"200": {"description": "text format 0.0.4"}, "401": {"$ref": "#/components/responses/Error"}}}},
     "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}}
@@ -173,6 +181,7 @@ mod tests {
             "/api/v1/call-drops.csv",
             "/api/v1/connectors",
             "/api/v1/agents/{id}/connector",
+            "/api/v1/alerts",
             "/api/v1/openapi.json",
             "/metrics",
             "/healthz",
