@@ -17,7 +17,7 @@ pub fn report_drop(state_dir: &Path, note: Option<&str>, json: bool) -> anyhow::
         let why = crate::daemon::samples::note_too_long(n);
         return Err(ExitError::new(
             exit::USAGE,
-            say(&[why.clone()], &why.english()),
+            say(std::slice::from_ref(&why), &why.english()),
         ));
     }
     let resp = ipc::request(state_dir, Request::ReportDrop { note })?;
