@@ -725,10 +725,13 @@ impl Db {
         let order = match f.sort {
             Sort::Name => format!("d.hostname {desc}, d.id {desc}"),
             Sort::LastSeen => format!("d.last_seen {desc}, d.id {desc}"),
+            // Worst first; an idle agent right after signed-in ones of its readiness, so one
+            // that is not ready before its shift is near the top too.
             Sort::State => format!(
-                "CASE {st} WHEN 'not_ready' THEN 0 WHEN 'offline' THEN 1 WHEN 'unknown' THEN 2 \
-                 WHEN 'degraded' THEN 3 WHEN 'ready' THEN 4 WHEN 'idle' THEN 5 ELSE 6 END {desc}, \
-                 d.hostname, d.id"
+                "CASE {st} WHEN 'not_ready' THEN 0 WHEN 'offline' THEN 2 WHEN 'unknown' THEN 3 \
+                 WHEN 'degraded' THEN 4 WHEN 'ready' THEN 6 \
+                 WHEN 'idle' THEN CASE {rd} WHEN 'not_ready' THEN 1 WHEN 'degraded' THEN 5 \
+                 ELSE 7 END ELSE 8 END {desc}, d.hostname, d.id"
             ),
         };
         let count_sql = format!(

@@ -363,3 +363,333 @@ both_urls!(
     samples_stored_once_rolled_up_and_served,
     idle_apart_from_offline
 );
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The agent page's timeline in headless Chromium: six hours of a shift with a minute of total
+/// loss (the outage), an incident around it, five minutes with no samples, a sign-in and a
+/// sign-out. The page shows the outage minute (a mark on the plots and its time in words), the
+/// incident's band with its name, the sign-in and sign-out, and a gap (the line breaks); it
+/// does not overflow a 400 px phone. Screenshots: target/screenshots/timeline.png (desk) and
+/// timeline-400.png.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_page_shows_the_outage_minute() {
+    if !std::path::Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var("SHIFTREADY_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "SHIFTREADY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing"
+        );
+        println!("SKIPPED the_agent_page_shows_the_outage_minute: no {CHROMIUM}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let (secret, _) = setup(&db_url, None);
+    let password = "viewer password 42";
+    let (code, _, err) = hq_cmd(
+        &db_url,
+        &["user", "add", "it-viewer", "--role", "viewer"],
+        Some(password),
+    );
+    assert_eq!(code, 0, "{err}");
+    let server = Server::start(&db_url, &[]);
+    let url = server.url.clone();
+    let (id, key) = enroll(&url, &secret, "ws-outage").await;
+    // Six hours of a shift: the outage at minute 150, the incident around it (149 to 152),
+    // no samples from minute 200 to 204.
+    let now = Utc::now().duration_trunc(Duration::minutes(1)).unwrap();
+    let m = |i: i64| now - Duration::minutes(370 - i);
+    let outage_minute = m(150);
+    let mut events = vec![ev(
+        "sign_in",
+        m(0),
+        json!({"reason": "auto", "readiness": "ready"}),
+    )];
+    let mut n_samples = 0;
+    for i in 1..=360 {
+        if (200..205).contains(&i) {
+            continue;
+        }
+        let wobble = (i as f64 * 0.09).sin();
+        let near = i == 149 || i == 151;
+        let s = if m(i) == outage_minute {
+            json!({"seconds": 60, "loss_up_pct": 100.0, "loss_down_pct": 100.0, "link": "wifi"})
+        } else {
+            json!({"seconds": 60, "rtt_p50_ms": 24.0 + 3.0 * wobble,
+                   "rtt_p95_ms": 38.0 + 9.0 * wobble + if near { 90.0 } else { 0.0 },
+                   "loss_up_pct": if i == 151 { 4.0 } else { 0.0 },
+                   "loss_down_pct": if i == 149 { 2.5 } else { 0.3 },
+                   "mos_min": 4.3 - 0.05 * wobble - if near { 0.8 } else { 0.0 },
+                   "link": "wifi"})
+        };
+        events.push(sample(m(i), s));
+        n_samples += 1;
+    }
+    events.push(ev(
+        "incident",
+        m(149),
+        json!({"name": "network_degraded", "state": "started", "detail": "no replies from HQ", "scope": "home"}),
+    ));
+    events.push(ev(
+        "incident",
+        m(152),
+        json!({"name": "network_degraded", "state": "ended"}),
+    ));
+    events.push(ev(
+        "sign_out",
+        m(365),
+        json!({"reason": "manual", "readiness": "ready"}),
+    ));
+    post_ok(&url, &key, Value::Array(events)).await;
+
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let page = format!("{url}/agents/{id}#timeline");
+    let (html, widths) = tokio::task::spawn_blocking(move || {
+        let mut b = cdp::Cdp::start(profile.path());
+        b.open("about:blank");
+        b.go(&format!("{url}/login"));
+        b.eval(&format!(
+            "document.querySelector('[name=user]').value = 'it-viewer'; \
+             document.querySelector('[name=password]').value = {}; \
+             document.querySelector('.login form').submit(); true",
+            json!(password)
+        ));
+        b.wait_true("the fleet", "location.pathname === '/'");
+        b.go(&page);
+        let mut widths = Vec::new();
+        for (width, mobile, name) in [
+            (1280, false, "timeline.png"),
+            (400, true, "timeline-400.png"),
+        ] {
+            b.set_width(width, mobile);
+            b.wait_true("the layout", &format!("window.innerWidth === {width}"));
+            widths.push((width, b.eval("document.documentElement.scrollWidth")));
+            b.screenshot_element("section.timeline", &shots.join(name));
+        }
+        let html = b.eval("document.documentElement.outerHTML");
+        (html.as_str().unwrap().to_string(), widths)
+    })
+    .await
+    .unwrap();
+    for (width, sw) in widths {
+        assert!(
+            sw.as_u64().unwrap() <= width,
+            "the agent page at {width} px is {sw} px wide"
+        );
+    }
+    let section = html
+        .split("<section class=\"timeline\"")
+        .nth(1)
+        .expect("a timeline section")
+        .split("</section>")
+        .next()
+        .unwrap();
+    // The outage minute, in words and as a mark on each of the three plots.
+    let hhmm = outage_minute.format("%Y-%m-%d %H:%M UTC").to_string();
+    let outages = section.split("id=\"tl-outages\">").nth(1).unwrap();
+    let outages = outages.split("</dd>").next().unwrap();
+    assert!(outages.starts_with(&hhmm), "{outages} (want {hhmm})");
+    assert_eq!(section.matches("class=\"outage\"").count(), 3, "{section}");
+    // The incident: a shaded band with its name, and its span in words.
+    assert_eq!(section.matches("class=\"incident\"").count(), 1);
+    assert!(section.contains(">network degraded</text>"), "{section}");
+    let incidents = section.split("id=\"tl-incidents\">").nth(1).unwrap();
+    assert!(
+        incidents.starts_with(&format!(
+            "network degraded (in the home network) from {}",
+            m(149).format("%Y-%m-%d %H:%M UTC")
+        )),
+        "{incidents}"
+    );
+    // Sign-in and sign-out: a solid and a dashed line, and in words.
+    assert_eq!(section.matches("class=\"shift\"").count(), 2);
+    assert!(section.contains(&format!(
+        "Signed in {} (auto)",
+        m(0).format("%Y-%m-%d %H:%M UTC")
+    )));
+    // Gaps: the round-trip line breaks at the outage minute and at the five silent minutes.
+    let rtt_path = section
+        .split("<path d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(rtt_path.matches('M').count(), 3, "{rtt_path}");
+    // Described in words for a screen reader.
+    assert!(
+        section.contains(&format!(
+            "Timeline over the last 24 hours, per minute: {n_samples} minutes with samples"
+        )),
+        "{section}"
+    );
+    assert!(section.contains("loss highest 100.0 % up and 100.0 % down"));
+    assert!(section.contains("1 outage; 1 incident; 2 sign-in or sign-outs."));
+}
+
+/// Chromium over the DevTools protocol (`--remote-debugging-pipe`), as in tests/browser.rs.
+mod cdp {
+    use serde_json::{Value, json};
+    use std::path::Path;
+    use std::process::Command;
+
+    pub struct Cdp {
+        child: std::process::Child,
+        to: std::fs::File,
+        from: std::io::BufReader<std::fs::File>,
+        next: u64,
+        session: Option<String>,
+    }
+
+    impl Cdp {
+        pub fn start(profile: &Path) -> Cdp {
+            let dir = profile.join("pipes");
+            std::fs::create_dir_all(&dir).unwrap();
+            let (inp, out) = (dir.join("in"), dir.join("out"));
+            for p in [&inp, &out] {
+                assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+            }
+            let child = Command::new("bash")
+                .arg("-c")
+                .arg("exec \"$0\" \"${@:3}\" 3<\"$1\" 4>\"$2\"")
+                .arg(super::CHROMIUM)
+                .arg(&inp)
+                .arg(&out)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--hide-scrollbars",
+                    "--remote-debugging-pipe",
+                    "--window-size=1280,1000",
+                ])
+                .arg(format!("--user-data-dir={}", profile.display()))
+                .arg("about:blank")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let to = std::fs::OpenOptions::new().write(true).open(&inp).unwrap();
+            let from = std::io::BufReader::new(std::fs::File::open(&out).unwrap());
+            Cdp {
+                child,
+                to,
+                from,
+                next: 0,
+                session: None,
+            }
+        }
+
+        fn call(&mut self, method: &str, params: Value) -> Value {
+            use std::io::{BufRead, Write};
+            self.next += 1;
+            let id = self.next;
+            let mut msg = json!({"id": id, "method": method, "params": params});
+            if let Some(s) = &self.session {
+                msg["sessionId"] = json!(s);
+            }
+            let mut bytes = serde_json::to_vec(&msg).unwrap();
+            bytes.push(0);
+            self.to.write_all(&bytes).unwrap();
+            loop {
+                let mut buf = Vec::new();
+                let n = self.from.read_until(0, &mut buf).unwrap();
+                assert!(n > 0, "chromium closed the pipe");
+                buf.pop();
+                let v: Value = serde_json::from_slice(&buf).unwrap();
+                if v["id"] == id {
+                    assert!(v["error"].is_null(), "{method}: {v}");
+                    return v["result"].clone();
+                }
+            }
+        }
+
+        pub fn open(&mut self, url: &str) {
+            let t = self.call("Target.createTarget", json!({"url": url}));
+            let s = self.call(
+                "Target.attachToTarget",
+                json!({"targetId": t["targetId"], "flatten": true}),
+            );
+            self.session = Some(s["sessionId"].as_str().unwrap().to_string());
+        }
+
+        pub fn eval(&mut self, js: &str) -> Value {
+            let r = self.call(
+                "Runtime.evaluate",
+                json!({"expression": js, "returnByValue": true}),
+            );
+            r["result"]["value"].clone()
+        }
+
+        pub fn wait_true(&mut self, what: &str, js: &str) {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while self.eval(js) != json!(true) {
+                assert!(
+                    std::time::Instant::now() < until,
+                    "timed out waiting for {what}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+
+        pub fn set_width(&mut self, width: u64, mobile: bool) {
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile}),
+            );
+        }
+
+        pub fn go(&mut self, url: &str) {
+            self.call("Page.navigate", json!({"url": url}));
+            self.wait_true(
+                url,
+                &format!(
+                    "location.href === {} && document.readyState === 'complete'",
+                    json!(url)
+                ),
+            );
+        }
+
+        /// A screenshot of one element (the first matching `selector`), whole.
+        pub fn screenshot_element(&mut self, selector: &str, path: &Path) {
+            use base64::Engine;
+            let r = self.eval(&format!(
+                "(() => {{ const r = document.querySelector({}).getBoundingClientRect(); \
+                 return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height]; }})()",
+                json!(selector)
+            ));
+            let v: Vec<f64> = r
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            let r = self.call(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true,
+                       "clip": {"x": v[0], "y": v[1], "width": v[2], "height": v[3], "scale": 1}}),
+            );
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(r["data"].as_str().unwrap())
+                .unwrap();
+            std::fs::write(path, png).unwrap();
+        }
+    }
+
+    impl Drop for Cdp {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -50,6 +50,8 @@ struct AgentPage<'a> {
     incidents: Vec<IncidentRow>,
     /// "Dropped calls" (`agent_drops.html`, issue 15).
     drops: super::drops::AgentDrops,
+    /// The timeline section (`timeline.html`, issue 15) over the charts' window.
+    timeline: String,
 }
 
 /// One figure of the page's top: what it is, its value, and the site's limits for it (the
@@ -218,7 +220,7 @@ fn report_view(now: i64, d: &db::AgentDetail) -> Option<ReportView<'_>> {
 
 /// `v` with `d` decimals, halves rounded away from zero (31.25 ms is "31.3 ms", as
 /// `api::it::round_metric` rounds it; `format!` alone would print "31.2").
-fn fixed(v: f64, d: usize) -> String {
+pub(super) fn fixed(v: f64, d: usize) -> String {
     let p = 10f64.powi(d as i32);
     format!("{:.d$}", (v * p).round() / p)
 }
@@ -448,13 +450,14 @@ pub async fn agent_page(
         return Ok(no_such_agent(&it));
     };
     let range = q.range.unwrap_or_default();
-    let (samples, shifts, incidents, policy, connector) = tokio::try_join!(
+    let (samples, shifts, incidents, policy, connector, timeline) = tokio::try_join!(
         st.db.samples(&id, now - range.ms()),
         st.db
             .shift_log(now - 7 * 86_400_000, now + 1, Some(&id), 200),
         st.db.incidents(&id, 20),
         st.db.site_policy(&d.agent.site),
         crate::connectors::agent_line(&st.db, &id),
+        crate::api::timeline::read(&st.db, &id, now - range.ms(), now + 1),
     )?;
     let drops = super::drops::agent_drops(&st.db, &id, now).await?;
     let a = &d.agent;
@@ -501,6 +504,7 @@ pub async fn agent_page(
         shifts: shift_rows(&shifts),
         incidents: incident_rows(&incidents),
         drops,
+        timeline: super::timeline::render(&timeline, &policy, range.words()),
     };
     Ok(render(&page))
 }
@@ -589,7 +593,7 @@ struct Chart<'a> {
 
 /// The round number at or above `x` (> 0) a reader expects an axis to end at: 1, 1.5, 2,
 /// 2.5, 3, 4, 5, 6, 8 or 10 times a power of ten.
-fn nice_ceil(x: f64) -> f64 {
+pub(super) fn nice_ceil(x: f64) -> f64 {
     if x.is_nan() || x <= 0.0 || x.is_infinite() {
         return 1.0;
     }

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod layout;
 pub mod login;
 pub mod shifts;
+pub mod timeline;
 
 use crate::state::AppState;
 use axum::Router;
