@@ -289,7 +289,13 @@ async fn upload(t: &LoadTarget, plan: LoadPlan) -> Result<Direction, String> {
     let until = start + Duration::from_secs_f64(plan.seconds);
     let cap = plan.per_stream();
     let sends = futures::future::join_all(conns.into_iter().map(|c| send_body(c, until, cap)));
-    let (results, probes) = tokio::join!(sends, probe(t, start, until));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let load = async {
+        let r = sends.await;
+        let _ = stop.send(true);
+        r
+    };
+    let (results, probes) = tokio::join!(load, probe(t, start, until, stopped));
     let mut bytes = 0;
     let mut seconds: f64 = 0.0;
     for r in results {
@@ -366,7 +372,13 @@ async fn download(t: &LoadTarget, plan: LoadPlan) -> Result<Direction, String> {
             .into_iter()
             .map(|(c, first)| read_body(c, first, start, until, cap)),
     );
-    let (results, probes) = tokio::join!(reads, probe(t, start, until));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let load = async {
+        let r = reads.await;
+        let _ = stop.send(true);
+        r
+    };
+    let (results, probes) = tokio::join!(load, probe(t, start, until, stopped));
     let bytes = results.iter().map(|r| r.0).sum();
     let seconds = results.iter().map(|r| r.1).fold(0.0, f64::max);
     let (rtts, sent) = probes.map_err(|e| format!("cannot send probes to the reflector: {e}"))?;
@@ -378,9 +390,16 @@ async fn download(t: &LoadTarget, plan: LoadPlan) -> Result<Direction, String> {
     })
 }
 
-/// Voice-sized probes to the reflector from `start` to `until`: the round trips (ms) of those
-/// sent after [`WARM_UP`], and how many of those were sent.
-async fn probe(t: &LoadTarget, start: Instant, until: Instant) -> std::io::Result<(Vec<f64>, u32)> {
+/// Voice-sized probes to the reflector from `start` to `until`, or until the load ends sooner
+/// (`stopped`: on a fast line the byte cap ends it first, and probes after it would time an
+/// idle line): the round trips (ms) of those sent after [`WARM_UP`], and how many of those
+/// were sent.
+async fn probe(
+    t: &LoadTarget,
+    start: Instant,
+    mut until: Instant,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<(Vec<f64>, u32)> {
     let bind: SocketAddr = if t.reflector.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -397,9 +416,15 @@ async fn probe(t: &LoadTarget, start: Instant, until: Instant) -> std::io::Resul
     let mut rtts = Vec::new();
     let mut tick = tokio::time::interval_at(start.into(), PROBE_EVERY);
     let ns = |t: Instant| t.saturating_duration_since(start).as_nanos() as u64;
-    let end = until + PROBE_GRACE;
+    let mut end = until + PROBE_GRACE;
     loop {
         tokio::select! {
+            r = stopped.changed(), if Instant::now() < until => {
+                if r.is_err() || *stopped.borrow() {
+                    until = Instant::now();
+                    end = until + PROBE_GRACE;
+                }
+            }
             _ = tick.tick(), if Instant::now() < until => {
                 let now = Instant::now();
                 Request { session, seq: sent_at.len() as u32, sender_ts_ns: ns(now), flush: false }
@@ -416,20 +441,24 @@ async fn probe(t: &LoadTarget, start: Instant, until: Instant) -> std::io::Resul
                     continue;
                 }
                 if let Some((at, counted)) = sent_at.get(rep.seq as usize) {
-                    if *counted {
-                        rtts.push(now.duration_since(*at).as_secs_f64() * 1e3);
-                    }
+                    rtts.push((*counted, now.duration_since(*at).as_secs_f64() * 1e3));
                 }
             }
             _ = tokio::time::sleep_until(end.into()) => break,
         }
-        let counted = sent_at.iter().filter(|s| s.1).count();
-        if Instant::now() >= until && rtts.len() >= counted {
+        if Instant::now() >= until && rtts.len() >= sent_at.len() {
             break;
         }
     }
-    let counted = sent_at.iter().filter(|s| s.1).count() as u32;
-    Ok((rtts, counted))
+    // A load over before the warm-up (a fast line reaching the byte cap) counts every probe.
+    let warm = sent_at.iter().any(|s| s.1);
+    let sent = sent_at.iter().filter(|s| s.1 || !warm).count() as u32;
+    let rtts = rtts
+        .into_iter()
+        .filter(|r| r.0 || !warm)
+        .map(|r| r.1)
+        .collect();
+    Ok((rtts, sent))
 }
 
 #[cfg(test)]
