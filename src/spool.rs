@@ -891,11 +891,11 @@ mod tests {
             headset: vec![Some(true); n],
         };
         Event::now(proto::EventBody::CallDrop {
-            call_drop: proto::sample::CallDrop {
+            call_drop: Box::new(proto::sample::CallDrop {
                 note: "customer cut off".into(),
                 seconds: s,
                 ..Default::default()
-            },
+            }),
         })
     }
 

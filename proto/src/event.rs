@@ -126,7 +126,10 @@ pub enum EventBody {
     /// A per-minute summary of the network, headset and noise during a shift (issue 15).
     Sample { sample: crate::sample::MinuteSample },
     /// A dropped call the agent reported, with the recent per-second history (issue 15).
-    CallDrop { call_drop: crate::sample::CallDrop },
+    CallDrop {
+        /// Boxed: its per-second history makes it ten times the size of the other kinds.
+        call_drop: Box<crate::sample::CallDrop>,
+    },
 }
 
 impl EventBody {

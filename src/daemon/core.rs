@@ -750,7 +750,12 @@ impl Core {
             return (false, vec![samples::note_too_long(n)], None);
         }
         let x = Extras::from_report(self.last_report.as_ref());
-        let call_drop = samples::call_drop(&samples::lock(&self.ring), now, note, &x);
+        let call_drop = Box::new(samples::call_drop(
+            &samples::lock(&self.ring),
+            now,
+            note,
+            &x,
+        ));
         let seconds = call_drop.seconds.len();
         match self
             .record(now, EventBody::CallDrop { call_drop }, false)
