@@ -48,7 +48,7 @@ pub fn read(path: &Path, max_seconds: Option<f64>) -> Result<Mono, WavError> {
 }
 
 /// Frames per block read by [`read`] (and a good size for [`WavFile::read_block`]).
-pub const BLOCK_FRAMES: usize = 32 * 1024;
+pub const BLOCK_FRAMES: usize = 128 * 1024;
 
 /// A WAV file whose header has been read and checked, positioned at its audio.
 pub struct WavFile {

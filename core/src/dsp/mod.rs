@@ -327,7 +327,9 @@ fn chunk_stats(x: &[f32]) -> ChunkStats {
         for i in 0..8 {
             let v = c[i];
             let a = v.abs();
-            mx[i] = mx[i].max(a);
+            // The samples are finite here (`finite`), so a plain comparison is `max`, and
+            // unlike `f32::max` (NaN-aware) it compiles to one vector instruction.
+            mx[i] = if a > mx[i] { a } else { mx[i] };
             s[i] += v;
             q[i] += v * v;
             clip[i] += (a >= CLIP_LEVEL) as u32;
@@ -364,20 +366,21 @@ fn envelope_modulation(ps: &[f64], frame_rate: f64) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let floor = mean_p * 1e-6;
-    let env: Vec<f64> = ps.iter().map(|&p| 10.0 * (p + floor).log10()).collect();
-    let mut sorted = env.clone();
+    // The dB envelope is only needed sorted (one copy of it, not two: an hour is 84,000
+    // frames).
+    let mut sorted: Vec<f64> = ps.iter().map(|&p| 10.0 * (p + floor).log10()).collect();
     sorted.sort_by(f64::total_cmp);
     let depth = percentile(&sorted, 0.9).unwrap_or(0.0) - percentile(&sorted, 0.1).unwrap_or(0.0);
+    drop(sorted);
     // The modulation spectrum is taken of the amplitude envelope (not the dB one, where
     // pauses between words would dominate).
-    let t = env.len();
-    let amp: Vec<f64> = ps.iter().map(|&p| p.sqrt()).collect();
-    let mean = amp.iter().sum::<f64>() / t as f64;
+    let t = ps.len();
+    let mean = ps.iter().map(|&p| p.sqrt()).sum::<f64>() / t as f64;
     let w = hann(t);
-    let xs: Vec<f64> = amp
+    let xs: Vec<f64> = ps
         .iter()
         .zip(&w)
-        .map(|(&e, &w)| (e - mean) * w as f64)
+        .map(|(&p, &w)| (p.sqrt() - mean) * w as f64)
         .collect();
     let top = (frame_rate / 2.0 - 0.25).min(12.0);
     let (mut in_band, mut total) = (0.0, 0.0);
