@@ -364,6 +364,69 @@ both_urls!(
     idle_apart_from_offline
 );
 
+/// Retention: minutes older than `--keep-minute-samples-days` (30) go, with their `sample`
+/// events; hours older than `--keep-hourly-samples-days` (366) go; newer ones stay. In process,
+/// through the real ingest writer.
+async fn retention_prunes_minutes_and_hours(t: common::TestDb) {
+    use proto::event::{Event, EventBody};
+    use shiftready_hq::db::{Retention, now_ms};
+    let st = shiftready_hq::state::AppState::new(t.db.clone());
+    t.db.ensure_site("main").await.unwrap();
+    let (id, key) = t.db.enroll_device("main", "ws-old", "", "").await.unwrap();
+    let at = |days: i64| {
+        let mut e = Event::now(EventBody::Sample {
+            sample: proto::sample::MinuteSample {
+                seconds: 60,
+                rtt_p95_ms: Some(30.0),
+                ..Default::default()
+            },
+        });
+        e.at = Utc::now() - Duration::days(days);
+        e
+    };
+    let received = now_ms() - 380 * 86_400_000;
+    // Received long ago (the events' retention counts from receipt), dated 380, 40 and 1 days.
+    st.ingest
+        .submit(&key, received, None, vec![at(380), at(40)])
+        .await
+        .unwrap();
+    st.ingest
+        .submit(&key, now_ms(), None, vec![at(1)])
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let db = t.db.clone();
+        async move {
+            use sqlx::Row;
+            sqlx::query(sql)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM minute_samples").await, 3);
+    assert_eq!(count("SELECT COUNT(*) FROM sample_hours").await, 3);
+    let n = shiftready_hq::samples::prune(&t.db, now_ms(), &Retention::default())
+        .await
+        .unwrap();
+    assert_eq!((n.minutes, n.hours, n.events), (2, 1, 2), "{n:?}");
+    assert_eq!(count("SELECT COUNT(*) FROM minute_samples").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM sample_hours").await, 2);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM events WHERE kind = 'sample'").await,
+        1
+    );
+    // What is left is what the timeline shows: the 40-day-old hour, per hour.
+    let t30 = shiftready_hq::api::timeline::read(&t.db, &id, now_ms() - 45 * 86_400_000, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(t30.rows.len(), 2, "{:?}", t30.rows);
+}
+
+both!(retention_prunes_minutes_and_hours);
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The agent page's timeline in headless Chromium: six hours of a shift with a minute of total

@@ -3,6 +3,7 @@
 //! or 30 d (`templates/chart.html`), the shift log, incidents, and the device actions last.
 
 use super::actions::DeviceActions;
+use super::figures::{fixed, nice_ceil};
 use super::layout::{Ago, Frame, ago, no_such_agent, render, skew_text, state_label};
 use crate::auth::DashAuth;
 use crate::db::{self, Role, Sample};
@@ -216,13 +217,6 @@ fn report_view(now: i64, d: &db::AgentDetail) -> Option<ReportView<'_>> {
         label,
         checks,
     })
-}
-
-/// `v` with `d` decimals, halves rounded away from zero (31.25 ms is "31.3 ms", as
-/// `api::it::round_metric` rounds it; `format!` alone would print "31.2").
-pub(super) fn fixed(v: f64, d: usize) -> String {
-    let p = 10f64.powi(d as i32);
-    format!("{:.d$}", (v * p).round() / p)
 }
 
 /// "pass ≤ 150 ms · warn ≤ 300 ms" (or ≥ for a figure where higher is better).
@@ -589,20 +583,6 @@ struct Chart<'a> {
     dots: Vec<(String, String)>,
     /// A lone point's value, printed beside it: (x, y, text, text-anchor).
     lone: Option<(String, String, String, &'static str)>,
-}
-
-/// The round number at or above `x` (> 0) a reader expects an axis to end at: 1, 1.5, 2,
-/// 2.5, 3, 4, 5, 6, 8 or 10 times a power of ten.
-pub(super) fn nice_ceil(x: f64) -> f64 {
-    if x.is_nan() || x <= 0.0 || x.is_infinite() {
-        return 1.0;
-    }
-    let step = 10f64.powf(x.log10().floor());
-    let m = [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
-        .into_iter()
-        .find(|m| m * step >= x - 1e-9)
-        .unwrap_or(10.0);
-    m * step
 }
 
 /// At most this many points are drawn; more are merged, keeping each bucket's worst.

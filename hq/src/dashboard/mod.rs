@@ -9,6 +9,7 @@ pub mod agent;
 pub mod alerts;
 pub mod check_now;
 pub mod drops;
+pub mod figures;
 pub mod fleet;
 pub mod layout;
 pub mod login;

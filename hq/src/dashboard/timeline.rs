@@ -6,7 +6,7 @@
 //! 0 (MOS 1 to 5), the site's pass and warn limits as labelled lines with their own dash
 //! patterns, and everything said again in words, so it reads without colour.
 
-use super::agent::{fixed, nice_ceil};
+use super::figures::{fixed, nice_ceil};
 use crate::api::timeline::Timeline;
 use crate::samples::{Resolution, Row};
 use askama::Template;
