@@ -16,7 +16,7 @@
 #   api 30d                   ...?from=now-30d                          (720 hour rows)
 #   csv 2d                    GET /api/v1/agents/{id}/timeline.csv?from=now-2d
 # Prints the median and the worst of each. Environment: OTHERS, REPS, PORT (18760),
-# PG_ADMIN_URL (the local socket as this user), CARGO_TARGET_DIR. Measure when `uptime` shows
+# PG_ADMIN_URL (the local socket as this user), CARGO_TARGET_DIR, HQ_BIN. Measure when `uptime` shows
 # the machine otherwise idle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +27,13 @@ PORT=${PORT:-18760}
 PG_ADMIN_URL=${PG_ADMIN_URL:-"postgres:///postgres?host=/var/run/postgresql&user=$(id -un)"}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
-cargo build --release -p shiftready-hq >&2
-BIN=$TARGET_DIR/release/shiftready-hq
+# HQ_BIN: a binary to measure instead of the release build (e.g. a debug one, for a quick look).
+if [ -n "${HQ_BIN:-}" ]; then
+  BIN=$HQ_BIN
+else
+  cargo build --release -p shiftready-hq >&2
+  BIN=$TARGET_DIR/release/shiftready-hq
+fi
 WORK=$(mktemp -d)
 HQ_PID=""
 cleanup() {
@@ -52,15 +57,15 @@ INSERT INTO devices (id, site, hostname, os, agent_version, key_hash, enrolled_a
 SELECT CASE WHEN k = 0 THEN 'target-agent' ELSE 'other-' || k END, 'main',
   CASE WHEN k = 0 THEN 'ws-target' ELSE 'ws-other-' || k END, 'Debian 12', '0.1.0',
   'hash-' || k, $MIN0, $NOW_MS, 'ready', $NOW_MS, 1
-FROM ($series_devices) AS d(k);
+FROM ($series_devices) AS d;
 INSERT INTO minute_samples (device_id, minute, seconds, rtt_p50_ms, rtt_p95_ms, jitter_up_ms,
   jitter_down_ms, loss_up_pct, loss_down_pct, mos_min, gateway_rtt_p50_ms, gateway_loss_pct,
   link, link_down_seconds, wifi_signal_dbm, headset, noise_dba, noise_class)
-SELECT CASE WHEN d.k = 0 THEN 'target-agent' ELSE 'other-' || d.k END, $MIN0 + m.k * 60000, 60,
+SELECT CASE WHEN d.k = 0 THEN 'target-agent' ELSE 'other-' || d.k END, $MIN0 + m.k * CAST(60000 AS BIGINT), 60,
   20 + $modulo(m.k, 7), 30 + $modulo(m.k, 13), 2.5, 3.5,
   CASE WHEN $modulo(m.k, 997) = 0 THEN 100 ELSE 0 END, $modulo(m.k, 50) / 10.0, 4.3, 1.2, 0,
   'wifi', 0, -60, 1, 40, 'quiet'
-FROM ($series_minutes) AS m(k) CROSS JOIN ($series_devices) AS d(k)
+FROM ($series_minutes) AS m CROSS JOIN ($series_devices) AS d
 ORDER BY m.k, d.k;
 INSERT INTO sample_hours (device_id, hour, minutes, seconds, rtt_p50_sum, rtt_p50_n,
   rtt_p95_max, jitter_up_max, jitter_down_max, loss_up_max, loss_down_max, loss_up_sum,
@@ -74,17 +79,17 @@ SELECT device_id, minute - $modulo(minute, 3600000), COUNT(*), SUM(seconds), SUM
   SUM(CASE WHEN headset = 0 THEN 1 ELSE 0 END), MAX(noise_dba)
 FROM minute_samples GROUP BY device_id, minute - $modulo(minute, 3600000);
 INSERT INTO events (id, device_id, kind, at, received_at, body)
-SELECT 'inc-' || m.k || '-' || s.k, 'target-agent', 'incident', $MIN0 + m.k * 720 * 60000 + s.k * 120000,
+SELECT 'inc-' || m.k || '-' || s.k, 'target-agent', 'incident', $MIN0 + m.k * 720 * CAST(60000 AS BIGINT) + s.k * 120000,
   $NOW_MS, '{"kind":"incident","name":"network_degraded","state":"'
   || CASE WHEN s.k = 0 THEN 'started' ELSE 'ended' END || '","detail":"loss"}'
-FROM (SELECT k FROM ($series_minutes) AS x(k) WHERE k < 60) AS m(k)
-CROSS JOIN (SELECT k FROM ($series_minutes) AS y(k) WHERE k < 2) AS s(k);
+FROM (SELECT k FROM ($series_minutes) AS x WHERE k < 60) AS m
+CROSS JOIN (SELECT k FROM ($series_minutes) AS y WHERE k < 2) AS s;
 INSERT INTO shift_log (device_id, kind, reason, at, readiness, event_id, received_at, flags)
 SELECT 'target-agent', CASE WHEN s.k = 0 THEN 'sign_in' ELSE 'sign_out' END, 'auto',
-  $MIN0 + m.k * 1440 * 60000 + s.k * 480 * 60000, 'ready', 'shift-' || m.k || '-' || s.k,
+  $MIN0 + m.k * 1440 * CAST(60000 AS BIGINT) + s.k * 480 * CAST(60000 AS BIGINT), 'ready', 'shift-' || m.k || '-' || s.k,
   $NOW_MS, ''
-FROM (SELECT k FROM ($series_minutes) AS x(k) WHERE k < 30) AS m(k)
-CROSS JOIN (SELECT k FROM ($series_minutes) AS y(k) WHERE k < 2) AS s(k);
+FROM (SELECT k FROM ($series_minutes) AS x WHERE k < 30) AS m
+CROSS JOIN (SELECT k FROM ($series_minutes) AS y WHERE k < 2) AS s;
 SQL
 }
 
@@ -117,7 +122,7 @@ run_one() {
       sqlite3 "${url#sqlite://}" "ANALYZE"
       ;;
     postgres)
-      seed_sql "SELECT generate_series(0, $OTHERS)" "SELECT generate_series(0, 43199)" mod \
+      seed_sql "SELECT generate_series(0, $OTHERS) AS k" "SELECT generate_series(0, 43199) AS k" mod \
         >"$WORK/seed.sql"
       psql -q "${url}" -v ON_ERROR_STOP=1 -f "$WORK/seed.sql"
       psql -q "${url}" -c "VACUUM ANALYZE"
