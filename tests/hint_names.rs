@@ -339,7 +339,16 @@ fn every_command_flag_and_menu_item_a_message_names_exists() {
         if line.contains("--") || line.contains("shiftready ") || line.contains("tray menu") {
             seen += 1;
         }
-        for p in problems_in(line, &["check"], &cli, &tray) {
+        // As with the files: an `enroll-*` message is shown by `enroll`, a `devices-*` one by
+        // `devices` (src/commands/enroll.rs, devices.rs), the rest by `check`.
+        let commands: &[&str] = if line.starts_with("enroll-") {
+            &["enroll"]
+        } else if line.starts_with("devices-") {
+            &["devices"]
+        } else {
+            &["check"]
+        };
+        for p in problems_in(line, commands, &cli, &tray) {
             problems.push(format!("core/i18n/en.ftl: {p}\n    in: {line:?}"));
         }
     }

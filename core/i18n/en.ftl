@@ -51,6 +51,7 @@ net-generic = Your connection is not good enough for calls: use a network cable,
 net-wired-required = Your site asks for a wired connection: plug a network cable into your computer.
 net-nothing-answers = Nothing answers at { $reflector }: check the reflector address (`hq.reflector` in the agent configuration), and tell IT if it is right.
 net-https-failed = Voice traffic gets through but HQ's website does not answer: check your VPN, and tell IT if it keeps happening.
+net-probe-timeout = The network probe did not finish within { $seconds } s; try again, and tell IT if it keeps happening.
 net-bufferbloat = Calls will stutter whenever your line is busy (it was { $ms } ms slower under load): if someone at home is uploading or streaming, pause it during your shift, or ask your internet provider for a router with smart queue management (SQM).
 
 ## The noise check
@@ -253,7 +254,7 @@ ipc-signed-out = You are signed out.
 ipc-not-signed-in = You were not signed in.
 ipc-check-finished = Check finished: { $readiness }.
 ipc-refused-below-bar = You are not signed in: your site does not allow signing in while the computer is below its readiness bar.
-ipc-not-checked-yet = ShiftReady has not checked this computer yet (your site's bar: { $bar }): choose '{ tray-run-check }' in the tray menu, or wait for the check before your shift.
+ipc-not-checked-yet = ShiftReady has not checked this computer yet (your site's bar: { $bar }): choose 'Run check now' in the tray menu, or wait for the check before your shift.
 ipc-below-bar = This computer is not ready for calls (readiness: { $readiness }; your site's bar: { $bar }).
 ipc-fix-this-first = Fix this first: { $fix }
 bar-ready = ready

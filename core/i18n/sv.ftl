@@ -53,6 +53,7 @@ net-generic = Anslutningen är inte tillräckligt bra för samtal: använd en n�
 net-wired-required = Där du arbetar krävs en trådbunden anslutning: anslut en nätverkskabel till datorn.
 net-nothing-answers = Ingenting svarar på { $reflector }: kontrollera reflektorns adress (`hq.reflector` i agentens inställningar), och säg till IT om den stämmer.
 net-https-failed = Rösttrafiken kommer fram, men HQ:s webbplats svarar inte: kontrollera din VPN, och säg till IT om det fortsätter.
+net-probe-timeout = Nätverksmätningen blev inte klar inom { $seconds } s. Försök igen, och säg till IT om det fortsätter.
 net-bufferbloat = Samtalen hackar så fort linjen är hårt belastad (den blev { $ms } ms långsammare under belastning): om någon hemma laddar upp eller streamar, pausa det under ditt pass, eller be din internetleverantör om en router med smart köhantering (SQM).
 
 ## Kontrollen noise

@@ -5,7 +5,7 @@ use crate::cli::ProbeArgs;
 use crate::config::Loaded;
 use crate::exit::{self, ExitError};
 use crate::probe::path::HqUrl;
-use proto::CheckResult;
+use proto::{Msg, MsgArg, Status};
 use std::time::Duration;
 
 /// The shortest probe that says something about jitter and loss (50 packets at 20 ms).
@@ -40,10 +40,11 @@ pub async fn probe(loaded: &Loaded, args: &ProbeArgs) -> anyhow::Result<i32> {
             let work = gather(target, hq, ca, seconds, pol.codec, token);
             match tokio::time::timeout(limit, work).await {
                 Ok(f) => evaluate(&f, pol),
-                Err(_) => CheckResult::error(format!(
-                    "The network probe did not finish within {} s; try again, and tell IT if it keeps happening.",
-                    limit.as_secs()
-                ))
+                Err(_) => shiftready_core::i18n::hinted(
+                    Status::Error,
+                    Msg::new("net-probe-timeout")
+                        .arg("seconds", MsgArg::Count(limit.as_secs() as i64)),
+                )
                 .with("timed_out", true),
             }
         }
