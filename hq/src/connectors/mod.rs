@@ -60,7 +60,13 @@ pub fn start(
         tokens: genesys::Tokens::default(),
     });
     let postgres = db.backend == crate::db::Backend::Postgres;
-    Ok(tokio::spawn(outbox::run_for(db.pool, postgres, "connector:", c, stop)))
+    Ok(tokio::spawn(outbox::run_for(
+        db.pool,
+        postgres,
+        "connector:",
+        c,
+        stop,
+    )))
 }
 
 impl outbox::Deliver for Connectors {

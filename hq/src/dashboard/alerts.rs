@@ -98,7 +98,10 @@ fn line(a: AlertRow, now: i64) -> Line {
                 }
                 s => s.to_string(),
             };
-            format!("{} → {} ({}): {what}", d.message, d.receiver, d.receiver_kind)
+            format!(
+                "{} → {} ({}): {what}",
+                d.message, d.receiver, d.receiver_kind
+            )
         })
         .collect();
     let (state, open) = match a.resolved_ms {
