@@ -371,6 +371,16 @@ fn check_fields(e: &mut Event, now: i64) -> Result<(), String> {
                     proto::sample::CALL_DROP_MAX_SECONDS
                 ));
             }
+            // The history ends at the report: a start far from the event's own time is not
+            // a daemon's (and far enough out of range, it would overflow the pages' clock
+            // arithmetic).
+            let lag = e.at.signed_duration_since(s.start).num_seconds();
+            if !s.is_empty() && !(-60..=3600).contains(&lag) {
+                return Err(
+                    "`call_drop.seconds.start` must be within the hour before the event's `at`"
+                        .into(),
+                );
+            }
             if call_drop.note.chars().count() > proto::sample::CALL_DROP_MAX_NOTE {
                 return Err(format!(
                     "`call_drop.note` is longer than {} characters",
@@ -1348,6 +1358,38 @@ mod tests {
         n.id = Uuid::nil();
         assert!(check(&n).unwrap_err().1.contains("nil"));
         assert!(check(&hb()).is_ok());
+    }
+
+    #[test]
+    fn a_call_drop_history_must_end_near_its_report() {
+        let drop = |start: chrono::DateTime<chrono::Utc>, n: usize| {
+            let mut s = proto::sample::Seconds {
+                start,
+                ..Default::default()
+            };
+            s.rtt_ms = vec![None; n];
+            s.loss_up_pct = vec![None; n];
+            s.loss_down_pct = vec![None; n];
+            s.jitter_ms = vec![None; n];
+            s.gateway_rtt_ms = vec![None; n];
+            s.gateway_ok = vec![None; n];
+            s.link_up = vec![None; n];
+            s.wifi_signal_dbm = vec![None; n];
+            s.headset = vec![None; n];
+            Event::now(EventBody::CallDrop {
+                call_drop: Box::new(proto::sample::CallDrop {
+                    seconds: s,
+                    ..Default::default()
+                }),
+            })
+        };
+        let now = chrono::Utc::now();
+        assert!(check(&drop(now - chrono::Duration::seconds(900), 900)).is_ok());
+        let far = check(&drop(chrono::DateTime::<chrono::Utc>::MAX_UTC, 1)).unwrap_err();
+        assert!(far.1.contains("`call_drop.seconds.start`"), "{far:?}");
+        assert!(check(&drop(now - chrono::Duration::hours(2), 10)).is_err());
+        // No seconds at all (the daemon had nothing): its start is not judged.
+        assert!(check(&drop(now - chrono::Duration::days(2), 0)).is_ok());
     }
 
     #[test]

@@ -386,9 +386,9 @@ pub fn strip(
     let headset = (0..n).map(|i| at(&s.headset, i).map(|h| if h { 1 } else { 12 }));
     let blamed = (0..n).map(|i| span.is_some_and(|(a, b)| (a..b).contains(&i)).then_some(12));
     let t = |i: usize| {
-        (s.start + chrono::Duration::seconds(i as i64))
-            .format("%H:%M:%S")
-            .to_string()
+        s.start
+            .checked_add_signed(chrono::Duration::seconds(i as i64))
+            .map_or_else(|| "?".to_string(), |t| t.format("%H:%M:%S").to_string())
     };
     let mut rows = vec![
         StripRow {
@@ -492,6 +492,26 @@ mod tests {
         let b = bars([Some(1), Some(1), None, Some(12), Some(12), Some(1)].into_iter());
         let got: Vec<_> = b.iter().map(|b| (b.x, b.w, b.y, b.h)).collect();
         assert_eq!(got, vec![(0, 2, 11, 1), (3, 2, 0, 12), (5, 1, 11, 1)]);
+    }
+
+    #[test]
+    fn a_history_at_the_end_of_time_draws_without_panicking() {
+        // Found in review: a device may send any `start`; chrono's last representable second
+        // plus one second overflowed (a panic on every view of that agent's page).
+        let s = Seconds {
+            start: chrono::DateTime::<chrono::Utc>::MAX_UTC,
+            rtt_ms: vec![None],
+            loss_up_pct: vec![None],
+            loss_down_pct: vec![None],
+            jitter_ms: vec![None],
+            gateway_rtt_ms: vec![None],
+            gateway_ok: vec![None],
+            link_up: vec![None],
+            wifi_signal_dbm: vec![None],
+            headset: vec![None],
+        };
+        let st = strip(&s, chrono::Utc::now(), None).unwrap();
+        assert_eq!(st.to, "? UTC");
     }
 
     #[test]
