@@ -120,7 +120,11 @@ pub enum EventBody {
         detail: String,
         /// For network incidents: whether the problem is in the home or beyond it (issue 15;
         /// absent from older agents and for other incidents).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "lenient_scope"
+        )]
         scope: Option<crate::names::NetScope>,
     },
     /// A per-minute summary of the network, headset and noise during a shift (issue 15).
@@ -130,6 +134,15 @@ pub enum EventBody {
         /// Boxed: its per-second history makes it ten times the size of the other kinds.
         call_drop: Box<crate::sample::CallDrop>,
     },
+}
+
+/// A scope this build does not know (a newer agent's) reads as none: the incident is kept,
+/// never refused for it.
+fn lenient_scope<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::names::NetScope>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.as_deref().and_then(crate::names::NetScope::parse))
 }
 
 impl EventBody {
@@ -177,6 +190,22 @@ mod tests {
         assert!(ShiftReason::ContactRestored.is_hq_only());
         assert!(ShiftReason::LostContact.is_hq_only());
         assert!(!ShiftReason::Manual.is_hq_only());
+    }
+
+    #[test]
+    fn an_unknown_scope_keeps_the_incident() {
+        let j = r#"{"id":"6f1c1a8e-9f5e-4d6f-8b1a-2f0c3b4d5e6f","at":"2026-01-01T00:00:00Z","kind":"incident","name":"network_degraded","state":"started","scope":"satellite"}"#;
+        let e: Event = serde_json::from_str(j).unwrap();
+        assert!(matches!(e.body, EventBody::Incident { scope: None, .. }));
+        let j = j.replace("satellite", "beyond_home");
+        let e: Event = serde_json::from_str(&j).unwrap();
+        assert!(matches!(
+            e.body,
+            EventBody::Incident {
+                scope: Some(crate::names::NetScope::BeyondHome),
+                ..
+            }
+        ));
     }
 
     #[test]
