@@ -599,13 +599,17 @@ fn second_record(
             up: a.up + s.up,
             down: a.down + s.down,
         });
+    // Rounded once as a whole: each direction rounded alone counted a packet split half and
+    // half (a burst across two seconds) as lost both ways.
+    let lost_n = lost.len() as f64;
+    let up = split.up.round().clamp(0.0, lost_n);
     let (gateway_rtt_ms, gateway_ok) = local.ping_of(second);
     SecondRecord {
         at: DateTime::from_timestamp(second, 0).unwrap_or_default(),
         rtt_ms: rtt,
         sent: mine.len().min(255) as u8,
-        lost_up: (split.up + unsent).round() as u8,
-        lost_down: split.down.round() as u8,
+        lost_up: (up + unsent).min(255.0) as u8,
+        lost_down: (lost_n - up).min(255.0) as u8,
         jitter_up_ms: jitter_up,
         jitter_down_ms: jitter_down,
         gateway_rtt_ms,
@@ -801,6 +805,42 @@ mod tests {
         );
         assert_eq!((b.gateway_ok, b.gateway_rtt_ms), (Some(true), Some(0.5)));
         assert_eq!(b.at.timestamp(), 101);
+    }
+
+    #[test]
+    fn a_lost_packet_split_across_directions_is_counted_once() {
+        // Found in review: seq 3 (second 100) and seq 4 (second 101) lost, and the
+        // reflector's count says one of the two reached it (3 at seq 2, 5 at seq 5): each is
+        // half up, half down. Rounding each direction alone counted each as lost both ways.
+        let t = Instant::now();
+        let p = |seq, second, answered: bool| Pkt {
+            seq,
+            second,
+            sent: t,
+            sent_ns: 0,
+            unsent: false,
+            reply: answered.then_some(Got { rtt_ms: 20.0 }),
+            counted_lost: true,
+        };
+        let pkts: VecDeque<Pkt> = [
+            p(2, 100, true),
+            p(3, 100, false),
+            p(4, 101, false),
+            p(5, 101, true),
+        ]
+        .into();
+        let answers: VecDeque<(u32, u32)> = [(2, 3), (5, 5)].into();
+        let local = Local::default();
+        for second in [100, 101] {
+            let r = second_record(second, &pkts, &answers, &local, None, None);
+            assert_eq!(
+                u32::from(r.lost_up) + u32::from(r.lost_down),
+                1,
+                "second {second}: one packet lost, counted {} up and {} down",
+                r.lost_up,
+                r.lost_down
+            );
+        }
     }
 
     #[test]
