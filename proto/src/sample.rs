@@ -103,8 +103,8 @@ pub struct Seconds {
 }
 
 impl Seconds {
-    /// The number of seconds covered (the longest column; they are equal when well formed).
-    pub fn len(&self) -> usize {
+    /// The length of every column, in field order.
+    fn lens(&self) -> [usize; 9] {
         [
             self.rtt_ms.len(),
             self.loss_up_pct.len(),
@@ -116,9 +116,11 @@ impl Seconds {
             self.wifi_signal_dbm.len(),
             self.headset.len(),
         ]
-        .into_iter()
-        .max()
-        .unwrap_or(0)
+    }
+
+    /// The number of seconds covered (the longest column; they are equal when well formed).
+    pub fn len(&self) -> usize {
+        self.lens().into_iter().max().unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -128,19 +130,7 @@ impl Seconds {
     /// Whether every column has the same length (HQ refuses a `call_drop` otherwise).
     pub fn is_well_formed(&self) -> bool {
         let n = self.len();
-        [
-            self.rtt_ms.len(),
-            self.loss_up_pct.len(),
-            self.loss_down_pct.len(),
-            self.jitter_ms.len(),
-            self.gateway_rtt_ms.len(),
-            self.gateway_ok.len(),
-            self.link_up.len(),
-            self.wifi_signal_dbm.len(),
-            self.headset.len(),
-        ]
-        .iter()
-        .all(|&l| l == n)
+        self.lens().iter().all(|&l| l == n)
     }
 }
 
