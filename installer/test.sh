@@ -14,7 +14,11 @@
 #
 # Environment: INSTALLER_TEST_PROFILE (cargo profile, default dev), INSTALLER_TEST_SKIP
 # (space-separated parts to skip: linux windows macos), SHIFTREADY_REQUIRE_INSTALLER=1 (CI): a
-# skipped part is a failure, so a green run has run every part.
+# skipped part is a failure, so a green run has run every part. INSTALLER_TEST_PARTS
+# (space-separated, default "static linux windows macos"): the parts this run takes, for
+# scripts/test.sh, which runs the static, Windows and macOS parts beside the cargo tests and the
+# Linux part after them; a part left out here is neither run nor counted (not a skip: the other
+# run takes it).
 #
 # Every line is a pass, a failure or a skip; a skip happens only for a reason outside the tree
 # (INSTALLER_TEST_SKIP, not root). A program of ours that is missing or does not run is a
@@ -31,6 +35,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # the same for either profile.
 PROFILE=${INSTALLER_TEST_PROFILE:-dev}
 SKIP=" ${INSTALLER_TEST_SKIP:-} "
+PARTS=" ${INSTALLER_TEST_PARTS:-static linux windows macos} "
+# not_here PART: true (and says so) when PART is not in INSTALLER_TEST_PARTS.
+not_here() {
+    [[ $PARTS == *" $1 "* ]] && return 1
+    printf 'part %s: not in this run (INSTALLER_TEST_PARTS="%s")\n' "$1" "${INSTALLER_TEST_PARTS:-}"
+}
 USER1=shiftready-ci1
 USER2=shiftready-ci2
 PKG=shiftready
@@ -124,21 +134,25 @@ start_hq() {
 }
 
 # ---------------------------------------------------------------------------------------------
-section "static checks (shellcheck, desktop entry, LaunchAgent plist)"
-check "shellcheck: build scripts and maintainer scripts" \
-    shellcheck -x "$INSTALLER_DIR"/*.sh "$INSTALLER_DIR"/linux/*.sh "$INSTALLER_DIR"/windows/*.sh \
-    "$INSTALLER_DIR"/windows/test-support/build.sh "$INSTALLER_DIR"/macos/build-pkg.sh
-check "shellcheck (POSIX sh): postinst prerm postrm config, enroll helper, macOS scripts" \
-    shellcheck -s sh "$INSTALLER_DIR"/linux/debian/{postinst,prerm,postrm,config} \
-    "$INSTALLER_DIR"/linux/shiftready-enroll-users "$INSTALLER_DIR"/macos/scripts/* \
-    "$INSTALLER_DIR"/macos/uninstall.sh
-check "desktop-file-validate shiftready.desktop" desktop-file-validate "$INSTALLER_DIR/linux/shiftready.desktop"
-check "autostart Exec and TryExec name /usr/bin/shiftready" \
-    grep -qx 'Exec=/usr/bin/shiftready --config /etc/shiftready/agent.toml run' "$INSTALLER_DIR/linux/shiftready.desktop"
-check "autostart entry is skipped where systemd runs the user unit" \
-    grep -qx 'X-GNOME-HiddenUnderSystemd=true' "$INSTALLER_DIR/linux/shiftready.desktop"
+if ! not_here static; then
+    section "static checks (shellcheck, desktop entry, LaunchAgent plist)"
+    check "shellcheck: build scripts and maintainer scripts" \
+        shellcheck -x "$INSTALLER_DIR"/*.sh "$INSTALLER_DIR"/linux/*.sh "$INSTALLER_DIR"/windows/*.sh \
+        "$INSTALLER_DIR"/windows/test-support/build.sh "$INSTALLER_DIR"/macos/build-pkg.sh
+    check "shellcheck (POSIX sh): postinst prerm postrm config, enroll helper, macOS scripts" \
+        shellcheck -s sh "$INSTALLER_DIR"/linux/debian/{postinst,prerm,postrm,config} \
+        "$INSTALLER_DIR"/linux/shiftready-enroll-users "$INSTALLER_DIR"/macos/scripts/* \
+        "$INSTALLER_DIR"/macos/uninstall.sh
+    check "desktop-file-validate shiftready.desktop" desktop-file-validate "$INSTALLER_DIR/linux/shiftready.desktop"
+    check "autostart Exec and TryExec name /usr/bin/shiftready" \
+        grep -qx 'Exec=/usr/bin/shiftready --config /etc/shiftready/agent.toml run' "$INSTALLER_DIR/linux/shiftready.desktop"
+    check "autostart entry is skipped where systemd runs the user unit" \
+        grep -qx 'X-GNOME-HiddenUnderSystemd=true' "$INSTALLER_DIR/linux/shiftready.desktop"
+fi
 
-if [[ $SKIP == *" macos "* ]]; then
+if not_here macos; then
+    :
+elif [[ $SKIP == *" macos "* ]]; then
     skip "macOS checks (INSTALLER_TEST_SKIP)"
 else
     plist=$INSTALLER_DIR/macos/com.shiftready.agent.plist
@@ -172,7 +186,9 @@ import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' "$INSTALLER_DIR
 fi
 
 # ---------------------------------------------------------------------------------------------
-if [[ $SKIP == *" linux "* ]]; then
+if not_here linux; then
+    :
+elif [[ $SKIP == *" linux "* ]]; then
     skip "Linux .deb (INSTALLER_TEST_SKIP)"
 elif [ "$(id -u)" -ne 0 ]; then
     skip "Linux .deb: needs root (dpkg -i)"
@@ -363,7 +379,9 @@ EOF
 fi
 
 # ---------------------------------------------------------------------------------------------
-if [[ $SKIP == *" windows "* ]]; then
+if not_here windows; then
+    :
+elif [[ $SKIP == *" windows "* ]]; then
     skip "Windows MSI (INSTALLER_TEST_SKIP)"
 else
     section "Windows: cross-build and MSI ($PROFILE) $(elapsed)"
