@@ -61,6 +61,9 @@ pub struct Outcome {
     /// How many of `accepted` HQ had already.
     pub duplicates: usize,
     pub results: Vec<EventResult>,
+    /// When IT asked the device to run its check now, while that request waits (answered
+    /// in the same transaction: a report in this batch dated after it drops it).
+    pub check_requested_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One event of a batch after checking: ready to store, or rejected for good.
@@ -76,6 +79,10 @@ pub enum Checked {
 /// belongs to another device).
 type Stored = Result<bool, String>;
 
+/// The writer's answer for a job: each event's, and when a check the device was asked to run
+/// was requested, if that request still waits.
+type Written = (Vec<Stored>, Option<i64>);
+
 struct Job {
     /// The SHA-256 of the bearer key; the writer resolves it to a device with the batch.
     key_hash: String,
@@ -89,7 +96,7 @@ struct Job {
     skew_ms: Option<i64>,
     /// Checked events, each id once.
     events: Vec<Event>,
-    reply: oneshot::Sender<Result<Vec<Stored>, AppError>>,
+    reply: oneshot::Sender<Result<Written, AppError>>,
 }
 
 /// The handle to this process's writer.
@@ -138,18 +145,20 @@ impl Ingest {
         events: Vec<Event>,
     ) -> Result<Outcome, AppError> {
         let checked = events.into_iter().map(Checked::Valid).collect();
-        self.submit_checked(key, received_at, skew_ms, checked)
+        let key_hash = crate::crypto::hash_secret(key);
+        self.submit_checked(key_hash, received_at, skew_ms, checked)
             .await
     }
 
-    /// Stores the valid events of a batch for the device holding `key`; resolves once they are
+    /// Stores the valid events of a batch for the device whose key hashes to `key_hash`
+    /// ([`crate::crypto::hash_secret`]); resolves once they are
     /// committed, with an answer per event in batch order. The key is checked by the writer,
     /// for the whole batch at once, so a request costs no database round trip of its own; a
     /// bad key is the only error for the whole batch. An id repeated in the batch is stored
     /// once; its repeats get the first one's answer (`duplicate` where it was `stored`).
     pub async fn submit_checked(
         &self,
-        key: &str,
+        key_hash: String,
         received_at: i64,
         skew_ms: Option<i64>,
         checked: Vec<Checked>,
@@ -185,7 +194,7 @@ impl Ingest {
             .fetch_add(invalid as u64, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
         let job = Job {
-            key_hash: crate::crypto::hash_secret(key),
+            key_hash,
             device_id: String::new(),
             lost_contact: false,
             received_at,
@@ -197,7 +206,7 @@ impl Ingest {
             .send(job)
             .await
             .map_err(|_| AppError::Unavailable("HQ is shutting down; try again".into()))?;
-        let stored = rx
+        let (stored, check_requested_at) = rx
             .await
             .map_err(|_| AppError::Unavailable("HQ is shutting down; try again".into()))??;
         let answer = |i: usize, repeat: bool| -> EventResult {
@@ -235,6 +244,8 @@ impl Ingest {
             duplicates: accepted.len() - new,
             accepted,
             results,
+            check_requested_at: check_requested_at
+                .and_then(chrono::DateTime::from_timestamp_millis),
         })
     }
 }
@@ -538,7 +549,7 @@ async fn writer(
         metrics.batches_written.fetch_add(1, Ordering::Relaxed);
         for (job, result) in jobs.into_iter().zip(results) {
             let (mut new, mut held, mut refused) = (0, 0, job.events.len());
-            if let Ok(stored) = &result {
+            if let Ok((stored, _)) = &result {
                 new = stored.iter().filter(|s| matches!(s, Ok(true))).count();
                 held = stored.iter().filter(|s| matches!(s, Ok(false))).count();
                 refused = stored.len() - new - held;
@@ -627,14 +638,14 @@ impl std::fmt::Display for ForeignEvents {
 
 impl std::error::Error for ForeignEvents {}
 
-/// Writes a batch optimistically (insert first; ids already held are looked up only when
-/// there are any); if it turns out a request held another device's event, the transaction is
+/// Writes a batch optimistically (insert first, expecting every event to be new); if some
+/// were held already (a retry) or a request held another device's event, the transaction is
 /// rolled back and the batch written again with every id's owner looked up first.
 async fn write_batch_retrying(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     jobs: &mut [Job],
-) -> anyhow::Result<Vec<Result<Vec<Stored>, AppError>>> {
+) -> anyhow::Result<Vec<Result<Written, AppError>>> {
     let mut precheck = false;
     for _ in 0..4 {
         match write_batch(conn, backend, jobs, precheck).await {
@@ -652,7 +663,9 @@ struct Sql {
     devices_by_key: &'static str,
     owners: &'static str,
     insert_events: &'static str,
+    insert_events_counted: &'static str,
     update_devices: &'static str,
+    lost_contact: &'static str,
 }
 
 /// The SET clause of the devices update: a device's state moves only forward in time.
@@ -678,13 +691,17 @@ const SQLITE: Sql = Sql {
     insert_events: "INSERT INTO events (id, device_id, kind, at, received_at, body) \
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
          FROM json_each($1) WHERE true ON CONFLICT (id) DO NOTHING RETURNING id",
+    insert_events_counted: "INSERT INTO events (id, device_id, kind, at, received_at, body) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+         FROM json_each($1) WHERE true ON CONFLICT (id) DO NOTHING",
     update_devices: concat!(
         update_devices_set!(),
         "FROM (SELECT value ->> 0 AS id, value ->> 1 AS last_seen, value ->> 2 AS skew_ms, \
              value ->> 3 AS readiness, value ->> 4 AS readiness_at FROM json_each($1)) AS v \
-         WHERE devices.id = v.id RETURNING devices.id AS id, devices.signed_in AS signed_in, \
-         devices.shift_reason AS shift_reason"
+         WHERE devices.id = v.id"
     ),
+    lost_contact: "SELECT d.id FROM json_each($1) AS j CROSS JOIN devices AS d ON d.id = j.value \
+         WHERE d.signed_in = 0 AND d.shift_reason = $2",
 };
 
 const PG: Sql = Sql {
@@ -696,14 +713,18 @@ const PG: Sql = Sql {
     insert_events: "INSERT INTO events (id, device_id, kind, at, received_at, body) \
          SELECT r ->> 0, r ->> 1, r ->> 2, (r ->> 3)::bigint, (r ->> 4)::bigint, r ->> 5 \
          FROM json_array_elements($1::json) AS r ON CONFLICT (id) DO NOTHING RETURNING id",
+    insert_events_counted: "INSERT INTO events (id, device_id, kind, at, received_at, body) \
+         SELECT r ->> 0, r ->> 1, r ->> 2, (r ->> 3)::bigint, (r ->> 4)::bigint, r ->> 5 \
+         FROM json_array_elements($1::json) AS r ON CONFLICT (id) DO NOTHING",
     update_devices: concat!(
         update_devices_set!(),
         "FROM (SELECT r ->> 0 AS id, (r ->> 1)::bigint AS last_seen, (r ->> 2)::bigint AS skew_ms, \
              r ->> 3 AS readiness, (r ->> 4)::bigint AS readiness_at \
              FROM json_array_elements($1::json) AS r) AS v \
-         WHERE devices.id = v.id RETURNING devices.id AS id, devices.signed_in AS signed_in, \
-         devices.shift_reason AS shift_reason"
+         WHERE devices.id = v.id"
     ),
+    lost_contact: "SELECT d.id FROM json_array_elements_text($1::json) AS j(v) \
+         JOIN devices AS d ON d.id = j.v WHERE d.signed_in = 0 AND d.shift_reason = $2",
 };
 
 /// Per-device state changes gathered from a batch.
@@ -761,7 +782,7 @@ async fn write_batch(
     backend: Backend,
     jobs: &mut [Job],
     precheck: bool,
-) -> anyhow::Result<Vec<Result<Vec<Stored>, AppError>>> {
+) -> anyhow::Result<Vec<Result<Written, AppError>>> {
     use sqlx::Connection;
     let sql = match backend {
         Backend::Sqlite => &SQLITE,
@@ -781,7 +802,16 @@ async fn write_batch(
         HashMap::new()
     };
     let (fresh, foreign) = claim_fresh(jobs, &owner, &verdicts);
-    let inserted = insert_events(&mut tx, sql, jobs, &fresh).await?;
+    // Optimistic: every fresh event is new (the common case), so the insert answers a count,
+    // not a row per event; when fewer went in (a retry of events HQ holds), the batch is
+    // written again with the owners looked up first and the inserted ids returned.
+    let inserted = match insert_events(&mut tx, sql, jobs, &fresh, precheck).await? {
+        Some(ids) => ids,
+        None => {
+            tx.rollback().await?;
+            return Err(ForeignEvents.into());
+        }
+    };
     if held_by_another_device(&mut tx, sql, jobs, &fresh, &inserted).await? {
         tx.rollback().await?;
         return Err(ForeignEvents.into());
@@ -804,8 +834,9 @@ async fn write_batch(
     let postgres = backend == Backend::Postgres;
     crate::connectors::decide::after_events(&mut tx, postgres, &[], &new, crate::db::now_ms())
         .await?;
+    let checks = check_requests(&mut tx, postgres, jobs, &verdicts).await?;
     tx.commit().await?;
-    Ok(outcomes(jobs, verdicts, &foreign, &new_here))
+    Ok(outcomes(jobs, verdicts, &foreign, &new_here, &checks))
 }
 
 /// Step 0. Whose keys are these? One query for the whole batch. Fills in each job's
@@ -895,16 +926,18 @@ fn claim_fresh<'j>(
 }
 
 /// Step 3. Inserts the new events in one statement; ids HQ already held are skipped. Returns
-/// the ids actually inserted.
+/// the ids actually inserted: with `returning`, as the database answers them; else only when
+/// every one went in (the database answers a count), `None` when some did not.
 async fn insert_events(
     tx: &mut Tx<'_>,
     sql: &Sql,
     jobs: &[Job],
     fresh: &[(usize, &Event)],
-) -> anyhow::Result<HashSet<Uuid>> {
+    returning: bool,
+) -> anyhow::Result<Option<HashSet<Uuid>>> {
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(fresh.len());
     if fresh.is_empty() {
-        return Ok(inserted);
+        return Ok(Some(inserted));
     }
     let mut rows = String::with_capacity(fresh.len() * 256);
     rows.push('[');
@@ -924,6 +957,18 @@ async fn insert_events(
         rows.push_str(&serde_json::to_string(&row)?);
     }
     rows.push(']');
+    if !returning {
+        let n = sqlx::query(sql.insert_events_counted)
+            .bind(rows)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if n as usize != fresh.len() {
+            return Ok(None);
+        }
+        inserted.extend(fresh.iter().map(|(_, e)| e.id));
+        return Ok(Some(inserted));
+    }
     for r in sqlx::query(sql.insert_events)
         .bind(rows)
         .fetch_all(&mut **tx)
@@ -932,7 +977,7 @@ async fn insert_events(
         let id: String = r.try_get("id")?;
         inserted.insert(id.parse()?);
     }
-    Ok(inserted)
+    Ok(Some(inserted))
 }
 
 /// Step 3b. Ids that were not inserted were held already (a retry, or another HQ process won a
@@ -1066,22 +1111,23 @@ async fn update_devices(
             )
         })
         .collect();
-    // The rows as they are now, under this transaction's row locks: which devices are signed
-    // out for lost contact. Read here rather than from step 0's lookup, which a lost-contact
-    // sweep committing in between (another HQ process on PostgreSQL) would leave stale, making
-    // `contact_restored` one heartbeat late.
-    let mut lost = HashSet::new();
-    for r in sqlx::query(sql.update_devices)
+    sqlx::query(sql.update_devices)
         .bind(serde_json::to_string(&rows)?)
+        .execute(&mut **tx)
+        .await?;
+    // The rows as they are now, under the row locks this transaction took with the update:
+    // which devices are signed out for lost contact (rarely any, so the answer is a row or
+    // none rather than one per device). Read here rather than from step 0's lookup, which a
+    // lost-contact sweep committing in between (another HQ process on PostgreSQL) would leave
+    // stale, making `contact_restored` one heartbeat late.
+    let mut lost = HashSet::new();
+    for r in sqlx::query(sql.lost_contact)
+        .bind(json_list(deltas.iter().map(|(id, _)| *id))?)
+        .bind(ShiftReason::LostContact.as_str())
         .fetch_all(&mut **tx)
         .await?
     {
-        if r.try_get::<i64, _>("signed_in")? == 0
-            && r.try_get::<Option<String>, _>("shift_reason")?.as_deref()
-                == Some(ShiftReason::LostContact.as_str())
-        {
-            lost.insert(r.try_get("id")?);
-        }
+        lost.insert(r.try_get("id")?);
     }
     Ok(lost)
 }
@@ -1090,18 +1136,32 @@ async fn update_devices(
 async fn store_reports(tx: &mut Tx<'_>, reports: &[(&Job, &Event, &Report)]) -> anyhow::Result<()> {
     for (job, e, report) in reports {
         let at = e.at.timestamp_millis();
-        sqlx::query(
-            "UPDATE devices SET last_report = $2, report_at = $3, problem = $4, \
+        // The report itself lives in device_reports (migration 0012: the fleet's scans read
+        // narrow device rows); the device keeps its readiness for the fleet's state.
+        let newer = sqlx::query(
+            "UPDATE devices SET report_readiness = $2, report_at = $3, problem = $4, \
              report_received_at = $5 \
              WHERE id = $1 AND (report_received_at IS NULL OR report_received_at <= $5)",
         )
         .bind(job.device_id.as_str())
-        .bind(serde_json::to_string(report)?)
+        .bind(report.readiness.as_str())
         .bind(at)
         .bind(problem_of(report))
         .bind(job.received_at)
         .execute(&mut **tx)
-        .await?;
+        .await?
+        .rows_affected()
+            > 0;
+        if newer {
+            sqlx::query(
+                "INSERT INTO device_reports (device_id, report) VALUES ($1, $2) \
+                 ON CONFLICT (device_id) DO UPDATE SET report = excluded.report",
+            )
+            .bind(job.device_id.as_str())
+            .bind(serde_json::to_string(report)?)
+            .execute(&mut **tx)
+            .await?;
+        }
         let s = sample_of(report);
         if s.iter().any(Option::is_some) {
             sqlx::query(
@@ -1266,33 +1326,60 @@ async fn restore_contact(
     Ok(())
 }
 
-/// Each job's answer: its refusal, or per event whether it is new, held already, or refused.
+/// Step 8. "Run the check now" ([`crate::api::check_now`]): the pending requests of the
+/// batch's devices, each dropped when the device's report dated after it came with the batch
+/// (its latest report, new or a retry), in one statement for the batch.
+async fn check_requests(
+    tx: &mut Tx<'_>,
+    postgres: bool,
+    jobs: &[Job],
+    verdicts: &Verdicts,
+) -> anyhow::Result<HashMap<String, i64>> {
+    let mut report_at: HashMap<&str, Option<i64>> = HashMap::new();
+    for (job, _) in jobs.iter().zip(verdicts).filter(|(_, v)| v.is_none()) {
+        let latest = (job.events.iter())
+            .filter(|e| matches!(e.body, EventBody::Report { .. }))
+            .map(|e| e.at.timestamp_millis())
+            .max();
+        let r = report_at.entry(job.device_id.as_str()).or_default();
+        *r = (*r).max(latest);
+    }
+    let mut devices: Vec<(&str, Option<i64>)> = report_at.into_iter().collect();
+    devices.sort_unstable();
+    crate::api::check_now::after_events(tx, postgres, &devices).await
+}
+
+/// Each job's answer: its refusal, or per event whether it is new, held already, or refused,
+/// with the device's pending check request.
 fn outcomes(
     jobs: &[Job],
     verdicts: Verdicts,
     foreign: &Foreign,
     new_here: &NewHere,
-) -> Vec<Result<Vec<Stored>, AppError>> {
+    checks: &HashMap<String, i64>,
+) -> Vec<Result<Written, AppError>> {
     jobs.iter()
         .zip(verdicts)
         .enumerate()
         .map(|(ji, (job, v))| match v {
             Some(err) => Err(err),
-            None => Ok(job
-                .events
-                .iter()
-                .map(|e| {
-                    if foreign[ji].contains(&e.id) {
-                        Err(format!(
-                            "`id`: the event {} belongs to another device; a device may send \
+            None => Ok((
+                job.events
+                    .iter()
+                    .map(|e| {
+                        if foreign[ji].contains(&e.id) {
+                            Err(format!(
+                                "`id`: the event {} belongs to another device; a device may send \
                              only its own events",
-                            e.id
-                        ))
-                    } else {
-                        Ok(new_here.is(ji, e))
-                    }
-                })
-                .collect()),
+                                e.id
+                            ))
+                        } else {
+                            Ok(new_here.is(ji, e))
+                        }
+                    })
+                    .collect(),
+                checks.get(&job.device_id).copied(),
+            )),
         })
         .collect()
 }

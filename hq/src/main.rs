@@ -66,6 +66,13 @@ enum Command {
     Device(DeviceCmd),
     /// A simulated fleet heartbeating against an HQ on this machine (a load test).
     Simulate(SimArgs),
+    /// A bare axum handler on loopback (no database, no middleware), the peer `simulate
+    /// --saturate --bare-target` compares HQ with.
+    #[command(hide = true)]
+    BareAxum {
+        #[arg(long, default_value = "127.0.0.1:18701")]
+        listen: std::net::SocketAddr,
+    },
     /// A site's contact-centre connector: set, test, platform users, status.
     #[command(subcommand)]
     Connector(connector_cli::ConnectorCmd),
@@ -296,6 +303,19 @@ struct SimArgs {
     /// yet (or hold only what an interrupted simulate left); removed with them at the end.
     #[arg(long, default_value = "simulated")]
     site: String,
+    /// Saturate instead: --concurrency clients in a closed loop (each sends its next heartbeat
+    /// as soon as the last is acknowledged), against the bare handler, HQ, and the bare
+    /// handler again, --duration seconds each; prints requests/s of each and the ratio.
+    #[arg(long)]
+    saturate: bool,
+    /// With --saturate: the bare handler to compare with (`shiftready-hq bare-axum`, e.g.
+    /// pinned to HQ's CPU); by default one inside this process.
+    #[arg(long, value_name = "URL")]
+    bare_target: Option<String>,
+    /// Every other heartbeat of each agent carries the minute's `sample` event too (one
+    /// sample per agent a minute at --interval 30), to measure the samples' ingest.
+    #[arg(long)]
+    samples: bool,
 }
 
 fn main() -> ExitCode {
@@ -590,6 +610,10 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             println!("Device {id} revoked: its key no longer works.");
             Ok(())
         }
+        Command::BareAxum { listen } => {
+            simulate::serve_bare(listen).await?;
+            Ok(())
+        }
         Command::Simulate(a) => {
             if !simulate::is_loopback_url(&a.target) {
                 return Err(fail(
@@ -620,6 +644,16 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     "--concurrency must be 1..4096 and --bare-seconds 0.5..60",
                 ));
             }
+            if let Some(b) = a
+                .bare_target
+                .as_deref()
+                .filter(|b| !simulate::is_loopback_url(b))
+            {
+                return Err(fail(
+                    exit::USAGE,
+                    format!("--bare-target {b} is not on this machine"),
+                ));
+            }
             check_name("--site", &a.site)?;
             let db = open(&cli.database_url).await?;
             simulate::claim_site(&db, &a.site)
@@ -633,6 +667,9 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 concurrency: a.concurrency,
                 bare_seconds: a.bare_seconds,
                 site: a.site,
+                saturate: a.saturate,
+                bare_target: a.bare_target,
+                samples: a.samples,
             };
             simulate::run(&db, &opts).await?;
             Ok(())

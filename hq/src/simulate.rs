@@ -32,6 +32,15 @@ pub struct SimOptions {
     pub concurrency: usize,
     pub bare_seconds: f64,
     pub site: String,
+    /// Closed loop instead of a steady rate: `concurrency` clients, each sending its next
+    /// heartbeat as soon as the previous one is acknowledged, against the bare handler and HQ
+    /// in turn (bare, HQ, bare; `duration` seconds each).
+    pub saturate: bool,
+    /// The bare handler to compare with (`shiftready-hq bare-axum`, e.g. pinned to the CPU HQ
+    /// runs on); `None`: one served inside this process.
+    pub bare_target: Option<String>,
+    /// Every other heartbeat of each agent (steady mode) carries a `sample` event too.
+    pub samples: bool,
 }
 
 /// Whether the URL's host is this machine's loopback.
@@ -98,31 +107,70 @@ async fn provision(db: &Db, site: &str, n: u64) -> anyhow::Result<Vec<String>> {
     Ok(keys)
 }
 
-/// One heartbeat batch, as an agent sends it: a fresh event id, `at` and `sent_at` now.
-/// Written straight into a string (no JSON tree per request); a test checks it parses as
-/// the agent's own [`Event`] does.
-fn heartbeat_body(i: u64) -> String {
+/// One heartbeat batch, as an agent sends it: a fresh event id, `at` and `sent_at` now; with
+/// `sample`, the minute's `sample` event too (dated the start of the current minute, as the
+/// daemon sends one a minute in its shift). Written straight into a string (no JSON tree per
+/// request); a test checks it parses as the agent's own [`Event`] does.
+fn heartbeat_body(i: u64, sample: bool) -> String {
     let readiness = match i % 20 {
         0 => Readiness::NotReady,
         1 | 2 => Readiness::Degraded,
         _ => Readiness::Ready,
     };
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let t = chrono::Utc::now();
+    let now = t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let sample = if sample {
+        let minute = chrono::DateTime::from_timestamp(t.timestamp() - t.timestamp() % 60, 0)
+            .unwrap_or(t)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let rtt = 20 + i % 40;
+        format!(
+            r#",{{"id":"{}","at":"{minute}","sent_at":"{now}","kind":"sample","sample":{{"seconds":60,"rtt_p50_ms":{rtt}.5,"rtt_p95_ms":{}.0,"jitter_up_ms":1.5,"jitter_down_ms":2.0,"loss_up_pct":0.0,"loss_down_pct":{}.0,"mos_min":4.3,"gateway_rtt_p50_ms":1.2,"gateway_loss_pct":0.0,"link":"wifi","link_down_seconds":0,"wifi_signal_dbm":-55,"headset":true,"noise_dba":41.5,"noise_class":"quiet"}}}}"#,
+            uuid::Uuid::new_v4(),
+            rtt + 15,
+            i % 3
+        )
+    } else {
+        String::new()
+    };
     format!(
-        r#"{{"events":[{{"id":"{}","at":"{now}","sent_at":"{now}","kind":"heartbeat","readiness":"{}","signed_in":true}}]}}"#,
+        r#"{{"events":[{{"id":"{}","at":"{now}","sent_at":"{now}","kind":"heartbeat","readiness":"{}","signed_in":true}}{sample}]}}"#,
         uuid::Uuid::new_v4(),
         readiness.as_str()
     )
 }
 
+/// The bare axum handler HQ is compared with: `POST /` or `/api/v1/events` answers the body's
+/// length as JSON. No database, no middleware.
+pub fn bare_app() -> axum::Router {
+    let handler = axum::routing::post(|body: axum::body::Bytes| async move {
+        axum::Json(serde_json::json!({"len": body.len()}))
+    });
+    axum::Router::new()
+        .route("/", handler.clone())
+        .route("/api/v1/events", handler)
+}
+
+/// `shiftready-hq bare-axum`: serves [`bare_app`] on `listen` (loopback only) until stopped,
+/// so the saturated comparison can pin it to the same CPU as HQ.
+pub async fn serve_bare(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        listen.ip().is_loopback(),
+        "bare-axum listens on loopback only"
+    );
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    println!("bare-axum: listening on {}", listener.local_addr()?);
+    axum::serve(listener, bare_app())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
 /// Requests per second a bare axum handler answers with this client, concurrency and machine.
 async fn bare_ceiling(concurrency: usize, seconds: f64) -> anyhow::Result<f64> {
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(|body: axum::body::Bytes| async move {
-            axum::Json(serde_json::json!({"len": body.len()}))
-        }),
-    );
+    let app = bare_app();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move {
@@ -143,7 +191,7 @@ async fn bare_ceiling(concurrency: usize, seconds: f64) -> anyhow::Result<f64> {
                 let r = client
                     .post(url.clone())
                     .header("content-type", "application/json")
-                    .body(heartbeat_body(i))
+                    .body(heartbeat_body(i, false))
                     .send()
                     .await;
                 if let Ok(r) = r {
@@ -195,11 +243,207 @@ pub async fn claim_site(db: &Db, site: &str) -> anyhow::Result<Result<(), String
     Ok(Ok(()))
 }
 
+/// What one closed-loop phase got: acknowledged requests in the measured window, errors (and
+/// the first), latencies in µs, and the window's length.
+struct Phase {
+    /// Requests answered over the whole phase, warm-up included.
+    all: u64,
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    lat: Vec<u64>,
+    secs: f64,
+}
+
+impl Phase {
+    fn rps(&self) -> f64 {
+        self.ok as f64 / self.secs
+    }
+}
+
+/// `concurrency` clients, each sending the next heartbeat as soon as the previous one is
+/// answered, for `seconds` (the first `warmup` of them not counted). The same client code and
+/// request for HQ and the bare handler: the agent's bearer key (agent `w`, `w + concurrency`,
+/// ... in turn), the JSON batch, the content type.
+async fn closed_loop(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    keys: &Arc<Vec<String>>,
+    concurrency: usize,
+    seconds: f64,
+    warmup: f64,
+) -> Phase {
+    let start = Instant::now();
+    let from = start + Duration::from_secs_f64(warmup);
+    let end = start + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::with_capacity(concurrency);
+    for w in 0..concurrency {
+        let client = client.clone();
+        let url = url.clone();
+        let keys = keys.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut p = Phase {
+                all: 0,
+                ok: 0,
+                errors: 0,
+                first_error: None,
+                lat: Vec::new(),
+                secs: 0.0,
+            };
+            let mut i = w;
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end {
+                    break;
+                }
+                let r = client
+                    .post(url.clone())
+                    .bearer_auth(&keys[i])
+                    .header("content-type", "application/json")
+                    .body(heartbeat_body(i as u64, false))
+                    .send()
+                    .await;
+                let ok = match r {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    Ok(r) => {
+                        let s = r.status();
+                        let b = r.text().await.unwrap_or_default();
+                        p.first_error.get_or_insert(format!("{s}: {b}"));
+                        false
+                    }
+                    Err(e) => {
+                        p.first_error.get_or_insert(e.to_string());
+                        false
+                    }
+                };
+                let t1 = Instant::now();
+                p.all += 1;
+                if t0 >= from && t1 <= end {
+                    if ok {
+                        p.ok += 1;
+                        p.lat.push(t1.duration_since(t0).as_micros() as u64);
+                    } else {
+                        p.errors += 1;
+                    }
+                } else if !ok {
+                    p.errors += 1;
+                }
+                i = (i + concurrency) % keys.len();
+            }
+            p
+        }));
+    }
+    let mut all = Phase {
+        all: 0,
+        ok: 0,
+        errors: 0,
+        first_error: None,
+        lat: Vec::new(),
+        secs: (seconds - warmup).max(0.001),
+    };
+    for t in tasks {
+        if let Ok(p) = t.await {
+            all.all += p.all;
+            all.ok += p.ok;
+            all.errors += p.errors;
+            all.lat.extend(p.lat);
+            if all.first_error.is_none() {
+                all.first_error = p.first_error;
+            }
+        }
+    }
+    all.lat.sort_unstable();
+    all
+}
+
+/// The saturated comparison: bare handler, HQ, bare handler again, each a closed loop of
+/// `concurrency` clients for `duration` seconds (1 s warm-up each); prints each phase (with
+/// `phase ... start`/`end` lines a script can read CPU times at) and the ratio of HQ's
+/// requests/s to the bare handler's (the mean of its two phases).
+async fn run_saturated(db: &Db, opts: &SimOptions) -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let base = opts.target.trim_end_matches('/').to_string();
+    println!(
+        "simulate: saturated: {} clients in a closed loop, {} agents' keys, {} s per phase, target {base}, database {:?}",
+        opts.concurrency, opts.agents, opts.duration, db.backend
+    );
+    let t = Instant::now();
+    let keys = Arc::new(provision(db, &opts.site, opts.agents).await?);
+    println!(
+        "simulate: provisioned {} devices in {:.1} s",
+        keys.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let mut local = None;
+    let bare_url = match &opts.bare_target {
+        Some(b) => format!("{}/api/v1/events", b.trim_end_matches('/')),
+        None => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            local = Some(tokio::spawn(async move {
+                let _ = axum::serve(listener, bare_app()).await;
+            }));
+            format!("http://{addr}/api/v1/events")
+        }
+    };
+    let bare_url = reqwest::Url::parse(&bare_url)?;
+    let hq_url = reqwest::Url::parse(&format!("{base}/api/v1/events"))?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(opts.concurrency)
+        .build()?;
+    let warmup = 1.0_f64.min(opts.duration / 4.0);
+    let mut phases = Vec::new();
+    for (name, url) in [("bare", &bare_url), ("hq", &hq_url), ("bare", &bare_url)] {
+        println!("simulate: phase {name} start");
+        let p = closed_loop(&client, url, &keys, opts.concurrency, opts.duration, warmup).await;
+        println!(
+            "simulate: phase {name} end: {} ok in {:.1} s ({:.0} requests/s), {} errors, latency p50 {:.1} ms, p99 {:.1} ms ({} answered in all)",
+            p.ok,
+            p.secs,
+            p.rps(),
+            p.errors,
+            percentile(&p.lat, 0.50),
+            percentile(&p.lat, 0.99),
+            p.all
+        );
+        if let Some(e) = &p.first_error {
+            println!("simulate: first error: {e}");
+        }
+        phases.push(p);
+    }
+    if let Some(l) = local {
+        l.abort();
+    }
+    let bare = (phases[0].rps() + phases[2].rps()) / 2.0;
+    let hq = &phases[1];
+    println!(
+        "simulate: RESULT saturated backend={:?} clients={} hq_rps={:.0} bare_axum_rps={:.0} (phases {:.0} and {:.0}) ratio={:.3} hq_errors={} hq_p50_ms={:.1} hq_p99_ms={:.1}",
+        db.backend,
+        opts.concurrency,
+        hq.rps(),
+        bare,
+        phases[0].rps(),
+        phases[2].rps(),
+        hq.rps() / bare,
+        hq.errors,
+        percentile(&hq.lat, 0.50),
+        percentile(&hq.lat, 0.99)
+    );
+    Ok(())
+}
+
 /// Runs the simulation and prints its figures, then removes everything it made.
 pub async fn run(db: &Db, opts: &SimOptions) -> anyhow::Result<()> {
     let token = std::sync::Mutex::new(None);
     let outcome = tokio::select! {
-        r = run_inner(db, opts, &token) => r,
+        r = async {
+            if opts.saturate {
+                run_saturated(db, opts).await
+            } else {
+                run_inner(db, opts, &token).await
+            }
+        } => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("stopped (Ctrl-C)")),
     };
     let t = Instant::now();
@@ -269,6 +513,9 @@ async fn run_inner(
             let permit = sem.clone().acquire_owned().await?;
             max_lag = max_lag.max(Instant::now().saturating_duration_since(scheduled));
             let i = sent % opts.agents;
+            // With samples: every other heartbeat of an agent carries its minute's sample (one
+            // a minute at the 30 s interval).
+            let sample = opts.samples && (sent / opts.agents) % 2 == 0;
             let key = keys.clone();
             let client = client.clone();
             let url = url.clone();
@@ -282,7 +529,7 @@ async fn run_inner(
                     .post(url)
                     .bearer_auth(&key[i as usize])
                     .header("content-type", "application/json")
-                    .body(heartbeat_body(i))
+                    .body(heartbeat_body(i, sample))
                     .send()
                     .await;
                 let ok = match r {
@@ -334,6 +581,15 @@ async fn run_inner(
         errors.load(Ordering::Relaxed),
         max_lag.as_secs_f64() * 1000.0
     );
+    if opts.samples {
+        // Rounds 0, 2, 4, ... of the agents carried a sample.
+        let (rounds, rest) = (sent / opts.agents, sent % opts.agents);
+        let samples = rounds.div_ceil(2) * opts.agents + if rounds % 2 == 0 { rest } else { 0 };
+        println!(
+            "simulate: {samples} of them carried a sample event ({:.0} samples/s)",
+            samples as f64 / elapsed
+        );
+    }
     if let Some(e) = first_error {
         println!("simulate: first error: {e}");
     }
@@ -413,7 +669,8 @@ mod tests {
     fn heartbeat_body_is_an_agents_batch() {
         let now = crate::db::now_ms();
         for i in 0..20 {
-            let b: proto::api::EventBatch = serde_json::from_str(&heartbeat_body(i)).unwrap();
+            let b: proto::api::EventBatch =
+                serde_json::from_str(&heartbeat_body(i, false)).unwrap();
             assert_eq!(b.events.len(), 1);
             let e = &b.events[0];
             assert!(matches!(
@@ -427,6 +684,26 @@ mod tests {
             assert_eq!(e.sent_at, Some(e.at));
             crate::ingest::validate(&b.events, now).unwrap();
         }
+    }
+
+    #[test]
+    fn a_batch_with_a_sample_is_an_agents_too() {
+        let now = crate::db::now_ms();
+        let b: proto::api::EventBatch = serde_json::from_str(&heartbeat_body(7, true)).unwrap();
+        assert_eq!(b.events.len(), 2);
+        let e = &b.events[1];
+        let proto::event::EventBody::Sample { sample } = &e.body else {
+            panic!("{:?}", e.body)
+        };
+        assert_eq!(sample.seconds, 60);
+        assert_eq!(sample.rtt_p50_ms, Some(27.5));
+        assert_eq!(
+            e.at.timestamp() % 60,
+            0,
+            "a sample is dated its minute's start"
+        );
+        assert!((e.at.timestamp_millis() - now).abs() < 120_000);
+        crate::ingest::validate(&b.events, now).unwrap();
     }
 
     #[test]

@@ -187,7 +187,60 @@ async fn concurrent_heartbeats_share_transactions(t: TestDb) {
     }
 }
 
+/// "Run the check now" is answered by the writer, in the batch's transaction: a waiting
+/// request comes back with every batch of its device (and no other's), a report dated before
+/// it (beyond the clock slack) leaves it waiting, and a report dated after it drops it.
+async fn check_requests_are_answered_in_the_writers_transaction(t: TestDb) {
+    use shiftready_hq::api::check_now;
+    let ingest = Ingest::start(t.db.clone(), Arc::new(Metrics::default()));
+    let (a, key_a) = device(&t, "ws-a").await;
+    let (_, key_b) = device(&t, "ws-b").await;
+    let asked = db::now_ms() - 1000;
+    check_now::request(&t.db, &a, "it@example.com", asked)
+        .await
+        .unwrap();
+    let (ra, rb) = tokio::join!(
+        submit(&ingest, &key_a, vec![hb(Readiness::Ready)]),
+        submit(&ingest, &key_b, vec![hb(Readiness::Ready)]),
+    );
+    let want = chrono::DateTime::from_timestamp_millis(asked);
+    assert_eq!(ra.unwrap().check_requested_at, want);
+    assert_eq!(rb.unwrap().check_requested_at, None);
+    let report = |at: chrono::DateTime<chrono::Utc>| {
+        let mut checks = std::collections::BTreeMap::new();
+        checks.insert(
+            "os".to_string(),
+            proto::CheckResult::new(proto::Status::Pass, ""),
+        );
+        let mut e = Event::now(EventBody::Report {
+            report: proto::Report::new(checks),
+        });
+        e.at = at;
+        e
+    };
+    // Dated two minutes before the request: not its answer.
+    let old = report(chrono::Utc::now() - chrono::Duration::seconds(120));
+    let r = submit(&ingest, &key_a, vec![old]).await.unwrap();
+    assert_eq!(r.check_requested_at, want);
+    assert_eq!(check_now::pending(&t.db, &a).await.unwrap(), Some(asked));
+    // A report after it (beside a heartbeat): dropped in the same transaction.
+    let r = submit(
+        &ingest,
+        &key_a,
+        vec![hb(Readiness::Ready), report(chrono::Utc::now())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.check_requested_at, None);
+    assert_eq!(check_now::pending(&t.db, &a).await.unwrap(), None);
+    let r = submit(&ingest, &key_a, vec![hb(Readiness::Ready)])
+        .await
+        .unwrap();
+    assert_eq!(r.check_requested_at, None);
+}
+
 both!(
     foreign_event_in_a_shared_transaction,
-    concurrent_heartbeats_share_transactions
+    concurrent_heartbeats_share_transactions,
+    check_requests_are_answered_in_the_writers_transaction
 );

@@ -167,16 +167,12 @@ pub async fn events(
         })
         .map(|s| s.timestamp_millis() - now)
         .max();
-    // The latest report in the batch answers a pending "Run the check now".
-    let report_at = checked
-        .iter()
-        .filter_map(|c| match c {
-            ingest::Checked::Valid(e) if e.kind() == "report" => Some(e.at.timestamp_millis()),
-            _ => None,
-        })
-        .max();
     let incidents = crate::alerts::api::incident_ids(&checked);
-    let outcome = match st.ingest.submit_checked(&key, now, skew, checked).await {
+    let outcome = match st
+        .ingest
+        .submit_checked(key_hash.clone(), now, skew, checked)
+        .await
+    {
         Ok(o) => {
             // The writer found the key active: trusted for another while.
             gate.note_active(&key_hash);
@@ -196,14 +192,13 @@ pub async fn events(
     {
         tracing::warn!("recording the address of incidents failed: {e:#}");
     }
-    let check_requested_at = super::check_now::after_batch(&st.db, &key, report_at)
-        .await
-        .map_err(AppError::from)?;
+    // The latest report in the batch answered a pending "Run the check now" in the writer's
+    // transaction ([`super::check_now::after_events`]); a request still waiting is handed on.
     Ok(Json(EventAck {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
         results: outcome.results,
-        check_requested_at,
+        check_requested_at: outcome.check_requested_at,
     }))
 }
 

@@ -37,34 +37,53 @@ pub async fn pending(db: &Db, device_id: &str) -> anyhow::Result<Option<i64>> {
     )
 }
 
-/// After a batch from the device with this key was stored: drops its request if the batch
-/// brought a report dated after it (`report_at`, the latest), else returns the pending
-/// request's time for the answer. One indexed lookup per batch.
-pub async fn after_batch(
-    db: &Db,
-    device_key: &str,
-    report_at: Option<i64>,
-) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
-    let row = sqlx::query(
-        "SELECT c.device_id, c.requested_at FROM check_requests c \
-         JOIN devices d ON d.id = c.device_id WHERE d.key_hash = $1",
-    )
-    .bind(crate::crypto::hash_secret(device_key))
-    .fetch_optional(&db.pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let device: String = row.try_get("device_id")?;
-    let at: i64 = row.try_get("requested_at")?;
-    if report_at.is_some_and(|r| r >= at - CLOCK_SLACK_MS) {
-        sqlx::query("DELETE FROM check_requests WHERE device_id = $1 AND requested_at = $2")
-            .bind(&device)
-            .bind(at)
-            .execute(&db.pool)
-            .await?;
-        tracing::info!(device_id = device, "the requested check's report arrived");
-        return Ok(None);
+/// In the ingest writer's transaction, for the devices of a batch (each with the latest
+/// report date its requests brought, if any): drops a device's pending request when a report
+/// dated after it arrived, and returns the requests still pending (device id, when asked),
+/// for the answers. One statement for the whole batch (one more when a request is answered),
+/// so a heartbeat costs no lookup of its own; committed with the events that answer it.
+pub async fn after_events(
+    tx: &mut sqlx::AnyConnection,
+    postgres: bool,
+    devices: &[(&str, Option<i64>)],
+) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+    let mut pending = std::collections::HashMap::new();
+    if devices.is_empty() {
+        return Ok(pending);
     }
-    Ok(chrono::DateTime::from_timestamp_millis(at))
+    let ids: Vec<&str> = devices.iter().map(|(d, _)| *d).collect();
+    let sql = if postgres {
+        "SELECT c.device_id, c.requested_at FROM json_array_elements_text($1::json) AS j(v) \
+         JOIN check_requests c ON c.device_id = j.v"
+    } else {
+        "SELECT c.device_id, c.requested_at FROM json_each($1) AS j \
+         CROSS JOIN check_requests c ON c.device_id = j.value"
+    };
+    for r in sqlx::query(sql)
+        .bind(serde_json::to_string(&ids)?)
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        pending.insert(
+            r.try_get::<String, _>("device_id")?,
+            r.try_get::<i64, _>("requested_at")?,
+        );
+    }
+    for (device, report_at) in devices {
+        let Some(&at) = pending.get(*device) else {
+            continue;
+        };
+        if report_at.is_some_and(|r| r >= at - CLOCK_SLACK_MS) {
+            sqlx::query("DELETE FROM check_requests WHERE device_id = $1 AND requested_at = $2")
+                .bind(*device)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(device_id = *device, "the requested check's report arrived");
+            pending.remove(*device);
+        }
+    }
+    Ok(pending)
 }
 
 /// When HQ received the device's latest report, if any.
