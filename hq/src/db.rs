@@ -648,50 +648,103 @@ impl Db {
         self.site_summary(now, None).await
     }
 
-    /// [`Db::fleet_summary`] of one site's agents (all with `None`).
+    /// [`Db::fleet_summary`] of one site's agents (all with `None`): one pass over the devices
+    /// (a `GROUP BY` of the state sorted every device first).
     pub async fn site_summary(&self, now: i64, site: Option<&str>) -> anyhow::Result<FleetSummary> {
         let st = self.state_sql();
-        let site = site.unwrap_or("");
+        let by_site = site.is_some_and(|s| !s.is_empty());
+        let count =
+            |state: &str| format!("SUM(CASE WHEN st = '{state}' THEN 1 ELSE 0 END) AS {state}");
+        // The devices are scanned in table order, each site looked up (CROSS JOIN keeps that
+        // order in SQLite); the LIMIT keeps the state one column that every sum reads, where
+        // SQLite and PostgreSQL would otherwise copy its CASE into each sum.
         let q = format!(
-            "SELECT {st} AS state, COUNT(*) AS n FROM devices d JOIN sites s ON s.name = d.site \
-             WHERE ($2 = '' OR d.site = $2) GROUP BY {st}"
+            "SELECT COUNT(*) AS total, {}, {}, {}, {}, {}, {}, {}, {}, \
+             SUM(CASE WHEN si = 1 AND status = 'active' THEN 1 ELSE 0 END) AS signed_in, \
+             SUM(CASE WHEN si = 1 THEN 1 ELSE 0 END) AS signed_in_listed \
+             FROM (SELECT {st} AS st, d.signed_in AS si, d.status \
+             FROM devices d CROSS JOIN sites s WHERE s.name = d.site AND $1 >= 0{} \
+             LIMIT 1000000000000) x",
+            count("ready"),
+            count("degraded"),
+            count("not_ready"),
+            count("unknown"),
+            count("idle"),
+            count("offline"),
+            count("revoked"),
+            count("reenroll"),
+            if by_site { " AND d.site = $2" } else { "" },
         );
-        let rows = sqlx::query(AssertSqlSafe(q))
-            .bind(now)
-            .bind(site)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut s = FleetSummary::default();
-        for r in &rows {
-            let state: String = r.try_get("state")?;
-            let n: i64 = r.try_get("n")?;
-            s.total += n;
-            match state.as_str() {
-                "ready" => s.ready = n,
-                "degraded" => s.degraded = n,
-                "not_ready" => s.not_ready = n,
-                "offline" => s.offline = n,
-                "idle" => s.idle = n,
-                "unknown" => s.unknown = n,
-                _ => s.inactive += n,
-            }
+        let mut q = sqlx::query(AssertSqlSafe(q)).bind(now);
+        if by_site {
+            q = q.bind(site.unwrap_or_default());
         }
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM devices WHERE signed_in = 1 AND status = 'active' \
-             AND ($1 = '' OR site = $1)",
-        )
-        .bind(site)
-        .fetch_one(&self.pool)
-        .await?;
-        s.signed_in = row.try_get("n")?;
+        let r = q.fetch_one(&self.pool).await?;
+        // SUM over no rows is NULL.
+        let n =
+            |c: &str| -> anyhow::Result<i64> { Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0)) };
+        let total = n("total")?;
+        let mut s = FleetSummary {
+            total,
+            ready: n("ready")?,
+            degraded: n("degraded")?,
+            not_ready: n("not_ready")?,
+            unknown: n("unknown")?,
+            idle: n("idle")?,
+            offline: n("offline")?,
+            revoked: n("revoked")?,
+            reenroll: n("reenroll")?,
+            signed_in: n("signed_in")?,
+            signed_in_listed: n("signed_in_listed")?,
+            inactive: 0,
+        };
+        // Any other state (there is none today) counts as inactive, as it always did.
+        s.inactive = total - s.ready - s.degraded - s.not_ready - s.unknown - s.idle - s.offline;
         Ok(s)
     }
 
     /// One page of the fleet.
     pub async fn fleet(&self, now: i64, f: &FleetFilter) -> anyhow::Result<(Vec<AgentRow>, i64)> {
-        let (st, rd) = (self.state_sql(), self.readiness_sql());
+        let (rows, total) = tokio::try_join!(self.fleet_rows(now, f), self.fleet_count(now, f))?;
+        Ok((rows, total))
+    }
+
+    /// One page of the fleet with the summary of its site ([`Db::site_summary`] of `f.site`):
+    /// what the fleet page and `GET /api/v1/agents` show. Without a search the number of
+    /// agents matching is the summary's count of the state asked for, so only two passes over
+    /// the devices are made (the summary's and the page's) instead of three.
+    pub async fn fleet_with_summary(
+        &self,
+        now: i64,
+        f: &FleetFilter,
+    ) -> anyhow::Result<(Vec<AgentRow>, i64, FleetSummary)> {
+        let state = f.state.as_deref().filter(|s| !s.is_empty());
+        let counted_by_summary = f.q.as_deref().is_none_or(|q| q.trim().is_empty())
+            && state.is_none_or(|s| proto::FleetState::parse(s).is_some());
+        let count = async {
+            if !counted_by_summary {
+                self.fleet_count(now, f).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (rows, summary, counted) = tokio::try_join!(
+            self.fleet_rows(now, f),
+            self.site_summary(now, f.site.as_deref()),
+            count
+        )?;
+        let total = match counted {
+            Some(n) => n,
+            None => summary.count_of(state),
+        };
+        Ok((rows, total, summary))
+    }
+
+    /// The `WHERE` of the fleet list for a filter (`$1` is now) and the values of its `$2...`.
+    fn fleet_where(&self, f: &FleetFilter) -> (String, Vec<String>) {
+        let st = self.state_sql();
         // `$1` (now) is always bound, so every statement must use it.
-        let mut wheres = vec!["$1 >= 0".to_string()];
+        let mut wheres = vec!["s.name = d.site".to_string(), "$1 >= 0".to_string()];
         let mut n = 1;
         let mut binds: Vec<String> = Vec::new();
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -720,9 +773,28 @@ impl Db {
             wheres.push(format!("d.site = ${n}"));
             binds.push(site.to_string());
         }
-        let where_sql = format!("WHERE {}", wheres.join(" AND "));
+        (format!("WHERE {}", wheres.join(" AND ")), binds)
+    }
+
+    /// How many agents match a filter.
+    async fn fleet_count(&self, now: i64, f: &FleetFilter) -> anyhow::Result<i64> {
+        let (where_sql, binds) = self.fleet_where(f);
+        let count_sql =
+            format!("SELECT COUNT(*) AS n FROM devices d CROSS JOIN sites s {where_sql}");
+        let mut cq = sqlx::query(AssertSqlSafe(count_sql)).bind(now);
+        for b in binds {
+            cq = cq.bind(b);
+        }
+        Ok(cq.fetch_one(&self.pool).await?.try_get("n")?)
+    }
+
+    /// The agents of one page of a filter, in its order.
+    async fn fleet_rows(&self, now: i64, f: &FleetFilter) -> anyhow::Result<Vec<AgentRow>> {
+        let (st, rd) = (self.state_sql(), self.readiness_sql());
+        let (where_sql, binds) = self.fleet_where(f);
         let desc = if f.desc { "DESC" } else { "ASC" };
         let order = match f.sort {
+            // The index devices_hostname_id gives this order without a sort.
             Sort::Name => format!("d.hostname {desc}, d.id {desc}"),
             Sort::LastSeen => format!("d.last_seen {desc}, d.id {desc}"),
             // Worst first; an idle agent right after signed-in ones of its readiness, so one
@@ -734,38 +806,46 @@ impl Db {
                  ELSE 7 END ELSE 8 END {desc}, d.hostname, d.id"
             ),
         };
-        let count_sql = format!(
-            "SELECT COUNT(*) AS n FROM devices d JOIN sites s ON s.name = d.site {where_sql}"
-        );
-        let mut cq = sqlx::query(AssertSqlSafe(count_sql)).bind(now);
-        for b in &binds {
-            cq = cq.bind(b.clone());
-        }
-        let total: i64 = cq.fetch_one(&self.pool).await?.try_get("n")?;
-        let sql = format!(
-            "SELECT {ROW_COLUMNS}, {rd} AS eff_readiness, {st} AS state FROM devices d JOIN sites s ON s.name = d.site {where_sql} \
-             ORDER BY {order} LIMIT {} OFFSET {}",
-            f.limit.clamp(1, 1_000_000),
-            f.offset.max(0)
-        );
+        // The page's ids first, sorting only what the order and the filter need (a row's
+        // state is worked out for the page alone, unless the order or filter is by state);
+        // then those devices again, in the same order (it ends with the unique id, and one
+        // statement reads one snapshot). The devices are the outer loop (CROSS JOIN keeps
+        // SQLite from scanning the sites first), so a sort by name walks the hostname index
+        // and stops after the page.
+        // A long list (an export) is read in one pass: there the second would cost more than
+        // it saves.
+        let (limit, offset) = (f.limit.clamp(1, 1_000_000), f.offset.max(0));
+        let sql = if limit <= 1000 {
+            format!(
+                "SELECT {ROW_COLUMNS}, {rd} AS eff_readiness, {st} AS state \
+                 FROM (SELECT d.id AS page_id FROM devices d CROSS JOIN sites s {where_sql} \
+                 ORDER BY {order} LIMIT {limit} OFFSET {offset}) p \
+                 CROSS JOIN devices d CROSS JOIN sites s \
+                 WHERE d.id = p.page_id AND s.name = d.site \
+                 ORDER BY {order}"
+            )
+        } else {
+            format!(
+                "SELECT {ROW_COLUMNS}, {rd} AS eff_readiness, {st} AS state \
+                 FROM devices d CROSS JOIN sites s {where_sql} \
+                 ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            )
+        };
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
-        for b in &binds {
-            q = q.bind(b.clone());
+        for b in binds {
+            q = q.bind(b);
         }
         let rows = q.fetch_all(&self.pool).await?;
-        let agents = rows
-            .iter()
-            .map(AgentRow::from_row)
-            .collect::<anyhow::Result<_>>()?;
-        Ok((agents, total))
+        rows.iter().map(AgentRow::from_row).collect()
     }
 
     /// One agent with its last report.
     pub async fn agent(&self, now: i64, id: &str) -> anyhow::Result<Option<AgentDetail>> {
         let (st, rd) = (self.state_sql(), self.readiness_sql());
         let sql = format!(
-            "SELECT {ROW_COLUMNS}, {rd} AS eff_readiness, {st} AS state, d.os, d.agent_version, d.enrolled_at, d.last_report \
+            "SELECT {ROW_COLUMNS}, {rd} AS eff_readiness, {st} AS state, d.os, d.agent_version, d.enrolled_at, r.report AS last_report \
              FROM devices d JOIN sites s ON s.name = d.site \
+             LEFT JOIN device_reports r ON r.device_id = d.id \
              WHERE d.id = $2"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
@@ -868,9 +948,9 @@ impl Db {
     /// not hide the last report's result), or `offline` when not heard from within the site's
     /// lost-contact window; signed out, `idle` (on and waiting for a shift; its readiness is
     /// shown beside) when heard from within the site's idle window ([`idle_ms`]) and, if HQ
-    /// signed it out for lost contact, since then; else `offline`. `$1` is now in ms. The
-    /// report's readiness is read from its JSON only in the signed-in case above, so the
-    /// fleet's scans parse no JSON.
+    /// signed it out for lost contact, since then; else `offline`. `$1` is now in ms, and `s`
+    /// the device's site. The report's readiness is a column of its own
+    /// (`report_readiness`), so the fleet's scans parse no JSON.
     fn state_sql(&self) -> String {
         format!(
             "CASE WHEN d.status <> 'active' THEN d.status \
@@ -885,22 +965,10 @@ impl Db {
     }
 
     /// An agent's readiness in SQL (`NULL` before its first report or heartbeat): see
-    /// [`Db::state_sql`].
+    /// [`Db::state_sql`]. `report_readiness` is the last report's (migration 0012).
     fn readiness_sql(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => {
-                "CASE WHEN COALESCE(d.readiness, 'unknown') = 'unknown' \
-                 AND d.last_report IS NOT NULL \
-                 THEN COALESCE(json_extract(d.last_report, '$.readiness'), 'unknown') \
-                 ELSE d.readiness END"
-            }
-            Backend::Postgres => {
-                "CASE WHEN COALESCE(d.readiness, 'unknown') = 'unknown' \
-                 AND d.last_report IS NOT NULL \
-                 THEN COALESCE(d.last_report::json ->> 'readiness', 'unknown') \
-                 ELSE d.readiness END"
-            }
-        }
+        "CASE WHEN COALESCE(d.readiness, 'unknown') = 'unknown' \
+         AND d.report_readiness IS NOT NULL THEN d.report_readiness ELSE d.readiness END"
     }
 }
 
@@ -964,6 +1032,34 @@ pub struct FleetSummary {
     /// Revoked or waiting to re-enroll.
     pub inactive: i64,
     pub signed_in: i64,
+    /// The two kinds of `inactive`, for the fleet list's count of a state.
+    #[serde(skip)]
+    pub revoked: i64,
+    #[serde(skip)]
+    pub reenroll: i64,
+    /// Signed in by the device's last word, whatever its status: what the list's
+    /// `state=signed_in` matches (`signed_in` above counts active devices only).
+    #[serde(skip)]
+    pub signed_in_listed: i64,
+}
+
+impl FleetSummary {
+    /// How many agents a state filter of the fleet list matches (all of them with `None`).
+    pub fn count_of(&self, state: Option<&str>) -> i64 {
+        match state {
+            None => self.total,
+            Some("ready") => self.ready,
+            Some("degraded") => self.degraded,
+            Some("not_ready") => self.not_ready,
+            Some("unknown") => self.unknown,
+            Some("idle") => self.idle,
+            Some("offline") => self.offline,
+            Some("revoked") => self.revoked,
+            Some("reenroll") => self.reenroll,
+            Some("signed_in") => self.signed_in_listed,
+            Some(_) => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]

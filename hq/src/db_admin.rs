@@ -526,6 +526,7 @@ impl Db {
             ("schedules", Some(&mut removed.schedules)),
             ("samples", None),
             ("reenroll_codes", None),
+            ("device_reports", None),
         ] {
             let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE device_id = $1"
@@ -578,6 +579,7 @@ impl Db {
             "schedules",
             "samples",
             "reenroll_codes",
+            "device_reports",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE device_id IN (SELECT id FROM devices WHERE site = $1)"

@@ -15,9 +15,8 @@ pub async fn agents(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let now = db::now_ms();
     let filter = q.filter_checked(&st.db, 1_000_000).await?;
-    let (agents, total) = st.db.fleet(now, &filter).await?;
-    // The counts of the site asked for (of the whole fleet without one).
-    let summary = st.db.site_summary(now, filter.site.as_deref()).await?;
+    // With the counts of the site asked for (of the whole fleet without one).
+    let (agents, total, summary) = st.db.fleet_with_summary(now, &filter).await?;
     Ok(Json(
         serde_json::json!({"total": total, "summary": summary, "agents": agents}),
     ))

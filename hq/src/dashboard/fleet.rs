@@ -101,9 +101,8 @@ pub async fn fleet(
     let now = db::now_ms();
     let mut filter = q.filter_checked(&st.db, PAGE_SIZE).await?;
     filter.limit = filter.limit.min(500);
-    let (summary, (agents, total), sites, connectors) = tokio::try_join!(
-        st.db.site_summary(now, filter.site.as_deref()),
-        st.db.fleet(now, &filter),
+    let ((agents, total, summary), sites, connectors) = tokio::try_join!(
+        st.db.fleet_with_summary(now, &filter),
         st.db.sites(),
         crate::connectors::health(&st.db),
     )?;
