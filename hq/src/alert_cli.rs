@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 /// Exit codes (sysexits.h), as the rest of the CLI uses them.
 const USAGE: u8 = 64;
+const DATA: u8 = 65;
 const NO_INPUT: u8 = 66;
 const UNAVAILABLE: u8 = 69;
 const SOFTWARE: u8 = 70;
@@ -29,6 +30,12 @@ pub enum AlertCmd {
     },
     /// Sends one test message to every receiver of the site and says what failed, in words.
     Test {
+        #[arg(long, default_value = db::DEFAULT_SITE)]
+        site: String,
+    },
+    /// Removes a site's alert rules and receivers: nothing more is evaluated or sent for it;
+    /// its open alerts are closed (without a resolved message); the history is kept.
+    Unset {
         #[arg(long, default_value = db::DEFAULT_SITE)]
         site: String,
     },
@@ -148,6 +155,33 @@ pub async fn run(cmd: AlertCmd, database_url: &Option<String>) -> Result<(), Fai
                     );
                 }
             }
+            Ok(())
+        }
+        AlertCmd::Unset { site } => {
+            check_site(&site)?;
+            let db = open(database_url).await?;
+            let done = alerts::store::unset(&db, &site, db::now_ms())
+                .await
+                .map_err(soft)?;
+            if !done.had_rules {
+                return Err((
+                    DATA,
+                    format!(
+                        "site '{site}' has no alert rules; nothing changed \
+                         (`shiftready-hq alert list` shows the sites that have them)"
+                    ),
+                ));
+            }
+            println!(
+                "Alert rules for site '{site}' removed: nothing more is evaluated or sent for it.{}",
+                match done.closed {
+                    0 => String::new(),
+                    n => format!(
+                        " {n} open alert(s) closed without a resolved message; the history \
+                         stays on /alerts."
+                    ),
+                }
+            );
             Ok(())
         }
         AlertCmd::Test { site } => {

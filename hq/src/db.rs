@@ -83,6 +83,8 @@ pub struct Retention {
     pub minute_samples_ms: i64,
     /// Their hourly roll-ups.
     pub hourly_samples_ms: i64,
+    /// Resolved alerts with their deliveries, by when they resolved.
+    pub alerts_ms: i64,
 }
 
 impl Default for Retention {
@@ -95,6 +97,7 @@ impl Default for Retention {
             shift_events_ms: 7 * 366 * day,
             minute_samples_ms: 30 * day,
             hourly_samples_ms: 366 * day,
+            alerts_ms: 366 * day,
         }
     }
 }

@@ -56,7 +56,8 @@ pub trait Deliver: Send + Sync + 'static {
     fn deliver(&self, row: Row) -> impl Future<Output = Verdict> + Send;
 }
 
-/// Writes one row inside the caller's transaction (the one storing the event that caused it).
+/// Writes one row inside the caller's transaction (the one storing the event that caused it);
+/// returns the row's id.
 pub async fn enqueue(
     conn: &mut sqlx::AnyConnection,
     destination: &str,
@@ -64,19 +65,20 @@ pub async fn enqueue(
     kind: &str,
     payload: &str,
     now: i64,
-) -> anyhow::Result<()> {
-    sqlx::query(
+) -> anyhow::Result<i64> {
+    let id: i64 = sqlx::query(
         "INSERT INTO outbox (destination, ordering_key, kind, payload, created_at, next_at) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
     )
     .bind(destination)
     .bind(ordering_key)
     .bind(kind)
     .bind(payload)
     .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    Ok(id)
 }
 
 /// Claims up to `limit` due rows, each the oldest pending row of its ordering key, for

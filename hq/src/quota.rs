@@ -100,6 +100,10 @@ pub struct QuotaArgs {
     /// Days the hourly roll-ups of the samples are kept.
     #[arg(long, default_value_t = 366, value_name = "DAYS")]
     pub keep_hourly_samples_days: u32,
+    /// Days resolved alerts (with every message's delivery) are kept, counted from when they
+    /// resolved; open alerts are kept.
+    #[arg(long, default_value_t = 366, value_name = "DAYS")]
+    pub keep_alerts_days: u32,
 }
 
 impl QuotaArgs {
@@ -129,6 +133,7 @@ impl QuotaArgs {
         let sample_days = [
             ("keep-minute-samples-days", self.keep_minute_samples_days),
             ("keep-hourly-samples-days", self.keep_hourly_samples_days),
+            ("keep-alerts-days", self.keep_alerts_days),
         ];
         for (name, d) in days.into_iter().chain(sample_days) {
             if d == 0 || d > 100 * 366 {
@@ -159,6 +164,7 @@ impl QuotaArgs {
                 shift_events_ms: i64::from(self.keep_shift_events_days) * day,
                 minute_samples_ms: i64::from(self.keep_minute_samples_days) * day,
                 hourly_samples_ms: i64::from(self.keep_hourly_samples_days) * day,
+                alerts_ms: i64::from(self.keep_alerts_days) * day,
             },
         })
     }
@@ -474,6 +480,7 @@ mod tests {
             keep_shift_events_days: 7 * 366,
             keep_minute_samples_days: 30,
             keep_hourly_samples_days: 366,
+            keep_alerts_days: 366,
         };
         let l = a.limits().unwrap();
         assert_eq!(l.retention, Retention::default());

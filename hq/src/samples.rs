@@ -167,9 +167,9 @@ const UPSERT_HOUR: &str = concat!(
      rtt_p95_max, jitter_up_max, jitter_down_max, loss_up_max, loss_down_max, loss_up_sum, \
      loss_up_n, loss_down_sum, loss_down_n, mos_min, gateway_rtt_p50_sum, gateway_rtt_p50_n, \
      gateway_loss_max, link_down_seconds, wifi_signal_min, headset_missing_minutes, \
-     noise_dba_max) \
+     noise_dba_max, outage_minutes) \
      VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19, $20, $21, $22) \
+     $18, $19, $20, $21, $22, $23) \
      ON CONFLICT (device_id, hour) DO UPDATE SET ",
     add!("minutes"),
     ", ",
@@ -212,6 +212,9 @@ const UPSERT_HOUR: &str = concat!(
     add!("headset_missing_minutes"),
     ", ",
     worst!("noise_dba_max", ">"),
+    ", ",
+    // NULL (an hour rolled up before HQ counted them, migration 0013) stays not known.
+    add!("outage_minutes"),
 );
 
 /// The ingest step for samples (called in the batch's transaction with the batch's new events,
@@ -281,6 +284,11 @@ pub async fn store(
             .bind(s.wifi_signal_dbm.map(i64::from))
             .bind(i64::from(s.headset == Some(false)))
             .bind(f(s.noise_dba))
+            .bind(i64::from(minute_outage(
+                f(s.loss_up_pct),
+                f(s.loss_down_pct),
+                i64::from(s.link_down_seconds),
+            )))
             .execute(&mut **tx)
             .await?;
     }
@@ -302,6 +310,8 @@ fn as_f64(v: Option<f32>) -> Option<f64> {
 /// - `mos_min`, `wifi_signal_dbm`: the worst minute's (the lowest);
 /// - `gateway_rtt_p50_ms`: the mean of the minutes' medians;
 /// - `seconds`, `link_down_seconds`: summed; `minutes`: the minutes with a sample;
+/// - `outage_minutes`: its minutes that were outages ([`Row::outage`] of a minute; hours
+///   only, `None` when not known: an hour rolled up before HQ counted them);
 /// - `headset_missing_minutes`: minutes that ended with no headset (hours only); `link`,
 ///   `headset`, `noise_class`: minutes only.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -337,14 +347,41 @@ pub struct Row {
     /// Hours only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headset_missing_minutes: Option<i64>,
+    /// Hours only (the API adds it to an hour's row, null when not known).
+    #[serde(skip)]
+    pub outage_minutes: Option<i64>,
+    /// An hour's roll-up (else a minute).
+    #[serde(skip)]
+    pub hour: bool,
+}
+
+/// Whether a minute had no working line to HQ: a direction lost everything, or the link was
+/// down for half the minute or more.
+fn minute_outage(loss_up: Option<f64>, loss_down: Option<f64>, link_down_seconds: i64) -> bool {
+    let lost_all = |v: Option<f64>| v.is_some_and(|v| v >= 99.5);
+    lost_all(loss_up) || lost_all(loss_down) || link_down_seconds >= 30
 }
 
 impl Row {
-    /// Whether the minute (or a minute of the hour) had no working line to HQ: a direction
-    /// lost everything, or the link was down for half a minute or more.
+    /// Whether the minute had no working line to HQ (a direction lost everything, or the link
+    /// was down for half the minute or more), or whether one of the hour's minutes had none.
+    ///
+    /// An hour is judged by its minutes, never by its summed link-down seconds: 30 s of blips
+    /// scattered over an hour is no outage (found in review: the hour row called it one). An
+    /// hour rolled up before HQ counted its outage minutes falls back on what its figures
+    /// prove: its worst minute lost everything, or its link-down seconds exceed 29 per minute
+    /// (then at least one minute had 30 or more).
     pub fn outage(&self) -> bool {
-        let lost_all = |v: Option<f64>| v.is_some_and(|v| v >= 99.5);
-        lost_all(self.loss_up_pct) || lost_all(self.loss_down_pct) || self.link_down_seconds >= 30
+        if !self.hour {
+            return minute_outage(self.loss_up_pct, self.loss_down_pct, self.link_down_seconds);
+        }
+        match self.outage_minutes {
+            Some(n) => n > 0,
+            None => {
+                minute_outage(self.loss_up_pct, self.loss_down_pct, 0)
+                    || self.link_down_seconds > 29 * self.minutes
+            }
+        }
     }
 }
 
@@ -400,6 +437,8 @@ async fn minutes(db: &Db, device: &str, from: i64, to: i64) -> anyhow::Result<Ve
                 headset: r.try_get::<Option<i64>, _>("headset")?.map(|h| h != 0),
                 noise_class: r.try_get("noise_class")?,
                 headset_missing_minutes: None,
+                outage_minutes: None,
+                hour: false,
             })
         })
         .collect()
@@ -410,8 +449,8 @@ async fn hours(db: &Db, device: &str, from: i64, to: i64) -> anyhow::Result<Vec<
         "SELECT hour, minutes, seconds, rtt_p50_sum, rtt_p50_n, rtt_p95_max, jitter_up_max, \
          jitter_down_max, loss_up_max, loss_down_max, loss_up_sum, loss_up_n, loss_down_sum, \
          loss_down_n, mos_min, gateway_rtt_p50_sum, gateway_rtt_p50_n, gateway_loss_max, \
-         link_down_seconds, wifi_signal_min, headset_missing_minutes, noise_dba_max \
-         FROM sample_hours WHERE device_id = $1 AND hour >= $2 AND hour < $3 \
+         link_down_seconds, wifi_signal_min, headset_missing_minutes, noise_dba_max, \
+         outage_minutes FROM sample_hours WHERE device_id = $1 AND hour >= $2 AND hour < $3 \
          ORDER BY hour LIMIT $4",
     )
     .bind(device)
@@ -449,6 +488,8 @@ async fn hours(db: &Db, device: &str, from: i64, to: i64) -> anyhow::Result<Vec<
                 headset: None,
                 noise_class: None,
                 headset_missing_minutes: Some(r.try_get("headset_missing_minutes")?),
+                outage_minutes: r.try_get("outage_minutes")?,
+                hour: true,
             })
         })
         .collect()
@@ -471,21 +512,39 @@ pub struct Incident {
 
 /// How far before a range the incidents that may still be open in it are looked for.
 const INCIDENT_LOOKBACK_MS: i64 = 86_400_000;
+/// The most incident events one read takes: the newest ones (a year's range of an agent whose
+/// line flaps can hold more; [`Incidents::cut_before`] then says from when the list is whole).
+pub const INCIDENT_EVENTS_MAX: i64 = 10_000;
+
+/// An agent's incidents over a range, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Incidents {
+    pub list: Vec<Incident>,
+    /// `Some(t)` when the range held more than [`INCIDENT_EVENTS_MAX`] incident events: the
+    /// newest were kept, and the list is whole from `t` on (an incident that started before
+    /// `t` may be missing, or shown from `t`). `None`: every incident of the range is there.
+    pub cut_before: Option<i64>,
+}
 
 /// The agent's incidents overlapping `[from, to)`: each `started` paired with the next `ended`
 /// of the same name (one that started up to a day before `from` included), oldest first.
-pub async fn incidents(db: &Db, device: &str, from: i64, to: i64) -> anyhow::Result<Vec<Incident>> {
+///
+/// At most [`INCIDENT_EVENTS_MAX`] events are read, the newest (found in review: the list was
+/// read oldest first and cut, so a long range lost its latest incidents, the ones IT looks for,
+/// without a word); when that cut into the range, [`Incidents::cut_before`] says where.
+pub async fn incidents(db: &Db, device: &str, from: i64, to: i64) -> anyhow::Result<Incidents> {
     let rows = sqlx::query(
         "SELECT at, body FROM events WHERE device_id = $1 AND kind = 'incident' \
-         AND at >= $2 AND at < $3 ORDER BY at LIMIT 5000",
+         AND at >= $2 AND at < $3 ORDER BY at DESC, received_at DESC LIMIT $4",
     )
     .bind(device)
     .bind(from - INCIDENT_LOOKBACK_MS)
     .bind(to)
+    .bind(INCIDENT_EVENTS_MAX + 1)
     .fetch_all(&db.pool)
     .await?;
     let mut events = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows.iter().rev() {
         let at: i64 = r.try_get("at")?;
         let body: String = r.try_get("body")?;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
@@ -498,14 +557,29 @@ pub async fn incidents(db: &Db, device: &str, from: i64, to: i64) -> anyhow::Res
             text("scope"),
         ));
     }
-    Ok(pair_incidents(&events, from, to))
+    // One event more than the bound was read: there were more. Every event after the oldest
+    // one read is there; those at its very millisecond may not all be, so they go too.
+    let cut = (events.len() as i64 > INCIDENT_EVENTS_MAX).then(|| events[0].0 + 1);
+    let start = match cut {
+        Some(c) => {
+            events.retain(|e| e.0 >= c);
+            c
+        }
+        None => from - INCIDENT_LOOKBACK_MS,
+    };
+    Ok(Incidents {
+        list: pair_incidents(&events, start, from, to),
+        cut_before: cut.filter(|c| *c > from),
+    })
 }
 
-/// Pairs incident events `(at, name, started, detail, scope)` (oldest first) into spans, and
-/// keeps those overlapping `[from, to)`. An `ended` with no `started` before it spans from the
-/// start of the lookback; a second `started` while one is open is the same incident.
+/// Pairs incident events `(at, name, started, detail, scope)` (oldest first, none before
+/// `start`) into spans, and keeps those overlapping `[from, to)`. An `ended` with no `started`
+/// before it spans from `start` (the earliest time read); a second `started` while one is
+/// open is the same incident.
 fn pair_incidents(
     events: &[(i64, String, bool, String, Option<String>)],
+    start: i64,
     from: i64,
     to: i64,
 ) -> Vec<Incident> {
@@ -529,7 +603,7 @@ fn pair_incidents(
             }
             (false, None) => done.push(Incident {
                 name: name.clone(),
-                start: from - INCIDENT_LOOKBACK_MS,
+                start,
                 end: Some(*at),
                 detail: detail.clone(),
                 scope: scope.clone(),
@@ -679,6 +753,7 @@ mod tests {
                 ev(50, "network_degraded", false),
                 ev(60, "wifi_weak", false),
             ],
+            25 - INCIDENT_LOOKBACK_MS,
             25,
             100,
         );
@@ -696,7 +771,7 @@ mod tests {
             ]
         );
         // One that ended before the range is left out.
-        assert!(pair_incidents(&[ev(1, "x", true), ev(2, "x", false)], 5, 10).is_empty());
+        assert!(pair_incidents(&[ev(1, "x", true), ev(2, "x", false)], 0, 5, 10).is_empty());
     }
 
     #[test]
@@ -710,12 +785,25 @@ mod tests {
         assert!(m(Some(100.0), 0).outage());
         assert!(m(None, 30).outage());
         assert!(!m(Some(5.0), 10).outage());
-        let h = Row {
+        let h = |outage_minutes: Option<i64>, link_down_seconds: i64, loss: f64| Row {
+            hour: true,
             minutes: 60,
-            link_down_seconds: 40,
-            loss_down_pct: Some(100.0),
+            link_down_seconds,
+            loss_down_pct: Some(loss),
+            outage_minutes,
             ..Default::default()
         };
-        assert!(h.outage(), "an hour with a lost minute shows it");
+        assert!(h(Some(1), 0, 100.0).outage(), "an hour with a lost minute");
+        assert!(
+            h(Some(1), 40, 0.0).outage(),
+            "an hour with a minute 40 s down"
+        );
+        // 30 s of link blips scattered over the hour: no minute was an outage.
+        assert!(!h(Some(0), 30, 0.0).outage());
+        // Rolled up before HQ counted outage minutes: what the figures prove.
+        assert!(h(None, 0, 100.0).outage());
+        assert!(!h(None, 30, 0.0).outage(), "30 s may be scattered");
+        assert!(!h(None, 29 * 60, 0.0).outage(), "29 s in every minute");
+        assert!(h(None, 29 * 60 + 1, 0.0).outage(), "some minute had 30 s");
     }
 }

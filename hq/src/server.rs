@@ -329,6 +329,10 @@ pub async fn background(
                 Ok(n) => tracing::debug!(?n, "pruned samples past their retention"),
                 Err(e) => tracing::warn!("pruning old samples failed: {e:#}"),
             }
+            match crate::alerts::store::prune_alerts(&st.db, now, retention.alerts_ms).await {
+                Ok(n) => tracing::debug!(?n, "pruned alerts past their retention"),
+                Err(e) => tracing::warn!("pruning old alerts failed: {e:#}"),
+            }
         }
     }
 }

@@ -337,7 +337,7 @@ async fn rules_fire_once_in_each_wire_format_and_resolve_once() {
     assert_eq!(att[0]["content"]["type"], "AdaptiveCard");
     assert_eq!(att[0]["content"]["version"], "1.4");
     assert!(
-        att[0]["content"]["body"][0]["text"]
+        att[0]["content"]["body"][0]["inlines"][0]["text"]
             .as_str()
             .unwrap()
             .starts_with("[FIRING] ws-0: headset_gone")
@@ -801,3 +801,334 @@ fn alert_set_reports_every_problem() {
     assert_eq!(code, 0);
     assert!(out.contains("No site has alert rules."), "{out}");
 }
+
+/// Found in review: Teams cards put the devices' words (hostname, incident name and detail) in
+/// TextBlocks, which read Markdown (Microsoft's Adaptive Cards "Text features": `[Title](url)`
+/// is a link, <https://learn.microsoft.com/en-us/adaptive-cards/authoring-cards/text-features>),
+/// so a device could post a link into IT's channel; Slack's text was escaped. The card a real
+/// HQ posts holds them as TextRuns of RichTextBlocks (no Markdown, the same page), falling back
+/// to TextBlocks with the Markdown escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_card_does_not_render_device_text_as_markdown() {
+    let rx = MockPlatform::start(answer).await;
+    let toml = format!(
+        "[rules.incident_open]\nminutes = 0.02\nincidents = [\"headset_gone\"]\n\
+         [[receivers]]\nname = \"it-teams\"\nkind = \"teams\"\nurl = \"{}/teams\"\n",
+        rx.url()
+    );
+    let h = hq(1, &toml, None, &[]).await;
+    let detail = "**Urgent**: [reset your password](https://evil.example/login)";
+    h.post(0, vec![sign_in()]).await;
+    h.post(
+        0,
+        vec![ev(
+            "incident",
+            json!({"name": "headset_gone", "state": "started", "detail": detail}),
+        )],
+    )
+    .await;
+    until(20, "the Teams card", || rx.seen().len() == 1).await;
+    let card = rx.seen()[0].json();
+    let body = card["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for b in &body {
+        assert_eq!(
+            b["type"], "RichTextBlock",
+            "no Markdown-reading element: {b}"
+        );
+        assert_eq!(b["inlines"][0]["type"], "TextRun", "{b}");
+        assert_eq!(b["fallback"]["type"], "TextBlock", "{b}");
+        assert!(
+            !b["fallback"]["text"].as_str().unwrap().contains("]("),
+            "the fallback's Markdown is escaped: {b}"
+        );
+    }
+    let line = body
+        .iter()
+        .find(|b| b["inlines"][0]["text"] == detail)
+        .unwrap_or_else(|| panic!("the detail as plain text: {card}"));
+    assert_eq!(
+        line["fallback"]["text"],
+        "\\*\\*Urgent\\*\\*: \\[reset your password\\]\\(https://evil\\.example/login\\)"
+    );
+    // Written out only in the plain-text run (escaped in the fallback).
+    assert_eq!(
+        card.to_string().matches("evil.example").count(),
+        1,
+        "{card}"
+    );
+}
+
+/// Found in review: the not-ready share's "first seen" rows were keyed `RULE:SITE:SUBJECT`
+/// and matched by prefix, so site `a`'s evaluation took site `a:b`'s row for its own and
+/// deleted it every time: `a:b`'s share never held long enough to raise an alert. Both sites
+/// have the rule; only `a:b`'s agents are not ready; its alert opens, `a`'s does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_share_of_a_site_named_like_another_with_a_colon() {
+    let rx = MockPlatform::start(answer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let mut secrets = Vec::new();
+    for site in ["a", "a:b"] {
+        let (code, out, err) = hq_cmd(&db_url, &["enroll-secret", "create", "--site", site], None);
+        assert_eq!(code, 0, "{err}");
+        secrets.push(last_line(&out));
+        let toml = format!(
+            "[rules.not_ready_share]\npercent = 40\nminutes = 0.02\nmin_signed_in = 1\n\
+             [[receivers]]\nname = \"slack\"\nkind = \"slack\"\nurl = \"{}/slack\"\n",
+            rx.url()
+        );
+        let (code, out, err) = with_file(
+            &db_url,
+            dir.path(),
+            "alerts.toml",
+            &toml,
+            &["alert", "set", "--site", site],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = hq_cmd(&db_url, &["token", "create", "--role", "viewer"], None);
+    assert_eq!(code, 0, "{err}");
+    let token = last_line(&out);
+    let server = Server::start(
+        Path::new(HQ),
+        &db_url,
+        dir.path(),
+        "127.0.0.1:0",
+        &["--sweep-seconds", "0.2"],
+        &dir.path().join("hq.log"),
+    );
+    let mut keys = Vec::new();
+    for (i, secret) in secrets.iter().enumerate() {
+        let v: Value = client()
+            .post(format!("{}/api/v1/enroll", server.url))
+            .json(&json!({"secret": secret, "hostname": format!("ws-{i}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        keys.push(v["device_key"].as_str().unwrap().to_string());
+    }
+    let post = |key: &str, events: Vec<Value>| {
+        let req = client()
+            .post(format!("{}/api/v1/events", server.url))
+            .bearer_auth(key)
+            .json(&json!({ "events": events }));
+        async move { assert!(req.send().await.unwrap().status().is_success()) }
+    };
+    post(&keys[0], vec![sign_in(), heartbeat("ready")]).await;
+    post(&keys[1], vec![sign_in(), heartbeat("not_ready")]).await;
+    until(20, "site a:b's not-ready alert", || rx.seen().len() == 1).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(rx.seen().len(), 1);
+    let text = rx.seen()[0].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains("100 % of signed-in agents are not ready") && text.ends_with("site a:b"),
+        "{text}"
+    );
+    let r = client()
+        .get(format!("{}/api/v1/alerts", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let a: Value = r.json().await.unwrap();
+    let list = a["alerts"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{a}");
+    assert_eq!(
+        (&list[0]["site"], &list[0]["key"]),
+        (&json!("a:b"), &json!("not_ready_share:a:b:signed_in"))
+    );
+}
+
+/// Found in review: an outbox row whose payload HQ cannot read (written by another version, or
+/// damaged) was given up, but its delivery stayed as it was for ever on `/alerts` and in the
+/// API. It is marked failed with the reason. The receiver is down at first (the delivery is
+/// `retrying`); the row is then damaged in the database; the receiver comes back and gets
+/// nothing. SQLite and PostgreSQL.
+async fn unreadable_outbox_payload_marks_its_delivery_failed(db_url: String) {
+    let rx = MockPlatform::start(|_, _| Reply {
+        status: 503,
+        headers: vec![],
+        body: "down".into(),
+        delay: Duration::ZERO,
+    })
+    .await;
+    let toml = format!(
+        "[rules.incident_open]\nminutes = 0.02\nincidents = [\"headset_gone\"]\n\
+         [[receivers]]\nname = \"ops-hook\"\nkind = \"webhook\"\nurl = \"{}/hook\"\nsecret_file = \"SECRET_FILE\"\n",
+        rx.url()
+    );
+    let h = hq_on(Some(db_url.clone()), 1, &toml, None, &[]).await;
+    h.post(
+        0,
+        vec![sign_in(), incident("headset_gone", "started", None)],
+    )
+    .await;
+    until(20, "a first, refused attempt", || !rx.seen().is_empty()).await;
+    let db = shiftready_hq::db::Db::connect(&db_url).await.unwrap();
+    let damaged = sqlx::query(
+        "UPDATE outbox SET payload = '{\"not\": \"a message' WHERE kind = 'alert_message'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(damaged, 1);
+    rx.answer(answer);
+    let tried = rx.seen().len();
+    let t0 = std::time::Instant::now();
+    let d = loop {
+        let a = h.alerts().await;
+        let d = a["alerts"][0]["deliveries"][0].clone();
+        if d["state"] == "failed" {
+            break d;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "still {}: {a}",
+            d["state"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let why = d["last_error"].as_str().unwrap();
+    assert!(why.contains("HQ could not read this message"), "{why}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.seen().len(), tried, "nothing sent from a damaged row");
+    assert!(h.log().contains("could not read this message"));
+}
+
+both_urls!(unreadable_outbox_payload_marks_its_delivery_failed);
+
+/// `alert unset` (found in review: there was none): the site's rules and receivers go, its
+/// open alert is closed (without a message), nothing more is sent for it, the history stays;
+/// a site with no rules is an error that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_unset_stops_a_sites_alerts() {
+    let rx = MockPlatform::start(answer).await;
+    let toml = format!(
+        "[rules.incident_open]\nminutes = 0.02\n\
+         [[receivers]]\nname = \"ops-hook\"\nkind = \"webhook\"\nurl = \"{}/hook\"\nsecret_file = \"SECRET_FILE\"\n",
+        rx.url()
+    );
+    let h = hq(1, &toml, None, &[]).await;
+    h.post(
+        0,
+        vec![sign_in(), incident("headset_gone", "started", None)],
+    )
+    .await;
+    until(20, "the firing message", || rx.seen().len() == 1).await;
+    let (code, out, err) = hq_cmd(&h.db_url, &["alert", "unset", "--site", "main"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Alert rules for site 'main' removed")
+            && out.contains("1 open alert(s) closed without a resolved message"),
+        "{out}"
+    );
+    let (code, out, _) = hq_cmd(&h.db_url, &["alert", "list"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("No site has alert rules."), "{out}");
+    // Nothing more is evaluated or sent for the site.
+    h.post(0, vec![incident("network_degraded", "started", None)])
+        .await;
+    h.post(0, vec![incident("headset_gone", "ended", None)])
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rx.seen().len(), 1);
+    let a = h.alerts().await;
+    let list = a["alerts"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "the history stays: {a}");
+    assert!(list[0]["resolved_at"].is_string(), "{a}");
+    assert_eq!(list[0]["deliveries"].as_array().unwrap().len(), 1, "{a}");
+    let (code, _, err) = hq_cmd(&h.db_url, &["alert", "unset", "--site", "main"], None);
+    assert_eq!(code, 65, "{err}");
+    assert!(
+        err.contains("site 'main' has no alert rules; nothing changed"),
+        "{err}"
+    );
+}
+
+/// Found in review: alerts and their deliveries were never pruned. Resolved alerts older than
+/// `--keep-alerts-days` (366) go with their deliveries; newer ones and open ones (however
+/// old) stay. In process, on both databases; the flag is checked by the real binary.
+async fn alerts_are_pruned_after_their_retention(t: common::TestDb) {
+    use shiftready_hq::db::{Retention, now_ms};
+    let day = 86_400_000i64;
+    let now = now_ms();
+    for (id, opened, resolved) in [
+        ("old", now - 400 * day, Some(now - 399 * day)),
+        ("recent", now - 11 * day, Some(now - 10 * day)),
+        ("open", now - 500 * day, None),
+    ] {
+        sqlx::query(
+            "INSERT INTO alerts (id, alert_key, rule, site, subject, summary, detail, opened_at, \
+             resolved_at) VALUES ($1, $2, 'lost_contact', 'main', $1, 's', '{}', $3, $4)",
+        )
+        .bind(id)
+        .bind(format!("lost_contact:main:{id}"))
+        .bind(opened)
+        .bind(resolved)
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+        for (n, message) in ["firing", "resolved"].iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO alert_deliveries (id, alert_id, site, message, receiver, \
+                 receiver_kind, state, created_at, updated_at) \
+                 VALUES ($1, $2, 'main', $3, 'hook', 'webhook', 'sent', $4, $4)",
+            )
+            .bind(format!("{id}-{n}"))
+            .bind(id)
+            .bind(*message)
+            .bind(opened)
+            .execute(&t.db.pool)
+            .await
+            .unwrap();
+        }
+    }
+    let keep = Retention::default().alerts_ms;
+    assert_eq!(keep, 366 * day);
+    let n = shiftready_hq::alerts::store::prune_alerts(&t.db, now, keep)
+        .await
+        .unwrap();
+    assert_eq!((n.alerts, n.deliveries), (1, 2), "{n:?}");
+    let left = shiftready_hq::alerts::store::history(&t.db, 0, now + 1, None, 100)
+        .await
+        .unwrap();
+    let ids: Vec<(&str, usize)> = left
+        .iter()
+        .map(|a| (a.id.as_str(), a.deliveries.len()))
+        .collect();
+    assert_eq!(ids, [("recent", 2), ("open", 2)]);
+    // Again: nothing more.
+    let n = shiftready_hq::alerts::store::prune_alerts(&t.db, now, keep)
+        .await
+        .unwrap();
+    assert_eq!((n.alerts, n.deliveries), (0, 0));
+    if t.name == "sqlite" {
+        let out = std::process::Command::new(HQ)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--keep-alerts-days",
+                "0",
+            ])
+            .arg("--database-url")
+            .arg(&t.url)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--keep-alerts-days must be between 1 and 36600 days"),
+            "{err}"
+        );
+    }
+}
+
+both!(alerts_are_pruned_after_their_retention);

@@ -161,6 +161,34 @@ async fn alert_history_page_in_a_real_browser() {
         ] {
             assert!(text.contains(want), "{want:?} not on the page:\n{text}");
         }
+        // Each failure sits on the line of the receiver that failed (found in review: one
+        // "(a message failed)" after the last line, read as that receiver's failure).
+        assert!(!text.contains("(a message failed)"), "{text}");
+        let marked = b.eval(
+            "[...document.querySelectorAll('#alerts ul.deliveries li.error')].map(li => li.innerText)",
+        );
+        let marked: Vec<&str> = marked
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(marked.len(), 3, "old-slack: two messages of the first alert, one of the second: {marked:?}");
+        for m in &marked {
+            assert!(
+                m.contains("→ old-slack (slack): FAILED: Slack refused the message (HTTP 404)"),
+                "{m}"
+            );
+        }
+        let unmarked = b.eval(
+            "[...document.querySelectorAll('#alerts ul.deliveries li:not(.error)')].map(li => li.innerText)",
+        );
+        let unmarked = unmarked.as_array().unwrap();
+        assert_eq!(unmarked.len(), 3, "{unmarked:?}");
+        for m in unmarked {
+            let m = m.as_str().unwrap();
+            assert!(m.contains("ops-hook (webhook): sent") && !m.contains("FAILED"), "{m}");
+        }
         // The header links to the page.
         assert_eq!(
             b.eval("[...document.querySelectorAll('nav.main a')].some(a => a.getAttribute('href') === '/alerts')"),

@@ -403,6 +403,7 @@ async fn retention_prunes_every_kind(t: TestDb) {
         shift_events_ms: 365 * day,
         minute_samples_ms: 30 * day,
         hourly_samples_ms: 366 * day,
+        alerts_ms: 366 * day,
     };
     let pruned = t.db.prune_retention(db::now_ms(), &r).await.unwrap();
     assert_eq!(pruned.heartbeats, n_hb as u64, "{pruned:?}");

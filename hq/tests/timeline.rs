@@ -427,6 +427,212 @@ async fn retention_prunes_minutes_and_hours(t: common::TestDb) {
 
 both!(retention_prunes_minutes_and_hours);
 
+/// Found in review: an hour row summed its minutes' link-down seconds and called 30 s of link
+/// blips scattered over the hour an "outage". An hour counts its outage minutes (a minute
+/// that lost everything, or had its link down 30 s or more); the API serves the count
+/// (`outage_minutes`), and the 7-day page marks only the hour that had one.
+async fn an_hour_of_scattered_link_blips_is_no_outage(db_url: String) {
+    let (secret, token) = setup(&db_url, None);
+    let server = Server::start(&db_url, &[]);
+    let url = &server.url;
+    let (id, key) = enroll(url, &secret, "ws-blips").await;
+    let blips = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(4);
+    let down = blips + Duration::hours(1);
+    let fine = |at, link_down: i64| {
+        sample(
+            at,
+            json!({"seconds": 60, "rtt_p95_ms": 30.0, "loss_up_pct": 0.0, "loss_down_pct": 0.0,
+                   "link": "wifi", "link_down_seconds": link_down}),
+        )
+    };
+    // The first hour: a one-second blip in each of 30 minutes (30 s in all).
+    let mut events: Vec<Value> = (0..30)
+        .map(|i| fine(blips + Duration::minutes(2 * i), 1))
+        .collect();
+    // The next: one minute with the link down 40 s, among good minutes.
+    events.extend((0..10).map(|i| fine(down + Duration::minutes(i), if i == 5 { 40 } else { 0 })));
+    let v = post_ok(url, &key, Value::Array(events)).await;
+    assert_eq!(v["accepted"].as_array().unwrap().len(), 40, "{v}");
+
+    let q = format!(
+        "{url}/api/v1/agents/{id}/timeline?from={}&to={}",
+        rfc(blips - Duration::days(3)),
+        rfc(down + Duration::hours(1))
+    );
+    let t = get_json(&q, &token).await;
+    assert_eq!(t["resolution"], "hour", "{t}");
+    let hours = t["samples"].as_array().unwrap();
+    assert_eq!(hours.len(), 2, "{t}");
+    assert_eq!(
+        (&hours[0]["link_down_seconds"], &hours[0]["outage_minutes"]),
+        (&json!(30), &json!(0)),
+        "{t}"
+    );
+    assert_eq!(
+        (&hours[1]["link_down_seconds"], &hours[1]["outage_minutes"]),
+        (&json!(40), &json!(1)),
+        "{t}"
+    );
+    let csv = client()
+        .get(format!(
+            "{url}/api/v1/agents/{id}/timeline.csv?from={}",
+            rfc(blips - Duration::days(3))
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with(",noise_class,outage_minutes"), "{csv}");
+    assert!(
+        lines[1].ends_with(",0") && lines[2].ends_with(",1"),
+        "{csv}"
+    );
+
+    // The agent page's 7-day timeline (per hour): one outage, the hour with the 40 s minute.
+    let db = shiftready_hq::db::Db::connect(&db_url).await.unwrap();
+    let now = shiftready_hq::db::now_ms();
+    let week = shiftready_hq::api::timeline::read(&db, &id, now - 7 * 86_400_000, now + 1)
+        .await
+        .unwrap();
+    let page =
+        shiftready_hq::dashboard::timeline::render(&week, &proto::Policy::default(), "7 days");
+    let outages = page
+        .split("id=\"tl-outages\">")
+        .nth(1)
+        .unwrap()
+        .split("</dd>")
+        .next()
+        .unwrap();
+    assert_eq!(
+        outages,
+        format!(
+            "{} to {} (1 minute with no line)",
+            down.format("%Y-%m-%d %H:%M UTC"),
+            (down + Duration::hours(1)).format("%Y-%m-%d %H:%M UTC")
+        ),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("class=\"outage\"").count(),
+        3,
+        "one mark per plot"
+    );
+}
+
+both_urls!(an_hour_of_scattered_link_blips_is_no_outage);
+
+/// Found in review: the timeline read a range's incident events oldest first and cut them at
+/// 5,000, so on a long range of an agent whose line flapped the newest incidents (the ones IT
+/// looks for) were silently missing. The newest are kept, and the answer says from when the
+/// list is whole (`incidents_cut_before`; on the page, in words). In process through the real
+/// ingest writer (over ten thousand events), then the API of the real binary.
+async fn incidents_of_a_long_range_keep_the_newest(t: common::TestDb) {
+    use proto::event::{Event, EventBody, IncidentState};
+    use shiftready_hq::db::now_ms;
+    use shiftready_hq::samples::INCIDENT_EVENTS_MAX;
+    let st = shiftready_hq::state::AppState::new(t.db.clone());
+    t.db.ensure_site("main").await.unwrap();
+    let (id, key) =
+        t.db.enroll_device("main", "ws-flaps", "", "")
+            .await
+            .unwrap();
+    let day = 86_400_000i64;
+    let now = now_ms();
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    let incident = |ms: i64, name: &str, state: IncidentState| {
+        let mut e = Event::now(EventBody::Incident {
+            name: name.into(),
+            state,
+            detail: String::new(),
+            scope: None,
+        });
+        e.at = at(ms);
+        e
+    };
+    // Over 300 days, more started/ended pairs than one read takes; then the newest incident,
+    // an hour ago, still open.
+    let pairs = INCIDENT_EVENTS_MAX / 2 + 50;
+    let first = now - 300 * day;
+    let step = 300 * day / pairs;
+    let mut events = Vec::new();
+    for i in 0..pairs {
+        let t0 = first + i * step;
+        events.push(incident(t0, "network_degraded", IncidentState::Started));
+        events.push(incident(
+            t0 + 60_000,
+            "network_degraded",
+            IncidentState::Ended,
+        ));
+    }
+    events.push(incident(
+        now - 3_600_000,
+        "wifi_weak",
+        IncidentState::Started,
+    ));
+    let total = events.len();
+    for batch in events.chunks(1000) {
+        st.ingest
+            .submit(&key, now, None, batch.to_vec())
+            .await
+            .unwrap();
+    }
+    let from = now - 366 * day;
+    let tl = shiftready_hq::api::timeline::read(&t.db, &id, from, now + 1)
+        .await
+        .unwrap();
+    let newest = tl.incidents.last().expect("incidents");
+    assert_eq!(
+        (newest.name.as_str(), newest.start, newest.end),
+        ("wifi_weak", now - 3_600_000, None),
+        "the newest incident is there ({total} events in the range)"
+    );
+    let cut = tl.incidents_cut_before.expect("the answer says it was cut");
+    assert!(cut > from && cut < now, "{cut}");
+    assert!(tl.incidents.iter().all(|i| i.start >= cut));
+    assert!(
+        tl.incidents.len() as i64 >= INCIDENT_EVENTS_MAX / 2 - 1,
+        "{}",
+        tl.incidents.len()
+    );
+    // A range the bound does not reach is whole, and says so.
+    let week = shiftready_hq::api::timeline::read(&t.db, &id, now - 7 * day, now + 1)
+        .await
+        .unwrap();
+    assert_eq!(week.incidents_cut_before, None);
+    let page = shiftready_hq::dashboard::timeline::render(&tl, &proto::Policy::default(), "year");
+    assert!(
+        page.contains("id=\"tl-incidents-cut\"") && page.contains("the list is whole from"),
+        "the page says the list was cut"
+    );
+
+    // The API of the real binary says the same.
+    let (code, out, err) = hq_cmd(&t.url, &["token", "create", "--role", "viewer"], None);
+    assert_eq!(code, 0, "{err}");
+    let token = last_line(&out);
+    let server = Server::start(&t.url, &[]);
+    let v = get_json(
+        &format!(
+            "{}/api/v1/agents/{id}/timeline?from={}",
+            server.url,
+            rfc(at(from))
+        ),
+        &token,
+    )
+    .await;
+    let list = v["incidents"].as_array().unwrap();
+    assert_eq!(list.last().unwrap()["name"], "wifi_weak", "{}", list.len());
+    assert_eq!(
+        v["incidents_cut_before"],
+        json!(at(cut).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    );
+}
+
+both!(incidents_of_a_long_range_keep_the_newest);
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The agent page's timeline in headless Chromium: six hours of a shift with a minute of total

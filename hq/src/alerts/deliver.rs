@@ -2,7 +2,8 @@
 //! sent with [`super::send::send`]; the delivery's state (`sent`, `retrying`, `failed`) and
 //! last error are recorded for the history page and API. A receiver that is down delays its
 //! messages (retried with the outbox's backoff, `Retry-After` honoured) and loses none; one
-//! that refuses a message for good gets it marked `failed` with its answer in words.
+//! that refuses a message for good gets it marked `failed` with its answer in words, and so
+//! does a message HQ cannot read back from its outbox row.
 
 use super::engine::Payload;
 use crate::db::Db;
@@ -40,9 +41,17 @@ impl Alerts {
         let p: Payload = match serde_json::from_str(&row.payload) {
             Ok(p) => p,
             Err(e) => {
+                // Found in review: the outbox row was given up but its delivery stayed
+                // `pending` for ever on the page and in the API.
+                let note = format!(
+                    "HQ could not read this message (written by another HQ version, or \
+                     damaged), so it was not sent: {e}"
+                );
+                tracing::warn!("alert outbox row {}: {note}", row.id);
+                super::store::fail_unreadable(&self.db, row, &note, now).await?;
                 return Ok(Verdict::Done {
                     outcome: "rejected",
-                    note: format!("unreadable alert message: {e}"),
+                    note,
                 });
             }
         };

@@ -217,54 +217,61 @@ pub async fn evaluate_site(
     Ok(out)
 }
 
-/// When each `FirstSeen` condition was first seen holding (now for a new one); forgets the
-/// site's conditions that no longer hold.
+/// When each `FirstSeen` condition was first seen holding (now for a new one), by its key;
+/// forgets the site's conditions that no longer hold.
+///
+/// Rows are the site's by an exact match on their `site` column and are told apart by
+/// `(rule, subject)` (migration 0013). Found in review: keys `RULE:SITE:SUBJECT` matched by
+/// prefix took site `a:b`'s rows for site `a`'s, and site `a`'s evaluation deleted them, so
+/// site `a:b`'s not-ready share never held long enough to open an alert.
 async fn first_seen(
     db: &Db,
     site: &str,
     conds: &[Condition],
     now: i64,
 ) -> anyhow::Result<BTreeMap<String, i64>> {
-    let keys: Vec<&str> = conds
+    let wanted: BTreeMap<(&str, &str), &str> = conds
         .iter()
         .filter(|c| c.since == Since::FirstSeen)
-        .map(|c| c.key.as_str())
+        .map(|c| ((c.rule, c.subject.as_str()), c.key.as_str()))
         .collect();
-    let like = format!("%:{site}:%");
-    let rows = sqlx::query("SELECT alert_key, since FROM alert_pending WHERE alert_key LIKE $1")
-        .bind(&like)
+    let rows = sqlx::query("SELECT rule, subject, since FROM alert_pending WHERE site = $1")
+        .bind(site)
         .fetch_all(&db.pool)
         .await?;
     let mut have = BTreeMap::new();
     for r in &rows {
-        let k: String = r.try_get("alert_key")?;
-        // The LIKE is loose (a site name may hold `:`): only this site's keys count.
-        let ours = super::config::RULES
-            .iter()
-            .any(|rule| k.starts_with(&format!("{rule}:{site}:")));
-        if !ours {
-            continue;
-        }
-        if keys.contains(&k.as_str()) {
-            have.insert(k, r.try_get::<i64, _>("since")?);
-        } else {
-            sqlx::query("DELETE FROM alert_pending WHERE alert_key = $1")
-                .bind(&k)
+        let rule: String = r.try_get("rule")?;
+        let subject: String = r.try_get("subject")?;
+        match wanted.get(&(rule.as_str(), subject.as_str())) {
+            Some(key) => {
+                have.insert(key.to_string(), r.try_get::<i64, _>("since")?);
+            }
+            None => {
+                sqlx::query(
+                    "DELETE FROM alert_pending WHERE site = $1 AND rule = $2 AND subject = $3",
+                )
+                .bind(site)
+                .bind(&rule)
+                .bind(&subject)
                 .execute(&db.pool)
                 .await?;
+            }
         }
     }
-    for k in keys {
-        if !have.contains_key(k) {
+    for ((rule, subject), key) in wanted {
+        if !have.contains_key(key) {
             sqlx::query(
-                "INSERT INTO alert_pending (alert_key, since) VALUES ($1, $2) \
-                 ON CONFLICT (alert_key) DO NOTHING",
+                "INSERT INTO alert_pending (site, rule, subject, since) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (site, rule, subject) DO NOTHING",
             )
-            .bind(k)
+            .bind(site)
+            .bind(rule)
+            .bind(subject)
             .bind(now)
             .execute(&db.pool)
             .await?;
-            have.insert(k.to_string(), now);
+            have.insert(key.to_string(), now);
         }
     }
     Ok(have)
@@ -371,9 +378,26 @@ async fn enqueue(
 ) -> anyhow::Result<()> {
     for rc in cfg.receivers.iter().filter(|r| r.takes(&msg.rule)) {
         let delivery_id = uuid::Uuid::new_v4().to_string();
+        let payload = Payload {
+            delivery_id: delivery_id.clone(),
+            receiver: rc.name.clone(),
+            message: msg.clone(),
+        };
+        let outbox_id = crate::outbox::enqueue(
+            conn,
+            &destination(&msg.site),
+            &format!("alert:{}:{}", msg.site, rc.name),
+            ALERT_MESSAGE,
+            &serde_json::to_string(&payload)?,
+            now,
+        )
+        .await?;
+        // The delivery knows its outbox row: a row whose payload cannot be read still marks
+        // its delivery failed ([`super::deliver`]).
         sqlx::query(
             "INSERT INTO alert_deliveries (id, alert_id, site, message, receiver, receiver_kind, \
-             state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
+             state, created_at, updated_at, outbox_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8)",
         )
         .bind(&delivery_id)
         .bind(&msg.alert_id)
@@ -382,21 +406,8 @@ async fn enqueue(
         .bind(&rc.name)
         .bind(rc.kind.as_str())
         .bind(now)
+        .bind(outbox_id)
         .execute(&mut *conn)
-        .await?;
-        let payload = Payload {
-            delivery_id,
-            receiver: rc.name.clone(),
-            message: msg.clone(),
-        };
-        crate::outbox::enqueue(
-            conn,
-            &destination(&msg.site),
-            &format!("alert:{}:{}", msg.site, rc.name),
-            ALERT_MESSAGE,
-            &serde_json::to_string(&payload)?,
-            now,
-        )
         .await?;
     }
     Ok(())

@@ -131,18 +131,29 @@ impl Message {
     /// the same shape as <https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook#send-adaptive-cards-using-an-incoming-webhook>;
     /// card schema <https://adaptivecards.io/explorer/AdaptiveCard.html>, version 1.4). The
     /// workflow answers 202 Accepted.
+    ///
+    /// Text is never Markdown. A `TextBlock`'s text, and a `FactSet`'s titles and values, are
+    /// read as Markdown (bold, italic, lists, `[title](url)` links: Microsoft's "Text
+    /// features", <https://learn.microsoft.com/en-us/adaptive-cards/authoring-cards/text-features>,
+    /// and "Format cards in Teams",
+    /// <https://learn.microsoft.com/en-us/microsoftteams/platform/task-modules-and-cards/cards/cards-format>),
+    /// and the hostnames, incident names and details in an alert are the devices' words: a
+    /// device could make a link in IT's channel (found in review; Slack's text was escaped,
+    /// Teams' was not). So each text is a `TextRun` of a `RichTextBlock`, which the same page
+    /// says takes no Markdown, with a `fallback` (a host without `RichTextBlock`) to a
+    /// `TextBlock` whose Markdown is escaped ([`escape_markdown`]).
     pub fn teams_json(&self) -> serde_json::Value {
         let mut body = vec![
-            serde_json::json!({"type": "TextBlock", "text": self.title(), "weight": "Bolder", "size": "Medium", "wrap": true}),
-            serde_json::json!({"type": "TextBlock", "text": self.when(), "isSubtle": true, "wrap": true}),
+            teams_text(&self.title(), &[("weight", "Bolder"), ("size", "Medium")]),
+            teams_text(&self.when(), &[("isSubtle", "true")]),
         ];
         for l in &self.lines {
-            body.push(serde_json::json!({"type": "TextBlock", "text": l, "wrap": true}));
+            body.push(teams_text(l, &[]));
         }
-        body.push(serde_json::json!({"type": "FactSet", "facts": [
-            {"title": "Rule", "value": self.rule},
-            {"title": "Site", "value": self.site},
-        ]}));
+        body.push(teams_text(
+            &format!("Rule: {} · Site: {}", self.rule, self.site),
+            &[("isSubtle", "true")],
+        ));
         let mut card = serde_json::json!({
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard",
@@ -183,6 +194,47 @@ impl Message {
     }
 }
 
+/// One text of a Teams card, as plain text: a `RichTextBlock` with one `TextRun` (no Markdown),
+/// falling back to a `TextBlock` with its Markdown escaped. `style`: the run's `weight`,
+/// `size`, `isSubtle` ("true").
+fn teams_text(text: &str, style: &[(&str, &str)]) -> serde_json::Value {
+    let mut run = serde_json::json!({"type": "TextRun", "text": text});
+    let mut block =
+        serde_json::json!({"type": "TextBlock", "text": escape_markdown(text), "wrap": true});
+    for (k, v) in style {
+        let v = if *v == "true" {
+            serde_json::json!(true)
+        } else {
+            serde_json::json!(v)
+        };
+        run[*k] = v.clone();
+        block[*k] = v;
+    }
+    serde_json::json!({"type": "RichTextBlock", "inlines": [run], "fallback": block})
+}
+
+/// `text` with every character Adaptive Cards' Markdown reads as markup backslash-escaped
+/// (CommonMark: any ASCII punctuation may be escaped, <https://spec.commonmark.org/0.31.2/#backslash-escapes>),
+/// and line breaks as spaces (a line starting `- ` or `1. ` would be a list): `[x](y)` shows
+/// as those characters, never as a link. Some Teams mobile clients show the backslashes
+/// (microsoft/AdaptiveCards issues 5590, 7474): ugly, never a link, and only where a host
+/// lacks `RichTextBlock`.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '`' | '~' | '|' | '!'
+            | '-' | '+' | '.' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' | '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +265,46 @@ mod tests {
         );
     }
 
+    /// The devices' words never become Markdown on a Teams card (Microsoft's "Text features":
+    /// a TextBlock reads `[Title](url)` as a link, bold, italic and lists; a RichTextBlock's
+    /// TextRun reads no Markdown; <https://learn.microsoft.com/en-us/adaptive-cards/authoring-cards/text-features>).
+    #[test]
+    fn teams_card_does_not_render_device_text_as_markdown() {
+        let mut m = msg();
+        m.summary = "ws-1: **urgent** [reset your password](https://evil.example/x)".into();
+        m.lines = vec!["- not a list\n1. nor this _one_".into()];
+        let v = m.teams_json();
+        let body = v["attachments"][0]["content"]["body"].as_array().unwrap();
+        for b in body {
+            // Plain text runs; the fallback's Markdown escaped; no TextBlock or FactSet
+            // reading it as Markdown.
+            assert_eq!(b["type"], "RichTextBlock", "{b}");
+            assert_eq!(b["inlines"].as_array().unwrap().len(), 1);
+            assert_eq!(b["inlines"][0]["type"], "TextRun");
+            assert_eq!(b["fallback"]["type"], "TextBlock");
+        }
+        assert_eq!(
+            body[0]["inlines"][0]["text"],
+            "[FIRING] ws-1: **urgent** [reset your password](https://evil.example/x)"
+        );
+        assert_eq!(
+            body[0]["fallback"]["text"],
+            "\\[FIRING\\] ws\\-1: \\*\\*urgent\\*\\* \\[reset your password\\]\\(https://evil\\.example/x\\)"
+        );
+        assert_eq!(
+            body[2]["fallback"]["text"],
+            "\\- not a list 1\\. nor this \\_one\\_"
+        );
+        assert_eq!(body[0]["inlines"][0]["weight"], "Bolder");
+        assert_eq!(body[1]["inlines"][0]["isSubtle"], true);
+        for b in body {
+            assert!(
+                !b["fallback"]["text"].as_str().unwrap().contains("]("),
+                "{b}"
+            );
+        }
+    }
+
     #[test]
     fn teams_is_a_message_with_one_adaptive_card() {
         let v = msg().teams_json();
@@ -220,7 +312,10 @@ mod tests {
         let a = &v["attachments"][0];
         assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
         assert_eq!(a["content"]["type"], "AdaptiveCard");
-        assert_eq!(a["content"]["body"][0]["text"], "[FIRING] ws-1 <&> down");
+        assert_eq!(
+            a["content"]["body"][0]["inlines"][0]["text"],
+            "[FIRING] ws-1 <&> down"
+        );
         assert_eq!(
             a["content"]["actions"][0]["url"],
             "https://hq.example.com/alerts"

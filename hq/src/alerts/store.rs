@@ -22,6 +22,43 @@ pub async fn set(db: &Db, site: &str, cfg: &AlertConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What [`unset`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unset {
+    /// The site had an alert file (else nothing changed).
+    pub had_rules: bool,
+    /// Its open alerts, closed without a resolved message (no receiver is left to tell).
+    pub closed: u64,
+}
+
+/// Removes a site's alert file (`alert unset`): its rules stop being evaluated, its open
+/// alerts are closed (resolved now: with no rules none would ever resolve), and what its
+/// conditions were waiting for is forgotten. The history stays (until `--keep-alerts-days`);
+/// messages still in the outbox end `failed` ("no longer in the alert file") as after a
+/// receiver is removed.
+pub async fn unset(db: &Db, site: &str, now: i64) -> anyhow::Result<Unset> {
+    let mut tx = db.pool.begin().await?;
+    let had_rules = sqlx::query("DELETE FROM alert_configs WHERE site = $1")
+        .bind(site)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        > 0;
+    let closed =
+        sqlx::query("UPDATE alerts SET resolved_at = $2 WHERE site = $1 AND resolved_at IS NULL")
+            .bind(site)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    sqlx::query("DELETE FROM alert_pending WHERE site = $1")
+        .bind(site)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Unset { had_rules, closed })
+}
+
 /// A site's alert file, as stored.
 pub async fn load(db: &Db, site: &str) -> anyhow::Result<Option<AlertConfig>> {
     let row = sqlx::query("SELECT config FROM alert_configs WHERE site = $1")
@@ -220,6 +257,48 @@ pub async fn note_delivery(
     Ok(())
 }
 
+/// Marks failed, with `note`, the delivery whose outbox row's payload cannot be read: found
+/// by the row's id (recorded with each delivery since migration 0013), else by the
+/// `delivery_id` the payload still shows when it is JSON of another shape.
+pub async fn fail_unreadable(
+    db: &Db,
+    row: &crate::outbox::Row,
+    note: &str,
+    now: i64,
+) -> anyhow::Result<u64> {
+    let n = sqlx::query(
+        "UPDATE alert_deliveries SET state = 'failed', last_error = $2, \
+         attempts = attempts + 1, updated_at = $3 \
+         WHERE outbox_id = $1 AND state IN ('pending', 'retrying')",
+    )
+    .bind(row.id)
+    .bind(note)
+    .bind(now)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        return Ok(n);
+    }
+    let id = serde_json::from_str::<serde_json::Value>(&row.payload)
+        .ok()
+        .and_then(|v| v["delivery_id"].as_str().map(str::to_string));
+    let Some(id) = id else {
+        return Ok(0);
+    };
+    Ok(sqlx::query(
+        "UPDATE alert_deliveries SET state = 'failed', last_error = $2, \
+         attempts = attempts + 1, updated_at = $3 \
+         WHERE id = $1 AND state IN ('pending', 'retrying')",
+    )
+    .bind(id)
+    .bind(note)
+    .bind(now)
+    .execute(&db.pool)
+    .await?
+    .rows_affected())
+}
+
 /// Deletes address prefixes older than `keep_ms` (the correlated rule looks at open incidents
 /// of today's shifts only).
 pub async fn prune(db: &Db, now: i64, keep_ms: i64) -> anyhow::Result<u64> {
@@ -228,4 +307,49 @@ pub async fn prune(db: &Db, now: i64, keep_ms: i64) -> anyhow::Result<u64> {
         .execute(&db.pool)
         .await?;
     Ok(r.rows_affected())
+}
+
+/// Rows deleted by one [`prune_alerts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrunedAlerts {
+    pub alerts: u64,
+    pub deliveries: u64,
+}
+
+/// The deliveries of the oldest alerts resolved before `$1`, `$2` alerts at a time; then those
+/// alerts (the same ones: the same order).
+const PRUNE_DELIVERIES: &str = "DELETE FROM alert_deliveries WHERE alert_id IN (SELECT id \
+    FROM alerts WHERE resolved_at < $1 ORDER BY resolved_at, id LIMIT $2)";
+const PRUNE_ALERTS: &str = "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts \
+    WHERE resolved_at < $1 ORDER BY resolved_at, id LIMIT $2)";
+
+/// Deletes the alerts resolved before `now - keep_ms` (`serve --keep-alerts-days`) with their
+/// deliveries; an open alert is never deleted, however old. [`crate::db::PRUNE_BATCH`] alerts a
+/// statement, yielding between batches, as `Db::prune_retention` does for events.
+pub async fn prune_alerts(db: &Db, now: i64, keep_ms: i64) -> anyhow::Result<PrunedAlerts> {
+    use crate::db::{PRUNE_BATCH, PRUNE_BATCHES};
+    let cutoff = now - keep_ms;
+    let mut out = PrunedAlerts::default();
+    for _ in 0..PRUNE_BATCHES {
+        // Deliveries first: an alert is never left without the messages it had while it
+        // stays (a process stopped between the two leaves the alert, taken next time).
+        out.deliveries += sqlx::query(PRUNE_DELIVERIES)
+            .bind(cutoff)
+            .bind(PRUNE_BATCH)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
+        let n = sqlx::query(PRUNE_ALERTS)
+            .bind(cutoff)
+            .bind(PRUNE_BATCH)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
+        out.alerts += n;
+        if n < PRUNE_BATCH as u64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    Ok(out)
 }

@@ -20,12 +20,45 @@ pub const DOCUMENT: &str = r##"{
         "id": {"type": "string", "format": "uuid"},
         "at": {"type": "string", "format": "date-time"},
         "sent_at": {"type": "string", "format": "date-time", "description": "the agent's clock when sent; HQ measures clock skew from it"},
-        "kind": {"type": "string", "enum": ["report", "heartbeat", "sign_in", "sign_out", "incident"]},
+        "kind": {"type": "string", "enum": ["report", "heartbeat", "sign_in", "sign_out", "incident", "sample", "call_drop"], "description": "sample and call_drop (issue 15) only to an HQ whose policy answer lists them in event_kinds; a kind HQ does not know is refused with the reason in its result, the rest of the batch is stored"},
         "report": {"type": "object", "description": "kind report: the readiness report of `shiftready check --json`"},
         "readiness": {"$ref": "#/components/schemas/Readiness"},
         "signed_in": {"type": "boolean"},
         "reason": {"type": "string", "enum": ["auto", "manual", "lost_contact", "shutdown", "suspend", "logoff"]},
-        "name": {"type": "string"}, "state": {"type": "string", "enum": ["started", "ended"]}, "detail": {"type": "string"}
+        "name": {"type": "string"}, "state": {"type": "string", "enum": ["started", "ended"]}, "detail": {"type": "string"},
+        "scope": {"type": "string", "enum": ["home", "beyond_home"], "description": "kind incident, network incidents: whether the problem is in the home (the link or the home router) or beyond it; absent from older agents; an unknown value reads as absent"},
+        "sample": {"$ref": "#/components/schemas/MinuteSample"},
+        "call_drop": {"$ref": "#/components/schemas/CallDropEvent"}
+      }},
+      "MinuteSample": {"type": "object", "description": "kind sample: one minute of a shift summarised (the event's at is the minute's start). Every figure may be absent or null: not measured, never zero. Loss is a percentage of the pilot stream's packets; up is agent to HQ, down HQ to agent. Out of range (seconds or link_down_seconds over 60, times over 60000 ms, percentages outside 0 to 100, MOS outside 1 to 5, names not 1 to 32 of a-z and _): the event is refused naming the field; a Wi-Fi signal outside -150 to 0 dBm or a noise level outside -200 to 200 dBA is dropped and the minute kept", "properties": {
+        "seconds": {"type": "integer", "minimum": 0, "maximum": 60, "description": "seconds of the minute with a measurement"},
+        "rtt_p50_ms": {"type": ["number", "null"]}, "rtt_p95_ms": {"type": ["number", "null"]},
+        "jitter_up_ms": {"type": ["number", "null"], "description": "RFC 3550 interarrival jitter"}, "jitter_down_ms": {"type": ["number", "null"]},
+        "loss_up_pct": {"type": ["number", "null"]}, "loss_down_pct": {"type": ["number", "null"]},
+        "mos_min": {"type": ["number", "null"], "description": "the lowest MOS (ITU-T G.107) of any second"},
+        "gateway_rtt_p50_ms": {"type": ["number", "null"], "description": "the home router's median RTT"}, "gateway_loss_pct": {"type": ["number", "null"], "description": "the share of pings the home router left unanswered"},
+        "link": {"type": ["string", "null"], "description": "wired, wifi, cellular, other"},
+        "link_down_seconds": {"type": "integer", "minimum": 0, "maximum": 60},
+        "wifi_signal_dbm": {"type": ["integer", "null"], "description": "the minute's lowest, on Wi-Fi"},
+        "headset": {"type": ["boolean", "null"], "description": "a headset with a microphone present at the minute's end"},
+        "noise_dba": {"type": ["number", "null"], "description": "the latest noise measurement (LAeq)"}, "noise_class": {"type": ["string", "null"]}
+      }},
+      "Seconds": {"type": "object", "required": ["start"], "description": "per-second history, one column per figure: element i of every column is the second start + i s; every column has the same length (a call_drop is refused otherwise), at most 900; null: not measured", "properties": {
+        "start": {"type": "string", "format": "date-time", "description": "the first second"},
+        "rtt_ms": {"type": "array", "items": {"type": ["number", "null"]}, "description": "pilot RTT to HQ's reflector (null: no reply)"},
+        "loss_up_pct": {"type": "array", "items": {"type": ["number", "null"]}}, "loss_down_pct": {"type": "array", "items": {"type": ["number", "null"]}},
+        "jitter_ms": {"type": "array", "items": {"type": ["number", "null"]}},
+        "gateway_rtt_ms": {"type": "array", "items": {"type": ["number", "null"]}},
+        "gateway_ok": {"type": "array", "items": {"type": ["boolean", "null"]}, "description": "whether the home router answered (null: not pinged)"},
+        "link_up": {"type": "array", "items": {"type": ["boolean", "null"]}},
+        "wifi_signal_dbm": {"type": "array", "items": {"type": ["integer", "null"]}},
+        "headset": {"type": "array", "items": {"type": ["boolean", "null"]}}
+      }},
+      "CallDropEvent": {"type": "object", "required": ["seconds"], "description": "kind call_drop: a dropped call the agent reported (`shiftready report-drop`, the tray; the event's at is when), with the last 15 minutes at per-second resolution", "properties": {
+        "note": {"type": "string", "maxLength": 1000, "description": "what the agent wrote"},
+        "seconds": {"$ref": "#/components/schemas/Seconds"},
+        "headset": {"type": ["boolean", "null"]}, "noise_dba": {"type": ["number", "null"]}, "noise_class": {"type": ["string", "null"]},
+        "link": {"type": ["string", "null"], "description": "the default route's link kind when reported"}
       }},
       "Agent": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "site": {"type": "string"},
@@ -133,8 +166,8 @@ pub const DOCUMENT: &str = r##"{
       "responses": {"200": {"description": "the agent's connector line", "content": {"application/json": {"schema": {"type": "object", "properties": {"platform_user": {"type": "string"}, "set_state": {"type": ["string", "null"]}, "set_at": {"type": ["integer", "null"]}, "result": {"type": ["string", "null"]}, "result_at": {"type": ["integer", "null"]}}}}}}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/agents/{id}/timeline": {"get": {"summary": "An agent's timeline (issue 15): its per-minute samples (ranges up to 2 days) or their hourly roll-ups (longer ranges; `resolution` says which), the incidents overlapping the range (started_at, ended_at: null while open) and its sign-ins and sign-outs; default range the last 24 hours, at most 367 days", "security": [{"apiToken": []}, {"session": []}],
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}],
-      "responses": {"200": {"description": "the timeline", "content": {"application/json": {"schema": {"type": "object", "properties": {"agent": {"type": "string"}, "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "resolution": {"type": "string", "enum": ["minute", "hour"]}, "samples": {"type": "array", "items": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time", "description": "the start of the minute or hour"}, "minutes": {"type": "integer", "description": "minutes with a sample (1 for a minute)"}, "seconds": {"type": "integer", "description": "seconds measured (summed over an hour)"}, "rtt_p50_ms": {"type": ["number", "null"], "description": "median RTT to HQ's reflector; an hour: the mean of its minutes' medians"}, "rtt_p95_ms": {"type": ["number", "null"], "description": "95th percentile RTT; an hour: its worst minute's"}, "jitter_up_ms": {"type": ["number", "null"], "description": "an hour: its worst minute's"}, "jitter_down_ms": {"type": ["number", "null"]}, "loss_up_pct": {"type": ["number", "null"], "description": "agent to HQ; an hour: its worst minute's"}, "loss_down_pct": {"type": ["number", "null"], "description": "HQ to agent; an hour: its worst minute's"}, "loss_up_mean_pct": {"type": "number", "description": "hours only: the mean of its minutes' loss"}, "loss_down_mean_pct": {"type": "number", "description": "hours only"}, "mos_min": {"type": ["number", "null"], "description": "the lowest MOS (ITU-T G.107) of any second"}, "gateway_rtt_p50_ms": {"type": ["number", "null"], "description": "the home router's median RTT; an hour: the mean"}, "gateway_loss_pct": {"type": ["number", "null"], "description": "an hour: its worst minute's"}, "link": {"type": "string", "description": "minutes only: wired, wifi, cellular, other"}, "link_down_seconds": {"type": "integer", "description": "summed over an hour"}, "wifi_signal_dbm": {"type": ["integer", "null"], "description": "the lowest"}, "headset": {"type": "boolean", "description": "minutes only"}, "headset_missing_minutes": {"type": "integer", "description": "hours only: minutes that ended with no headset"}, "noise_dba": {"type": ["number", "null"], "description": "the latest of a minute; an hour: the highest"}, "noise_class": {"type": "string", "description": "minutes only"}}}}, "incidents": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "detail": {"type": "string"}, "scope": {"type": "string", "enum": ["home", "beyond_home"]}, "started_at": {"type": "string", "format": "date-time"}, "ended_at": {"type": ["string", "null"], "format": "date-time"}}}}, "shifts": {"type": "array", "items": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["sign_in", "sign_out"]}, "reason": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "readiness": {"type": ["string", "null"]}, "flags": {"type": "array", "items": {"type": "string"}}}}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
-    "/api/v1/agents/{id}/timeline.csv": {"get": {"summary": "The timeline's samples as CSV (columns resolution, at, minutes, seconds, rtt_p50_ms, rtt_p95_ms, jitter_up_ms, jitter_down_ms, loss_up_pct, loss_down_pct, loss_up_mean_pct, loss_down_mean_pct, mos_min, gateway_rtt_p50_ms, gateway_loss_pct, link, link_down_seconds, wifi_signal_dbm, headset, headset_missing_minutes, noise_dba, noise_class; a figure not measured, or not of that resolution, is empty); the same range as the JSON", "security": [{"apiToken": []}, {"session": []}],
+      "responses": {"200": {"description": "the timeline", "content": {"application/json": {"schema": {"type": "object", "properties": {"agent": {"type": "string"}, "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "resolution": {"type": "string", "enum": ["minute", "hour"]}, "samples": {"type": "array", "items": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time", "description": "the start of the minute or hour"}, "minutes": {"type": "integer", "description": "minutes with a sample (1 for a minute)"}, "seconds": {"type": "integer", "description": "seconds measured (summed over an hour)"}, "rtt_p50_ms": {"type": ["number", "null"], "description": "median RTT to HQ's reflector; an hour: the mean of its minutes' medians"}, "rtt_p95_ms": {"type": ["number", "null"], "description": "95th percentile RTT; an hour: its worst minute's"}, "jitter_up_ms": {"type": ["number", "null"], "description": "an hour: its worst minute's"}, "jitter_down_ms": {"type": ["number", "null"]}, "loss_up_pct": {"type": ["number", "null"], "description": "agent to HQ; an hour: its worst minute's"}, "loss_down_pct": {"type": ["number", "null"], "description": "HQ to agent; an hour: its worst minute's"}, "loss_up_mean_pct": {"type": "number", "description": "hours only: the mean of its minutes' loss"}, "loss_down_mean_pct": {"type": "number", "description": "hours only"}, "mos_min": {"type": ["number", "null"], "description": "the lowest MOS (ITU-T G.107) of any second"}, "gateway_rtt_p50_ms": {"type": ["number", "null"], "description": "the home router's median RTT; an hour: the mean"}, "gateway_loss_pct": {"type": ["number", "null"], "description": "an hour: its worst minute's"}, "link": {"type": "string", "description": "minutes only: wired, wifi, cellular, other"}, "link_down_seconds": {"type": "integer", "description": "summed over an hour"}, "outage_minutes": {"type": ["integer", "null"], "description": "hours only: its minutes with no line to HQ (a direction lost everything, or the link was down 30 s or more of the minute); null: not known (rolled up before HQ counted them). An hour is an outage on the page when this is above 0, never by its summed link-down seconds"}, "wifi_signal_dbm": {"type": ["integer", "null"], "description": "the lowest"}, "headset": {"type": "boolean", "description": "minutes only"}, "headset_missing_minutes": {"type": "integer", "description": "hours only: minutes that ended with no headset"}, "noise_dba": {"type": ["number", "null"], "description": "the latest of a minute; an hour: the highest"}, "noise_class": {"type": "string", "description": "minutes only"}}}}, "incidents": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "detail": {"type": "string"}, "scope": {"type": "string", "enum": ["home", "beyond_home"]}, "started_at": {"type": "string", "format": "date-time"}, "ended_at": {"type": ["string", "null"], "format": "date-time"}}}}, "incidents_cut_before": {"type": ["string", "null"], "format": "date-time", "description": "null: every incident of the range is listed. Else the range held more than 10000 incident events: the newest were kept and the list is whole from this time on (an earlier incident may be missing, or start here); ask for a shorter range"}, "shifts": {"type": "array", "items": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["sign_in", "sign_out"]}, "reason": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "readiness": {"type": ["string", "null"]}, "flags": {"type": "array", "items": {"type": "string"}}}}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/agents/{id}/timeline.csv": {"get": {"summary": "The timeline's samples as CSV (columns resolution, at, minutes, seconds, rtt_p50_ms, rtt_p95_ms, jitter_up_ms, jitter_down_ms, loss_up_pct, loss_down_pct, loss_up_mean_pct, loss_down_mean_pct, mos_min, gateway_rtt_p50_ms, gateway_loss_pct, link, link_down_seconds, wifi_signal_dbm, headset, headset_missing_minutes, noise_dba, noise_class, outage_minutes; a figure not measured, or not of that resolution, is empty); the same range as the JSON", "security": [{"apiToken": []}, {"session": []}],
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}],
       "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/alerts": {"get": {"summary": "The alerts opened in the range or open during it (default: the last 7 days), newest first, at most 1000: each alert's rule (incident_open, lost_contact, not_ready_share, correlated), site, subject, summary and details in words, the agents concerned (with the public address prefix HQ saw, for correlated alerts), opened and resolved times, and every message (firing, resolved) to each receiver with its delivery state (pending, sent, retrying, failed) and last error; receivers by name and kind, never a URL or secret", "security": [{"apiToken": []}, {"session": []}],
@@ -222,5 +255,87 @@ mod tests {
         }
         let metrics = v["paths"]["/metrics"]["get"]["security"].to_string();
         assert!(metrics.contains("metricsToken"), "{metrics}");
+    }
+
+    /// Found in review: the Event schema listed five kinds while HQ took seven. Every kind HQ
+    /// reads is in the enum, and every key the agents' own types (proto) put on the wire for
+    /// each kind, and in a sample's and a call drop's bodies, is documented.
+    #[test]
+    fn event_schema_documents_every_kind_hq_accepts_and_its_keys() {
+        use proto::event::{Event, EventBody};
+        let v: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        let schemas = &v["components"]["schemas"];
+        let kinds: Vec<&str> = schemas["Event"]["properties"]["kind"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        let mut want = vec!["report", "heartbeat", "sign_in", "sign_out", "incident"];
+        want.extend_from_slice(crate::ingest::EXTRA_EVENT_KINDS);
+        assert_eq!(kinds, want);
+        let keys = |schema: &str| -> Vec<String> {
+            schemas[schema]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{schema} has no properties"))
+                .keys()
+                .cloned()
+                .collect()
+        };
+        let documented = |schema: &str, wire: &serde_json::Value| {
+            let have = keys(schema);
+            for k in wire.as_object().unwrap().keys() {
+                assert!(have.contains(k), "{schema} does not document `{k}`: {wire}");
+            }
+        };
+        let full_sample = proto::sample::MinuteSample {
+            rtt_p50_ms: Some(1.0),
+            rtt_p95_ms: Some(1.0),
+            jitter_up_ms: Some(1.0),
+            jitter_down_ms: Some(1.0),
+            loss_up_pct: Some(1.0),
+            loss_down_pct: Some(1.0),
+            mos_min: Some(4.0),
+            gateway_rtt_p50_ms: Some(1.0),
+            gateway_loss_pct: Some(1.0),
+            link: Some("wifi".into()),
+            wifi_signal_dbm: Some(-60),
+            headset: Some(true),
+            noise_dba: Some(40.0),
+            noise_class: Some("quiet".into()),
+            ..Default::default()
+        };
+        let drop = proto::sample::CallDrop {
+            note: "dropped".into(),
+            headset: Some(true),
+            noise_dba: Some(40.0),
+            noise_class: Some("quiet".into()),
+            link: Some("wifi".into()),
+            ..Default::default()
+        };
+        let incident: EventBody = serde_json::from_value(serde_json::json!(
+            {"kind": "incident", "name": "network_degraded", "state": "started",
+             "detail": "x", "scope": "home"}
+        ))
+        .unwrap();
+        let mut seen = Vec::new();
+        for body in [
+            EventBody::Sample {
+                sample: full_sample.clone(),
+            },
+            EventBody::CallDrop {
+                call_drop: Box::new(drop.clone()),
+            },
+            incident,
+        ] {
+            let wire = serde_json::to_value(Event::now(body)).unwrap();
+            documented("Event", &wire);
+            seen.push(wire["kind"].as_str().unwrap().to_string());
+        }
+        assert_eq!(seen, ["sample", "call_drop", "incident"]);
+        documented("MinuteSample", &serde_json::to_value(&full_sample).unwrap());
+        let drop = serde_json::to_value(&drop).unwrap();
+        documented("CallDropEvent", &drop);
+        documented("Seconds", &drop["seconds"]);
     }
 }

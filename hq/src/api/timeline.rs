@@ -37,6 +37,9 @@ pub struct Timeline {
     pub resolution: Resolution,
     pub rows: Vec<Row>,
     pub incidents: Vec<Incident>,
+    /// Set when the range held more incident events than one read takes
+    /// ([`samples::Incidents::cut_before`]): the incidents are whole from then on.
+    pub incidents_cut_before: Option<i64>,
     pub shifts: Vec<db::ShiftEntry>,
 }
 
@@ -54,7 +57,8 @@ pub async fn read(db: &db::Db, id: &str, from: i64, to: i64) -> anyhow::Result<T
         to,
         resolution,
         rows,
-        incidents,
+        incidents: incidents.list,
+        incidents_cut_before: incidents.cut_before,
         shifts,
     })
 }
@@ -87,10 +91,14 @@ async fn timeline_of(st: &AppState, id: &str, q: &TimelineQuery) -> Result<Timel
     Ok(read(&st.db, id, from, to).await?)
 }
 
-/// A row as JSON: its figures (see [`Row`]) with its time in RFC 3339.
+/// A row as JSON: its figures (see [`Row`]) with its time in RFC 3339; an hour's with its
+/// outage minutes (null when not known).
 fn row_json(r: &Row) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
     v["at"] = serde_json::json!(rfc3339(r.at));
+    if r.hour {
+        v["outage_minutes"] = serde_json::json!(r.outage_minutes);
+    }
     v
 }
 
@@ -126,6 +134,7 @@ pub async fn timeline(
         "resolution": t.resolution.as_str(),
         "samples": t.rows.iter().map(row_json).collect::<Vec<_>>(),
         "incidents": incidents,
+        "incidents_cut_before": t.incidents_cut_before.map(rfc3339),
         "shifts": shifts,
     })))
 }
@@ -134,7 +143,7 @@ pub async fn timeline(
 pub const CSV_HEADER: &str = "resolution,at,minutes,seconds,rtt_p50_ms,rtt_p95_ms,jitter_up_ms,\
     jitter_down_ms,loss_up_pct,loss_down_pct,loss_up_mean_pct,loss_down_mean_pct,mos_min,\
     gateway_rtt_p50_ms,gateway_loss_pct,link,link_down_seconds,wifi_signal_dbm,headset,\
-    headset_missing_minutes,noise_dba,noise_class";
+    headset_missing_minutes,noise_dba,noise_class,outage_minutes";
 
 pub async fn timeline_csv(
     State(st): State<AppState>,
@@ -173,6 +182,7 @@ pub async fn timeline_csv(
             i(r.headset_missing_minutes),
             n(r.noise_dba, 1),
             r.noise_class.clone().unwrap_or_default(),
+            i(r.outage_minutes),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');

@@ -30,7 +30,13 @@ struct Line {
     /// "Open" or the resolution time and how long it lasted.
     state: String,
     open: bool,
-    deliveries: Vec<String>,
+    deliveries: Vec<Delivery>,
+}
+
+/// One message to one receiver, in words; a failed one is marked on its own line (found in
+/// review: one "(a message failed)" after the last line read as if that receiver had failed).
+struct Delivery {
+    text: String,
     failed: bool,
 }
 
@@ -79,7 +85,6 @@ fn rule_words(rule: &str) -> &'static str {
 }
 
 fn line(a: AlertRow, now: i64) -> Line {
-    let mut failed = false;
     let deliveries = a
         .deliveries
         .iter()
@@ -92,16 +97,16 @@ fn line(a: AlertRow, now: i64) -> Line {
                     d.attempts,
                     d.last_error.as_deref().unwrap_or("")
                 ),
-                "failed" => {
-                    failed = true;
-                    format!("FAILED: {}", d.last_error.as_deref().unwrap_or(""))
-                }
+                "failed" => format!("FAILED: {}", d.last_error.as_deref().unwrap_or("")),
                 s => s.to_string(),
             };
-            format!(
-                "{} → {} ({}): {what}",
-                d.message, d.receiver, d.receiver_kind
-            )
+            Delivery {
+                text: format!(
+                    "{} → {} ({}): {what}",
+                    d.message, d.receiver, d.receiver_kind
+                ),
+                failed: d.state == "failed",
+            }
         })
         .collect();
     let (state, open) = match a.resolved_ms {
@@ -120,7 +125,6 @@ fn line(a: AlertRow, now: i64) -> Line {
         state,
         open,
         deliveries,
-        failed,
     }
 }
 

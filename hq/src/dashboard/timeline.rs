@@ -45,6 +45,9 @@ struct Section {
     foot_y: String,
     outages: Vec<String>,
     incidents: Vec<String>,
+    /// When the range held more incident events than one read takes: from when the list of
+    /// incidents is whole.
+    incidents_cut: Option<String>,
     shifts: Vec<String>,
 }
 
@@ -280,7 +283,27 @@ pub fn render(t: &Timeline, policy: &proto::Policy, window: &'static str) -> Str
 
     let outages = spans(&outage_rows, step)
         .into_iter()
-        .map(|(a, b)| format!("{} to {}", when(a), when(b)))
+        .map(|(a, b)| {
+            // An hour says how many of its minutes had no line (when HQ counted them).
+            let minutes: Option<i64> = (t.resolution == Resolution::Hour)
+                .then(|| {
+                    outage_rows
+                        .iter()
+                        .filter(|r| r.at >= a && r.at < b)
+                        .map(|r| r.outage_minutes)
+                        .sum::<Option<i64>>()
+                })
+                .flatten();
+            match minutes {
+                Some(n) => format!(
+                    "{} to {} ({n} minute{} with no line)",
+                    when(a),
+                    when(b),
+                    if n == 1 { "" } else { "s" }
+                ),
+                None => format!("{} to {}", when(a), when(b)),
+            }
+        })
         .collect::<Vec<_>>();
     let incidents: Vec<String> = t
         .incidents
@@ -368,6 +391,7 @@ pub fn render(t: &Timeline, policy: &proto::Policy, window: &'static str) -> Str
         foot_y: fx(foot_y),
         outages,
         incidents,
+        incidents_cut: t.incidents_cut_before.map(when),
         shifts,
     };
     s.render().unwrap_or_else(|e| {
