@@ -76,7 +76,7 @@ enum Command {
     /// A site's contact-centre connector: set, test, platform users, status.
     #[command(subcommand)]
     Connector(connector_cli::ConnectorCmd),
-    /// A site's alert rules and receivers: set, list, test.
+    /// A site's alert rules and receivers: set, list, test, unset.
     #[command(subcommand)]
     Alert(alert_cli::AlertCmd),
 }
