@@ -94,7 +94,7 @@ run_saturated() {
   gen_pid=$!
   while IFS= read -r line <&3; do
     echo "$line"
-    gen=$(pgrep -P "$gen_pid" -x shiftready-hq || echo "$gen_pid")
+    gen=$(pgrep -P "$gen_pid" | head -1 || true); gen=${gen:-$gen_pid}
     case "$line" in
       *"simulate: phase "*" start")
         case "$line" in *"phase hq "*) srv=$HQ_PID ;; *) srv=$BARE_PID ;; esac
