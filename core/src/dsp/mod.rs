@@ -16,8 +16,9 @@ pub mod weighting;
 pub use classify::{Class, ClassifyParams};
 pub use stream::Stream;
 
+use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -110,7 +111,8 @@ pub struct Features {
 /// An analyser for one sample rate, holding its FFT plans and tables so repeated analyses
 /// (the daemon's in-shift sampling) do not plan again.
 pub struct Analyzer {
-    t: Tables,
+    /// Shared with a streaming analysis's worker threads.
+    t: Arc<Tables>,
     /// Plans the hum FFT, whose length depends on the signal's (cached across analyses).
     hum_planner: RealFftPlanner<f32>,
 }
@@ -120,7 +122,11 @@ struct Tables {
     sample_rate: u32,
     n: usize,
     window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    /// The complex FFT of the frame's samples taken in pairs (length `n / 2`), and the
+    /// twiddles that turn it into the real signal's spectrum: realfft's method, done here so
+    /// the spectrum goes straight to power (see [`Tables::power`]).
+    fft: Arc<dyn Fft<f32>>,
+    twiddles: Vec<Complex<f32>>,
     /// Per-bin A-weighted gain, scaled so the dot product with |X|² is AES17 power.
     gain_a: Vec<f32>,
     /// Per-bin unweighted gain (DC excluded), same scaling.
@@ -150,6 +156,18 @@ fn hann(n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The twiddles of realfft's `RealToComplexEven` for a real FFT of length `n` (a multiple of
+/// 4), computed exactly as it computes them: `e^(−2πik/n) / 2` for `k` in `1..n/4`, from f64.
+fn real_twiddles(n: usize) -> Vec<Complex<f32>> {
+    (1..n / 4)
+        .map(|i| {
+            let constant = -2f64 * std::f64::consts::PI / n as f64;
+            let angle = constant * i as f64;
+            Complex::new(angle.cos() as f32, angle.sin() as f32) * 0.5f32
+        })
+        .collect()
+}
+
 fn bin_of(hz: f64, df: f64, bins: usize) -> usize {
     ((hz / df).ceil() as usize).min(bins)
 }
@@ -162,7 +180,8 @@ impl Analyzer {
         let df = sr as f64 / n as f64;
         let window = hann(n);
         let s2: f64 = window.iter().map(|&w| (w as f64).powi(2)).sum();
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(n / 2);
+        let twiddles = real_twiddles(n);
         // One-sided spectrum to mean square (Parseval), times 2 so a full-scale sine is 1.
         let scale = |k: usize| {
             let c = if k == 0 || k == n / 2 { 1.0 } else { 2.0 };
@@ -213,11 +232,12 @@ impl Analyzer {
             .collect();
         let band_eps = 1e-12 / gain_u[1].max(f32::MIN_POSITIVE) as f64;
         Analyzer {
-            t: Tables {
+            t: Arc::new(Tables {
                 sample_rate: sr,
                 n,
                 window,
                 fft,
+                twiddles,
                 gain_a,
                 gain_u,
                 speech_bins,
@@ -228,7 +248,7 @@ impl Analyzer {
                 decim,
                 taps,
                 hum_rate: sr as f64 / decim as f64,
-            },
+            }),
             hum_planner: RealFftPlanner::new(),
         }
     }
@@ -315,35 +335,56 @@ struct ChunkStats {
     sumsq: f64,
 }
 
-/// Stats of a short chunk with eight independent lanes so the compiler can vectorise.
-fn chunk_stats(x: &[f32]) -> ChunkStats {
-    let mut mx = [0f32; 8];
-    let mut s = [0f32; 8];
-    let mut q = [0f32; 8];
-    let mut clip = [0u32; 8];
-    let mut zero = [0u32; 8];
-    let mut it = x.chunks_exact(8);
-    for c in &mut it {
+/// Per-lane partial stats of a chunk: lane `i` holds the samples `8c + i`, summed in order.
+struct Lanes {
+    max_abs: [f32; 8],
+    sum: [f32; 8],
+    sumsq: [f32; 8],
+    clipped: [u32; 8],
+    zeros: [u32; 8],
+}
+
+/// The lanes of `x` (whole chunks of 8 only). Kept out of line: inlined into
+/// [`chunk_stats`], the compiler mixed the lanes with the f64 reduction after it and
+/// shuffled every element (10 instructions a sample instead of under 2).
+#[inline(never)]
+#[allow(clippy::needless_range_loop)] // lane i of every array at once: the vector form
+fn lanes(x: &[f32]) -> Lanes {
+    let mut l = Lanes {
+        max_abs: [0.0; 8],
+        sum: [0.0; 8],
+        sumsq: [0.0; 8],
+        clipped: [0; 8],
+        zeros: [0; 8],
+    };
+    for c in x.chunks_exact(8) {
         for i in 0..8 {
             let v = c[i];
             let a = v.abs();
             // The samples are finite here (`finite`), so a plain comparison is `max`, and
             // unlike `f32::max` (NaN-aware) it compiles to one vector instruction.
-            mx[i] = if a > mx[i] { a } else { mx[i] };
-            s[i] += v;
-            q[i] += v * v;
-            clip[i] += (a >= CLIP_LEVEL) as u32;
-            zero[i] += (v == 0.0) as u32;
+            l.max_abs[i] = if a > l.max_abs[i] { a } else { l.max_abs[i] };
+            l.sum[i] += v;
+            l.sumsq[i] += v * v;
+            l.clipped[i] += (a >= CLIP_LEVEL) as u32;
+            l.zeros[i] += (v == 0.0) as u32;
         }
     }
+    l
+}
+
+/// Stats of a short chunk with eight independent lanes so the compiler can vectorise.
+fn chunk_stats(x: &[f32]) -> ChunkStats {
+    let whole = x.len() / 8 * 8;
+    let l = lanes(&x[..whole]);
     let mut st = ChunkStats {
-        max_abs: mx.iter().fold(0f32, |a, &b| a.max(b)),
-        clipped: clip.iter().map(|&c| c as usize).sum(),
-        zeros: zero.iter().map(|&c| c as usize).sum(),
-        sum: s.iter().map(|&v| v as f64).sum(),
-        sumsq: q.iter().map(|&v| v as f64).sum(),
+        max_abs: l.max_abs.iter().fold(0f32, |a, &b| a.max(b)),
+        clipped: l.clipped.iter().map(|&c| c as usize).sum(),
+        zeros: l.zeros.iter().map(|&c| c as usize).sum(),
+        sum: l.sum.iter().map(|&v| v as f64).sum(),
+        sumsq: l.sumsq.iter().map(|&v| v as f64).sum(),
     };
-    for &v in it.remainder() {
+    for &v in &x[whole..] {
         let a = v.abs();
         st.max_abs = st.max_abs.max(a);
         st.sum += v as f64;
