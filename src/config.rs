@@ -1,7 +1,7 @@
 //! The agent's configuration file (`config/agent.toml` holds the defaults).
 
-use proto::Policy;
 use proto::load::{self, ConfigError, Validate};
+use proto::{Msg, Policy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -121,6 +121,31 @@ impl ChecksConfig {
     }
 }
 
+/// A problem's words: the bundle's English (the file's problems are plain strings in
+/// `proto::load`; [`problem_msg`] reads them back to say them in the agent's language).
+fn said(m: Msg) -> String {
+    crate::i18n::text(crate::i18n::Lang::En, &m)
+}
+
+/// The message of a problem this file found, read back from its English words.
+pub fn problem_msg(words: &str) -> Option<Msg> {
+    crate::i18n::read_back(
+        &[
+            "cfg-url-scheme",
+            "cfg-host-port-v6",
+            "cfg-host-port",
+            "cfg-port",
+            "cfg-no-host",
+            "cfg-timeout",
+            "cfg-calibration",
+            "cfg-interval",
+            "cfg-noise-interval",
+            "cfg-spool-bytes",
+        ],
+        words,
+    )
+}
+
 impl Validate for AgentConfig {
     fn validate(&self, p: &mut Vec<(String, String)>) {
         let url = self.hq.url.trim();
@@ -128,7 +153,7 @@ impl Validate for AgentConfig {
         if !url.is_empty() && !is_http {
             p.push((
                 "hq.url".into(),
-                format!("'{url}' must start with https:// (or http:// for a local test)"),
+                said(Msg::new("cfg-url-scheme").text("url", url)),
             ));
         }
         let r = self.hq.reflector.trim();
@@ -149,7 +174,10 @@ impl Validate for AgentConfig {
             ("checks.noise_timeout_seconds", c.noise_timeout_seconds),
         ] {
             if !(v > 0.0 && v <= 600.0) {
-                p.push((key.into(), format!("{v} must be between 0 and 600 seconds")));
+                p.push((
+                    key.into(),
+                    said(Msg::new("cfg-timeout").text("value", v.to_string())),
+                ));
             }
         }
         if let Err(problems) = shiftready_core::shift::Schedule::from_config(&self.schedule) {
@@ -160,7 +188,7 @@ impl Validate for AgentConfig {
             if !(db.is_finite() && db.abs() <= 200.0) {
                 p.push((
                     format!("audio.calibration_db.{model}"),
-                    "must be a number of dB between -200 and 200".into(),
+                    said(Msg::new("cfg-calibration")),
                 ));
             }
         }
@@ -174,19 +202,19 @@ pub fn split_host_port(s: &str) -> Result<(String, u16), String> {
     let s = s.trim();
     let (host, port) = if let Some(r) = s.strip_prefix('[') {
         r.split_once("]:")
-            .ok_or_else(|| format!("'{s}' must be HOST:PORT, e.g. [::1]:8637"))?
+            .ok_or_else(|| said(Msg::new("cfg-host-port-v6").text("value", s)))?
     } else {
         s.rsplit_once(':')
             .filter(|(h, _)| !h.contains(':'))
-            .ok_or_else(|| format!("'{s}' must be HOST:PORT, e.g. hq.example.com:8637"))?
+            .ok_or_else(|| said(Msg::new("cfg-host-port").text("value", s)))?
     };
     let port: u16 = port
         .parse()
         .ok()
         .filter(|&p| p != 0)
-        .ok_or_else(|| format!("'{s}': the port '{port}' must be a number from 1 to 65535"))?;
+        .ok_or_else(|| said(Msg::new("cfg-port").text("value", s).text("port", port)))?;
     if host.is_empty() {
-        return Err(format!("'{s}' has no host before the ':'"));
+        return Err(said(Msg::new("cfg-no-host").text("value", s)));
     }
     Ok((host.to_string(), port))
 }
@@ -252,20 +280,24 @@ impl DaemonConfig {
             if v < lo || v > 86_400 {
                 p.push((
                     key.into(),
-                    format!("{v} must be between {lo} and 86400 seconds"),
+                    said(
+                        Msg::new("cfg-interval")
+                            .text("value", v.to_string())
+                            .text("min", lo.to_string()),
+                    ),
                 ));
             }
         }
         if self.noise_interval_seconds != 0 && self.noise_interval_seconds < 10 {
             p.push((
                 "daemon.noise_interval_seconds".into(),
-                "must be 0 (off) or at least 10 seconds".into(),
+                said(Msg::new("cfg-noise-interval")),
             ));
         }
         if self.spool_max_bytes < 64 * 1024 {
             p.push((
                 "daemon.spool_max_bytes".into(),
-                "must be at least 65536 bytes".into(),
+                said(Msg::new("cfg-spool-bytes")),
             ));
         }
     }

@@ -15,7 +15,7 @@ pub const TOKEN_ENV: &str = "SHIFTREADY_ENROLL_TOKEN";
 pub const CODE_ENV: &str = "SHIFTREADY_REENROLL_CODE";
 
 /// The longest secret file read; HQ's secrets are about 50 characters.
-const MAX_SECRET_BYTES: u64 = 4096;
+pub const MAX_SECRET_BYTES: u64 = 4096;
 
 const HOW: &str = "give the site's enrollment secret exactly one way: --token-file PATH (`-` for \
                    standard input), the SHIFTREADY_ENROLL_TOKEN environment variable, or --token SECRET";

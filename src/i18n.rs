@@ -119,6 +119,63 @@ pub fn english_lines(lines: &[Said]) -> String {
         .join("\n")
 }
 
+/// Reads English words back as the message of `ids` they are (the first that fits), its
+/// variables as text: for words made from the bundle's English elsewhere (a configuration
+/// problem, carried as a plain string through `proto::load`) to be said again in another
+/// language. Messages with selectors are not read back.
+pub fn read_back(ids: &[&'static str], words: &str) -> Option<Msg> {
+    const MARK: char = '\u{1}';
+    let vars = shiftready_core::i18n::ids_and_vars(shiftready_core::i18n::EN_FTL).0;
+    for &id in ids {
+        let Some((_, names)) = vars.iter().find(|(i, _)| i == id) else {
+            continue;
+        };
+        let mut m = Msg::new(id);
+        for n in names {
+            m = m.arg(intern_name(n)?, MsgArg::Text(format!("{MARK}{n}{MARK}")));
+        }
+        let pattern = text(Lang::En, &m);
+        // Literal, variable, literal, ...: odd pieces are variable names.
+        let pieces: Vec<&str> = pattern.split(MARK).collect();
+        let mut rest = words;
+        let mut got = Msg::new(id);
+        let mut ok = rest.starts_with(pieces[0]);
+        if ok {
+            rest = &rest[pieces[0].len()..];
+        }
+        let mut i = 1;
+        while ok && i + 1 < pieces.len() {
+            let (name, after) = (pieces[i], pieces[i + 1]);
+            let last = i + 2 >= pieces.len();
+            let end = if last {
+                rest.len()
+                    .checked_sub(after.len())
+                    .filter(|&e| rest[e..] == *after)
+            } else if after.is_empty() {
+                None
+            } else {
+                rest.find(after)
+            };
+            match end {
+                Some(e) => {
+                    got = got.arg(intern_name(name)?, MsgArg::Text(rest[..e].to_string()));
+                    rest = &rest[e + after.len()..];
+                }
+                None => ok = false,
+            }
+            i += 2;
+        }
+        if ok && rest.is_empty() && text(Lang::En, &got) == words {
+            return Some(got);
+        }
+    }
+    None
+}
+
+fn intern_name(name: &str) -> Option<&'static str> {
+    shiftready_core::i18n::intern(name)
+}
+
 /// A weekday's short name in `lang` ("Mon" / "mån").
 pub fn weekday(lang: Lang, day: chrono::Weekday) -> String {
     use chrono::Weekday::*;

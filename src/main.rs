@@ -1,17 +1,16 @@
-use clap::Parser;
-use shiftready::cli::Cli;
-use shiftready::{commands, exit};
+use shiftready::{cli, commands, exit};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("shiftready: internal error (a bug, please report it): {info}");
     }));
-    let cli = match Cli::try_parse() {
+    // The help and usage errors in the agent's language (`cli::parse`).
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { 0 };
-            let _ = e.print();
+            e.print();
             return ExitCode::from(code as u8);
         }
     };

@@ -515,3 +515,217 @@ fn errors_a_person_acts_on_in_swedish() {
         "{err}"
     );
 }
+
+// ---- `--help`, usage errors and the rest of the errors, in the agent's language ----
+
+/// Every command and argument of the command line has its help in the bundles, and the
+/// English there is the doc comment's (clap's derive) word for word: a new command or flag
+/// without its `help-*` id, or its English changed in one place only, fails here; the
+/// Swedish of each id is checked to exist and differ from the English (an English-only text
+/// fails) by core's test and below.
+#[test]
+fn every_help_text_is_in_the_bundles() {
+    use clap::CommandFactory;
+    use shiftready::cli::{Cli, about_id, arg_id};
+    use shiftready_core::i18n::{EN_FTL, SV_FTL, ids_and_vars};
+    let en: Vec<String> = ids_and_vars(EN_FTL).0.into_iter().map(|(i, _)| i).collect();
+    let sv: Vec<String> = ids_and_vars(SV_FTL).0.into_iter().map(|(i, _)| i).collect();
+    let said = |lang, id: &str| {
+        let id = shiftready_core::i18n::intern(id).unwrap_or_else(|| panic!("{id} not in en.ftl"));
+        shiftready_core::i18n::text(lang, &proto::Msg::new(id))
+    };
+    let derive = Cli::command();
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    let mut one = |c: &clap::Command, name: Option<&str>| {
+        wanted.push((
+            about_id(name),
+            c.get_about().map(|a| a.to_string()).unwrap_or_default(),
+        ));
+        for a in c.get_arguments() {
+            let id = a.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            wanted.push((
+                arg_id(name, id),
+                a.get_help().map(|h| h.to_string()).unwrap_or_default(),
+            ));
+        }
+    };
+    one(&derive, None);
+    for s in derive.get_subcommands() {
+        one(s, Some(s.get_name()));
+    }
+    assert!(wanted.len() > 30, "{wanted:?}");
+    for (id, english) in &wanted {
+        assert!(!english.is_empty(), "{id}: no doc comment in src/cli.rs");
+        assert!(en.contains(id), "{id} missing in en.ftl");
+        assert!(sv.contains(id), "{id} missing in sv.ftl");
+        assert_eq!(
+            &said(Lang::En, id),
+            english,
+            "{id}: en.ftl and src/cli.rs differ"
+        );
+        assert_ne!(&said(Lang::Sv, id), english, "{id}: sv.ftl is English");
+    }
+}
+
+/// No Swedish message of the bundle is the English one, except those that are the same in
+/// both languages by nature (a placeholder such as WAV, a name).
+#[test]
+fn no_swedish_message_is_left_in_english() {
+    use shiftready_core::i18n::{EN_FTL, ids_and_vars, intern, text};
+    let same_in_both = ["help-value-text"];
+    let mut english_only = Vec::new();
+    for (id, vars) in ids_and_vars(EN_FTL).0 {
+        if !vars.is_empty() || same_in_both.contains(&id.as_str()) {
+            continue; // a message of arguments alone is checked where it is used
+        }
+        let m = proto::Msg::new(intern(&id).unwrap());
+        if text(Lang::En, &m) == text(Lang::Sv, &m) {
+            english_only.push(id);
+        }
+    }
+    assert!(
+        english_only.is_empty(),
+        "the same in sv.ftl as in en.ftl: {english_only:?}"
+    );
+}
+
+use shiftready_core::i18n::Lang;
+
+#[test]
+fn help_in_swedish() {
+    let env = Env::new("");
+    let out = env.run("sv_SE.UTF-8", &["--help"]);
+    let text = stdout(&out);
+    eprintln!("{text}"); // as the agent reads it
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    for want in [
+        "Kontrollerar att datorn är redo för samtal",
+        "Användning: shiftready [ALTERNATIV] <KOMMANDO>",
+        "Kommandon:",
+        "Alternativ:",
+        "Hela kontrollen före passet",
+        "--config <FIL>",
+        "--lang <SPRÅK>",
+        "Visa hjälpen",
+        "Visa versionen",
+    ] {
+        assert!(text.contains(want), "{want:?} in:\n{text}");
+    }
+    for english in [
+        "Usage",
+        "Options",
+        "Commands",
+        "Print help",
+        "The whole pre-shift",
+    ] {
+        assert!(!text.contains(english), "{english:?} in:\n{text}");
+    }
+    let out = env.run("sv_SE.UTF-8", &["check", "--help"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Användning: shiftready check [ALTERNATIV]"),
+        "{text}"
+    );
+    assert!(text.contains("--only <NAMN>"), "{text}");
+    assert!(text.contains("Skicka inte rapporten till HQ"), "{text}");
+    // --lang en and the C locale: clap's English as before.
+    let out = env.run("sv_SE.UTF-8", &["--lang", "en", "--help"]);
+    assert!(
+        stdout(&out).contains("Usage: shiftready [OPTIONS] <COMMAND>"),
+        "{}",
+        both(&out)
+    );
+    let out = env.run("C", &["noise", "--help"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("--seconds <SECONDS>") && text.contains("Print help"),
+        "{text}"
+    );
+    // [agent] language chooses the help's language too.
+    let sv = Env::new("language = \"sv\"");
+    assert!(stdout(&sv.run("C", &["--help"])).contains("Kommandon:"));
+}
+
+#[test]
+fn usage_errors_in_swedish() {
+    let env = Env::new("");
+    let out = env.run("sv_SE.UTF-8", &["chekc"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{}", both(&out));
+    assert!(
+        err.starts_with("fel: det finns inget kommando som heter 'chekc'"),
+        "{err}"
+    );
+    assert!(err.contains("Mer hjälp får du med '--help'."), "{err}");
+    let out = env.run("sv_SE.UTF-8", &["check", "--jsn"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("fel: det finns inget alternativ som heter '--jsn'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Användning: shiftready check [ALTERNATIV]"),
+        "{err}"
+    );
+    let out = env.run("sv_SE.UTF-8", &["check", "--only", "nose", "--no-send"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{}", both(&out));
+    assert!(
+        err.starts_with("shiftready: --only: det finns ingen kontroll som heter 'nose'"),
+        "{err}"
+    );
+    let out = env.run("C", &["check", "--only", "nose", "--no-send"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("shiftready: --only: there is no check named 'nose'"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn file_and_config_errors_in_swedish() {
+    let env = Env::new("");
+    let out = env.run("sv_SE.UTF-8", &["noise", "--file", "missing.wav"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{err}");
+    assert_eq!(
+        err.trim_end(),
+        "shiftready: Det gick inte att läsa missing.wav: filen eller mappen finns inte"
+    );
+    let out = env.run("C", &["noise", "--file", "missing.wav"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such file or directory"),
+        "{}",
+        both(&out)
+    );
+    // A wrong type, an unknown key, a bad port and a bad interval, each said in Swedish
+    // with its file, line and key.
+    let bad = Env::new(
+        "[hq]\nreflector = \"hq.example.com:99999\"\n[daemon]\nheadset_poll_seconds = \"3\"\n\
+         probe_interval_seconds = 1\nnotifs = true\n",
+    );
+    let out = bad.run("sv_SE.UTF-8", CHECK);
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{err}");
+    assert_eq!(out.status.code(), Some(78), "{}", both(&out));
+    for want in [
+        "innehåller 4 fel:",
+        "inställningen `daemon.probe_interval_seconds`: 1 ska vara mellan 5 och 86400 sekunder",
+        "porten '99999' ska vara ett tal från 1 till 65535",
+        "inställningen `daemon.headset_poll_seconds`: ska vara ett heltal, 0 eller större (nu är det texten \"3\")",
+        "det finns ingen inställning som heter 'notifs' här",
+    ] {
+        assert!(err.contains(want), "{want:?} in:\n{err}");
+    }
+    assert!(
+        !err.contains("must be") && !err.contains("invalid type"),
+        "{err}"
+    );
+    let syntax = Env::new("[hq\n");
+    let err = String::from_utf8_lossy(&syntax.run("sv_SE.UTF-8", CHECK).stderr).into_owned();
+    assert!(err.contains(": det här är inte giltig TOML: "), "{err}");
+}

@@ -34,6 +34,18 @@ headset-output = Sound plays through { $other }, not your headset: make { $name 
         [yes] { " " }Or run `shiftready fix` (or choose 'Fix it' in the tray menu) to do it for you.
        *[no] { "" }
     }
+headset-comm-not-default = { $name } is the default communication microphone, but apps that use the default device (browsers, many softphones) still use { $other }: make { $name } the "Default Device" in the sound settings too.{ $fix ->
+        [yes] { " " }Or run `shiftready fix` (or choose 'Fix it' in the tray menu) to do it for you.
+       *[no] { "" }
+    }
+headset-not-comm-default = { $name } is the default microphone, but calling apps that use the communication device still use { $other }: make { $name } the "Default Communication Device" in the sound settings too.{ $fix ->
+        [yes] { " " }Or run `shiftready fix` (or choose 'Fix it' in the tray menu) to do it for you.
+       *[no] { "" }
+    }
+headset-comm-output = Calling apps play the other side through { $other }, not your headset: make { $name } the "Default Communication Device" for playback in the sound settings.{ $fix ->
+        [yes] { " " }Or run `shiftready fix` (or choose 'Fix it' in the tray menu) to do it for you.
+       *[no] { "" }
+    }
 headset-another-device = another device
 
 ## The network check
@@ -166,12 +178,16 @@ fix-unmute-input = The microphone of { $name } is no longer muted.
 fix-input-volume = The microphone volume of { $name } went from { $from } % to 100 %.
 fix-default-output = { $name } is now the default speaker (was { $was }).
 fix-unmute-output = The sound of { $name } is no longer muted.
+fix-default-comm-input = { $name } is now the default communications microphone, the one calling apps use (was { $was }).
+fix-default-comm-output = { $name } is now the default communications speaker, the one calling apps use (was { $was }).
+fix-default-alerts-output = { $name } now also plays alert sounds (was { $was }).
 fix-no-device = nothing
 fix-no-headset = No headset found: plug in your headset (a Bluetooth headset must be connected, not only paired), then run the fix again.
 fix-refused = The sound system refused a change ({ $why }): open the sound settings and make your headset the default there.
 fix-already-changed = ; already changed: { $changes }
 fix-no-sound-server = ShiftReady can change the sound settings only through PulseAudio or PipeWire, and none answers here ({ $why }): open the sound settings and make your headset the default microphone and speaker.
 fix-unsupported-os = ShiftReady cannot change the sound settings on this system yet: open the sound settings and make your headset the default microphone and speaker (on Windows, for both "Default Device" and "Default Communication Device").
+fix-unsupported-here = Changing the default sound device is unsupported here ({ $why }): open the sound settings and make your headset the default microphone and speaker there (on Windows, for both "Default Device" and "Default Communication Device").
 
 ## The local report page (templates/report.html, src/daemon/report_page.rs)
 
@@ -330,3 +346,135 @@ drop-recorded = Dropped call recorded for IT, with the last { $seconds ->
 drop-recorded-no-history = Dropped call recorded for IT. ShiftReady has no network history of the last 15 minutes to add: it measures your line while you are signed in to a shift. It goes to HQ with the next delivery (reference { $id }).
 drop-not-recorded = The dropped call could not be recorded: the daemon could not write its event spool (its log says why).
 drop-note-too-long = The note is { $chars } characters long; a dropped call takes at most { $max }. Shorten it and try again.
+
+## shiftready --help (src/cli.rs: the same words as the doc comments there, which a test checks)
+
+help-about = Checks that this workstation is ready for calls and signs you in and out of shifts
+help-opt-config = The agent configuration file (TOML; defaults in config/agent.toml). Without it: the per-user file (~/.config/shiftready/agent.toml) if it exists, else /etc/shiftready/agent.toml if it exists, else the built-in defaults
+help-opt-lang = The language of what ShiftReady says: en or sv. Without it: `[agent] language` in the agent configuration, else the computer's language, else English. JSON output and what HQ receives stay in English
+help-check = The whole pre-shift check. Exit 0 ready, 1 degraded, 2 not ready, 3 unknown
+help-check-json = Print the report as JSON
+help-check-only = Run only these checks (comma-separated: os,hardware,network,headset,noise)
+help-check-no-send = Do not send the report to HQ even when enrolled
+help-noise = The background-noise check alone, from the microphone or a WAV file
+help-noise-file = Analyse this WAV file instead of the microphone
+help-noise-seconds = Seconds to record, at least 1 (default from the policy)
+help-noise-device = Input device (name or part of it); default from the config, else the system default
+help-noise-json = Print the result as JSON
+help-probe = The UDP voice probe alone
+help-probe-reflector = The UDP reflector, HOST:PORT (HQ's by default)
+help-probe-seconds = Seconds to probe, at least 1 (default from the policy)
+help-probe-json = Print the result as JSON
+help-devices = The audio devices and what is known of each
+help-devices-json = Print exactly one JSON document on stdout
+help-fix = Makes the headset the default microphone and speaker, unmutes it and raises a microphone volume set near zero, then runs the headset check again. Says exactly what it changed. Exit 0–3 as the headset check after it, 69 when this system's sound settings cannot be changed by ShiftReady
+help-fix-dry-run = Say what would change, and change nothing
+help-fix-json = Print exactly one JSON document on stdout
+help-enroll = Trades the site's enrollment secret for this device's key
+help-enroll-hq = HQ's base URL
+help-enroll-token = The site's enrollment secret on the command line (other users of this computer can see it in the process list while enroll runs: prefer --token-file or SHIFTREADY_ENROLL_TOKEN)
+help-enroll-token-file = Reads the site's enrollment secret from a file (`-` for standard input)
+help-enroll-code-file = Reads the one-time re-enrollment code IT gave you (`shiftready-hq device reenroll`) from a file (`-` for standard input); or set SHIFTREADY_REENROLL_CODE. With it this computer takes over the device IT asked to enroll again, keeping its history
+help-run = The daemon, with the tray icon unless --headless
+help-run-headless = No tray icon (servers, tests, SSH sessions)
+help-sign-in = Asks the running daemon to sign you in to the shift. Below the site's readiness bar it says what to fix first; exit 0 signed in, 2 refused because the site's policy (`shift.manual_sign_in_below_bar = "refuse"`) allows no sign-in below the bar, 69 no daemon running
+help-sign-in-json = Print exactly one JSON document on stdout
+help-sign-out = Asks the running daemon to sign you out of the shift
+help-sign-out-json = Print exactly one JSON document on stdout
+help-status = Shows the running daemon's state
+help-status-json = Print exactly one JSON document on stdout
+help-report-drop = Tells the running daemon that a call just dropped: it records the last 15 minutes of this computer's network history, the headset and the noise, with your note, for IT. Exit 0 recorded, 64 a note over 1000 characters, 69 no daemon running
+help-report-drop-note = What happened, in your words (at most 1000 characters)
+help-report-drop-json = Print exactly one JSON document on stdout
+help-heading-usage = Usage
+help-heading-options = Options
+help-heading-commands = Commands
+help-usage-options = OPTIONS
+help-usage-command = COMMAND
+help-flag-help = Print help
+help-flag-version = Print version
+help-value-file = FILE
+help-value-lang = LANG
+help-value-names = NAMES
+help-value-name = NAME
+help-value-host-port = HOST:PORT
+help-value-secret = SECRET
+help-value-path = PATH
+help-value-text = TEXT
+help-value-seconds = SECONDS
+help-error = error
+help-error-unknown-argument = unexpected argument '{ $arg }' found
+help-error-unknown-command = unrecognized subcommand '{ $arg }'
+help-error-invalid-value = invalid value '{ $value }' for '{ $arg }'
+help-error-missing = the following required arguments were not provided: { $arg }
+help-error-more = For more information, try '--help'.
+
+## More errors a person acts on (src/commands/errors.rs; the English is each error's own text)
+
+err-secret-how = give the site's enrollment secret exactly one way: --token-file PATH (`-` for standard input), the SHIFTREADY_ENROLL_TOKEN environment variable, or --token SECRET
+err-secret-missing = no enrollment secret: { err-secret-how }
+err-secret-several = the enrollment secret was given { $count } ways ({ $ways }): { err-secret-how }
+err-secret-unreadable = --token-file: cannot read the enrollment secret from { $what }: { $detail }
+err-secret-too-long = --token-file: { $what } is longer than { $max } bytes; it must hold only the enrollment secret
+err-secret-not-text = --token-file: { $what } is not text; it must hold only the enrollment secret
+err-secret-empty = { $what }: the enrollment secret is empty
+err-secret-not-one-word = { $what }: the enrollment secret must be one word (it has spaces or several lines)
+err-hq-redirected = HQ at { $url } answered { $status } and tried to send the request to { $location }; the device key is never sent after a redirect: set hq.url to HQ's real address (https://...)
+err-hq-rejected = HQ refused the request ({ $status }): { $message }
+err-hq-bad-response = HQ's answer could not be read ({ $detail }); is hq.url really ShiftReady HQ?
+err-lock-open = cannot open the lock file { $path }: { $detail }
+err-lock-held = ShiftReady is already running for this user (pid { $pid }, lock { $path }); use `shiftready status` to talk to it
+err-state-dir = cannot create the state directory { $path }: { $detail }
+err-wav-open = cannot read { $path }: { $detail }
+err-wav-format = { $path } is not a WAV file we can read ({ $reason })
+err-wav-truncated = { $path } is cut short: the header promises more audio than the file holds
+err-wav-empty = { $path } holds no audio
+err-wav-unsupported = { $path }: { $what } is not supported (ShiftReady reads { $supported })
+err-io-not-found = No such file or directory
+err-io-permission-denied = Permission denied
+err-only-unknown = --only: there is no check named '{ $name }' (the checks are { $names })
+
+## A configuration file's problems (proto/src/load.rs, src/config.rs): the English is each problem's own text
+
+cfg-not-toml = not valid TOML: { $detail }
+cfg-unreadable = cannot read the file: { $detail }
+cfg-unknown-key = unknown field '{ $key }', expected one of { $expected }
+cfg-unknown-key-none = unknown field '{ $key }', there are no fields
+cfg-missing-key = missing field '{ $key }'
+cfg-wrong-value = { $want } ({ $found })
+cfg-not-a-choice = { $value } is not one of the choices: { $choices }
+cfg-want-unsigned = must be a whole number, 0 or more
+cfg-want-integer = must be a whole number
+cfg-want-number = must be a number
+cfg-want-bool = must be true or false
+cfg-want-text = must be text in quotes
+cfg-want-list = must be a list in brackets, like ["a", "b"]
+cfg-want-table = must be a table of settings
+cfg-found-text = it is the text { $value }
+cfg-found-number = it is the number { $value }
+cfg-found-list = it is a list
+cfg-found-table = it is a table
+cfg-found-other = it is { $value }
+cfg-url-scheme = '{ $url }' must start with https:// (or http:// for a local test)
+cfg-host-port-v6 = '{ $value }' must be HOST:PORT, e.g. [::1]:8637
+cfg-host-port = '{ $value }' must be HOST:PORT, e.g. hq.example.com:8637
+cfg-port = '{ $value }': the port '{ $port }' must be a number from 1 to 65535
+cfg-no-host = '{ $value }' has no host before the ':'
+cfg-timeout = { $value } must be between 0 and 600 seconds
+cfg-calibration = must be a number of dB between -200 and 200
+cfg-interval = { $value } must be between { $min } and 86400 seconds
+cfg-noise-interval = must be 0 (off) or at least 10 seconds
+cfg-spool-bytes = must be at least 65536 bytes
+
+## The report page's "Fix it" (src/daemon/report_page.rs)
+
+page-fix-intro = ShiftReady can make your headset the default microphone and speaker for you, unmute it and turn its microphone up.
+page-fix-button = Fix it
+page-fix-changed = What ShiftReady changed
+page-fix-after = The table below shows the headset check after the change.
+page-fix-stale = This page is out of date, so nothing was changed: open the report again from the ShiftReady menu and press the button there.
+page-refused = This request did not come from ShiftReady's own page, so nothing was done.
+
+## shiftready check while signed in (src/commands/check.rs)
+
+check-no-load-signed-in = You are signed in to a shift, so this check leaves out the test of your line under load (it fills the line for seconds and would break up a call). ShiftReady runs it in the check before your next shift.

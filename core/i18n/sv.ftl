@@ -36,6 +36,18 @@ headset-output = Ljudet spelas upp i { $other } och inte i ditt headset: välj {
         [yes] { " " }Du kan också köra `shiftready fix` (eller välja ”Åtgärda” i menyn i aktivitetsfältet) så ordnar ShiftReady det åt dig.
        *[no] { "" }
     }
+headset-comm-not-default = { $name } är standardenhet för kommunikation, men appar som använder standardenheten (webbläsare, många mjukvarutelefoner) använder fortfarande { $other }: välj { $name } som ”Standardenhet” i ljudinställningarna också.{ $fix ->
+        [yes] { " " }Du kan också köra `shiftready fix` (eller välja ”Åtgärda” i menyn i aktivitetsfältet) så ordnar ShiftReady det åt dig.
+       *[no] { "" }
+    }
+headset-not-comm-default = { $name } är standardmikrofon, men samtalsappar som använder kommunikationsenheten använder fortfarande { $other }: välj { $name } som ”Standardenhet för kommunikation” i ljudinställningarna också.{ $fix ->
+        [yes] { " " }Du kan också köra `shiftready fix` (eller välja ”Åtgärda” i menyn i aktivitetsfältet) så ordnar ShiftReady det åt dig.
+       *[no] { "" }
+    }
+headset-comm-output = Samtalsappar spelar upp den du pratar med i { $other } och inte i ditt headset: välj { $name } som ”Standardenhet för kommunikation” för uppspelning i ljudinställningarna.{ $fix ->
+        [yes] { " " }Du kan också köra `shiftready fix` (eller välja ”Åtgärda” i menyn i aktivitetsfältet) så ordnar ShiftReady det åt dig.
+       *[no] { "" }
+    }
 headset-another-device = en annan enhet
 
 ## Kontrollen network
@@ -171,12 +183,16 @@ fix-unmute-input = Mikrofonen i { $name } är inte längre avstängd.
 fix-input-volume = Mikrofonvolymen för { $name } har höjts från { $from } % till 100 %.
 fix-default-output = { $name } är nu standardhögtalare (tidigare: { $was }).
 fix-unmute-output = Ljudet i { $name } är inte längre avstängt.
+fix-default-comm-input = { $name } är nu standardmikrofon för kommunikation, den som samtalsappar använder (tidigare: { $was }).
+fix-default-comm-output = { $name } är nu standardhögtalare för kommunikation, den som samtalsappar använder (tidigare: { $was }).
+fix-default-alerts-output = { $name } spelar nu även upp varningsljud (tidigare: { $was }).
 fix-no-device = ingen
 fix-no-headset = Inget headset hittades: anslut ditt headset (ett Bluetooth-headset måste vara anslutet, inte bara parkopplat) och försök sedan igen.
 fix-refused = Ljudsystemet godtog inte en ändring ({ $why }): öppna ljudinställningarna och välj ditt headset som standardenhet där.
 fix-already-changed = ; redan ändrat: { $changes }
 fix-no-sound-server = ShiftReady kan bara ändra ljudinställningarna via PulseAudio eller PipeWire, och inget av dem svarar här ({ $why }): öppna ljudinställningarna och välj ditt headset som standardmikrofon och standardhögtalare.
 fix-unsupported-os = ShiftReady kan inte ändra ljudinställningarna i det här systemet än: öppna ljudinställningarna och välj ditt headset som standardmikrofon och standardhögtalare (i Windows både som ”Standardenhet” och ”Standardenhet för kommunikation”).
+fix-unsupported-here = Att byta standardljudenhet stöds inte här ({ $why }): öppna ljudinställningarna och välj ditt headset som standardmikrofon och standardhögtalare där (i Windows både som ”Standardenhet” och ”Standardenhet för kommunikation”).
 
 ## Rapportsidan på datorn (templates/report.html, src/daemon/report_page.rs)
 
@@ -335,3 +351,135 @@ drop-recorded = Det tappade samtalet är registrerat för IT, med { $seconds ->
 drop-recorded-no-history = Det tappade samtalet är registrerat för IT. ShiftReady har ingen nätverkshistorik från de senaste 15 minuterna att lägga till: linjen mäts medan du är inloggad på ett pass. Det skickas till HQ vid nästa leverans (referens { $id }).
 drop-not-recorded = Det tappade samtalet kunde inte registreras: tjänsten kunde inte skriva till sin händelsekö (dess logg säger varför).
 drop-note-too-long = Anteckningen är { $chars } tecken lång; ett tappat samtal får ha högst { $max }. Korta den och försök igen.
+
+## shiftready --help (src/cli.rs)
+
+help-about = Kontrollerar att datorn är redo för samtal, och loggar in dig på och ut från dina pass
+help-opt-config = Agentens inställningsfil (TOML; standardvärdena står i config/agent.toml). Utan den: din egen fil (~/.config/shiftready/agent.toml) om den finns, annars /etc/shiftready/agent.toml om den finns, annars de inbyggda standardvärdena
+help-opt-lang = Språket som ShiftReady använder: en eller sv. Utan det: `[agent] language` i agentens inställningar, annars datorns språk, annars engelska. JSON och det som skickas till HQ är alltid på engelska
+help-check = Hela kontrollen före passet. Slutkod 0 redo, 1 redo med varningar, 2 inte redo, 3 okänt
+help-check-json = Skriv rapporten som JSON
+help-check-only = Kör bara de här kontrollerna (kommaseparerade: os,hardware,network,headset,noise)
+help-check-no-send = Skicka inte rapporten till HQ, inte ens när datorn är registrerad
+help-noise = Bara kontrollen av bakgrundsljudet, från mikrofonen eller en WAV-fil
+help-noise-file = Analysera den här WAV-filen i stället för mikrofonen
+help-noise-seconds = Hur många sekunder som spelas in, minst 1 (annars enligt policyn)
+help-noise-device = Mikrofonen (namnet eller en del av det); annars den i inställningarna, eller datorns standardmikrofon
+help-noise-json = Skriv resultatet som JSON
+help-probe = Bara mätningen av rösttrafiken (UDP)
+help-probe-reflector = UDP-reflektorn, VÄRD:PORT (annars HQ:s)
+help-probe-seconds = Hur många sekunder som mäts, minst 1 (annars enligt policyn)
+help-probe-json = Skriv resultatet som JSON
+help-devices = Ljudenheterna och vad som är känt om var och en
+help-devices-json = Skriv ut exakt ett JSON-dokument
+help-fix = Gör headsetet till standardmikrofon och standardhögtalare, slår på ljudet om det är avstängt och höjer en mikrofonvolym som står nästan på noll, och kör sedan headsetkontrollen igen. Talar om exakt vad som ändrades. Slutkod 0–3 som headsetkontrollen efteråt, 69 när ShiftReady inte kan ändra ljudinställningarna på den här datorn
+help-fix-dry-run = Tala om vad som skulle ändras, men ändra ingenting
+help-fix-json = Skriv ut exakt ett JSON-dokument
+help-enroll = Byter arbetsplatsens registreringshemlighet mot en egen nyckel för den här datorn
+help-enroll-hq = HQ:s adress
+help-enroll-token = Arbetsplatsens registreringshemlighet direkt på kommandoraden (andra som använder datorn kan se den i processlistan medan registreringen pågår: använd hellre --token-file eller SHIFTREADY_ENROLL_TOKEN)
+help-enroll-token-file = Läser arbetsplatsens registreringshemlighet från en fil (`-` för standard in)
+help-enroll-code-file = Läser engångskoden som du fick av IT för att registrera datorn igen (`shiftready-hq device reenroll`) från en fil (`-` för standard in); eller sätt SHIFTREADY_REENROLL_CODE. Med koden tar datorn över den enhet som IT bad dig registrera igen, och historiken finns kvar
+help-run = Själva ShiftReady i bakgrunden, med en ikon i aktivitetsfältet om du inte anger --headless
+help-run-headless = Ingen ikon i aktivitetsfältet (servrar, tester, SSH)
+help-sign-in = Ber ShiftReady i bakgrunden att logga in dig på passet. Om datorn inte uppfyller arbetsplatsens krav får du veta vad du ska åtgärda först; slutkod 0 inloggad, 2 nekad eftersom arbetsplatsens policy (`shift.manual_sign_in_below_bar = "refuse"`) inte tillåter inloggning under kravet, 69 ShiftReady körs inte
+help-sign-in-json = Skriv ut exakt ett JSON-dokument
+help-sign-out = Ber ShiftReady i bakgrunden att logga ut dig från passet
+help-sign-out-json = Skriv ut exakt ett JSON-dokument
+help-status = Visar läget i ShiftReady i bakgrunden
+help-status-json = Skriv ut exakt ett JSON-dokument
+help-report-drop = Talar om för ShiftReady i bakgrunden att ett samtal just bröts: det sparar datorns nätverkshistorik för de senaste 15 minuterna, headsetet och bakgrundsljudet, med din kommentar, åt IT. Slutkod 0 sparat, 64 en kommentar på över 1000 tecken, 69 ShiftReady körs inte
+help-report-drop-note = Vad som hände, med dina egna ord (högst 1000 tecken)
+help-report-drop-json = Skriv ut exakt ett JSON-dokument
+help-heading-usage = Användning
+help-heading-options = Alternativ
+help-heading-commands = Kommandon
+help-usage-options = ALTERNATIV
+help-usage-command = KOMMANDO
+help-flag-help = Visa hjälpen
+help-flag-version = Visa versionen
+help-value-file = FIL
+help-value-lang = SPRÅK
+help-value-names = NAMN
+help-value-name = NAMN
+help-value-host-port = VÄRD:PORT
+help-value-secret = HEMLIGHET
+help-value-path = SÖKVÄG
+help-value-text = TEXT
+help-value-seconds = SEKUNDER
+help-error = fel
+help-error-unknown-argument = det finns inget alternativ som heter '{ $arg }'
+help-error-unknown-command = det finns inget kommando som heter '{ $arg }'
+help-error-invalid-value = '{ $value }' är inte ett giltigt värde för '{ $arg }'
+help-error-missing = de här måste anges: { $arg }
+help-error-more = Mer hjälp får du med '--help'.
+
+## Fler fel som du kan åtgärda (src/commands/errors.rs)
+
+err-secret-how = ange arbetsplatsens registreringshemlighet på exakt ett sätt: --token-file SÖKVÄG (`-` för standard in), miljövariabeln SHIFTREADY_ENROLL_TOKEN eller --token HEMLIGHET
+err-secret-missing = Ingen registreringshemlighet angavs: { err-secret-how }.
+err-secret-several = Registreringshemligheten angavs på { $count } sätt ({ $ways }): { err-secret-how }.
+err-secret-unreadable = --token-file: det gick inte att läsa registreringshemligheten från { $what }: { $detail }
+err-secret-too-long = --token-file: { $what } är längre än { $max } byte. Filen får bara innehålla registreringshemligheten.
+err-secret-not-text = --token-file: { $what } är ingen textfil. Den får bara innehålla registreringshemligheten.
+err-secret-empty = { $what }: registreringshemligheten är tom.
+err-secret-not-one-word = { $what }: registreringshemligheten ska vara ett enda ord (den innehåller mellanslag eller flera rader).
+err-hq-redirected = HQ på { $url } svarade { $status } och ville skicka förfrågan vidare till { $location }. Datorns nyckel skickas aldrig vidare efter en omdirigering: ställ in hq.url på HQ:s riktiga adress (https://...).
+err-hq-rejected = HQ avvisade förfrågan ({ $status }): { $message }
+err-hq-bad-response = Det gick inte att förstå HQ:s svar ({ $detail }). Är hq.url verkligen adressen till ShiftReady HQ?
+err-lock-open = Det gick inte att öppna låsfilen { $path }: { $detail }
+err-lock-held = ShiftReady körs redan för den här användaren (process { $pid }, låsfil { $path }). Använd `shiftready status` för att se vad det gör.
+err-state-dir = Det gick inte att skapa mappen där ShiftReady sparar sina uppgifter, { $path }: { $detail }
+err-wav-open = Det gick inte att läsa { $path }: { $detail }
+err-wav-format = { $path } är ingen WAV-fil som ShiftReady kan läsa ({ $reason })
+err-wav-truncated = { $path } är ofullständig: filhuvudet utlovar mer ljud än filen innehåller
+err-wav-empty = { $path } innehåller inget ljud
+err-wav-unsupported = { $path }: { $what } stöds inte (ShiftReady läser { $supported })
+err-io-not-found = filen eller mappen finns inte
+err-io-permission-denied = du har inte behörighet
+err-only-unknown = --only: det finns ingen kontroll som heter '{ $name }' (kontrollerna är { $names })
+
+## Fel i en inställningsfil (proto/src/load.rs, src/config.rs)
+
+cfg-not-toml = det här är inte giltig TOML: { $detail }
+cfg-unreadable = det gick inte att läsa filen: { $detail }
+cfg-unknown-key = det finns ingen inställning som heter '{ $key }' här (de som finns är { $expected })
+cfg-unknown-key-none = det finns ingen inställning som heter '{ $key }' här (här finns inga inställningar alls)
+cfg-missing-key = inställningen '{ $key }' saknas
+cfg-wrong-value = { $want } ({ $found })
+cfg-not-a-choice = { $value } finns inte bland valen: { $choices }
+cfg-want-unsigned = ska vara ett heltal, 0 eller större
+cfg-want-integer = ska vara ett heltal
+cfg-want-number = ska vara ett tal
+cfg-want-bool = ska vara true eller false
+cfg-want-text = ska vara text inom citattecken
+cfg-want-list = ska vara en lista inom hakparenteser, till exempel ["a", "b"]
+cfg-want-table = ska vara en tabell med inställningar
+cfg-found-text = nu är det texten { $value }
+cfg-found-number = nu är det talet { $value }
+cfg-found-list = nu är det en lista
+cfg-found-table = nu är det en tabell
+cfg-found-other = nu är det { $value }
+cfg-url-scheme = '{ $url }' måste börja med https:// (eller http:// vid ett lokalt test)
+cfg-host-port-v6 = '{ $value }' ska skrivas VÄRD:PORT, till exempel [::1]:8637
+cfg-host-port = '{ $value }' ska skrivas VÄRD:PORT, till exempel hq.example.com:8637
+cfg-port = '{ $value }': porten '{ $port }' ska vara ett tal från 1 till 65535
+cfg-no-host = '{ $value }' saknar värdnamn före ':'
+cfg-timeout = { $value } ska vara mellan 0 och 600 sekunder
+cfg-calibration = ska vara ett antal dB mellan −200 och 200
+cfg-interval = { $value } ska vara mellan { $min } och 86400 sekunder
+cfg-noise-interval = ska vara 0 (av) eller minst 10 sekunder
+cfg-spool-bytes = ska vara minst 65536 byte
+
+## Rapportsidans ”Åtgärda” (src/daemon/report_page.rs)
+
+page-fix-intro = ShiftReady kan göra ditt headset till standardmikrofon och standardhögtalare åt dig, slå på ljudet och skruva upp mikrofonen.
+page-fix-button = Åtgärda
+page-fix-changed = Det här ändrade ShiftReady
+page-fix-after = Tabellen nedan visar headsetkontrollen efter ändringen.
+page-fix-stale = Sidan är inaktuell, så ingenting ändrades: öppna rapporten igen från menyn i ShiftReady och tryck på knappen där.
+page-refused = Begäran kom inte från ShiftReadys egen sida, så ingenting gjordes.
+
+## shiftready check under ett pass (src/commands/check.rs)
+
+check-no-load-signed-in = Du är inloggad på ett pass, så den här kontrollen hoppar över testet av din linje under belastning (det fyller linjen i flera sekunder och skulle få ett samtal att hacka). ShiftReady gör testet i kontrollen före ditt nästa pass.

@@ -2,10 +2,12 @@
 # Cross-builds the agent for x86_64-pc-windows-gnu with Debian's mingw-w64 and packs it into a
 # per-user MSI with wixl (msitools). Output: target/installers/shiftready-VERSION-x86_64.msi
 #
-# Usage: installer/windows/build-msi.sh [--profile release|dev] [--exe PATH] [--version X.Y.Z]
+# Usage: installer/windows/build-msi.sh [--profile release|dev] [--exe PATH] [--version X.Y.Z] [--lang en|sv]
 #   --exe      use an already built shiftready.exe instead of building one
 #   --version  the MSI's ProductVersion (default: the workspace version); MSI compares only
 #              the first three numbers, so an upgrade must raise one of them
+#   --lang     the language of the installer's own words (strings-LANG.wxi; default en); a
+#              language other than English is named in the file: shiftready-VERSION-x86_64-sv.msi
 # Needs: rustup target x86_64-pc-windows-gnu, gcc-mingw-w64-x86-64, wixl.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -14,12 +16,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 profile=release
 exe=
 version=$(cargo_version)
+lang=en
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) profile=${2:?}; shift 2 ;;
         --exe) exe=${2:?}; shift 2 ;;
         --version) version=${2:?}; shift 2 ;;
-        -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+        --lang) lang=${2:?}; shift 2 ;;
+        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
@@ -49,7 +53,10 @@ x86_64-w64-mingw32-strip -o "$stage/shiftready.exe" "$exe" 2>/dev/null || cp "$e
 cp "$REPO_ROOT/config/agent.toml" "$REPO_ROOT/config/policy.toml" "$INSTALLER_DIR/icons/shiftready.ico" "$stage/"
 
 mkdir -p "$OUT_DIR"
-msi=$OUT_DIR/shiftready-$msi_version-x86_64.msi
+[ -f "$INSTALLER_DIR/windows/strings-$lang.wxi" ] || die "no installer texts for '$lang' (installer/windows/strings-$lang.wxi)"
+suffix=
+[ "$lang" = en ] || suffix=-$lang
+msi=$OUT_DIR/shiftready-$msi_version-x86_64$suffix.msi
 log "building $msi"
-(cd "$stage" && wixl --arch x64 -D Version="$msi_version" -o "$msi" "$INSTALLER_DIR/windows/shiftready.wxs")
+(cd "$stage" && wixl --arch x64 -D Version="$msi_version" -D Lang="$lang" -I "$INSTALLER_DIR/windows" -o "$msi" "$INSTALLER_DIR/windows/shiftready.wxs")
 echo "$msi"

@@ -17,18 +17,23 @@ pub async fn check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32> {
     } else {
         for n in &args.only {
             if !proto::report::CHECK_NAMES.contains(&n.as_str()) {
+                // English here; `errors.rs` says it in the agent's language.
+                let m = super::errors::only_unknown(n, &proto::report::CHECK_NAMES.join(", "));
                 return Err(ExitError::new(
                     exit::USAGE,
-                    format!(
-                        "--only: there is no check named '{n}' (the checks are {})",
-                        proto::report::CHECK_NAMES.join(", ")
-                    ),
+                    crate::i18n::text(crate::i18n::Lang::En, &m),
                 ));
             }
         }
         args.only.iter().map(String::as_str).collect()
     };
-    let ctx = CheckContext::pre_shift(loaded);
+    let mut ctx = CheckContext::pre_shift(loaded);
+    if ctx.load_phase && loaded.policy.network.load_test && names.contains(&"network") {
+        if let Some(why) = no_load_now(loaded).await {
+            ctx.load_phase = false;
+            eprintln!("{why}");
+        }
+    }
     let live = (!args.json).then(render::LiveProgress::new).flatten();
     let report =
         checks::run_checks(&names, &ctx, live.clone().map(|l| l as Arc<dyn Progress>)).await;
@@ -55,6 +60,30 @@ pub async fn check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(report.readiness.exit_code())
+}
+
+/// Why this check must not fill the line now, in the agent's language; `None` when it may.
+///
+/// The latency-under-load phase saturates the line for seconds, which would break up a call in
+/// progress. Nothing on this computer says whether a call is on (the softphone is another
+/// program; the daemon's monitor and pilot measure the line, not calls), so the shift stands
+/// for it: while the daemon says the agent is signed in to a shift, calls may come at any
+/// moment, and the check leaves the load phase out and says so. No daemon (or one that does
+/// not answer within 2 s): not signed in, the load phase runs.
+async fn no_load_now(loaded: &Loaded) -> Option<String> {
+    let state_dir = loaded.state_dir();
+    let ask = tokio::task::spawn_blocking(move || {
+        crate::ipc::request(&state_dir, crate::ipc::Request::Status)
+    });
+    let status = tokio::time::timeout(std::time::Duration::from_secs(2), ask)
+        .await
+        .ok()?
+        .ok()?
+        .ok()?;
+    status
+        .status
+        .signed_in
+        .then(|| crate::i18n::tr("check-no-load-signed-in"))
 }
 
 /// Sends one report to HQ as a `report` event. `Ok(false)` when this agent has not enrolled.

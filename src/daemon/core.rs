@@ -210,6 +210,21 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
     let etag = cached.as_ref().and_then(|c| c.etag.clone());
     let delivery_wake = Arc::new(Notify::new());
     let ctx = CheckContext::new(&loaded);
+    // The report page with its "Fix it" button, on loopback (`report_page::serve`).
+    match super::report_page::serve(super::report_page::Served {
+        state_dir: state_dir.clone(),
+        ctx: ctx.clone(),
+        state: status_tx.subscribe(),
+    })
+    .await
+    {
+        Ok(url) => tracing::info!(
+            port = url.split(':').nth(2).and_then(|p| p.split('/').next()),
+            "report page served on loopback (its address in {})",
+            super::report_page::URL_FILE
+        ),
+        Err(e) => tracing::warn!("the report page cannot be served: {e}"),
+    }
     let (signed_in_tx, signed_in_rx) = watch::channel(false);
     let ring: SharedRing = Arc::new(std::sync::Mutex::new(Ring::new(RING_SECONDS)));
     let (ctx_tx, ctx_rx) = watch::channel(ctx.clone());
@@ -838,7 +853,11 @@ impl Core {
             }
         }
         tracing::info!(?purpose, "running the check");
-        let ctx = self.ctx.clone();
+        let mut ctx = self.ctx.clone();
+        // Latency under load fills the line: only in the check before a shift (the agent is
+        // in no call then), when the policy's `network.load_test` allows it; never in a
+        // check during the shift or one asked for by hand.
+        ctx.load_phase = purpose == Some(CheckPurpose::PreShift);
         let ctl = self.ctl.clone();
         tokio::spawn(async move {
             let report = monitor::full_check(ctx).await;
@@ -854,6 +873,7 @@ impl Core {
             let _ = std::fs::write(path, text);
         }
         self.last_report = Some(report.clone());
+        super::report_page::remember(&report);
         if let Some(p) = self.presence.as_mut() {
             p.checked(now);
         }
@@ -887,6 +907,7 @@ impl Core {
             .checks
             .insert(s.spec.check.to_string(), s.result.clone());
         report.readiness = Readiness::from_statuses(report.checks.values().map(|c| c.status));
+        super::report_page::remember(report);
         let readiness = report.readiness;
         if readiness != self.machine.readiness() {
             tracing::info!(
