@@ -22,8 +22,8 @@
 # byte. Also the last page of each sort (a deep OFFSET), the JSON API's first page
 # (`/api/v1/agents?limit=50`) of each sort with and without a state filter, and the full
 # exports (`/api/v1/agents` and `/api/v1/agents.csv`, all 100,000 rows; no floor applies).
-# Before each sort the seeded times are moved forward by the time that passed, so every
-# agent keeps its state through the run. Prints the median and the worst of each, the
+# Before each sort (and each URL when 30 s have passed) the seeded times are moved forward by
+# the time that passed, so every agent keeps its state through the run. Prints the median and the worst of each, the
 # agents the page says match, and a checksum of the listed ids (to compare two builds), then
 # one table of both databases.
 #
@@ -143,10 +143,16 @@ shift_times() {
   SEEDED_AT=$now
   local sql="UPDATE devices SET last_seen = last_seen + $d, readiness_at = readiness_at + $d,
     shift_at = shift_at + $d, report_at = report_at + $d, report_received_at = report_received_at + $d"
-  case $DB_KIND in
-    sqlite) sqlite3 -cmd ".timeout 10000" "$DB_FILE" "$sql" ;;
-    postgres) psql -q "$DB_URL" -c "$sql" ;;
-  esac
+  # HQ's lost-contact sweep updates devices too: on a deadlock PostgreSQL cancels one, so retry.
+  for _ in 1 2 3 4 5; do
+    case $DB_KIND in
+      sqlite) sqlite3 -cmd ".timeout 10000" "$DB_FILE" "$sql" && return 0 ;;
+      postgres) psql -q "$DB_URL" -c "$sql" 2>/dev/null && return 0 ;;
+    esac
+    sleep 0.5
+  done
+  echo "bench_fleet: could not move the seeded times forward" >&2
+  return 1
 }
 
 # REPS GETs of a path: prints "label<TAB>median server<TAB>worst server<TAB>median total<TAB>
@@ -154,6 +160,8 @@ shift_times() {
 time_url() {
   local label=$1 path=$2
   if [ -n "$ONLY" ] && ! [[ $label =~ $ONLY ]]; then return 0; fi
+  # A slow build takes minutes per sort: agents seen seconds ago would go offline mid-sort.
+  if [ $(( $(date +%s%3N) - SEEDED_AT )) -gt 30000 ]; then shift_times; fi
   : >"$WORK/times"
   for _ in $(seq 1 "$REPS"); do
     curl -fsS -o "$WORK/body" -w '%{time_pretransfer} %{time_starttransfer} %{time_total}\n' \
