@@ -7,6 +7,12 @@
 #   - the real shiftready.exe: the daemon, `status`/`sign-in` over its named pipe, a second
 #     daemon refused, the daemon killed and restarted with its spool kept, and `probe` against
 #     the HQ reflector on loopback with the gateway probe (IcmpSendEcho) aimed at 127.0.0.1;
+#   - a desktop notification (WinRT toast) raised by the daemon on sign-in: Wine has no
+#     notification platform, so it is logged, and the daemon must go on answering;
+#   - `check --only headset` and `fix` against a private PulseAudio (Wine's winepulse shows its
+#     sinks and sources as Core Audio endpoints): the headset found through Core Audio, both the
+#     console and the communications default read; `fix` either changes the server's defaults
+#     for real or says "unsupported here" (exit 69) with nothing changed;
 #   - the session ending: the daemon enrolled with and signed in at a real `shiftready-hq` on
 #     loopback, then `wineboot --end-session` (Wine sends WM_QUERYENDSESSION / WM_ENDSESSION
 #     to every top-level window, lParam 0: a shutdown); HQ's shift log must show the sign-out
@@ -89,9 +95,11 @@ daemon_pid=""
 reflector_pid=""
 hq_pid=""
 xvfb_pid=""
+pulse_pid=""
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
     [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
+    [ -n "$pulse_pid" ] && kill "$pulse_pid" 2>/dev/null
     [ -n "$reflector_pid" ] && kill "$reflector_pid" 2>/dev/null
     [ -n "$hq_pid" ] && kill "$hq_pid" 2>/dev/null
     "${wine%/*}/wineserver" -k 2>/dev/null || true
@@ -229,6 +237,96 @@ fi
 kill -KILL "$daemon_pid" 2>/dev/null || true
 wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=""
+
+# --- a desktop notification (a WinRT toast; Wine has no notification platform) ------------
+# The daemon raises one on sign-in; under Wine the toast fails and is logged, and the daemon
+# must go on answering.
+printf '[agent]\nstate_dir = "notify"\npolicy_file = "policy.toml"\n\n[daemon]\nnotifications = true\n' >notify.toml
+SHIFTREADY_LOG=info "$wine" "$exe" --config notify.toml run --headless >notify.log 2>&1 &
+daemon_pid=$!
+note=""
+for _ in $(seq 1 120); do
+    w --config notify.toml status --json >/dev/null 2>&1 && break
+    sleep 0.25
+done
+if w --config notify.toml sign-in >/dev/null 2>&1; then
+    for _ in $(seq 1 120); do
+        note=$(grep -o -E '(no )?desktop notification[^;]*' notify.log | head -n 1 | tr -d '\r')
+        [ -n "$note" ] && break
+        sleep 0.25
+    done
+fi
+if [ -n "$note" ] && kill -0 "$daemon_pid" 2>/dev/null &&
+    w --config notify.toml status --json >status.json 2>/dev/null &&
+    [ "$(json status.json 'd["signed_in"]')" = True ]; then
+    ok "notification on sign-in under Wine: '$note'; the daemon still answers, signed in"
+else
+    not_ok "notification on sign-in (log: '$note')"
+    tail -n 20 notify.log | tr -d '\r'
+fi
+kill -KILL "$daemon_pid" 2>/dev/null || true
+wait "$daemon_pid" 2>/dev/null || true
+daemon_pid=""
+
+# --- shiftready fix and the headset check's roles, against a real PulseAudio --------------
+# Wine's audio driver (winepulse) shows a PulseAudio server's sinks and sources as Core Audio
+# endpoints: a private server with a "Built-in Audio" device (the default) and a "USB Headset"
+# (null sinks, remap sources on their monitors; no sound card needed). The headset check must
+# find the headset through Core Audio and read both the console and the communications
+# default; `fix` must give a true answer: either the defaults really changed on the server, or
+# "unsupported here" (Wine has no IPolicyConfig) with nothing changed, exit 69.
+if command -v pulseaudio >/dev/null && command -v pactl >/dev/null; then
+    pa=$work/pulse
+    mkdir -p "$pa"
+    echo 'autospawn = no' >"$pa/client.conf"
+    paenv=(XDG_RUNTIME_DIR="$pa" PULSE_RUNTIME_PATH="$pa" PULSE_CLIENTCONFIG="$pa/client.conf"
+        PULSE_SERVER="unix:$pa/native")
+    env HOME="$pa" "${paenv[@]}" pulseaudio -n --daemonize=no --exit-idle-time=-1 \
+        -L "module-native-protocol-unix socket=$pa/native auth-anonymous=1" >pulse.log 2>&1 &
+    pulse_pid=$!
+    pac() { env HOME="$pa" "${paenv[@]}" timeout 10 pactl "$@"; }
+    for _ in $(seq 1 100); do
+        pac info >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    device() { # $1 id, $2 description, $3 properties
+        pac load-module module-null-sink "sink_name=$1_out" \
+            "sink_properties='device.description=\"$2\" $3'" >/dev/null &&
+            pac load-module module-remap-source "source_name=$1_in" "master=$1_out.monitor" \
+                "source_properties='device.description=\"$2 Mono\" $3'" >/dev/null
+    }
+    device builtin "Built-in Audio" "device.bus=pci" &&
+        device headset "USB Headset" "device.form_factor=headset device.bus=usb" &&
+        pac set-default-source builtin_in && pac set-default-sink builtin_out || true
+    wpa() { env -u SHIFTREADY_TEST_REPORT "${paenv[@]}" timeout 120 "$wine" "$exe" --config agent.toml "$@"; }
+    wpa check --only headset --json >headset.json 2>headset.err || true
+    hs() { json headset.json "d['checks']['headset']$1"; }
+    if [ "$(hs "['metrics']['headset_present']")" = True ] &&
+        [ "$(hs "['metrics']['is_default_input']")" = False ] &&
+        [ "$(hs "['metrics'].get('is_comm_default_input')")" = False ] &&
+        [ "$(hs "['status']")" = fail ]; then
+        ok "headset check through Core Audio under Wine: $(hs "['metrics']['headset_name']") found, not the default (console: $(hs "['metrics']['default_input']"), communications: $(hs "['metrics']['comm_default_input']")): fail"
+    else
+        not_ok "headset check through Core Audio under Wine"
+        head -c 3000 headset.json headset.err 2>/dev/null | tr -d '\r'
+    fi
+    out=$(wpa fix 2>&1 | tr -d '\r') && rc=0 || rc=$?
+    src=$(pac get-default-source 2>/dev/null || true)
+    sink=$(pac get-default-sink 2>/dev/null || true)
+    if [ "$rc" -eq 69 ] && grep -q 'unsupported here' <<<"$out" &&
+        [ "$src" = builtin_in ] && [ "$sink" = builtin_out ]; then
+        ok "fix under Wine: exit 69, '$(head -c 160 <<<"$out")...'; nothing changed (the server's defaults are still $src, $sink)"
+    elif [ "$rc" -le 3 ] && [ "$src" = headset_in ] && [ "$sink" = headset_out ]; then
+        ok "fix under Wine changed the server's defaults to $src, $sink (exit $rc): $out"
+    else
+        not_ok "fix under Wine: exit $rc, defaults $src, $sink: $out"
+    fi
+    kill "$pulse_pid" 2>/dev/null || true
+    wait "$pulse_pid" 2>/dev/null || true
+    pulse_pid=""
+else
+    skip "PulseAudio is not installed (apt-get install pulseaudio pulseaudio-utils): no fix test under Wine"
+fi
 cd "$root"
 lap "daemon and IPC"
 

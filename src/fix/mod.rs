@@ -3,17 +3,30 @@
 //! headset is plugged in but the computer still uses the built-in microphone". It changes only
 //! what it is asked to (the command, or "Fix it" in the tray menu) and says exactly what it
 //! changed. The sound-system calls are per OS (`linux.rs`: PulseAudio or PipeWire through
-//! `pactl`); elsewhere it says plainly that it cannot change the settings here.
+//! `pactl`; `windows.rs`: Core Audio and `IPolicyConfig` for every role; `macos.rs`: CoreAudio's
+//! default-device properties; the last two decide through the pure `roles.rs`); elsewhere, or
+//! where the API is missing, it says plainly that it cannot change the settings here.
 
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod other;
+// The decision for OSes with a default per role (Windows, macOS): pure, tested everywhere.
+#[cfg_attr(not(any(target_os = "macos", windows)), allow(dead_code))]
+pub mod roles;
+#[cfg(windows)]
+mod windows;
 
 #[cfg(target_os = "linux")]
 use linux as os;
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
+use macos as os;
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 use other as os;
+#[cfg(windows)]
+use windows as os;
 
 use crate::i18n::{Lang, text};
 use proto::{Msg, MsgArg};
@@ -22,7 +35,9 @@ use serde::Serialize;
 /// One change to the sound settings, in words a person reads, and what it was before.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
-    /// `default_input`, `default_output`, `unmute_input`, `unmute_output`, `input_volume`.
+    /// `default_input`, `default_output`, `unmute_input`, `unmute_output`, `input_volume`;
+    /// Windows also `default_input_communications`, `default_output_communications`; macOS
+    /// also `default_output_alerts`.
     pub kind: &'static str,
     /// The sentence in English, as `--json` prints it ("Jabra Evolve2 40 is now the default
     /// microphone (was Built-in Audio).").
@@ -96,7 +111,6 @@ impl std::fmt::Display for FixError {
 impl std::error::Error for FixError {}
 
 /// A device's name as a message argument, or "nothing" said in the agent's language.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn device_arg(name: Option<String>) -> MsgArg {
     match name {
         Some(n) => MsgArg::Text(n),

@@ -1,6 +1,4 @@
-//! Windows and macOS: not yet. Windows has no documented API to set the default audio device
-//! for the console and communications roles; macOS's CoreAudio default-device properties are
-//! not wired in yet. Both say what to do by hand.
+//! Any other OS (the BSDs, ...): no sound-system API wired in. Says what to do by hand.
 
 use super::{Change, FixError};
 

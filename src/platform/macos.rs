@@ -1,4 +1,7 @@
-//! macOS: the home directory from `HOME`; files and URLs open with `open`.
+//! macOS: the home directory from `HOME`; files and URLs open with `open`; CoreAudio's devices
+//! and defaults in `audio`.
+
+pub mod audio;
 
 use std::path::PathBuf;
 

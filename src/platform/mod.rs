@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 #[cfg(target_os = "macos")]
-mod macos;
+pub mod macos;
 #[cfg(target_os = "macos")]
 use macos as os;
 #[cfg(windows)]

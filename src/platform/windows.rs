@@ -5,6 +5,8 @@
 //! is sound.
 #![allow(unsafe_code)]
 
+pub mod audio;
+
 use std::ffi::OsStr;
 use std::io;
 use std::os::windows::ffi::OsStrExt;

@@ -78,6 +78,18 @@ pub struct Inventory {
     pub devices: Vec<AudioDevice>,
     /// Why the defaults could not be told apart, if they could not.
     pub default_unknown: Option<String>,
+    /// Where the OS keeps a second pair of defaults for calls (Windows's communications role,
+    /// the "Default Communication Device": softphones use it), the ids of the devices there;
+    /// `None` where the OS has no such role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub communications: Option<RoleDefaults>,
+}
+
+/// The devices (by [`AudioDevice::id`]) a second role's defaults point at.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RoleDefaults {
+    pub input: Option<String>,
+    pub output: Option<String>,
 }
 
 /// Known headset makers and product words, lower case. Only the fallback.
@@ -169,6 +181,13 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         .or(with_mic.first().copied())
         .or(headsets.first().copied());
     let out_is_headset = default_out.is_some_and(|d| d.is_headset());
+    // The communications role's devices, where the OS has one.
+    let by_id = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| inv.devices.iter().find(|d| &d.id == id))
+    };
+    let comm_in = inv.communications.as_ref().map(|c| by_id(&c.input));
+    let comm_out = inv.communications.as_ref().map(|c| by_id(&c.output));
     let mut r = CheckResult::new(Status::Pass, "")
         .with("backend", &inv.backend)
         .with("devices", inv.devices.len())
@@ -182,6 +201,28 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
         .with("is_default_input", chosen.map(|d| d.default_input))
         .with("is_default_output", chosen.map(|_| out_is_headset))
         .with("bluetooth_allowed", p.bluetooth_allowed);
+    if let (Some(ci), Some(co)) = (comm_in, comm_out) {
+        r.set("comm_default_input", ci.map(|d| d.name.as_str()));
+        r.set("comm_default_output", co.map(|d| d.name.as_str()));
+        r.set(
+            "is_comm_default_input",
+            chosen.map(|h| ci.is_some_and(|d| d.id == h.id)),
+        );
+        r.set(
+            "is_comm_default_output",
+            chosen.map(|_| co.is_some_and(|d| d.is_headset())),
+        );
+    }
+    let name_or_another = |d: Option<&AudioDevice>| {
+        d.map_or(MsgArg::Id("headset-another-device"), |d| {
+            MsgArg::Text(d.name.clone())
+        })
+    };
+    let not_default_status = if p.must_be_default {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
 
     let set = |mut r: CheckResult, s: Status, hint: Option<Msg>| {
         r.status = s;
@@ -222,6 +263,21 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
             Some(Msg::new("headset-bluetooth").text("name", &h.name)),
         );
     }
+    // The headset against the communications role (softphones) and the console role (the
+    // default device: browsers, most apps); each wrong one said as such.
+    let comm_in_is_h = comm_in.map(|d| d.is_some_and(|d| d.id == h.id));
+    if !h.default_input && comm_in_is_h == Some(true) && inv.default_unknown.is_none() {
+        return set(
+            r,
+            not_default_status,
+            Some(
+                Msg::new("headset-comm-not-default")
+                    .arg("other", name_or_another(default_in))
+                    .text("name", &h.name)
+                    .text("fix", fixable(inv)),
+            ),
+        );
+    }
     if !h.default_input {
         if let Some(why) = &inv.default_unknown {
             r.set("is_default_input", Option::<bool>::None);
@@ -254,6 +310,18 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
             ),
         );
     }
+    if comm_in_is_h == Some(false) {
+        return set(
+            r,
+            not_default_status,
+            Some(
+                Msg::new("headset-not-comm-default")
+                    .arg("other", name_or_another(comm_in.flatten()))
+                    .text("name", &h.name)
+                    .text("fix", fixable(inv)),
+            ),
+        );
+    }
     if !out_is_headset && inv.default_unknown.is_none() {
         let other = default_out.map_or(MsgArg::Id("headset-another-device"), |d| {
             MsgArg::Text(d.name.clone())
@@ -269,15 +337,28 @@ pub fn evaluate(inv: &Inventory, p: &HeadsetPolicy) -> CheckResult {
             ),
         );
     }
+    if let Some(co) = comm_out.filter(|d| !d.is_some_and(|d| d.is_headset())) {
+        return set(
+            r,
+            Status::Warn,
+            Some(
+                Msg::new("headset-comm-output")
+                    .arg("other", name_or_another(co))
+                    .text("name", &h.name)
+                    .text("fix", fixable(inv)),
+            ),
+        );
+    }
     r
 }
 
-/// Where `shiftready fix` can change the defaults (a PulseAudio or PipeWire sound server), the
+/// Where `shiftready fix` can change the defaults (a PulseAudio or PipeWire sound server,
+/// Windows's Core Audio, macOS's CoreAudio), the
 /// sentence that offers it ("yes" selects it in the bundles); elsewhere "no", so no hint
 /// offers what cannot be done.
 fn fixable(inv: &Inventory) -> &'static str {
     match inv.backend.as_str() {
-        "pulseaudio" | "pipewire" => "yes",
+        "pulseaudio" | "pipewire" | "wasapi" | "coreaudio" => "yes",
         _ => "no",
     }
 }
@@ -305,6 +386,7 @@ mod tests {
             backend: "test".into(),
             devices,
             default_unknown: None,
+            communications: None,
         }
     }
 
@@ -438,6 +520,60 @@ mod tests {
         assert_eq!(r.status, Status::Fail);
         assert!(no_audio_at_all(&inv(vec![])));
         assert!(!no_audio_at_all(&inv(vec![builtin(true)])));
+    }
+
+    /// Windows: the console default and the communications default are two settings; a headset
+    /// that is one but not the other is reported as exactly that.
+    #[test]
+    fn communications_role_is_judged_on_its_own() {
+        let comm = |input: &str, output: &str| RoleDefaults {
+            input: Some(input.into()),
+            output: Some(output.into()),
+        };
+        let p = HeadsetPolicy::default();
+        // Both roles on the headset: pass, and the metrics say so.
+        let mut i = inv(vec![builtin(false), jabra(true)]);
+        i.communications = Some(comm("Jabra Evolve2 40", "Jabra Evolve2 40"));
+        let r = evaluate(&i, &p);
+        assert_eq!(r.status, Status::Pass, "{}", r.hint);
+        assert_eq!(r.metrics["is_comm_default_input"], true);
+        assert_eq!(r.metrics["comm_default_output"], "Jabra Evolve2 40");
+        // Console default, but calls go to the built-in microphone.
+        i.communications = Some(comm("Built-in Audio", "Jabra Evolve2 40"));
+        let r = evaluate(&i, &p);
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.hint.starts_with("Jabra Evolve2 40 is the default microphone, but calling apps that use the communication device still use Built-in Audio"),
+            "{}",
+            r.hint
+        );
+        assert_eq!(r.metrics["is_comm_default_input"], false);
+        assert_eq!(r.metrics["is_default_input"], true);
+        // The reverse: the communications default, not the console default.
+        let mut i = inv(vec![builtin(true), jabra(false)]);
+        i.communications = Some(comm("Jabra Evolve2 40", "Jabra Evolve2 40"));
+        let r = evaluate(&i, &p);
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.hint.starts_with("Jabra Evolve2 40 is the default communication microphone, but apps that use the default device (browsers, many softphones) still use Built-in Audio"),
+            "{}",
+            r.hint
+        );
+        assert_eq!(r.metrics["is_comm_default_input"], true);
+        // Only the communications playback elsewhere: a warning that names it.
+        let mut i = inv(vec![builtin(false), jabra(true)]);
+        i.communications = Some(comm("Jabra Evolve2 40", "Built-in Audio"));
+        let r = evaluate(&i, &p);
+        assert_eq!(r.status, Status::Warn);
+        assert!(
+            r.hint
+                .starts_with("Calling apps play the other side through Built-in Audio"),
+            "{}",
+            r.hint
+        );
+        // No such role (Linux, macOS): no comm metrics at all.
+        let r = evaluate(&inv(vec![builtin(false), jabra(true)]), &p);
+        assert!(!r.metrics.contains_key("is_comm_default_input"));
     }
 
     #[test]

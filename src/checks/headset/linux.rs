@@ -174,6 +174,7 @@ pub fn from_pactl(
         backend: backend.into(),
         devices,
         default_unknown: None,
+        communications: None,
     }
 }
 
@@ -493,6 +494,7 @@ pub fn assemble(pcms: &[Pcm], cards: &[Card], conf: &AlsaConf) -> Inventory {
         backend: "alsa".into(),
         devices,
         default_unknown,
+        communications: None,
     }
 }
 

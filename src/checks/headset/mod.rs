@@ -4,30 +4,35 @@
 //! says what each device really is (form factor and transport) from the best source it has:
 //! the sound server's properties (PulseAudio/PipeWire `device.form_factor`, `device.bus`),
 //! the ALSA card's USB metadata, or what cpal's host reports (WASAPI form factor, CoreAudio
-//! transport). Matching the name against known headset makers is only the fallback, and every
+//! transport; on Windows, Core Audio's endpoints with the console and the communications
+//! defaults). Matching the name against known headset makers is only the fallback, and every
 //! device records which source decided.
 
 #[cfg(target_os = "linux")]
 pub mod linux;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 mod other;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(target_os = "linux")]
+use linux as os;
+#[cfg(not(any(target_os = "linux", windows)))]
+use other as os;
+#[cfg(windows)]
+use windows as os;
 
 use super::CheckContext;
 use proto::CheckResult;
+// What the OS files share (`windows.rs` builds its devices from Core Audio's own types).
+#[cfg_attr(windows, allow(unused_imports))]
 use shiftready_core::checks::headset::{
     AudioDevice, FormFactor, Inventory, Source, Transport, classify_name, evaluate,
 };
 
 /// Lists the audio devices of this computer.
 pub fn inventory(ctx_input: &str) -> anyhow::Result<Inventory> {
-    #[cfg(target_os = "linux")]
-    {
-        linux::inventory(ctx_input)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        other::inventory(ctx_input)
-    }
+    os::inventory(ctx_input)
 }
 
 pub async fn run(ctx: CheckContext) -> anyhow::Result<CheckResult> {

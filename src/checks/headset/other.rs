@@ -1,5 +1,6 @@
-//! Windows and macOS: cpal's host tells the form factor (WASAPI endpoint form factor) and the
-//! transport (CoreAudio transport type, WASAPI enumerator) in the device description.
+//! macOS (and any OS but Linux and Windows): cpal's host tells the form factor and the
+//! transport (CoreAudio transport type) in the device description. macOS's CoreAudio defaults
+//! are one per direction, so there is no second role to judge.
 
 use super::{AudioDevice, FormFactor, Inventory, Source, Transport, classify_name};
 use cpal::traits::{DeviceTrait, HostTrait};
@@ -79,5 +80,6 @@ pub fn inventory(_wanted_input: &str) -> anyhow::Result<Inventory> {
         backend: host.id().name().to_lowercase(),
         devices,
         default_unknown: None,
+        communications: None,
     })
 }

@@ -6,14 +6,18 @@
 //! - [`notify`]: a desktop notification for what the agent must act on;
 //! - [`restrict_dir`]: the state directory made private to the user.
 //!
-//! `linux.rs` (logind on the system D-Bus, notifications on the session D-Bus), `macos.rs`,
-//! `windows.rs` (session and power window messages), `other.rs` (Ctrl-C and the UI's quit
-//! only); `unix.rs` holds what Linux and macOS share (SIGTERM/SIGHUP, mode 0700).
+//! `linux.rs` (logind on the system D-Bus, notifications on the session D-Bus), `macos.rs`
+//! (NSWorkspace's sleep, wake and log-out; Notification Center through `osascript`),
+//! `windows.rs` (session and power window messages; WinRT toasts), `other.rs` (Ctrl-C and the
+//! UI's quit only); `unix.rs` holds what Linux and macOS share (SIGTERM/SIGHUP, mode 0700).
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
+// What macOS's notifications mean: pure, so tested on Linux too.
+#[cfg(any(target_os = "macos", test))]
+mod macos_events;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod other;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
