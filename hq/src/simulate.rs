@@ -515,7 +515,7 @@ async fn run_inner(
             let i = sent % opts.agents;
             // With samples: every other heartbeat of an agent carries its minute's sample (one
             // a minute at the 30 s interval).
-            let sample = opts.samples && (sent / opts.agents).is_multiple_of(2);
+            let sample = opts.samples && (sent / opts.agents) % 2 == 0;
             let key = keys.clone();
             let client = client.clone();
             let url = url.clone();
@@ -584,8 +584,7 @@ async fn run_inner(
     if opts.samples {
         // Rounds 0, 2, 4, ... of the agents carried a sample.
         let (rounds, rest) = (sent / opts.agents, sent % opts.agents);
-        let samples =
-            rounds.div_ceil(2) * opts.agents + if rounds.is_multiple_of(2) { rest } else { 0 };
+        let samples = rounds.div_ceil(2) * opts.agents + if rounds % 2 == 0 { rest } else { 0 };
         println!(
             "simulate: {samples} of them carried a sample event ({:.0} samples/s)",
             samples as f64 / elapsed
