@@ -6,8 +6,10 @@
 //! - **Cost.** Each request is the 48-byte probe header plus the 28-byte token, 76 bytes of
 //!   UDP payload; with IPv4 (20) and UDP (8) headers 104 bytes on the wire, twice a second:
 //!   208 B/s = 1.66 kbit/s each way (the reply is the same length; the reflector never
-//!   answers with more). Once a second the link is read (Linux: `/proc/net/route` and
-//!   `/sys`, no process) and the home router is pinged once (a 64-byte ICMP echo).
+//!   answers with more). Once a second the home router is pinged once (a 64-byte ICMP echo,
+//!   on one socket kept open for the stream). The link is read when it changes (Linux: a
+//!   netlink socket tells; then `/proc/net/route` and `/sys`, no process), on Wi-Fi every
+//!   [`WIFI_SIGNAL_EVERY_SECS`] for the signal, and every [`LINK_SAFETY_SECS`] anyway.
 //! - **Per second** a [`SecondRecord`] goes into the shared ring: the median RTT of the
 //!   second's replies, loss per direction (the reflector's count of what it received in this
 //!   session tells upstream loss from downstream), RFC 3550 jitter per direction from
@@ -60,12 +62,17 @@ const SETTLE_SECS: i64 = 2;
 /// Pilot packets remembered (for the per-direction split and late replies): 40 s.
 const KEEP: usize = 80;
 
-/// Link reads: Linux reads `/proc` and `/sys`; elsewhere `link::detect` may ask the OS's
-/// tools (macOS spawns `route`), so less often.
-#[cfg(target_os = "linux")]
-const LINK_EVERY_SECS: i64 = 1;
-#[cfg(not(target_os = "linux"))]
+/// Link reads where the OS cannot tell us of changes (`link::Watch`): `link::detect` may ask
+/// the OS's tools (macOS spawns `route`), so not often.
 const LINK_EVERY_SECS: i64 = 15;
+/// With change events, the link is read again this often anyway (a safety net: a change the
+/// events did not tell, like a driver's renamed kind).
+pub const LINK_SAFETY_SECS: i64 = 30;
+/// On Wi-Fi the signal changes without an event: read this often.
+pub const WIFI_SIGNAL_EVERY_SECS: i64 = 5;
+/// A router ping unanswered for this long counts as unanswered (a later answer still counts
+/// for its second's record).
+const PING_WAIT: Duration = Duration::from_secs(1);
 
 /// The pilot's bandwidth each way on the wire over IPv4, bits per second.
 pub fn wire_bits_per_second() -> f64 {
@@ -143,28 +150,29 @@ pub struct Split {
 pub fn split_losses(answers: &[(u32, u32)], lost: &[u32]) -> Vec<Split> {
     let mut answers: Vec<(u32, u32)> = answers.to_vec();
     answers.sort_unstable();
-    lost.iter()
-        .map(|&seq| {
-            let after = answers.partition_point(|a| a.0 < seq);
-            let Some(&(next, next_count)) = answers.get(after) else {
-                return Split { up: 1.0, down: 0.0 };
-            };
-            let (prev, prev_count) = match after.checked_sub(1).map(|i| answers[i]) {
-                Some((p, c)) => (i64::from(p), i64::from(c)),
-                None => (-1, 0),
-            };
-            let gap = i64::from(next) - prev - 1;
-            if gap <= 0 {
-                return Split { up: 1.0, down: 0.0 };
-            }
-            let reached = (i64::from(next_count) - prev_count - 1).clamp(0, gap);
-            let down = reached as f64 / gap as f64;
-            Split {
-                up: 1.0 - down,
-                down,
-            }
-        })
-        .collect()
+    lost.iter().map(|&seq| split_one(&answers, seq)).collect()
+}
+
+/// [`split_losses`] for one unanswered `seq`, with `answers` sorted by sequence number.
+fn split_one(answers: &[(u32, u32)], seq: u32) -> Split {
+    let after = answers.partition_point(|a| a.0 < seq);
+    let Some(&(next, next_count)) = answers.get(after) else {
+        return Split { up: 1.0, down: 0.0 };
+    };
+    let (prev, prev_count) = match after.checked_sub(1).map(|i| answers[i]) {
+        Some((p, c)) => (i64::from(p), i64::from(c)),
+        None => (-1, 0),
+    };
+    let gap = i64::from(next) - prev - 1;
+    if gap <= 0 {
+        return Split { up: 1.0, down: 0.0 };
+    }
+    let reached = (i64::from(next_count) - prev_count - 1).clamp(0, gap);
+    let down = reached as f64 / gap as f64;
+    Split {
+        up: 1.0 - down,
+        down,
+    }
 }
 
 /// Where the trouble is, from the link and the home router: the link down or the router
@@ -287,15 +295,27 @@ fn unix_second(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
+/// One ping of the home router: the wall second it was sent in, when, and its RTT once
+/// answered (`None`: not yet, or never).
+#[derive(Debug, Clone, Copy)]
+struct Ping {
+    second: i64,
+    sent: Instant,
+    rtt_ms: Option<f32>,
+}
+
+/// Pings remembered: a record is written two seconds after its second ends.
+const PINGS_KEPT: usize = 8;
+
 /// The link and the router, as last read.
 #[derive(Debug, Default, Clone)]
 struct Local {
     link_up: Option<bool>,
-    link: Option<String>,
+    link: Option<&'static str>,
     wifi_dbm: Option<i16>,
     gateway: Option<IpAddr>,
-    /// The router's answers, by wall second: (second, rtt ms or None).
-    pings: VecDeque<(i64, Option<f32>)>,
+    /// The router's pings, oldest first.
+    pings: VecDeque<Ping>,
 }
 
 impl Local {
@@ -304,8 +324,8 @@ impl Local {
         self.link_up = Some(info.interface.is_some());
         self.link = match (&info.interface, info.kind) {
             (None, _) | (_, link::LinkKind::Unknown) => None,
-            (_, link::LinkKind::Ethernet) => Some("wired".to_string()),
-            (_, k) => Some(k.as_str().to_string()),
+            (_, link::LinkKind::Ethernet) => Some("wired"),
+            (_, k) => Some(k.as_str()),
         };
         self.wifi_dbm = info.wifi_signal_dbm.map(|d| d.round() as i16);
         self.gateway = crate::test_hooks::var(crate::test_hooks::PROBE_GATEWAY)
@@ -313,27 +333,55 @@ impl Local {
             .or(info.gateway);
     }
 
+    /// A ping sent (or, `unsent`, refused by the OS: unanswered at once).
+    fn pinged(&mut self, second: i64, sent: Instant) {
+        if self.pings.len() == PINGS_KEPT {
+            self.pings.pop_front();
+        }
+        self.pings.push_back(Ping {
+            second,
+            sent,
+            rtt_ms: None,
+        });
+    }
+
+    /// The router answered ping `seq` (the low 16 bits of its second).
+    fn answered(&mut self, seq: u16, now: Instant) {
+        if let Some(p) = self
+            .pings
+            .iter_mut()
+            .rev()
+            .find(|p| p.second as u16 == seq && p.rtt_ms.is_none())
+        {
+            p.rtt_ms = Some(now.saturating_duration_since(p.sent).as_secs_f32() * 1000.0);
+        }
+    }
+
+    /// The router's figures for a second that is being written (its ping has had two
+    /// seconds): `(rtt, answered)`, `(None, None)` when it was not pinged.
     fn ping_of(&self, second: i64) -> (Option<f32>, Option<bool>) {
-        match self.pings.iter().find(|p| p.0 == second) {
-            Some((_, rtt)) => (*rtt, Some(rtt.is_some())),
+        match self.pings.iter().find(|p| p.second == second) {
+            Some(p) => (p.rtt_ms, Some(p.rtt_ms.is_some())),
             None => (None, None),
         }
     }
 
-    /// Whether the router answered lately (the last two pings), `None` when not pinged.
-    fn gateway_ok_now(&self) -> Option<bool> {
-        let recent: Vec<bool> = self
-            .pings
-            .iter()
-            .rev()
-            .take(2)
-            .map(|p| p.1.is_some())
-            .collect();
-        if recent.is_empty() {
-            None
-        } else {
-            Some(recent.iter().any(|ok| *ok))
+    /// Whether the router answered lately (the last two pings that were answered or have
+    /// waited [`PING_WAIT`]), `None` when not pinged.
+    fn gateway_ok_now(&self, now: Instant) -> Option<bool> {
+        let mut seen = 0;
+        let mut ok = false;
+        for p in self.pings.iter().rev() {
+            if p.rtt_ms.is_none() && now.saturating_duration_since(p.sent) < PING_WAIT {
+                continue;
+            }
+            seen += 1;
+            ok |= p.rtt_ms.is_some();
+            if seen == 2 {
+                break;
+            }
         }
+        (seen > 0).then_some(ok)
     }
 }
 
@@ -363,21 +411,49 @@ async fn stream(
     let epoch = Instant::now();
     let ns = move |i: Instant| i.saturating_duration_since(epoch).as_nanos() as u64;
     let mut pkts: VecDeque<Pkt> = VecDeque::with_capacity(KEEP + 1);
-    let mut answers: VecDeque<(u32, u32)> = VecDeque::with_capacity(KEEP + 1);
+    // (seq, reflector count) of the packets answered, sorted by seq.
+    let mut answers: Vec<(u32, u32)> = Vec::with_capacity(KEEP + 1);
     let mut up = Jitter::default();
     let mut down = Jitter::default();
     let mut last_refl_rx: Option<(u32, u64)> = None;
     let mut seq = 0u32;
     let mut last_reply = Instant::now();
     let mut last_loss: Option<Instant> = None;
-    let mut rtt_recent: VecDeque<f64> = VecDeque::with_capacity(16);
+    let mut rtt_recent: VecDeque<f64> = VecDeque::with_capacity(RTT_RECENT);
+    // A packet unanswered this long is lost: four times the recent median RTT, 0.4–1.5 s.
+    let mut lost_after = lost_after_of(&rtt_recent);
     let mut local = Local::default();
     local.read_link();
+    // The link is read when the kernel says it changed (and now and then, see `link_every`);
+    // where it cannot tell, every LINK_EVERY_SECS.
+    let mut watch = match link::Watch::start() {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::debug!(
+                "no link change events ({e}): the pilot reads the link every {LINK_EVERY_SECS} s"
+            );
+            None
+        }
+    };
+    let mut link_changed = false;
+    let link_every = |local: &Local, watched: bool| match (watched, local.link) {
+        (false, _) => LINK_EVERY_SECS,
+        (true, Some("wifi")) => WIFI_SIGNAL_EVERY_SECS,
+        (true, _) => LINK_SAFETY_SECS,
+    };
+    // One ICMP socket for the stream's router pings (none where ICMP is not permitted: the
+    // router is then "not pinged", never "silent").
+    let mut pinger = match gateway::Pinger::open() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::info!("the pilot cannot ping the home router: {e}");
+            None
+        }
+    };
     let mut next_second = unix_second(Utc::now()) + 1;
-    let mut next_link_read = next_second + LINK_EVERY_SECS;
+    let mut next_link_read = next_second + link_every(&local, watch.is_some());
     let mut written = next_second - 1;
     let mut clean_secs = 0u32;
-    let (ping_tx, mut ping_rx) = mpsc::channel::<(i64, Option<f32>)>(4);
     let (probe_tx, mut probe_rx) = mpsc::channel::<(bool, Option<probe::ProbeResult>)>(1);
     let mut probing = false;
     let mut probe_done_at: Option<Instant> = None;
@@ -412,10 +488,8 @@ async fn stream(
                 }
                 // A packet not answered in time is lost (a reply after that still counts in
                 // its second's figures if it comes before the second is written).
-                let rtt_p50 = median(rtt_recent.iter().copied()).unwrap_or(100.0);
-                let wait = Duration::from_secs_f64((4.0 * rtt_p50 / 1000.0).clamp(0.4, 1.5));
                 for p in pkts.iter_mut().filter(|p| p.reply.is_none() && !p.counted_lost) {
-                    if now.saturating_duration_since(p.sent) >= wait {
+                    if now.saturating_duration_since(p.sent) >= lost_after {
                         p.counted_lost = true;
                         last_loss = Some(now);
                     }
@@ -424,17 +498,15 @@ async fn stream(
                 let this_second = unix_second(wall);
                 if this_second >= next_second {
                     next_second = this_second + 1;
-                    if this_second >= next_link_read {
-                        next_link_read = this_second + LINK_EVERY_SECS;
+                    if link_changed || this_second >= next_link_read {
+                        link_changed = false;
                         local.read_link();
+                        next_link_read = this_second + link_every(&local, watch.is_some());
                     }
-                    if let Some(gw) = local.gateway {
-                        let tx = ping_tx.clone();
-                        tokio::spawn(async move {
-                            let r = gateway::ping(gw, Duration::from_millis(1), Duration::from_millis(1)).await;
-                            let rtt = r.ok().and_then(|g| (g.received > 0).then_some(g.rtt_ms_median).flatten()).map(|v| v as f32);
-                            let _ = tx.try_send((this_second, rtt));
-                        });
+                    if let (Some(gw), Some(pinger)) = (local.gateway, pinger.as_mut()) {
+                        // A send the OS refuses (no route) is a ping unanswered.
+                        let _ = pinger.send(gw, this_second as u16);
+                        local.pinged(this_second, now);
                     }
                     while written < this_second - SETTLE_SECS {
                         written += 1;
@@ -448,7 +520,9 @@ async fn stream(
                 }
                 let silent = now.saturating_duration_since(last_reply);
                 if silent >= OUTAGE_AFTER && raised.is_none() {
-                    let scope = scope_of(local.link_up, local.gateway_ok_now());
+                    // The link as it is now, for the scope (a change may be waiting its turn).
+                    local.read_link();
+                    let scope = scope_of(local.link_up, local.gateway_ok_now(now));
                     let detail = format!("no answer from HQ for {} s{}", silent.as_secs(), where_said(scope));
                     *raised = Some(Raised::Outage);
                     clean_secs = 0;
@@ -486,14 +560,16 @@ async fn stream(
                 let rtt_ms = ns(now).saturating_sub(p.sent_ns).saturating_sub(inside) as f64 / 1e6;
                 p.reply = Some(Got { rtt_ms });
                 last_reply = now;
-                answers.push_back((rep.seq, rep.reflector_count));
-                while answers.len() > KEEP {
-                    answers.pop_front();
+                let at = answers.partition_point(|a| a.0 < rep.seq);
+                answers.insert(at, (rep.seq, rep.reflector_count));
+                if answers.len() > KEEP {
+                    answers.remove(0);
                 }
-                rtt_recent.push_back(rtt_ms);
-                if rtt_recent.len() > 16 {
+                if rtt_recent.len() == RTT_RECENT {
                     rtt_recent.pop_front();
                 }
+                rtt_recent.push_back(rtt_ms);
+                lost_after = lost_after_of(&rtt_recent);
                 down.push(rep.reflector_tx_ns, ns(now));
                 // Upstream: in the reflector's arrival order (its count), our send stamps
                 // against its receive stamps.
@@ -507,11 +583,26 @@ async fn stream(
                     *raised = Some(Raised::Loss);
                 }
             }
-            Some((second, rtt)) = ping_rx.recv() => {
-                local.pings.push_back((second, rtt));
-                while local.pings.len() > 8 {
-                    local.pings.pop_front();
+            echo = async {
+                match pinger.as_mut() {
+                    Some(p) => p.recv().await,
+                    None => std::future::pending().await,
                 }
+            } => local.answered(echo, Instant::now()),
+            r = async {
+                match watch.as_mut() {
+                    Some(w) => w.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Err(e) = r {
+                    tracing::info!(
+                        "link change events ended ({e}): the link is read every {LINK_EVERY_SECS} s"
+                    );
+                    watch = None;
+                }
+                // Read at the next second's turn: a burst of changes is one read.
+                link_changed = true;
             }
             Some((clearing, r)) = probe_rx.recv() => {
                 probing = false;
@@ -528,7 +619,7 @@ async fn stream(
                         }
                     }
                 } else if bad && raised.is_none() {
-                    let scope = scope_of(local.link_up, local.gateway_ok_now());
+                    let scope = scope_of(local.link_up, local.gateway_ok_now(Instant::now()));
                     *raised = Some(Raised::Loss);
                     clean_secs = 0;
                     let detail = format!("{what}{}", where_said(scope));
@@ -569,45 +660,58 @@ fn judge(r: Option<&probe::ProbeResult>) -> (bool, String) {
     )
 }
 
+/// Replies whose RTT sets how long an unanswered packet waits before it counts as lost.
+const RTT_RECENT: usize = 16;
+
+/// The median of up to [`RTT_RECENT`] values, without allocating (more are ignored).
 fn median(v: impl Iterator<Item = f64>) -> Option<f64> {
-    let mut v: Vec<f64> = v.collect();
-    v.sort_by(f64::total_cmp);
-    shiftready_core::stats::quantile(&v, 0.5)
+    let mut a = [0f64; RTT_RECENT];
+    let mut n = 0;
+    for x in v.take(RTT_RECENT) {
+        a[n] = x;
+        n += 1;
+    }
+    let a = &mut a[..n];
+    a.sort_unstable_by(f64::total_cmp);
+    shiftready_core::stats::quantile(a, 0.5)
 }
 
-/// The record of wall second `second` from the packets sent in it.
+/// How long a pilot packet waits for its reply before it counts as lost: four times the
+/// recent median RTT (100 ms before any reply), within 0.4–1.5 s.
+fn lost_after_of(rtt_recent: &VecDeque<f64>) -> Duration {
+    let rtt_p50 = median(rtt_recent.iter().copied()).unwrap_or(100.0);
+    Duration::from_secs_f64((4.0 * rtt_p50 / 1000.0).clamp(0.4, 1.5))
+}
+
+/// The record of wall second `second` from the packets sent in it (`answers` sorted by
+/// sequence number). Allocates nothing.
 fn second_record(
     second: i64,
     pkts: &VecDeque<Pkt>,
-    answers: &VecDeque<(u32, u32)>,
+    answers: &[(u32, u32)],
     local: &Local,
     jitter_up: Option<f32>,
     jitter_down: Option<f32>,
 ) -> SecondRecord {
-    let mine: Vec<&Pkt> = pkts.iter().filter(|p| p.second == second).collect();
-    let rtt = median(mine.iter().filter_map(|p| p.reply.map(|g| g.rtt_ms))).map(|v| v as f32);
-    let lost: Vec<u32> = mine
-        .iter()
-        .filter(|p| p.reply.is_none() && !p.unsent)
-        .map(|p| p.seq)
-        .collect();
-    let unsent = mine.iter().filter(|p| p.unsent).count() as f64;
-    let answers: Vec<(u32, u32)> = answers.iter().copied().collect();
-    let split = split_losses(&answers, &lost)
-        .into_iter()
+    let mine = || pkts.iter().filter(|p| p.second == second);
+    let rtt = median(mine().filter_map(|p| p.reply.map(|g| g.rtt_ms))).map(|v| v as f32);
+    let lost = || mine().filter(|p| p.reply.is_none() && !p.unsent);
+    let unsent = mine().filter(|p| p.unsent).count() as f64;
+    let split = lost()
+        .map(|p| split_one(answers, p.seq))
         .fold(Split::default(), |a, s| Split {
             up: a.up + s.up,
             down: a.down + s.down,
         });
     // Rounded once as a whole: each direction rounded alone counted a packet split half and
     // half (a burst across two seconds) as lost both ways.
-    let lost_n = lost.len() as f64;
+    let lost_n = lost().count() as f64;
     let up = split.up.round().clamp(0.0, lost_n);
     let (gateway_rtt_ms, gateway_ok) = local.ping_of(second);
     SecondRecord {
         at: DateTime::from_timestamp(second, 0).unwrap_or_default(),
         rtt_ms: rtt,
-        sent: mine.len().min(255) as u8,
+        sent: mine().count().min(255) as u8,
         lost_up: (up + unsent).min(255.0) as u8,
         lost_down: (lost_n - up).min(255.0) as u8,
         jitter_up_ms: jitter_up,
@@ -615,7 +719,7 @@ fn second_record(
         gateway_rtt_ms,
         gateway_ok,
         link_up: local.link_up,
-        link: local.link.clone(),
+        link: local.link,
         wifi_signal_dbm: local.wifi_dbm,
         headset: None,
     }
@@ -784,11 +888,16 @@ mod tests {
             p(3, 101, Some((25.0, 4))),
         ]
         .into();
-        let answers: VecDeque<(u32, u32)> = [(0, 1), (1, 2), (3, 4)].into();
+        let answers = [(0, 1), (1, 2), (3, 4)];
         let local = Local {
             link_up: Some(true),
-            link: Some("wired".into()),
-            pings: [(101, Some(0.5))].into(),
+            link: Some("wired"),
+            pings: [Ping {
+                second: 101,
+                sent: t,
+                rtt_ms: Some(0.5),
+            }]
+            .into(),
             ..Local::default()
         };
         let a = second_record(100, &pkts, &answers, &local, Some(1.0), Some(2.0));
@@ -829,7 +938,7 @@ mod tests {
             p(5, 101, true),
         ]
         .into();
-        let answers: VecDeque<(u32, u32)> = [(2, 3), (5, 5)].into();
+        let answers = [(2, 3), (5, 5)];
         let local = Local::default();
         for second in [100, 101] {
             let r = second_record(second, &pkts, &answers, &local, None, None);
@@ -841,6 +950,62 @@ mod tests {
                 r.lost_down
             );
         }
+    }
+
+    #[test]
+    fn router_pings_are_judged_once_answered_or_overdue() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let mut l = Local::default();
+        assert_eq!(l.gateway_ok_now(t), None, "not pinged");
+        l.pinged(100, t);
+        // Sent 200 ms ago, no answer yet: not known, not silent.
+        assert_eq!(l.gateway_ok_now(t + ms(200)), None);
+        l.answered(100, t + ms(3));
+        assert_eq!(l.gateway_ok_now(t + ms(200)), Some(true));
+        let (rtt, ok) = l.ping_of(100);
+        assert_eq!(ok, Some(true));
+        assert!((rtt.unwrap() - 3.0).abs() < 0.01, "{rtt:?}");
+        // Two pings unanswered past PING_WAIT: the router is silent; one answered among the
+        // last two is enough.
+        l.pinged(101, t + ms(1000));
+        l.pinged(102, t + ms(2000));
+        assert_eq!(
+            l.gateway_ok_now(t + ms(2500)),
+            Some(true),
+            "101 overdue, 100 answered"
+        );
+        assert_eq!(l.gateway_ok_now(t + ms(3100)), Some(false));
+        assert_eq!(l.ping_of(101), (None, Some(false)));
+        // A late answer still counts for its second; an answer to no ping of ours is ignored.
+        l.answered(102, t + ms(3200));
+        l.answered(7, t + ms(3200));
+        assert_eq!(l.gateway_ok_now(t + ms(3300)), Some(true));
+        assert_eq!(l.ping_of(102).1, Some(true));
+        assert_eq!(l.ping_of(99), (None, None), "not pinged in that second");
+        // Only the last PINGS_KEPT are kept.
+        for s in 0..20 {
+            l.pinged(200 + s, t);
+        }
+        assert_eq!(l.pings.len(), PINGS_KEPT);
+        assert_eq!(
+            l.pings.front().map(|p| p.second),
+            Some(220 - PINGS_KEPT as i64)
+        );
+    }
+
+    #[test]
+    fn the_median_allocates_nothing_and_takes_at_most_sixteen() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), Some(2.0));
+        assert_eq!(median(std::iter::empty()), None);
+        // The first sixteen only.
+        assert_eq!(median((0..16).map(f64::from).chain([1e9; 40])), Some(7.5));
+        let mut recent: VecDeque<f64> = VecDeque::new();
+        assert_eq!(lost_after_of(&recent), Duration::from_millis(400));
+        recent.extend([200.0, 250.0, 300.0]);
+        assert_eq!(lost_after_of(&recent), Duration::from_secs(1));
+        recent.extend([900.0; 10]);
+        assert_eq!(lost_after_of(&recent), Duration::from_millis(1500));
     }
 
     #[test]

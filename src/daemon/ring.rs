@@ -40,7 +40,7 @@ pub struct SecondRecord {
     /// Whether the default route's link was up.
     pub link_up: Option<bool>,
     /// The link kind (`wired`, `wifi`, `cellular`, `other`).
-    pub link: Option<String>,
+    pub link: Option<&'static str>,
     /// Wi-Fi signal, dBm.
     pub wifi_signal_dbm: Option<i16>,
     /// Whether a headset with a microphone was present (filled from [`Ring::set_headset`]
@@ -323,7 +323,7 @@ impl Ring {
             gateway_loss_pct: (!pinged.is_empty()).then(|| {
                 100.0 * pinged.iter().filter(|ok| !**ok).count() as f32 / pinged.len() as f32
             }),
-            link: recs.iter().rev().find_map(|r| r.link.clone()),
+            link: recs.iter().rev().find_map(|r| r.link.map(str::to_string)),
             link_down_seconds: recs.iter().filter(|r| r.link_up == Some(false)).count() as u16,
             wifi_signal_dbm: recs.iter().filter_map(|r| r.wifi_signal_dbm).min(),
             headset: recs.iter().rev().find_map(|r| r.headset),

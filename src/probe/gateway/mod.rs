@@ -85,14 +85,95 @@ pub fn checksum(data: &[u8]) -> u16 {
 
 /// An ICMPv4 echo request with our 8-byte token and 48 bytes of padding (a 64-byte ping).
 pub fn echo_request(id: u16, seq: u16, token: u64) -> Vec<u8> {
-    let mut p = vec![0u8; 64];
+    let mut p = [0u8; ECHO_LEN];
+    echo_request_into(&mut p, id, seq, token).to_vec()
+}
+
+/// The length of our echo requests (ICMP header, token, padding).
+pub const ECHO_LEN: usize = 64;
+
+/// [`echo_request`] written into `buf` (at least [`ECHO_LEN`] bytes): the request's bytes.
+pub fn echo_request_into(buf: &mut [u8], id: u16, seq: u16, token: u64) -> &[u8] {
+    let p = &mut buf[..ECHO_LEN];
+    p.fill(0);
     p[0] = 8; // echo request
     p[4..6].copy_from_slice(&id.to_be_bytes());
     p[6..8].copy_from_slice(&seq.to_be_bytes());
     p[8..16].copy_from_slice(&token.to_be_bytes());
-    let c = checksum(&p);
+    let c = checksum(p);
     p[2..4].copy_from_slice(&c.to_be_bytes());
     p
+}
+
+/// A ping to the home router now and then on one socket kept open (the pilot's, once a
+/// second): [`Pinger::send`] an echo, [`Pinger::recv`] the sequence numbers answered. Where
+/// echoes cannot be sent from a socket we keep (Windows' `IcmpSendEcho` blocks for each),
+/// each send is a one-echo [`ping`] of its own and its answer comes back the same way.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub struct Pinger(unix::Pinger);
+
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+impl Pinger {
+    /// Opens the socket; `Err` says why ICMP cannot be sent (not permitted).
+    pub fn open() -> Result<Pinger, String> {
+        unix::Pinger::open().map(Pinger)
+    }
+
+    /// Sends echo `seq` to `addr` (IPv4 only) without waiting for it.
+    pub fn send(&mut self, addr: IpAddr, seq: u16) -> std::io::Result<()> {
+        match addr {
+            IpAddr::V4(v4) => self.0.send(v4, seq),
+            IpAddr::V6(_) => Err(std::io::Error::other("only IPv4 gateways are probed")),
+        }
+    }
+
+    /// The sequence number of the next echo answered.
+    pub async fn recv(&mut self) -> u16 {
+        self.0.recv().await
+    }
+}
+
+/// See the Linux and macOS [`Pinger`]: here each echo is a [`ping`] of its own.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+pub struct Pinger {
+    tx: tokio::sync::mpsc::Sender<u16>,
+    rx: tokio::sync::mpsc::Receiver<u16>,
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+impl Pinger {
+    /// `Err` where this OS has no ICMP for us.
+    pub fn open() -> Result<Pinger, String> {
+        if cfg!(not(windows)) {
+            return Err("the gateway probe is not available on this OS yet".into());
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        Ok(Pinger { tx, rx })
+    }
+
+    /// Starts echo `seq` to `addr`; its answer comes from [`Pinger::recv`].
+    pub fn send(&mut self, addr: IpAddr, seq: u16) -> std::io::Result<()> {
+        let IpAddr::V4(v4) = addr else {
+            return Err(std::io::Error::other("only IPv4 gateways are probed"));
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let one = Duration::from_millis(1);
+            if os::ping(v4, one, one).await.is_ok_and(|g| g.received > 0) {
+                let _ = tx.try_send(seq);
+            }
+        });
+        Ok(())
+    }
+
+    /// The sequence number of the next echo answered.
+    pub async fn recv(&mut self) -> u16 {
+        match self.rx.recv().await {
+            Some(seq) => seq,
+            // We hold a sender: never closed.
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// The sequence number of an echo reply carrying our token; `buf` may start with an IPv4

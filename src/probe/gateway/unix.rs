@@ -22,6 +22,51 @@ fn open() -> Result<(Socket, &'static str), String> {
     ))
 }
 
+/// One ICMP socket kept open for a ping now and then (the pilot's, once a second): no socket
+/// to open, register and close for every echo.
+pub struct Pinger {
+    sock: tokio::net::UdpSocket,
+    token: u64,
+    id: u16,
+    buf: [u8; 128],
+}
+
+impl Pinger {
+    pub fn open() -> Result<Pinger, String> {
+        let (sock, _) = open()?;
+        sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let std_sock: std::net::UdpSocket = sock.into();
+        let sock = tokio::net::UdpSocket::from_std(std_sock).map_err(|e| e.to_string())?;
+        let token = (super::super::random_u32() as u64) << 32 | super::super::random_u32() as u64;
+        Ok(Pinger {
+            sock,
+            token,
+            id: super::super::random_u32() as u16,
+            buf: [0; 128],
+        })
+    }
+
+    /// Sends echo `seq` to `to` without waiting (a full socket buffer is an error).
+    pub fn send(&mut self, to: Ipv4Addr, seq: u16) -> std::io::Result<()> {
+        let pkt = super::echo_request_into(&mut self.buf, self.id, seq, self.token);
+        self.sock
+            .try_send_to(pkt, SocketAddr::from((to, 0)))
+            .map(|_| ())
+    }
+
+    /// The sequence number of the next reply to one of our echoes.
+    pub async fn recv(&mut self) -> u16 {
+        let mut inb = [0u8; 256];
+        loop {
+            if let Ok(len) = self.sock.recv(&mut inb).await {
+                if let Some(seq) = parse_echo_reply(&inb[..len], self.token) {
+                    return seq;
+                }
+            }
+        }
+    }
+}
+
 pub async fn ping(
     v4: Ipv4Addr,
     duration: Duration,

@@ -14,6 +14,27 @@ pub fn detect() -> LinkInfo {
     os::detect()
 }
 
+/// Tells when links, addresses or routes change, so the link is read again then and not on a
+/// clock: on Linux a netlink socket (rtnetlink(7)); elsewhere there is none (`start` says
+/// why) and the caller reads the link now and then instead.
+#[cfg(target_os = "linux")]
+pub use linux::Watch;
+
+/// No change events on this OS: [`Watch::start`] says so.
+#[cfg(not(target_os = "linux"))]
+pub struct Watch;
+
+#[cfg(not(target_os = "linux"))]
+impl Watch {
+    pub fn start() -> std::io::Result<Watch> {
+        Err(std::io::Error::other("no link change events on this OS"))
+    }
+
+    pub async fn changed(&mut self) -> std::io::Result<()> {
+        std::future::pending().await
+    }
+}
+
 /// Parses Linux's `/proc/net/route`: the default route (destination 0, mask 0) with the
 /// lowest metric, as (interface, gateway).
 pub fn parse_proc_route(text: &str) -> Option<(String, Option<std::net::Ipv4Addr>)> {
