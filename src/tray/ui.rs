@@ -1,7 +1,7 @@
 //! The tray's UI, written once for every OS that has a tray icon: the menu, the icon that
 //! follows the daemon's state, the dispatch of menu clicks to the daemon, and the daemon thread
-//! it talks to. Each OS file (`linux.rs`, `windows.rs`) keeps only its event pump and calls
-//! [`Ui::tick`] from it.
+//! it talks to. Each OS file (`linux.rs`, `windows.rs`) keeps only its event pump: Linux runs
+//! [`Ui::serve`] on GLib's main loop (woken by events only), Windows calls [`Ui::tick`].
 
 use super::icons::{self, Look};
 use crate::config::Loaded;
@@ -22,6 +22,10 @@ struct Tray {
     icon: TrayIcon,
     sign: MenuItem,
     look: Look,
+    /// What the icon and the menu show now, so that a state change that does not change them
+    /// (a heartbeat's new time) touches neither.
+    tip: String,
+    signed_in: bool,
 }
 
 fn icon(look: Look) -> anyhow::Result<Icon> {
@@ -85,7 +89,13 @@ fn build(status: &StatusInfo, hq: bool) -> anyhow::Result<Tray> {
         Ok(r) => r?,
         Err(_) => anyhow::bail!("the tray icon's platform library could not be loaded"),
     };
-    Ok(Tray { icon, sign, look })
+    Ok(Tray {
+        icon,
+        sign,
+        look,
+        tip: tooltip(status),
+        signed_in: status.signed_in,
+    })
 }
 
 impl Tray {
@@ -98,8 +108,15 @@ impl Tray {
                 Err(e) => tracing::warn!("tray: {e:#}"),
             }
         }
-        let _ = self.icon.set_tooltip(Some(tooltip(s)));
-        self.sign.set_text(sign_text(s.signed_in));
+        let tip = tooltip(s);
+        if tip != self.tip {
+            let _ = self.icon.set_tooltip(Some(&tip));
+            self.tip = tip;
+        }
+        if s.signed_in != self.signed_in {
+            self.sign.set_text(sign_text(s.signed_in));
+            self.signed_in = s.signed_in;
+        }
     }
 }
 
@@ -122,7 +139,8 @@ pub struct Ui {
     rt: tokio::runtime::Handle,
     status_rx: watch::Receiver<StatusInfo>,
     quit: Arc<Notify>,
-    done_rx: std::sync::mpsc::Receiver<()>,
+    /// Sent (or dropped) when the daemon's thread ends.
+    done_rx: oneshot::Receiver<()>,
     state_dir: PathBuf,
     hq_url: Option<String>,
     tray: Option<Tray>,
@@ -131,9 +149,10 @@ pub struct Ui {
 
 /// Starts the daemon on a tokio runtime in a thread of its own, with the icon (when `icon`)
 /// shown before the daemon runs, so it is there once the daemon answers.
+/// The daemon's runtime has one thread, as the headless daemon's (`commands::run`): checks that
+/// block run on its blocking pool, and what a click starts is spawned onto it from the UI.
 pub fn start(loaded: Loaded, icon: bool) -> anyhow::Result<(Ui, Worker)> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let daemon = rt.block_on(Daemon::start(loaded))?;
@@ -147,7 +166,7 @@ pub fn start(loaded: Loaded, icon: bool) -> anyhow::Result<(Ui, Worker)> {
         status: status_tx,
         quit: quit.clone(),
     };
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = oneshot::channel::<()>();
     let mut ui = Ui {
         req_tx,
         rt: rt.handle().clone(),
@@ -185,18 +204,64 @@ impl Ui {
         }
     }
 
-    /// One turn of the UI, called by the OS's event pump every 250 ms or so: follows the
-    /// daemon's state and handles the menu clicks since the last turn. `false` once the daemon
-    /// has stopped.
+    /// Shows the daemon's latest state.
+    fn follow_status(&mut self) {
+        let s = self.status_rx.borrow_and_update().clone();
+        if let Some(t) = self.tray.as_mut() {
+            t.update(&s);
+        }
+    }
+
+    /// The UI on an event loop that runs futures (GLib's main loop on Linux): sleeps until the
+    /// daemon's state changes, a menu item is clicked or the daemon stops, and returns then. No
+    /// timer: an idle daemon's tray never wakes (only the test hook's file is read every 250 ms,
+    /// in test builds with it set). tokio's channels need no tokio runtime to be awaited.
+    #[cfg(target_os = "linux")]
+    pub async fn serve(mut self) {
+        let (tx, mut menu) = mpsc::unbounded_channel::<String>();
+        MenuEvent::set_event_handler(Some(move |ev: MenuEvent| {
+            let _ = tx.send(ev.id().as_ref().to_string());
+        }));
+        let hook = self.test_menu.is_some();
+        loop {
+            let hook_turn = async {
+                if hook {
+                    gtk::glib::timeout_future(std::time::Duration::from_millis(250)).await
+                } else {
+                    std::future::pending::<()>().await
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = &mut self.done_rx => return,
+                changed = self.status_rx.changed() => match changed {
+                    Ok(()) => self.follow_status(),
+                    Err(_) => return,
+                },
+                Some(id) = menu.recv() => self.clicked(&id),
+                () = hook_turn => {
+                    let ids = self.test_menu.as_mut().map(|h| h.take()).unwrap_or_default();
+                    for id in ids {
+                        self.clicked(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One turn of the UI, called by the OS's event pump every 250 ms or so (Windows): follows
+    /// the daemon's state and handles the menu clicks since the last turn. `false` once the
+    /// daemon has stopped.
+    #[cfg_attr(not(windows), allow(dead_code))]
     pub fn tick(&mut self) -> bool {
-        if self.done_rx.try_recv().is_ok() {
+        if !matches!(
+            self.done_rx.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ) {
             return false;
         }
         if self.status_rx.has_changed().unwrap_or(false) {
-            let s = self.status_rx.borrow_and_update().clone();
-            if let Some(t) = self.tray.as_mut() {
-                t.update(&s);
-            }
+            self.follow_status();
         }
         let mut clicked: Vec<String> = Vec::new();
         while let Ok(ev) = MenuEvent::receiver().try_recv() {
