@@ -13,7 +13,6 @@ use shiftready_core::checks::headset;
 use shiftready_core::checks::noise::{self, hints};
 use shiftready_core::dsp::{Analysis, Analyzer, ClassifyParams};
 use std::path::Path;
-use std::sync::mpsc;
 
 /// The `noise` check, from the configured (or default) input for the policy's duration.
 pub async fn run(ctx: CheckContext) -> anyhow::Result<CheckResult> {
@@ -145,9 +144,10 @@ fn file_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
-/// Analyses a WAV file as it is read: a reader thread reads raw blocks while this one decodes
-/// each into the analysis (`dsp::Stream`, whose frames run on `threads` threads). The result
-/// is exactly that of the whole decoded file in one piece.
+/// Analyses a WAV file as it is read: this thread reads and decodes the file a frame group at
+/// a time (`dsp::Stream::wanted`, about 2.7 s at 48 kHz) into the analysis, whose groups run
+/// on `threads` threads (a persistent worker computes one while this thread reads the next).
+/// The result is exactly that of the whole decoded file in one piece.
 pub fn analyze_file(
     path: &Path,
     max_seconds: Option<f64>,
@@ -157,34 +157,14 @@ pub fn analyze_file(
     let mut file = wav::open(path, max_seconds)?;
     let decoder = file.decoder;
     let mut analyzer = Analyzer::new(file.sample_rate);
-    // At most three blocks of 128 Ki frames exist (one read, one queued, one decoded), their
-    // buffers handed back: under a MiB for 16-bit mono whatever the file's length. Large
-    // blocks keep the two threads from waking each other often (32 Ki frames cost 18,000
-    // context switches an hour).
-    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(1);
-    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
-    std::thread::scope(|s| {
-        let file = &mut file;
-        let reader = s.spawn(move || {
-            loop {
-                let mut raw = empty_rx.try_recv().unwrap_or_default();
-                if !file.read_block(&mut raw, wav::BLOCK_FRAMES)? || full_tx.send(raw).is_err() {
-                    return Ok::<(), WavError>(());
-                }
-            }
-        });
-        let mut stream = analyzer.stream(threads);
-        for raw in full_rx.iter() {
-            stream.push_with(|v| decoder.decode(&raw, v));
-            let _ = empty_tx.send(raw);
-        }
-        let a = stream.finish(params);
-        reader
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))
-            .map(|()| a)
-    })
-    .map(|a| (a, file))
+    // One block of raw audio and a group's samples in flight per thread: a few MiB whatever
+    // the file's length.
+    let mut stream = analyzer.stream(threads);
+    let mut raw = Vec::new();
+    while file.read_block(&mut raw, stream.wanted())? {
+        stream.push_with(|v| decoder.decode(&raw, v));
+    }
+    Ok((stream.finish(params), file))
 }
 
 #[cfg(test)]

@@ -143,8 +143,9 @@ impl Stream<'_> {
                 let x = Arc::new(std::mem::replace(&mut self.chunk, rest));
                 pool.queue(&x, self.base, self.state.next_group..ready);
                 self.state.next_group = ready;
-                // Help while the workers have more than one group waiting.
-                while let Some(task) = pool.take(2) {
+                // Help while a group is waiting besides the one just queued (which keeps the
+                // samples in flight, so the memory, to a few groups).
+                while let Some(task) = pool.take(1) {
                     let r = t.group_task(&task.x, task.base, task.g, &mut self.bufs);
                     self.state.waiting.insert(task.g, r);
                 }
