@@ -351,7 +351,7 @@ mod tests {
             gateway_rtt_ms: Some(1.5),
             gateway_ok: Some(true),
             link_up: Some(true),
-            link: Some("wired".into()),
+            link: Some("wired"),
             ..SecondRecord::default()
         }
     }
@@ -560,7 +560,7 @@ mod tests {
         let mut r = Ring::new(RING_SECONDS);
         for i in 0..60 {
             let mut s = rec(t0() + secs(i), 20.0);
-            s.link = Some("wifi".into());
+            s.link = Some("wifi");
             s.wifi_signal_dbm = Some(-50 - (i as i16 % 7));
             if i >= 45 {
                 s.gateway_ok = Some(false);

@@ -253,7 +253,7 @@ mod tests {
             rtt_ms: Some(rtt),
             sent: 2,
             link_up: Some(true),
-            link: Some("wifi".into()),
+            link: Some("wifi"),
             ..SecondRecord::default()
         }
     }
