@@ -46,8 +46,10 @@ if [ "$what" = test ] && ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   python3 -m pip install --quiet aiosmtpd || python3 -m pip install --quiet --break-system-packages aiosmtpd
 fi
 
-# The Windows installer test cross-builds the agent.
+# The Windows installer test cross-builds the agent; scripts/check-macos.sh type-checks the
+# agent's macOS modules for aarch64-apple-darwin (no linker or SDK needed).
 if [ "$what" = test ] && command -v rustup >/dev/null 2>&1; then
-  rustup target list --installed | grep -qx x86_64-pc-windows-gnu ||
-    rustup target add x86_64-pc-windows-gnu
+  for t in x86_64-pc-windows-gnu aarch64-apple-darwin; do
+    rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+  done
 fi
