@@ -339,12 +339,21 @@ fn every_command_flag_and_menu_item_a_message_names_exists() {
         if line.contains("--") || line.contains("shiftready ") || line.contains("tray menu") {
             seen += 1;
         }
-        // As with the files: an `enroll-*` message is shown by `enroll`, a `devices-*` one by
-        // `devices` (src/commands/enroll.rs, devices.rs), the rest by `check`.
-        let commands: &[&str] = if line.starts_with("enroll-") {
+        // As with the files: an `enroll-*` message, the enrollment secret's errors and the
+        // help of `enroll` are shown by `enroll`, a `devices-*` one by `devices`
+        // (src/commands/enroll.rs, devices.rs), the help of `run` by `run`, a `--seconds`
+        // error by the commands that take it, the rest by `check`.
+        let commands: &[&str] = if line.starts_with("enroll-")
+            || line.starts_with("err-secret-")
+            || line.starts_with("help-enroll")
+        {
             &["enroll"]
         } else if line.starts_with("devices-") {
             &["devices"]
+        } else if line.starts_with("help-run") {
+            &["run"]
+        } else if line.starts_with("err-seconds-") {
+            &["noise", "probe"]
         } else {
             &["check"]
         };
