@@ -29,7 +29,11 @@ pub const CONFIG: i32 = 78;
 #[derive(Debug)]
 pub struct ExitError {
     pub code: i32,
+    /// The English text (`Display`: logs, tests, scripts).
     pub message: String,
+    /// The same message as words of the bundles, which `main` says in the agent's language
+    /// (`commands::errors`); `None` for a message only in English.
+    pub said: Option<proto::Msg>,
 }
 
 impl ExitError {
@@ -39,6 +43,17 @@ impl ExitError {
         anyhow::Error::new(ExitError {
             code,
             message: message.into(),
+            said: None,
+        })
+    }
+
+    /// As [`ExitError::new`], for a message of the bundles: English in `Display`, said in the
+    /// agent's language when `main` prints it.
+    pub fn said(code: i32, msg: proto::Msg) -> anyhow::Error {
+        anyhow::Error::new(ExitError {
+            code,
+            message: crate::i18n::text(crate::i18n::Lang::En, &msg),
+            said: Some(msg),
         })
     }
 }

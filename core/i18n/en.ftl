@@ -433,6 +433,10 @@ err-wav-unsupported = { $path }: { $what } is not supported (ShiftReady reads { 
 err-io-not-found = No such file or directory
 err-io-permission-denied = Permission denied
 err-only-unknown = --only: there is no check named '{ $name }' (the checks are { $names })
+err-seconds-range = --seconds { $given }: give a number of seconds from { $min } to { $max } ({ $why })
+err-seconds-why-noise = a shorter recording is too short to judge the background noise
+err-seconds-why-probe = a shorter probe cannot measure jitter and loss
+err-noise-file-short = { $path } holds only { $held } s of audio: too short to judge the background noise (at least { $min } s are needed)
 
 ## A configuration file's problems (proto/src/load.rs, src/config.rs): the English is each problem's own text
 

@@ -438,6 +438,10 @@ err-wav-unsupported = { $path }: { $what } stöds inte (ShiftReady läser { $sup
 err-io-not-found = filen eller mappen finns inte
 err-io-permission-denied = du har inte behörighet
 err-only-unknown = --only: det finns ingen kontroll som heter '{ $name }' (kontrollerna är { $names })
+err-seconds-range = --seconds { $given }: ange ett antal sekunder från { $min } till { $max } ({ $why })
+err-seconds-why-noise = en kortare inspelning räcker inte för att bedöma bakgrundsljudet
+err-seconds-why-probe = en kortare mätning kan inte mäta jitter och paketförlust
+err-noise-file-short = { $path } innehåller bara { $held } s ljud: för kort för att bedöma bakgrundsljudet (minst { $min } s behövs)
 
 ## Fel i en inställningsfil (proto/src/load.rs, src/config.rs)
 

@@ -22,9 +22,10 @@ pub struct CheckContext {
     pub policy: Arc<Policy>,
     /// Where the agent keeps its state (device key, cached policy).
     pub state_dir: PathBuf,
-    /// Whether the network check may fill the line to measure latency under load: only the
-    /// pre-shift `shiftready check` ([`CheckContext::pre_shift`]), never the daemon (whose
-    /// checks may run during a shift, or a call).
+    /// Whether the network check may fill the line to measure latency under load: the
+    /// pre-shift `shiftready check` ([`CheckContext::pre_shift`]) when the agent is not signed
+    /// in to a shift, and the daemon's own pre-shift check; never the daemon's other checks
+    /// (which may run during a shift, or a call).
     pub load_phase: bool,
 }
 

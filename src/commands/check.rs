@@ -17,12 +17,8 @@ pub async fn check(loaded: &Loaded, args: &CheckArgs) -> anyhow::Result<i32> {
     } else {
         for n in &args.only {
             if !proto::report::CHECK_NAMES.contains(&n.as_str()) {
-                // English here; `errors.rs` says it in the agent's language.
                 let m = super::errors::only_unknown(n, &proto::report::CHECK_NAMES.join(", "));
-                return Err(ExitError::new(
-                    exit::USAGE,
-                    crate::i18n::text(crate::i18n::Lang::En, &m),
-                ));
+                return Err(ExitError::said(exit::USAGE, m));
             }
         }
         args.only.iter().map(String::as_str).collect()

@@ -158,11 +158,7 @@ fn wav(lang: Lang, e: &WavError) -> Msg {
 /// A usage error that carries its message (`--only`): said again when its English is one of
 /// the bundle's (see [`only_unknown`]).
 fn exit_error(lang: Lang, e: &crate::exit::ExitError) -> Option<String> {
-    let m = e.to_string();
-    let rest = m.strip_prefix("--only: there is no check named '")?;
-    let (name, names) = rest.split_once("' (the checks are ")?;
-    let names = names.strip_suffix(')')?;
-    Some(text(lang, &only_unknown(name, names)))
+    e.said.as_ref().map(|m| text(lang, m))
 }
 
 /// `--only` naming a check that does not exist.

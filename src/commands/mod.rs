@@ -65,16 +65,32 @@ fn print_one(
 }
 
 /// Checks a `--seconds` argument the same way in every command that takes one: a number
-/// from `min` to `max` seconds, else a usage error (exit 64) that says so, with `why_min`
-/// saying why shorter does not work.
-fn seconds_arg(seconds: f64, min: f64, max: f64, why_min: &str) -> anyhow::Result<f64> {
+/// from `min` to `max` seconds, else a usage error (exit 64) that says so in the agent's
+/// language, with the message `why_min` saying why shorter does not work.
+fn seconds_arg(seconds: f64, min: f64, max: f64, why_min: &'static str) -> anyhow::Result<f64> {
     if seconds.is_finite() && seconds >= min && seconds <= max {
         return Ok(seconds);
     }
-    Err(crate::exit::ExitError::new(
+    Err(crate::exit::ExitError::said(
         crate::exit::USAGE,
-        format!("--seconds {seconds}: give a number of seconds from {min} to {max} ({why_min})"),
+        proto::Msg::new("err-seconds-range")
+            .text("given", format!("{seconds}"))
+            .arg("min", seconds_num(min))
+            .arg("max", seconds_num(max))
+            .arg("why", proto::MsgArg::Id(why_min)),
     ))
+}
+
+/// A number of seconds shown as written: no decimals for a whole number, else up to two.
+fn seconds_num(s: f64) -> proto::MsgArg {
+    let decimals = if s.fract() == 0.0 {
+        0
+    } else if (s * 10.0).fract() == 0.0 {
+        1
+    } else {
+        2
+    };
+    proto::MsgArg::Num(s, decimals)
 }
 
 /// Runs an async command on a multi-threaded runtime of its own.
@@ -86,22 +102,35 @@ fn block_on(
 
 #[cfg(test)]
 mod tests {
+    use crate::i18n::Lang;
+
     #[test]
     fn seconds_are_checked_alike() {
+        let why = "err-seconds-why-probe";
         let msg = |s| {
-            super::seconds_arg(s, 1.0, 300.0, "why")
+            super::seconds_arg(s, 1.0, 300.0, why)
                 .unwrap_err()
                 .to_string()
         };
         assert_eq!(
             msg(-1.0),
-            "--seconds -1: give a number of seconds from 1 to 300 (why)"
+            "--seconds -1: give a number of seconds from 1 to 300 (a shorter probe cannot \
+             measure jitter and loss)"
         );
         assert_eq!(
             msg(0.0),
-            "--seconds 0: give a number of seconds from 1 to 300 (why)"
+            "--seconds 0: give a number of seconds from 1 to 300 (a shorter probe cannot \
+             measure jitter and loss)"
         );
         assert!(msg(f64::NAN).starts_with("--seconds NaN: give"));
-        assert_eq!(super::seconds_arg(1.0, 1.0, 300.0, "").unwrap(), 1.0);
+        assert_eq!(super::seconds_arg(1.0, 1.0, 300.0, why).unwrap(), 1.0);
+        // Said in Swedish with Swedish numbers when the agent speaks Swedish.
+        let err = super::seconds_arg(0.25, 0.5, 3600.0, "err-seconds-why-noise").unwrap_err();
+        let sv = super::errors::text_in(Lang::Sv, &err);
+        assert!(
+            sv.starts_with("--seconds 0.25: ange ett antal sekunder från 0,5 till 3600 ("),
+            "{sv}"
+        );
+        assert!(sv.contains("bakgrundsljudet"), "{sv}");
     }
 }

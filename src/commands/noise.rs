@@ -10,12 +10,7 @@ use shiftready_core::checks::noise;
 /// `check`: 0 pass, 1 warn, 2 fail, 3 error; a bad file or argument exits 64 and above.
 pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
     if let Some(s) = args.seconds {
-        super::seconds_arg(
-            s,
-            noise::MIN_SECONDS,
-            3600.0,
-            "a shorter recording is too short to judge the background noise",
-        )?;
+        super::seconds_arg(s, noise::MIN_SECONDS, 3600.0, "err-seconds-why-noise")?;
     }
     let policy = loaded.policy.noise.clone();
     let result = if let Some(path) = &args.file {
@@ -28,14 +23,12 @@ pub async fn noise(loaded: &Loaded, args: &NoiseArgs) -> anyhow::Result<i32> {
             .map_err(anyhow::Error::new)?;
         let held = judged.seconds;
         if held < noise::MIN_SECONDS {
-            return Err(ExitError::new(
+            return Err(ExitError::said(
                 exit::DATA,
-                format!(
-                    "{} holds only {held:.2} s of audio: too short to judge the background \
-                     noise (at least {} s are needed)",
-                    path_shown.display(),
-                    noise::MIN_SECONDS
-                ),
+                proto::Msg::new("err-noise-file-short")
+                    .text("path", path_shown.display().to_string())
+                    .arg("held", proto::MsgArg::Num(held, 2))
+                    .arg("min", super::seconds_num(noise::MIN_SECONDS)),
             ));
         }
         judged.result.with("source", "file")

@@ -16,12 +16,7 @@ pub const MIN_SECONDS: f64 = 1.0;
 pub async fn probe(loaded: &Loaded, args: &ProbeArgs) -> anyhow::Result<i32> {
     let pol = &loaded.policy.network;
     let seconds = match args.seconds {
-        Some(s) => super::seconds_arg(
-            s,
-            MIN_SECONDS,
-            300.0,
-            "a shorter probe cannot measure jitter and loss",
-        )?,
+        Some(s) => super::seconds_arg(s, MIN_SECONDS, 300.0, "err-seconds-why-probe")?,
         None => pol.probe_seconds,
     };
     let target = match reflector_target(args.reflector.as_deref(), &loaded.config.hq) {
