@@ -274,6 +274,30 @@ fn fix_it_on_the_report_page() {
         before,
         "a refused request changed the server"
     );
+    // A request line that never ends (any local account can reach the port) is cut off at
+    // the head's limit instead of growing the daemon; the page still answers after it.
+    {
+        let mut c = std::net::TcpStream::connect(host).unwrap();
+        // Far shorter than the 30 s a silent client is given: only a cut-off answers in time.
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let _ = c.write_all(&vec![b'A'; 64 * 1024]);
+        let mut out = Vec::new();
+        let read = c.read_to_end(&mut out);
+        let held = matches!(&read, Err(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ));
+        assert!(
+            !held,
+            "an endless request line was read on instead of cut off"
+        );
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.is_empty() || out.starts_with("HTTP/1.1 400"), "{out}");
+    }
+    let (s, _) = http(host, "GET", &path, "", "");
+    assert_eq!(s, 200);
+    let checked_before = a.status()["last_check_at"].clone();
 
     // Pressed, as the browser posts the form (its Origin is the page's).
     let origin = format!("Origin: http://{host}\r\n");
@@ -300,6 +324,13 @@ fn fix_it_on_the_report_page() {
         ("usb_in", "usb_out", "Mute: no")
     );
     assert!(vol.contains("100%"), "{vol}");
+    // The daemon was told: it checks again (its readiness, the tray, HQ and the sign-in gate
+    // learn of the fix; review, session 6: the page alone knew).
+    a.wait_for(
+        "the daemon's own check after the fix",
+        std::time::Duration::from_secs(60),
+        |s| s["last_check_at"].is_string() && s["last_check_at"] != checked_before,
+    );
     // The token was for one press.
     let (s, _) = http(host, "POST", &action, &origin, &format!("token={token}"));
     assert_eq!(s, 403);

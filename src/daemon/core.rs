@@ -210,11 +210,17 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
     let etag = cached.as_ref().and_then(|c| c.etag.clone());
     let delivery_wake = Arc::new(Notify::new());
     let ctx = CheckContext::new(&loaded);
+    let (ctx_tx, ctx_rx) = watch::channel(ctx.clone());
     // The report page with its "Fix it" button, on loopback (`report_page::serve`).
+    let (page_tx, page_rx) = mpsc::channel::<Incoming>(4);
+    forward(&mut tasks, page_rx, ctl_tx.clone(), |(req, reply)| {
+        Control::Ipc(req, reply)
+    });
     match super::report_page::serve(super::report_page::Served {
         state_dir: state_dir.clone(),
-        ctx: ctx.clone(),
+        ctx: ctx_rx.clone(),
         state: status_tx.subscribe(),
+        requests: page_tx,
     })
     .await
     {
@@ -227,7 +233,6 @@ pub async fn run_daemon(d: Daemon, ui: Option<UiEnds>) -> anyhow::Result<i32> {
     }
     let (signed_in_tx, signed_in_rx) = watch::channel(false);
     let ring: SharedRing = Arc::new(std::sync::Mutex::new(Ring::new(RING_SECONDS)));
-    let (ctx_tx, ctx_rx) = watch::channel(ctx.clone());
     wire(
         &mut tasks,
         &ctl_tx,

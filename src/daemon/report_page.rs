@@ -239,12 +239,15 @@ pub const URL_FILE: &str = "report-page.url";
 /// Pages' tokens still valid: each page gets its own, used once; the oldest are forgotten.
 const TOKENS_KEPT: usize = 32;
 
-/// What the page server needs: where the state is, how to run the headset check, the state
-/// word the page shows.
+/// What the page server needs: where the state is, how to run the headset check (the
+/// daemon's current context: a policy HQ sent since start-up included), the state word the
+/// page shows, and the daemon's request channel (after a fix the daemon checks again, so its
+/// readiness, the tray, HQ and the sign-in gate learn of it, as after the tray's "Fix it").
 pub struct Served {
     pub state_dir: PathBuf,
-    pub ctx: crate::checks::CheckContext,
+    pub ctx: tokio::sync::watch::Receiver<crate::checks::CheckContext>,
     pub state: tokio::sync::watch::Receiver<crate::ipc::StatusInfo>,
+    pub requests: tokio::sync::mpsc::Sender<crate::ipc::Incoming>,
 }
 
 struct Server {
@@ -263,15 +266,42 @@ fn secret() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// The address this process serves the page at, once [`serve`] has started it (the tray,
+/// in the same process, opens it).
+static SERVED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The live page's address (secret path included), if this process serves it.
+pub fn served_url() -> Option<&'static str> {
+    SERVED.get().map(String::as_str)
+}
+
+/// Writes `bytes` to `path` readable and writable by this user only (0600 on Unix; on
+/// Windows the state directory's own access list), replacing what was there.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(bytes)
+}
+
 /// Serves the report page on 127.0.0.1 (a port of the OS's choosing) until the task is
 /// dropped; writes its address to [`URL_FILE`] in the state directory and returns it.
 pub async fn serve(served: Served) -> std::io::Result<String> {
+    let file = served.state_dir.join(URL_FILE);
+    // An address left by an earlier run would name a page nobody serves.
+    let _ = std::fs::remove_file(&file);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let host = listener.local_addr()?.to_string();
     let key = secret();
     let url = format!("http://{host}/{key}/");
-    let file = served.state_dir.join(URL_FILE);
-    std::fs::write(&file, format!("{url}\n"))?;
+    write_private(&file, format!("{url}\n").as_bytes())?;
+    let _ = SERVED.set(url.clone());
     let server = Arc::new(Server {
         served,
         host,
@@ -282,6 +312,8 @@ pub async fn serve(served: Served) -> std::io::Result<String> {
     tokio::spawn(async move {
         loop {
             let Ok((conn, _)) = listener.accept().await else {
+                // Out of descriptors, say: wait instead of spinning on the error.
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 continue;
             };
             let server = server.clone();
@@ -308,17 +340,23 @@ struct Request {
 /// The largest request body read (a form with one token).
 const MAX_BODY: usize = 4096;
 
+/// The most a request line and its headers may take together: a line without an end, or
+/// endless headers, from any local account stops there instead of growing the daemon.
+const MAX_HEAD: u64 = 16 * 1024;
+
 async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<Request> {
-    let mut r = BufReader::new(conn);
+    let mut r = BufReader::new(conn).take(MAX_HEAD);
     let mut line = String::new();
-    r.read_line(&mut line).await.ok()?;
+    if r.read_line(&mut line).await.ok()? == 0 || !line.ends_with('\n') {
+        return None;
+    }
     let mut parts = line.split_whitespace();
     let method = parts.next()?.to_string();
     let path = parts.next()?.to_string();
     let (mut host, mut origin, mut length) = (String::new(), None, 0usize);
     for _ in 0..64 {
         let mut h = String::new();
-        if r.read_line(&mut h).await.ok()? == 0 || h.len() > 8192 {
+        if r.read_line(&mut h).await.ok()? == 0 || !h.ends_with('\n') {
             return None;
         }
         let h = h.trim_end();
@@ -337,6 +375,8 @@ async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<Request> {
     if length > MAX_BODY {
         return None;
     }
+    // The body has a limit of its own.
+    r.set_limit(length as u64);
     let mut body = vec![0; length];
     r.read_exact(&mut body).await.ok()?;
     Some(Request {
@@ -460,7 +500,8 @@ impl Server {
         };
         tracing::info!(changes = ?said, "report page: fix");
         let name = proto::CheckName::Headset.as_str();
-        let headset = crate::checks::run_one(name, self.served.ctx.clone()).await;
+        let ctx = self.served.ctx.borrow().clone();
+        let headset = crate::checks::run_one(name, ctx).await;
         let mut report =
             last(&self.served.state_dir).unwrap_or_else(|| Report::new(Default::default()));
         report.checks.insert(name.to_string(), headset);
@@ -469,6 +510,16 @@ impl Server {
         remember(&report);
         if let Ok(text) = serde_json::to_vec_pretty(&report) {
             let _ = std::fs::write(self.served.state_dir.join("last-report.json"), text);
+        }
+        // The daemon's own check, whose answer is not awaited (the page has its own).
+        let (reply, _answer) = tokio::sync::oneshot::channel();
+        if self
+            .served
+            .requests
+            .try_send((crate::ipc::Request::Check, reply))
+            .is_err()
+        {
+            tracing::warn!("report page: the daemon is busy; it checks again at its next recheck");
         }
         self.page(lang, Some(said))
     }

@@ -80,6 +80,36 @@ pub fn tooltip(s: &StatusInfo) -> String {
     format!("ShiftReady: {state} ({signed})\n{shift}{fix}")
 }
 
+/// What "Show last report" opens: the daemon's live page (in the agent's language, with its
+/// "Fix it" button) through a redirect file in the state directory, so that the page's secret
+/// address never appears on a command line where other accounts could read it (Jupyter opens
+/// its token URL through such a file for the same reason); else, when this process serves no
+/// page, the static page of the last report.
+pub fn report_page_to_open(state_dir: &Path, status: &StatusInfo) -> anyhow::Result<PathBuf> {
+    match crate::daemon::report_page::served_url() {
+        Some(url) => {
+            let path = state_dir.join("report-open.html");
+            crate::daemon::report_page::write_private(&path, redirect_page(url).as_bytes())?;
+            Ok(path)
+        }
+        None => write_report_page(state_dir, status),
+    }
+}
+
+/// A page that goes straight to `url` (a link too, for a browser that does not follow the
+/// refresh). `url` is the daemon's own `http://127.0.0.1:PORT/KEY/`: no character in it
+/// needs escaping in an attribute, and anything else is refused.
+fn redirect_page(url: &str) -> String {
+    let safe = url
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.'));
+    let url = if safe { url } else { "about:blank" };
+    format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0; url={url}\">\
+         <title>ShiftReady</title><p><a href=\"{url}\">ShiftReady</a></p>\n"
+    )
+}
+
 /// Writes the report page for the last check to the state dir and returns its path.
 pub fn write_report_page(state_dir: &Path, status: &StatusInfo) -> anyhow::Result<PathBuf> {
     let report: Option<proto::Report> = std::fs::read(state_dir.join("last-report.json"))
@@ -89,4 +119,40 @@ pub fn write_report_page(state_dir: &Path, status: &StatusInfo) -> anyhow::Resul
     let path = state_dir.join("report.html");
     std::fs::write(&path, page)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redirect_goes_to_the_daemons_page_and_nowhere_else() {
+        let url = "http://127.0.0.1:40123/0f1e2d3c4b5a69788796a5b4c3d2e1f0/";
+        let page = redirect_page(url);
+        assert!(
+            page.contains(&format!("content=\"0; url={url}\"")),
+            "{page}"
+        );
+        assert!(page.contains(&format!("href=\"{url}\"")), "{page}");
+        // An address that could leave the attribute is never written into the page.
+        let bad = redirect_page("http://127.0.0.1:1/\"><script>alert(1)</script>");
+        assert!(!bad.contains("<script>"), "{bad}");
+        assert!(bad.contains("url=about:blank"), "{bad}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_redirect_file_is_this_users_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sr-tray-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("report-open.html");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        crate::daemon::report_page::write_private(&path, b"new").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -334,7 +334,7 @@ impl Ui {
             "sign" => self.ask(Request::SignIn),
             "report" => {
                 let s = self.status_rx.borrow().clone();
-                match super::write_report_page(&self.state_dir, &s) {
+                match super::report_page_to_open(&self.state_dir, &s) {
                     Ok(p) => crate::platform::open(&p.to_string_lossy()),
                     Err(e) => tracing::warn!("could not write the report page: {e:#}"),
                 }
