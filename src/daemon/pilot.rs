@@ -504,9 +504,16 @@ async fn stream(
                         next_link_read = this_second + link_every(&local, watch.is_some());
                     }
                     if let (Some(gw), Some(pinger)) = (local.gateway, pinger.as_mut()) {
-                        // A send the OS refuses (no route) is a ping unanswered.
-                        let _ = pinger.send(gw, this_second as u16);
-                        local.pinged(this_second, now);
+                        // A send the OS refuses for want of a route is a ping unanswered
+                        // (the router cannot be reached); any other refusal (an IPv6 router,
+                        // a full buffer) pinged nothing and blames nobody.
+                        let sent = match pinger.send(gw, this_second as u16) {
+                            Ok(()) => true,
+                            Err(e) => no_route(&e),
+                        };
+                        if sent {
+                            local.pinged(this_second, now);
+                        }
                     }
                     while written < this_second - SETTLE_SECS {
                         written += 1;
@@ -769,8 +776,26 @@ pub fn new_ring() -> SharedRing {
     )))
 }
 
+/// Whether a refused send means the router cannot be reached from here (no route to it).
+fn no_route(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_missing_route_counts_as_an_unanswered_router_ping() {
+        use std::io::{Error, ErrorKind};
+        assert!(no_route(&Error::from(ErrorKind::NetworkUnreachable)));
+        assert!(no_route(&Error::from(ErrorKind::HostUnreachable)));
+        // An IPv6 router (not probed) or a full send buffer says nothing of the router.
+        assert!(!no_route(&Error::other("only IPv4 gateways are probed")));
+        assert!(!no_route(&Error::from(ErrorKind::WouldBlock)));
+    }
+
     use super::*;
 
     #[test]
