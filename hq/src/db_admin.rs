@@ -507,8 +507,9 @@ impl Db {
         })
     }
 
-    /// Removes a device with everything HQ holds about it (events, shift log, samples,
-    /// schedule, pending code). Returns `None` when there is no such device.
+    /// Removes a device with everything HQ holds about it (events and the addresses they came
+    /// from, shift log, samples and the timeline, call drops, schedule, pending code and check
+    /// request). Returns `None` when there is no such device.
     pub async fn remove_device(&self, id: &str) -> anyhow::Result<Option<Removed>> {
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT id FROM devices WHERE id = $1")
@@ -520,6 +521,13 @@ impl Db {
             return Ok(None);
         }
         let mut removed = Removed::default();
+        // The addresses HQ saw its events from go with the events (keyed by event).
+        sqlx::query(
+            "DELETE FROM event_addrs WHERE event_id IN (SELECT id FROM events WHERE device_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         for (table, count) in [
             ("events", Some(&mut removed.events)),
             ("shift_log", Some(&mut removed.shift_log)),
@@ -527,6 +535,10 @@ impl Db {
             ("samples", None),
             ("reenroll_codes", None),
             ("device_reports", None),
+            ("minute_samples", None),
+            ("sample_hours", None),
+            ("call_drops", None),
+            ("check_requests", None),
         ] {
             let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE device_id = $1"
@@ -573,6 +585,13 @@ impl Db {
     /// secrets. Returns how many devices were removed.
     pub async fn remove_site(&self, site: &str) -> anyhow::Result<u64> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM event_addrs WHERE event_id IN (SELECT e.id FROM events e \
+             JOIN devices d ON d.id = e.device_id WHERE d.site = $1)",
+        )
+        .bind(site)
+        .execute(&mut *tx)
+        .await?;
         for table in [
             "events",
             "shift_log",
@@ -580,6 +599,10 @@ impl Db {
             "samples",
             "reenroll_codes",
             "device_reports",
+            "minute_samples",
+            "sample_hours",
+            "call_drops",
+            "check_requests",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE device_id IN (SELECT id FROM devices WHERE site = $1)"

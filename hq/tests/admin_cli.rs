@@ -323,6 +323,22 @@ async fn device_remove_needs_yes_and_takes_the_history(t: TestDb) {
     .unwrap();
     ok(&t, &["shifts", "import", csv.to_str().unwrap()]);
     let _ = std::fs::remove_file(&csv);
+    // What the timeline, the call drops and "Run the check now" hold of it (review, session 6:
+    // these stayed behind, and a removed agent's dropped calls, notes included, stayed listed).
+    for sql in [
+        "INSERT INTO minute_samples (device_id, minute, seconds, link_down_seconds) \
+         VALUES ($1, 1000, 60, 0)",
+        "INSERT INTO call_drops (event_id, device_id, at, received_at, note, verdict_kind, \
+         verdict, seconds) VALUES ('drop-1', $1, 1000, 1000, 'caller cut off', 'none', 'nothing \
+         seen', '{}')",
+        "INSERT INTO check_requests (device_id, requested_at, requested_by) VALUES ($1, 1000, 'it')",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&id)
+            .execute(&t.db.pool)
+            .await
+            .unwrap();
+    }
 
     let (code, _, err) = hq_cmd(&t.url, &["device", "remove", "ws-gone"], None);
     assert_eq!(code, 64, "{err}");
@@ -334,6 +350,16 @@ async fn device_remove_needs_yes_and_takes_the_history(t: TestDb) {
     );
     assert_eq!(json_of(&t, &["device", "list", "--json"]), json!([]));
     assert_eq!(json_of(&t, &["shifts", "list", "--json"]), json!([]));
+    for table in ["minute_samples", "call_drops", "check_requests"] {
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE device_id = $1"
+        )))
+        .bind(&id)
+        .fetch_one(&t.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(n, 0, "{table} still holds the removed device");
+    }
     assert_eq!(
         policy_status(&srv.url, v["device_key"].as_str().unwrap()).await,
         401
